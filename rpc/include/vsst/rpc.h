@@ -174,6 +174,17 @@ int vsst_setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *r
 /* Clear O_CLOEXEC so a child inherits the fd (after fork, before exec). */
 int vsst_fd_set_inheritable(int fd);
 
+/* ---- additions (appended; see rpc/README.md) ---- */
+
+/* MR0 bit 26 on a completion: the device failed the access (project extension). */
+#define VSST_RPC_MR0_ERROR (1ull << 26)
+/* Spin budget before blocking for this endpoint's waits (0: block at once). */
+int vsst_rpc_set_spin_us(vsst_rpc *ch, uint32_t spin_us);
+/* Device side: the request doorbell (readable when requests may be pending),
+ * for a dispatcher that polls several fds; then call vsst_rpc_dev_wait_request
+ * with timeout 0 until it returns -ETIMEDOUT. */
+int vsst_rpc_dev_request_fd(vsst_rpc *ch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// The simulator client's transport: a non-blocking Unix socket driven by its
+// own I/O thread (poll on the socket and a wake-up eventfd). It connects,
+// reconnects with exponential backoff, answers NO_DEVICE while the simulator
+// is away and leaves the wire format to a SimProtocol.
+//
+// States:  backoff --connect ok--> handshake --protocol ready--> ready
+//             ^                        |                           |
+//             +------ error / EOF / fault / handshake timeout -----+
+// backoff:   forwarded requests are answered NO_DEVICE at once.
+// handshake: they wait (bounded by the handshake timeout).
+// ready:     they go to the protocol.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "byte_buffer.h"
+#include "logger.h"
+#include "pending.h"
+#include "request_engine.h"
+#include "sim_protocol.h"
+#include "stats.h"
+#include "unique_fd.h"
+
+namespace vsst {
+
+struct LinkOptions {
+	std::string socket_path;
+	uint32_t device_id = 0;
+	Clock::duration request_timeout = std::chrono::seconds(10);
+	Clock::duration reconnect_min = std::chrono::milliseconds(10);
+	Clock::duration reconnect_max = std::chrono::seconds(1);
+	Clock::duration handshake_timeout = std::chrono::seconds(5);
+};
+
+class SimLink final : private LinkOps {
+public:
+	SimLink(LinkOptions opts, std::unique_ptr<SimProtocol> proto, CompletionSink &sink, Stats &stats,
+		Logger log);
+	~SimLink(); // stops and joins the I/O thread
+	SimLink(const SimLink &) = delete;
+	SimLink &operator=(const SimLink &) = delete;
+
+	bool start(std::string &err);
+
+	// Thread-safe, never blocks on I/O. Exactly one completion follows.
+	void submit(ForwardRequest &&req);
+	// Thread-safe: forget requests of epochs before `epoch`.
+	void cancel(uint64_t epoch);
+
+	SimCapacities capacities() const;
+
+private:
+	enum class State { backoff, handshake, ready };
+	struct Command {
+		bool is_cancel = false;
+		uint64_t epoch = 0;
+		ForwardRequest req;
+	};
+
+	void run();
+	bool take_commands();
+	void dispatch(ForwardRequest &&req);
+	void attempt_connect();
+	void drop(const std::string &why, bool fault);
+	void read_input();
+	void flush_output();
+	void run_timers(Clock::time_point now);
+	int poll_timeout_ms(Clock::time_point now) const;
+
+	// LinkOps
+	ByteBuffer &out() override { return out_; }
+	CompletionSink &sink() override { return sink_; }
+	void handshake_done() override;
+	void peer_healthy() override { backoff_ = opts_.reconnect_min; }
+	void set_capacities(uint64_t units, uint64_t mem) override;
+	void note_protocol_error() override { Stats::bump(stats_.errors); }
+	const Logger &log() const override { return log_; }
+	Clock::duration request_timeout() const override { return opts_.request_timeout; }
+	uint32_t device_id() const override { return opts_.device_id; }
+
+	const LinkOptions opts_;
+	std::unique_ptr<SimProtocol> proto_;
+	CompletionSink &sink_;
+	Stats &stats_;
+	Logger log_;
+
+	// Shared with submitting threads.
+	std::mutex cmd_mu_;
+	std::deque<Command> cmds_;
+	bool stop_ = false;
+	UniqueFd wake_;
+	std::thread thread_;
+	std::atomic<bool> ready_{false};
+	std::atomic<uint64_t> cap_units_{0};
+	std::atomic<uint64_t> cap_mem_{0};
+
+	// I/O thread only.
+	State state_ = State::backoff;
+	UniqueFd sock_;
+	ByteBuffer in_;
+	ByteBuffer out_;
+	std::deque<ForwardRequest> waiting_; // arrived during the handshake
+	Clock::time_point next_attempt_{};
+	Clock::time_point handshake_deadline_{};
+	Clock::duration backoff_;
+	bool ever_ready_ = false;
+	bool failure_logged_ = false;
+};
+
+} // namespace vsst

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio-sst: a virtio device whose requests are answered by the vsst
+ * device core (device/, linked as libvsst_device.a), which forwards work to
+ * an SST simulator over a Unix socket.
+ *
+ * Copyright (c) 2025 the vsst authors
+ */
+#ifndef HW_VSST_VIRTIO_SST_H
+#define HW_VSST_VIRTIO_SST_H
+
+#include "hw/virtio/virtio.h"
+#include "qom/object.h"
+
+#define TYPE_VIRTIO_SST "virtio-sst-device"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSST, VIRTIO_SST)
+
+struct vsst_dev;
+
+struct VirtIOSST {
+    VirtIODevice parent_obj;
+
+    /* properties */
+    char *socket;
+    char *protocol;
+    uint32_t device_id;
+    uint16_t queue_size;
+    uint16_t virtio_id;
+    uint32_t max_inflight;
+
+    VirtQueue *req_vq;
+    VirtQueue *resp_vq;
+    VirtQueue *event_vq;
+
+    struct vsst_dev *core;
+    int notify_fd;
+    /* cookie -> VirtQueueElement of the request vq, in flight in the core */
+    GHashTable *inflight;
+    uint64_t next_cookie;
+    bool throttled;            /* the core said -EBUSY: stop popping */
+    GQueue pending_events;     /* SSTEvent waiting for an event buffer */
+    GQueue pending_responses;  /* SSTResponse waiting for a response buffer */
+
+    /* statistics (QOM read-only properties "stat-*") */
+    uint64_t stat_requests;
+    uint64_t stat_completions;
+    uint64_t stat_events;
+    uint64_t stat_dropped;
+    uint64_t stat_unknown_cookie;
+};
+
+#endif /* HW_VSST_VIRTIO_SST_H */

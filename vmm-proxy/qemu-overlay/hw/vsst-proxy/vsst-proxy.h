@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vsst-proxy.h - guest-VM side of the vsst RPC channel.
+ *
+ * rpc-channel (user-creatable object) owns one proxy endpoint of a channel
+ * to a device VM: it receives the backend's events in the main loop and hands
+ * them to the rpc-proxy-pci devices that share it. rpc-proxy-pci shows the
+ * guest one PCI device of the device VM (by its device index): config space
+ * and BAR accesses are forwarded, interrupts come back as events.
+ */
+#ifndef HW_VSST_PROXY_H
+#define HW_VSST_PROXY_H
+
+#include "qom/object.h"
+#include "hw/pci/pci.h"
+#include "qemu/queue.h"
+#include "qemu/rcu.h"
+#include "vsst/rpc.h"
+
+#define TYPE_RPC_CHANNEL "rpc-channel"
+OBJECT_DECLARE_SIMPLE_TYPE(RpcChannel, RPC_CHANNEL)
+
+#define TYPE_RPC_PROXY_PCI "rpc-proxy-pci"
+OBJECT_DECLARE_SIMPLE_TYPE(RpcProxyPci, RPC_PROXY_PCI)
+
+/* Ways a backend message can be wrong; each is counted and logged once. */
+typedef enum RpcReject {
+    RPC_REJECT_UNKNOWN_DEVICE,  /* event names a device index nobody proxies */
+    RPC_REJECT_IRQ_NOT_OWNED,   /* SET_IRQ for a device not on this channel */
+    RPC_REJECT_BAD_IRQ_LEVEL,   /* SET_IRQ level not clear/set/pulse */
+    RPC_REJECT_BAD_MSI,         /* MSI outside the interrupt window, bad data */
+    RPC_REJECT_BAD_REGION,      /* MMIO_REGION_CONFIG outside any proxied BAR */
+    RPC_REJECT_UNEXPECTED,      /* op that makes no sense at this point */
+    RPC_REJECT_COMPLETION,      /* completion for a slot not in flight (rpc lib) */
+    RPC_REJECT__MAX,
+} RpcReject;
+
+/* Writes into these BAR ranges are posted (the backend announced them). */
+typedef struct RpcPostedRange {
+    int bar;
+    uint64_t offset;
+    uint64_t size;
+} RpcPostedRange;
+
+#define RPC_PROXY_MAX_POSTED 16
+
+typedef struct RpcPostedTable {
+    struct rcu_head rcu;
+    unsigned count;
+    RpcPostedRange range[RPC_PROXY_MAX_POSTED];
+} RpcPostedTable;
+
+typedef struct RpcProxyBar {
+    MemoryRegion mr;
+    RpcProxyPci *dev;
+    uint64_t size;
+    uint8_t type;   /* PCI_BASE_ADDRESS_* bits as the backend reports them */
+    int nr;
+    bool present;
+} RpcProxyBar;
+
+struct RpcProxyPci {
+    PCIDevice parent_obj;
+
+    /* properties */
+    RpcChannel *chan;
+    uint32_t index;
+
+    RpcProxyBar bar[PCI_ROM_SLOT];
+    RpcPostedTable *posted;          /* RCU: read in the vCPU access path */
+    QLIST_ENTRY(RpcProxyPci) next;
+
+    /* counters (atomic; readable as QOM properties) */
+    uint64_t reads;
+    uint64_t writes;
+    uint64_t posted_writes;
+    uint64_t errors;
+    bool error_reported;
+};
+
+struct RpcChannel {
+    Object parent_obj;
+
+    /* properties */
+    char *fds;          /* "region:to_device:to_proxy" inherited fd numbers */
+    int32_t peer_fd;    /* EOF/HUP on it means the device VM is gone; -1 none */
+    uint32_t timeout_ms;
+    bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
+
+    vsst_rpc *rpc;
+    QEMUBH *drain_bh;   /* continues a long event batch */
+    QEMUBH *dead_bh;    /* main-loop half of rpc_channel_set_dead */
+    bool dead;          /* atomic: read by vCPUs */
+    char *dead_reason;
+    unsigned timeouts_in_row; /* atomic */
+    uint64_t last_lib_rejected;
+    QLIST_HEAD(, RpcProxyPci) devices;
+    uint64_t events;
+    uint64_t rejected[RPC_REJECT__MAX];
+    bool reported[RPC_REJECT__MAX];
+};
+
+/* rpc-channel.c */
+bool rpc_channel_alive(RpcChannel *ch);
+void rpc_channel_set_dead(RpcChannel *ch, const char *reason);
+void rpc_channel_attach_device(RpcChannel *ch, RpcProxyPci *dev);
+void rpc_channel_detach_device(RpcChannel *ch, RpcProxyPci *dev);
+RpcProxyPci *rpc_channel_find_device(RpcChannel *ch, uint32_t index);
+/*
+ * One forwarded access, waiting (bounded) with the BQL released if the
+ * caller holds it. Returns 0 or a negative errno; on error a read's *data is
+ * all-ones for len bytes. Posted writes do not wait for a completion.
+ */
+int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
+                       unsigned len, bool write, bool posted, uint64_t *data);
+
+/* rpc-proxy-pci.c */
+void rpc_proxy_pci_set_irq(RpcProxyPci *dev, unsigned level);
+void rpc_proxy_pci_msi(RpcProxyPci *dev, uint64_t addr, uint32_t data);
+/* Records a posted range if [addr, addr + size) lies inside one of the
+ * device's programmed memory BARs; false otherwise. */
+bool rpc_proxy_pci_add_posted(RpcProxyPci *dev, uint64_t addr, uint64_t size);
+void rpc_proxy_pci_channel_died(RpcProxyPci *dev);
+
+#endif

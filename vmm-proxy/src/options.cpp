@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "options.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+
+namespace vsst {
+
+namespace {
+
+std::vector<std::string> split(const std::string &text, char sep)
+{
+	std::vector<std::string> parts;
+	size_t start = 0;
+	for (;;) {
+		size_t pos = text.find(sep, start);
+		parts.push_back(text.substr(start, pos - start));
+		if (pos == std::string::npos)
+			return parts;
+		start = pos + 1;
+	}
+}
+
+std::optional<int> parse_int(const std::string &text, int min, int max)
+{
+	int value = 0;
+	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+	if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+		return std::nullopt;
+	return value;
+}
+
+bool parse_bool(const std::string &text, bool &out)
+{
+	if (text == "on" || text == "true" || text == "1" || text == "yes") {
+		out = true;
+		return true;
+	}
+	if (text == "off" || text == "false" || text == "0" || text == "no") {
+		out = false;
+		return true;
+	}
+	return false;
+}
+
+} // namespace
+
+std::optional<uint64_t> parse_size(const std::string &text)
+{
+	if (text.empty())
+		return std::nullopt;
+	uint64_t value = 0;
+	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+	if (ec != std::errc() || end == text.data())
+		return std::nullopt;
+	std::string suffix(end, text.data() + text.size());
+	uint64_t mult;
+	if (suffix.empty() || suffix == "M" || suffix == "m" || suffix == "MiB")
+		mult = 1ull << 20;
+	else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+		mult = 1ull << 30;
+	else if (suffix == "K" || suffix == "k" || suffix == "KiB")
+		mult = 1ull << 10;
+	else
+		return std::nullopt;
+	if (value == 0 || value > (UINT64_MAX / mult))
+		return std::nullopt;
+	return value * mult;
+}
+
+std::optional<DeviceSpec> parse_device(const std::string &text, std::string &error)
+{
+	DeviceSpec spec;
+	spec.text = text;
+	auto parts = split(text, ',');
+	const std::string &type = parts[0];
+	if (type == "virtio-sst")
+		spec.kind = DeviceKind::Sst;
+	else if (type == "virtio-rng")
+		spec.kind = DeviceKind::Rng;
+	else if (type == "virtio-blk")
+		spec.kind = DeviceKind::Blk;
+	else {
+		error = "unknown device type '" + type + "' (virtio-sst, virtio-rng, virtio-blk)";
+		return std::nullopt;
+	}
+	for (size_t i = 1; i < parts.size(); i++) {
+		auto eq = parts[i].find('=');
+		if (eq == std::string::npos || eq == 0) {
+			error = "device option '" + parts[i] + "' is not key=value";
+			return std::nullopt;
+		}
+		std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
+		if (key == "sim" && spec.kind == DeviceKind::Sst)
+			spec.sim = value;
+		else if (key == "file" && spec.kind == DeviceKind::Blk)
+			spec.file = value;
+		else if (key == "readonly" && spec.kind == DeviceKind::Blk) {
+			if (!parse_bool(value, spec.readonly)) {
+				error = "readonly= wants on/off";
+				return std::nullopt;
+			}
+		} else if (key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+			   std::string::npos) {
+			error = "bad device option name '" + key + "'";
+			return std::nullopt;
+		} else
+			spec.extra.emplace_back(key, value);
+	}
+	if (spec.kind == DeviceKind::Sst && spec.sim.empty()) {
+		error = "virtio-sst needs sim=PATH (the simulator's Unix socket)";
+		return std::nullopt;
+	}
+	if (spec.kind == DeviceKind::Blk && spec.file.empty()) {
+		error = "virtio-blk needs file=IMAGE";
+		return std::nullopt;
+	}
+	return spec;
+}
+
+std::string usage_text()
+{
+	return R"(usage: vmm-proxy --kernel K --initrd I [options] --device SPEC [--device SPEC]...
+Launches a guest VM whose devices live in a separate device VM (QEMU -accel rpc),
+connected by a shared-memory RPC channel; supervises both and tears everything down.
+
+  --kernel FILE            guest kernel (bzImage)
+  --initrd FILE            guest initramfs
+  --append TEXT            extra kernel command line (console=ttyS0 is always added)
+  --memory SIZE            guest RAM, e.g. 512M, 2G (default 512M)
+  --smp N                  guest vCPUs (default 1)
+  --device SPEC            a device served by the device VM:
+                             virtio-sst,sim=SOCKET[,key=value...]
+                             virtio-rng
+                             virtio-blk,file=IMAGE[,readonly=on]
+                           (extra key=value pairs go to the backend's -device)
+  --isolate per-device     one device VM per device (default: one for all)
+  --accel tcg|kvm|auto     guest engine (default tcg; auto = KVM only if a short probe
+                           shows near-native speed)
+  --qemu PATH              QEMU binary for both roles (default $VSST_QEMU)
+  --console FILE           guest serial console to FILE (default stdout)
+  --quiet-console          do not echo the console (it is still parsed)
+  --trace FILE             record the RPC trace to FILE (hook; recording is not done yet)
+  --attach SOCKET          use a device VM already running, reached at its control socket
+  --run-as USER            device VM user when started as root (default nobody; "" = root)
+  --no-sandbox             do not pass -sandbox on to the device VM
+  --monolithic             baseline: devices inside the guest QEMU, no device VM
+  --timeout SEC            stop everything after SEC seconds (default: none)
+  --start-timeout SEC      bound for the device VM to send START_VM (default 30)
+  --grace SEC              after a child died, time left to the others (default 5)
+  --mmio-timeout MS        bound for one forwarded read (default 2000)
+  --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)
+  --device-arg ARG         extra raw argument for the device VM QEMU (repeatable)
+  --log-level LEVEL        trace, debug, info, warn, error (default info)
+  --dry-run                print the command lines and exit
+  -h, --help               this text
+Exit status: 0 guest workload passed; 1 workload failed or reported no result;
+  2 usage; 3 a process died or setup failed; 4 timeout; 130 interrupted.
+)";
+}
+
+ParseResult parse_options(const std::vector<std::string> &args)
+{
+	ParseResult result;
+	Options o;
+	if (const char *q = getenv("VSST_QEMU"))
+		o.qemu = q;
+	auto fail = [&](std::string msg) {
+		result.error = std::move(msg);
+		return result;
+	};
+	for (size_t i = 0; i < args.size(); i++) {
+		std::string arg = args[i];
+		std::string value;
+		bool has_inline = false;
+		if (arg.rfind("--", 0) == 0) {
+			auto eq = arg.find('=');
+			if (eq != std::string::npos) {
+				value = arg.substr(eq + 1);
+				arg = arg.substr(0, eq);
+				has_inline = true;
+			}
+		}
+		auto need = [&](std::string &out) -> bool {
+			if (has_inline) {
+				out = value;
+				return true;
+			}
+			if (i + 1 >= args.size())
+				return false;
+			out = args[++i];
+			return true;
+		};
+		auto flag = [&]() { return !has_inline; };
+		std::string v;
+		if (arg == "-h" || arg == "--help") {
+			result.help = true;
+			return result;
+		} else if (arg == "--no-sandbox" && flag()) {
+			o.sandbox = false;
+		} else if (arg == "--monolithic" && flag()) {
+			o.monolithic = true;
+		} else if (arg == "--dry-run" && flag()) {
+			o.dry_run = true;
+		} else if (arg == "--quiet-console" && flag()) {
+			o.quiet_console = true;
+		} else if (arg == "--kernel" || arg == "--initrd" || arg == "--append" ||
+			   arg == "--memory" || arg == "--smp" || arg == "--device" ||
+			   arg == "--isolate" || arg == "--accel" || arg == "--qemu" ||
+			   arg == "--console" || arg == "--trace" || arg == "--attach" ||
+			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
+			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
+			   arg == "--device-arg" || arg == "--log-level") {
+			if (!need(v))
+				return fail(arg + " needs a value");
+			if (arg == "--kernel")
+				o.kernel = v;
+			else if (arg == "--initrd")
+				o.initrd = v;
+			else if (arg == "--append")
+				o.append = o.append.empty() ? v : o.append + " " + v;
+			else if (arg == "--memory") {
+				auto size = parse_size(v);
+				if (!size || *size < (64ull << 20) || *size > (64ull << 30))
+					return fail("--memory: '" + v + "' is not a size in 64M..64G");
+				o.memory_bytes = *size;
+			} else if (arg == "--smp") {
+				auto n = parse_int(v, 1, 64);
+				if (!n)
+					return fail("--smp: want 1..64");
+				o.smp = *n;
+			} else if (arg == "--device") {
+				std::string err;
+				auto dev = parse_device(v, err);
+				if (!dev)
+					return fail("--device " + v + ": " + err);
+				o.devices.push_back(*dev);
+			} else if (arg == "--isolate") {
+				if (v == "per-device")
+					o.isolate = Isolation::PerDevice;
+				else if (v == "none" || v == "shared")
+					o.isolate = Isolation::Shared;
+				else
+					return fail("--isolate: want per-device (or none)");
+			} else if (arg == "--accel") {
+				if (v == "tcg")
+					o.accel = Accel::Tcg;
+				else if (v == "kvm")
+					o.accel = Accel::Kvm;
+				else if (v == "auto")
+					o.accel = Accel::Auto;
+				else
+					return fail("--accel: want tcg, kvm or auto");
+			} else if (arg == "--qemu")
+				o.qemu = v;
+			else if (arg == "--console")
+				o.console = v;
+			else if (arg == "--trace")
+				o.trace = v;
+			else if (arg == "--attach")
+				o.attach = v;
+			else if (arg == "--run-as")
+				o.run_as = v;
+			else if (arg == "--guest-arg")
+				o.guest_args.push_back(v);
+			else if (arg == "--device-arg")
+				o.device_args.push_back(v);
+			else if (arg == "--log-level") {
+				static const char *levels[] = {"trace", "debug", "info", "warn", "error"};
+				bool ok = false;
+				for (const char *l : levels)
+					ok = ok || v == l;
+				if (!ok)
+					return fail("--log-level: want trace, debug, info, warn or error");
+				o.log_level = v;
+			} else {
+				std::optional<int> n;
+				if (arg == "--timeout")
+					n = parse_int(v, 0, 86400);
+				else if (arg == "--start-timeout")
+					n = parse_int(v, 1, 3600);
+				else if (arg == "--grace")
+					n = parse_int(v, 0, 600);
+				else
+					n = parse_int(v, 10, 600000);
+				if (!n)
+					return fail(arg + ": '" + v + "' is out of range");
+				if (arg == "--timeout")
+					o.timeout_s = *n;
+				else if (arg == "--start-timeout")
+					o.start_timeout_s = *n;
+				else if (arg == "--grace")
+					o.grace_s = *n;
+				else
+					o.mmio_timeout_ms = *n;
+			}
+		} else {
+			return fail("unknown argument '" + args[i] + "'");
+		}
+	}
+	if (o.kernel.empty())
+		return fail("--kernel is required");
+	if (o.initrd.empty())
+		return fail("--initrd is required");
+	if (o.devices.empty())
+		return fail("at least one --device is required");
+	if (o.qemu.empty())
+		o.qemu = "qemu-system-x86_64";
+	if (o.monolithic && !o.attach.empty())
+		return fail("--monolithic and --attach exclude each other");
+	if (o.monolithic && o.isolate == Isolation::PerDevice)
+		return fail("--monolithic and --isolate per-device exclude each other");
+	if (!o.attach.empty() && o.isolate == Isolation::PerDevice)
+		return fail("--attach serves one device VM; --isolate per-device starts its own");
+	result.options = std::move(o);
+	return result;
+}
+
+} // namespace vsst

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// options.h - command line of the vmm-proxy launcher.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vsst {
+
+enum class DeviceKind { Sst, Rng, Blk };
+
+// One --device: a device that lives in the device VM and is proxied into the guest.
+struct DeviceSpec {
+	DeviceKind kind = DeviceKind::Sst;
+	std::string sim;         // virtio-sst: simulator socket path
+	std::string file;        // virtio-blk: image file
+	bool readonly = false;   // virtio-blk
+	// Further key=value pairs, passed through to the backend's -device.
+	std::vector<std::pair<std::string, std::string>> extra;
+	std::string text;        // as written on the command line
+};
+
+enum class Accel { Tcg, Kvm, Auto };
+enum class Isolation { Shared, PerDevice };
+
+struct Options {
+	std::string kernel;
+	std::string initrd;
+	std::string append;
+	uint64_t memory_bytes = 512ull << 20;
+	unsigned smp = 1;
+	std::vector<DeviceSpec> devices;
+	Isolation isolate = Isolation::Shared;
+	Accel accel = Accel::Tcg;
+	std::string qemu;          // both roles use the same binary
+	std::string console;       // "" -> stdout
+	std::string trace;         // hook only (recording: later issue)
+	std::string attach;        // control socket of a device VM already running
+	std::string run_as = "nobody"; // device VM user when started as root ("" keeps root)
+	bool sandbox = true;
+	bool monolithic = false;   // baseline: devices inside the guest QEMU, no device VM
+	bool dry_run = false;      // print the command lines, start nothing
+	bool quiet_console = false;
+	int timeout_s = 0;         // whole run; 0 = unbounded
+	int start_timeout_s = 30;  // device VM -> START_VM
+	int grace_s = 5;           // after a child died, before the rest is stopped
+	int mmio_timeout_ms = 2000;
+	std::string log_level = "info";
+	std::vector<std::string> guest_args;  // extra raw QEMU args for the guest VM
+	std::vector<std::string> device_args; // extra raw QEMU args for the device VM(s)
+};
+
+struct ParseResult {
+	std::optional<Options> options; // empty on error or --help
+	std::string error;              // non-empty on error
+	bool help = false;
+};
+
+ParseResult parse_options(const std::vector<std::string> &args);
+std::string usage_text();
+
+// "512M", "2G", "1048576K", "512" (MiB, as QEMU reads it)
+std::optional<uint64_t> parse_size(const std::string &text);
+std::optional<DeviceSpec> parse_device(const std::string &text, std::string &error);
+
+} // namespace vsst

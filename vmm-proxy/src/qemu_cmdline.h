@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// qemu_cmdline.h - the command lines of the two QEMU roles.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "guest_ram.h"
+#include "options.h"
+
+namespace vsst {
+
+struct Argv {
+	std::vector<std::string> args;
+	std::vector<int> inherit; // fds the child must keep (same numbers)
+	Argv &add(std::initializer_list<std::string> more)
+	{
+		args.insert(args.end(), more);
+		return *this;
+	}
+};
+
+// What the device VM needs: the setup socket (channel + guest RAM arrive over it, see
+// vsst_setup_send) and, for virtio-blk, the opened image files.
+struct DeviceVmPlan {
+	std::vector<const DeviceSpec *> devices;
+	int setup_fd = -1;
+	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
+};
+
+// One channel as the guest VM sees it.
+struct GuestChannel {
+	int region = -1, to_device = -1, to_proxy = -1;
+	int peer_fd = -1;             // EOF when the device VM is gone
+	std::vector<unsigned> indices; // backend device indices registered on it
+};
+
+std::string kernel_cmdline(const Options &o);
+
+// Device VM: -machine rpc-backend -accel rpc, the devices, isolation options.
+Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
+
+// Guest VM on the shared RAM, one rpc-channel per device VM, one rpc-proxy-pci per device.
+Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
+		   const std::vector<GuestChannel> &channels);
+
+// Baseline: the devices live inside the guest QEMU (no device VM, no channel).
+Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds);
+
+// Quotes a command line for the log (copy-paste into a shell).
+std::string shell_quote(const std::vector<std::string> &args);
+
+} // namespace vsst

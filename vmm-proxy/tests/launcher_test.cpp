@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+// The launcher end to end with fake-qemu standing in for both QEMU roles: setup over the
+// socket, handshake, guest command line, supervision, exit statuses, and that nothing
+// is left running afterwards.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct LaunchResult {
+	int status = -1; // exit status, or 128 + signal
+	std::string out, err;
+};
+
+std::string slurp(const std::string &path)
+{
+	std::ifstream in(path);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+class LauncherTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		char tmpl[] = "/tmp/vmm-proxy-test.XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir_ = tmpl;
+		chmod(dir_.c_str(), 0755);
+		kernel_ = dir_ + "/kernel";
+		initrd_ = dir_ + "/initrd";
+		std::ofstream(kernel_) << "k";
+		std::ofstream(initrd_) << "i";
+		static int seq = 0;
+		token_ = "vsst-launcher-test-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
+	}
+	void TearDown() override
+	{
+		EXPECT_EQ(leftovers(), 0) << "processes of this test are still running";
+		std::string cmd = "rm -rf '" + dir_ + "'";
+		EXPECT_EQ(system(cmd.c_str()), 0);
+	}
+
+	// Runs vmm-proxy with fake-qemu; bounded by 60 s. signal_after_ms >= 0 sends sig.
+	LaunchResult run(std::vector<std::string> extra, const std::string &fake = "", int sig = 0,
+		int signal_after_ms = -1)
+	{
+		std::vector<std::string> args = {VMM_PROXY_BIN, "--kernel", kernel_, "--initrd", initrd_,
+						 "--qemu", FAKE_QEMU_BIN, "--guest-arg", token_,
+						 "--device-arg", token_};
+		args.insert(args.end(), extra.begin(), extra.end());
+		std::string out = dir_ + "/out", err = dir_ + "/err";
+		pid_t pid = fork();
+		if (pid == 0) {
+			int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			dup2(o, 1);
+			dup2(e, 2);
+			if (fake.empty())
+				unsetenv("FAKE_QEMU");
+			else
+				setenv("FAKE_QEMU", fake.c_str(), 1);
+			std::vector<char *> av;
+			for (auto &a : args)
+				av.push_back(a.data());
+			av.push_back(nullptr);
+			execv(av[0], av.data());
+			_exit(127);
+		}
+		LaunchResult r;
+		auto t0 = std::chrono::steady_clock::now();
+		bool signalled = false;
+		int st = 0;
+		for (;;) {
+			pid_t w = waitpid(pid, &st, WNOHANG);
+			if (w == pid)
+				break;
+			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+					  .count();
+			if (!signalled && signal_after_ms >= 0 && ms >= signal_after_ms) {
+				kill(pid, sig);
+				signalled = true;
+			}
+			if (ms > 60000) {
+				kill(pid, SIGKILL);
+				ADD_FAILURE() << "vmm-proxy did not finish in 60 s";
+			}
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		}
+		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		r.out = slurp(out);
+		r.err = slurp(err);
+		return r;
+	}
+
+	// Processes whose command line carries this test's token.
+	int leftovers()
+	{
+		int n = 0;
+		DIR *d = opendir("/proc");
+		while (struct dirent *e = readdir(d)) {
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			std::string cmd = slurp(std::string("/proc/") + e->d_name + "/cmdline");
+			for (auto &c : cmd)
+				if (c == 0)
+					c = ' ';
+			if (cmd.find(token_) != std::string::npos && cmd.find("fake") != std::string::npos) {
+				// A zombie not yet reaped by init counts too: it would still be a child.
+				n++;
+			}
+		}
+		closedir(d);
+		return n;
+	}
+
+	std::string dir_, kernel_, initrd_, token_;
+};
+
+#define EXPECT_CONTAINS(hay, needle) EXPECT_NE((hay).find(needle), std::string::npos) << (hay)
+
+TEST_F(LauncherTest, SplitRunPasses)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--device", "virtio-rng"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.0 PASS");
+	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.1 PASS");
+	EXPECT_CONTAINS(r.out, "VSST-RESULT ram.shared PASS");
+	EXPECT_CONTAINS(r.err, "START_VM, 2 device(s)");
+	EXPECT_CONTAINS(r.err, "guest powered off; guest summary pass=");
+	if (geteuid() == 0) {
+		EXPECT_CONTAINS(r.err, "uid 65534") << "the device VM must not run as root";
+	}
+}
+
+TEST_F(LauncherTest, PerDeviceIsolationGivesEachDeviceItsOwnDeviceVm)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--device", "virtio-rng", "--isolate", "per-device"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.0 PASS");
+	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch1.0 PASS");
+	EXPECT_CONTAINS(r.err, "device VM 0 (virtio-rng): START_VM, 1 device(s)");
+	EXPECT_CONTAINS(r.err, "device VM 1 (virtio-rng): START_VM, 1 device(s)");
+}
+
+TEST_F(LauncherTest, ConsoleToFile)
+{
+	std::string con = dir_ + "/console.log";
+	LaunchResult r = run({"--device", "virtio-rng", "--console", con});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out.find("VSST-RESULT"), std::string::npos);
+	EXPECT_CONTAINS(slurp(con), "VSST-RESULT summary pass=");
+}
+
+TEST_F(LauncherTest, GuestWorkloadFailureExits1)
+{
+	LaunchResult r = run({"--device", "virtio-rng"}, "guest-fail");
+	EXPECT_EQ(r.status, 1) << r.err;
+	EXPECT_CONTAINS(r.err, "fail=1");
+}
+
+TEST_F(LauncherTest, DeviceVmDeathEndsTheRunWithItsReason)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--grace", "1"}, "dev-die-after-ms=300,guest-wait-peer");
+	EXPECT_EQ(r.status, 3) << r.err;
+	EXPECT_CONTAINS(r.err, "device VM (pid ");
+	EXPECT_CONTAINS(r.err, "killed by signal 9");
+	EXPECT_CONTAINS(r.out, "VSST-RESULT after-device-death FAIL") << "the guest side saw the peer go";
+}
+
+TEST_F(LauncherTest, DeviceVmThatNeverStartsTimesOut)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--start-timeout", "1"}, "dev-no-start");
+	EXPECT_EQ(r.status, 3) << r.err;
+	EXPECT_CONTAINS(r.err, "sent no START_VM within 1 s (1 device(s) registered)");
+}
+
+TEST_F(LauncherTest, DeviceVmExitingAtStartIsReported)
+{
+	LaunchResult r = run({"--device", "virtio-rng"}, "dev-exit-early");
+	EXPECT_EQ(r.status, 3) << r.err;
+	EXPECT_CONTAINS(r.err, "exited with status 5");
+	EXPECT_CONTAINS(r.err, "exiting early on purpose");
+	EXPECT_EQ(r.err.find("guest VM: started"), std::string::npos) << "no guest without a device VM";
+}
+
+TEST_F(LauncherTest, TimeoutStopsEverything)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--timeout", "2"}, "guest-hang");
+	EXPECT_EQ(r.status, 4) << r.err;
+	EXPECT_CONTAINS(r.err, "timeout");
+}
+
+TEST_F(LauncherTest, CtrlCStopsEverything)
+{
+	LaunchResult r = run({"--device", "virtio-rng"}, "guest-hang", SIGINT, 1500);
+	EXPECT_EQ(r.status, 130) << r.err;
+	EXPECT_CONTAINS(r.err, "interrupted by INT");
+}
+
+TEST_F(LauncherTest, GuestQemuCrashIsReported)
+{
+	LaunchResult r = run({"--device", "virtio-rng"}, "guest-crash");
+	EXPECT_EQ(r.status, 3) << r.err;
+	EXPECT_CONTAINS(r.err, "guest VM (pid ");
+	EXPECT_CONTAINS(r.err, "killed by signal 11");
+}
+
+TEST_F(LauncherTest, MonolithicBaselineStartsNoDeviceVm)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--monolithic"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.err.find("device VM"), std::string::npos);
+	EXPECT_CONTAINS(r.err, "virtio-rng-pci");
+}
+
+TEST_F(LauncherTest, AttachToARunningDeviceVm)
+{
+	// A stand-in "running device VM": a listening socket whose first connection becomes
+	// fake-qemu's setup socket.
+	std::string sock = dir_ + "/control.sock";
+	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+	ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+	ASSERT_EQ(listen(ls, 1), 0);
+	pid_t dev = fork();
+	if (dev == 0) {
+		int c = accept(ls, nullptr, nullptr);
+		std::string fd = std::to_string(c);
+		std::string accel = "rpc,setup-fd=" + fd;
+		execl(FAKE_QEMU_BIN, FAKE_QEMU_BIN, "-machine", "rpc-backend", "-accel", accel.c_str(), "-device",
+		      "x", token_.c_str(), nullptr);
+		_exit(127);
+	}
+	close(ls);
+	LaunchResult r = run({"--attach", sock, "--device", "virtio-rng"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.0 PASS");
+	kill(dev, SIGKILL);
+	waitpid(dev, nullptr, 0);
+}
+
+TEST_F(LauncherTest, UnreachableSimulatorSocketIsExplainedWhenRoot)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "only root drops the device VM to nobody";
+	std::string priv = dir_ + "/private";
+	mkdir(priv.c_str(), 0700);
+	std::string sock = priv + "/sim.sock";
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	sockaddr_un a{};
+	a.sun_family = AF_UNIX;
+	std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+	ASSERT_EQ(bind(s, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+	LaunchResult r = run({"--device", "virtio-sst,sim=" + sock});
+	close(s);
+	EXPECT_EQ(r.status, 2) << r.err;
+	EXPECT_CONTAINS(r.err, "is not searchable by nobody");
+}
+
+} // namespace

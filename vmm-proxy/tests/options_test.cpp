@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include "guest_ram.h"
+#include "options.h"
+#include "qemu_cmdline.h"
+
+namespace vsst {
+namespace {
+
+ParseResult parse(std::vector<std::string> args) { return parse_options(args); }
+
+std::vector<std::string> base() { return {"--kernel", "K", "--initrd", "I", "--qemu", "/q"}; }
+
+TEST(Options, MinimalSplitRun)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/tmp/s.sock"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->kernel, "K");
+	ASSERT_EQ(r.options->devices.size(), 1u);
+	EXPECT_EQ(r.options->devices[0].kind, DeviceKind::Sst);
+	EXPECT_EQ(r.options->devices[0].sim, "/tmp/s.sock");
+	EXPECT_EQ(r.options->accel, Accel::Tcg);
+	EXPECT_EQ(r.options->isolate, Isolation::Shared);
+	EXPECT_EQ(r.options->memory_bytes, 512ull << 20);
+}
+
+TEST(Options, AllDeviceKindsAndFlags)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a,queue-size=64", "--device", "virtio-rng",
+			   "--device", "virtio-blk,file=/d.img,readonly=on", "--isolate", "per-device",
+			   "--accel=auto", "--memory", "1G", "--trace", "/t", "--console", "/c",
+			   "--timeout", "30", "--smp", "2", "--append", "a=1", "--append", "b=2"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	const Options &o = *r.options;
+	ASSERT_EQ(o.devices.size(), 3u);
+	ASSERT_EQ(o.devices[0].extra.size(), 1u);
+	EXPECT_EQ(o.devices[0].extra[0].first, "queue-size");
+	EXPECT_EQ(o.devices[1].kind, DeviceKind::Rng);
+	EXPECT_EQ(o.devices[2].file, "/d.img");
+	EXPECT_TRUE(o.devices[2].readonly);
+	EXPECT_EQ(o.isolate, Isolation::PerDevice);
+	EXPECT_EQ(o.accel, Accel::Auto);
+	EXPECT_EQ(o.memory_bytes, 1ull << 30);
+	EXPECT_EQ(o.trace, "/t");
+	EXPECT_EQ(o.timeout_s, 30);
+	EXPECT_EQ(o.smp, 2u);
+	EXPECT_EQ(o.append, "a=1 b=2");
+}
+
+TEST(Options, RejectsBadInput)
+{
+	const std::vector<std::vector<std::string>> bad = {
+		{"--initrd", "I", "--device", "virtio-rng"},                 // no kernel
+		{"--kernel", "K", "--device", "virtio-rng"},                 // no initrd
+		{"--kernel", "K", "--initrd", "I"},                          // no device
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-sst"}, // no sim
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-blk"}, // no file
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-net"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng,x"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--accel", "hvf"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--memory", "12Q"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--memory", "1M"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--isolate", "all"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--timeout", "-1"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--bogus"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--monolithic", "--isolate",
+		 "per-device"},
+		{"--kernel"},
+	};
+	for (const auto &args : bad) {
+		auto r = parse(args);
+		EXPECT_FALSE(r.options) << "accepted: " << shell_quote(args);
+		EXPECT_FALSE(r.error.empty());
+	}
+}
+
+TEST(Options, Help)
+{
+	EXPECT_TRUE(parse({"--help"}).help);
+	EXPECT_NE(usage_text().find("--isolate per-device"), std::string::npos);
+}
+
+TEST(Options, Sizes)
+{
+	EXPECT_EQ(parse_size("512"), 512ull << 20);
+	EXPECT_EQ(parse_size("2G"), 2ull << 30);
+	EXPECT_EQ(parse_size("65536K"), 64ull << 20);
+	EXPECT_FALSE(parse_size(""));
+	EXPECT_FALSE(parse_size("G"));
+	EXPECT_FALSE(parse_size("0"));
+	EXPECT_FALSE(parse_size("99999999999999999999G"));
+}
+
+TEST(RamLayout, SmallRamIsOneRegion)
+{
+	auto l = pc_ram_layout(512ull << 20);
+	ASSERT_EQ(l.size(), 1u);
+	EXPECT_EQ(l[0].gpa, 0u);
+	EXPECT_EQ(l[0].size, 512ull << 20);
+}
+
+TEST(RamLayout, LargeRamSplitsAt3G)
+{
+	auto l = pc_ram_layout(4ull << 30);
+	ASSERT_EQ(l.size(), 2u);
+	EXPECT_EQ(l[0].size, 3ull << 30);
+	EXPECT_EQ(l[1].gpa, 4ull << 30);
+	EXPECT_EQ(l[1].size, 1ull << 30);
+	EXPECT_EQ(l[1].fd_offset, 3ull << 30);
+	// Just below the threshold everything stays low.
+	EXPECT_EQ(pc_ram_layout(0xdff00000ull).size(), 1u);
+}
+
+TEST(GuestRamTest, MemfdIsSealedAgainstResize)
+{
+	std::string err;
+	GuestRam ram = GuestRam::create(64ull << 20, err);
+	ASSERT_GE(ram.fd(), 0) << err;
+	EXPECT_EQ(ram.size(), 64ull << 20);
+	EXPECT_NE(ftruncate(ram.fd(), 32ll << 20), 0);
+	EXPECT_NE(ftruncate(ram.fd(), 128ll << 20), 0);
+	EXPECT_EQ(ftruncate(ram.fd(), 64ll << 20), 0); // same size stays possible (QEMU may do it)
+}
+
+TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a", "--device", "virtio-rng"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options);
+	std::string err;
+	GuestRam ram = GuestRam::create(r.options->memory_bytes, err);
+	GuestChannel ch{20, 21, 22, 23, {0, 1}};
+	Argv argv = guest_vm_argv(*r.options, false, ram, {ch});
+	std::string line = shell_quote(argv.args);
+	EXPECT_NE(line.find("mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"), std::string::npos);
+	EXPECT_NE(line.find("rpc-channel,id=ch0,fds=20:21:22"), std::string::npos);
+	EXPECT_NE(line.find("peer-fd=23"), std::string::npos);
+	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.0,chan=ch0,index=0"), std::string::npos);
+	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.1,chan=ch0,index=1"), std::string::npos);
+	EXPECT_NE(line.find("vsst.ndev=1"), std::string::npos);
+	for (int fd : {20, 21, 22, 23, ram.fd()})
+		EXPECT_NE(std::find(argv.inherit.begin(), argv.inherit.end(), fd), argv.inherit.end());
+}
+
+TEST(Cmdline, DeviceVmIsIsolated)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a,b", "--device", "virtio-blk,file=/x"});
+	auto r = parse(a);
+	ASSERT_FALSE(r.options); // "b" is not key=value
+	a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a", "--device", "virtio-blk,file=/x"});
+	r = parse(a);
+	ASSERT_TRUE(r.options);
+	DeviceVmPlan plan;
+	for (const auto &d : r.options->devices)
+		plan.devices.push_back(&d);
+	plan.setup_fd = 9;
+	plan.blk_fds = {11};
+	Argv argv = device_vm_argv(*r.options, plan, r.options->memory_bytes);
+	std::string line = shell_quote(argv.args);
+	EXPECT_NE(line.find("-machine rpc-backend"), std::string::npos);
+	EXPECT_NE(line.find("-sandbox on"), std::string::npos);
+	EXPECT_NE(line.find("-nic none"), std::string::npos);
+	EXPECT_NE(line.find("virtio-sst-pci,id=sst0,socket=/a"), std::string::npos);
+	EXPECT_NE(line.find("-add-fd fd=11,set=1"), std::string::npos);
+	EXPECT_EQ(line.find("/x"), std::string::npos) << "the image path must not reach the device VM";
+}
+
+TEST(Cmdline, CommasInPathsAreEscaped)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options);
+	r.options->devices[0].sim = "/we,ird";
+	Argv argv = monolithic_argv(*r.options, false, {});
+	EXPECT_NE(shell_quote(argv.args).find("socket=/we,,ird"), std::string::npos);
+}
+
+} // namespace
+} // namespace vsst
