@@ -60,16 +60,15 @@ exec 9>"$OUT/.lock"
 flock -w 1800 9 || vsst_die "images: another build holds $OUT/.lock"
 
 # ------------------------------------------------------------ kernel version
+# "linux-headers-<ver>-amd64 <source version>" from the metapackage's
+# dependency. One apt-cache call: without apt's on-disk cache (as in Debian's
+# container images) each call rebuilds it, which takes seconds.
 headers_dep() {
-	apt-cache depends linux-headers-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-headers-[0-9]/ { print $2; exit }'
+	apt-cache show --no-all-versions linux-headers-amd64 2>/dev/null |
+		sed -n 's/^Depends:.*\(linux-headers-[0-9][^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -n 1
 }
 
 kernel_version() {
-	if [ -n "${VSST_KERNEL_VERSION:-}" ]; then
-		echo "$VSST_KERNEL_VERSION"
-		return
-	fi
 	local dep
 	dep=$(headers_dep)
 	if [ -z "$dep" ]; then
@@ -77,17 +76,23 @@ kernel_version() {
 		vsst_as_root apt-get update -qq >/dev/null || vsst_die "apt-get update failed"
 		dep=$(headers_dep)
 	fi
-	[ -n "$dep" ] || vsst_die "images: cannot find the kernel version linux-headers-amd64 depends on"
+	[ -n "$dep" ] || vsst_die "images: cannot find the kernel linux-headers-amd64 depends on"
 	echo "${dep#linux-headers-}"
 }
 
-KVER=$(kernel_version)
+# The image and headers packages come from the same source package, so they
+# share its version.
+read -r KVER IMG_VER <<<"$(kernel_version)"
+if [ -n "${VSST_KERNEL_VERSION:-}" ]; then
+	KVER=$VSST_KERNEL_VERSION
+	IMG_VER=$(apt-cache show --no-all-versions "linux-image-$KVER-unsigned" 2>/dev/null |
+		awk '/^Version:/ { print $2; exit }')
+fi
 case "$KVER" in *-amd64) ;; *) vsst_die "images: unexpected kernel version '$KVER'" ;; esac
+[ -n "$IMG_VER" ] || vsst_die "images: apt knows no package linux-image-$KVER-unsigned"
 IMG_PKG=linux-image-$KVER-unsigned
 HDR_PKG=linux-headers-$KVER
 KDIR=/usr/src/linux-headers-$KVER
-IMG_VER=$(apt-cache show --no-all-versions "$IMG_PKG" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
-[ -n "$IMG_VER" ] || vsst_die "images: apt knows no package $IMG_PKG"
 log "kernel $KVER ($IMG_PKG $IMG_VER), headers $KDIR"
 
 # ------------------------------------------------------------------ headers
@@ -115,8 +120,16 @@ fetch_kernel() {
 		[ -n "$deb" ] || vsst_die "images: apt-get download $IMG_PKG failed"
 	fi
 	KROOT=$WORK/kernel-$KVER
-	local want
-	want=$(sha "$deb")
+	local want id
+	# Hashing 70 MB on every call is slow: reuse the hash while the file's
+	# identity (name, size, mtime) is unchanged.
+	id="$(stat -c '%n %s %Y' "$deb")"
+	if [ "$(head -n 1 "$debdir/.sha-cache" 2>/dev/null)" = "$id" ]; then
+		want=$(sed -n 2p "$debdir/.sha-cache")
+	else
+		want=$(sha "$deb")
+		printf '%s\n%s\n' "$id" "$want" >"$debdir/.sha-cache"
+	fi
 	if [ "$(cat "$KROOT/.deb-sha256" 2>/dev/null)" != "$want" ]; then
 		log "unpacking $(basename "$deb")"
 		rm -rf "$KROOT"
@@ -314,7 +327,16 @@ build_disk() {
 fetch_kernel
 check_builtin_config
 build_module
-LOAD_ORDER=$(module_load_order)
+# Resolving the load order runs depmod over the whole kernel: cache it per
+# kernel package and module.
+ORDER_CACHE=$WORK/load-order-$(printf '%s %s %s' "$KDEB_SHA" "${MODULE_KO:+$(sha "$MODULE_KO")}" \
+	"${MODULES[*]}" | sha)
+if [ ! -s "$ORDER_CACHE" ]; then
+	rm -f "$WORK"/load-order-*
+	module_load_order >"$ORDER_CACHE.tmp"
+	mv "$ORDER_CACHE.tmp" "$ORDER_CACHE"
+fi
+LOAD_ORDER=$(cat "$ORDER_CACHE")
 INPUT_HASH=$(input_manifest | sha)
 
 if [ -z "$MODULE_KO" ]; then

@@ -13,7 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../scripts/lib.sh"
 
 flavour=build
-extra_configure=()
+# No debug info by default: it makes the cold build markedly slower on 2 cores.
+extra_configure=(--disable-debug-info)
 case "${1:-}" in
 "") ;;
 --asan) flavour=build-asan; extra_configure=(--enable-sanitizers --enable-debug-info) ;;

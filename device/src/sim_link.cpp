@@ -308,12 +308,15 @@ void SimLink::run_timers(Clock::time_point now)
 			attempt_connect();
 		break;
 	case State::handshake:
+		// A failed handshake first: what waited for it is then NO_DEVICE.
+		if (now >= handshake_deadline_) {
+			drop("no answer to HELLO in time", true);
+			break;
+		}
 		while (!waiting_.empty() && waiting_.front().info.deadline <= now) {
 			complete_with_status(sink_, waiting_.front().info, SST_STATUS_TIMEOUT);
 			waiting_.pop_front();
 		}
-		if (now >= handshake_deadline_)
-			drop("no answer to HELLO in time", true);
 		break;
 	case State::ready: {
 		std::string fault;

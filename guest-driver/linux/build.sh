@@ -22,6 +22,7 @@ usage: $0 --kdir DIR --out DIR [--jobs N] [--no-werror] [--keep-build DIR]
   --jobs N          parallel make jobs (default 2)
   --no-werror       do not turn compiler warnings into errors
   --keep-build DIR  stage and build in DIR and keep it (default: a temp dir)
+  --with-fake       also build tests/sst_fake.ko, the software test device
   --print-kdir      print the default --kdir and exit
 USAGE
 }
@@ -40,13 +41,14 @@ default_kdir() {
 	echo "/usr/src/$dep"
 }
 
-kdir="" out="" jobs=2 werror=1 keep=""
+kdir="" out="" jobs=2 werror=1 keep="" fake=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=${2:?--kdir needs a value}; shift 2 ;;
 	--out) out=${2:?--out needs a value}; shift 2 ;;
 	--jobs) jobs=${2:?--jobs needs a value}; shift 2 ;;
 	--no-werror) werror=0; shift ;;
+	--with-fake) fake=1; shift ;;
 	--keep-build) keep=${2:?--keep-build needs a value}; shift 2 ;;
 	--print-kdir) default_kdir || die "linux-headers-amd64 is not installed"; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -79,6 +81,8 @@ stage=$(cd "$stage" && pwd)
 mkdir -p "$stage/include/vsst"
 cp "$here"/Kbuild "$here"/*.c "$here"/*.h "$stage/"
 cp "$protocol_h" "$ioctl_h" "$stage/include/vsst/"
+rm -f "$stage/sst_fake.c"
+[ "$fake" = 1 ] && cp "$here/tests/sst_fake.c" "$stage/"
 
 extra=""
 [ "$werror" = 1 ] && extra="-Werror"
@@ -90,5 +94,9 @@ make -C "$kdir" M="$stage" VSST_EXTRA_CFLAGS="$extra" -j "$jobs" modules >&2 ||
 [ -f "$stage/virtio_sst.ko" ] || die "kbuild produced no virtio_sst.ko"
 mkdir -p "$out"
 cp "$stage/virtio_sst.ko" "$out/virtio_sst.ko"
+if [ "$fake" = 1 ]; then
+	[ -f "$stage/sst_fake.ko" ] || die "kbuild produced no sst_fake.ko"
+	cp "$stage/sst_fake.ko" "$out/sst_fake.ko"
+fi
 vermagic=$(modinfo -F vermagic "$out/virtio_sst.ko" 2>/dev/null || true)
 echo "build.sh: $out/virtio_sst.ko${vermagic:+ (vermagic $vermagic)}" >&2

@@ -142,9 +142,9 @@ static int sst_wait_room(struct sst_file *f, int err, unsigned long deadline)
 
 /*
  * Submits @n requests read from user memory at @ureqs, storing their ids
- * at @uids when it is not NULL. Stops at the first request that cannot be
- * queued; it waits for room only while nothing has been queued yet and
- * @nonblock is false, for at most the file's timeout. Returns the number
+ * at @uids when it is not NULL. Unless @nonblock, it waits for room in the
+ * virtqueue, and for room in the file's quota while nothing has been
+ * queued yet, for at most the file's timeout in total. Returns the number
  * queued, or an error if none was.
  */
 static long sst_submit_user(struct sst_file *f, const u8 __user *ureqs,
@@ -181,7 +181,12 @@ static long sst_submit_user(struct sst_file *f, const u8 __user *ureqs,
 			}
 			continue;
 		}
-		if ((err != -ENOSPC && err != -EDQUOT) || done || nonblock) {
+		/*
+		 * A full virtqueue drains by itself; a full quota only when the
+		 * user reads, so a partial batch returns rather than waiting.
+		 */
+		if ((err != -ENOSPC && err != -EDQUOT) || nonblock ||
+		    (err == -EDQUOT && done)) {
 			if (err == -ENOSPC || err == -EDQUOT)
 				err = -EAGAIN;
 			break;

@@ -182,20 +182,27 @@ uint32_t &ChannelState::sleep_flag(Ring ring) const
 
 // ---- poisoning ----
 
-void ChannelState::latch(const char *reason) const
+bool ChannelState::latch(const char *reason) const
 {
-	std::lock_guard<std::mutex> lk(poison_mtx_);
-	if (poisoned_.load(std::memory_order_relaxed))
-		return;
-	size_t i = 0;
-	for (; reason[i] && i + 1 < sizeof reason_; ++i) {
-		const char c = reason[i];
-		reason_[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
+	{
+		std::lock_guard<std::mutex> lk(poison_mtx_);
+		if (poisoned_.load(std::memory_order_relaxed))
+			return false;
+		size_t i = 0;
+		for (; reason[i] && i + 1 < sizeof reason_; ++i) {
+			const char c = reason[i];
+			reason_[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
+		}
+		if (i == 0)
+			reason_[i++] = '?';
+		reason_[i] = '\0';
+		poisoned_.store(true, std::memory_order_release);
 	}
-	if (i == 0)
-		reason_[i++] = '?';
-	reason_[i] = '\0';
-	poisoned_.store(true, std::memory_order_release);
+	// Whoever notices first wakes this side's other sleepers: they may
+	// sleep on a doorbell whose kick another local thread consumed.
+	if (poison_hook_)
+		poison_hook_();
+	return true;
 }
 
 bool ChannelState::check_poisoned() const
@@ -241,8 +248,6 @@ void ChannelState::poison(std::string_view reason)
 	// Wake every sleeper on both sides so they notice.
 	sys::kick(to_device());
 	sys::kick(to_proxy());
-	if (poison_hook_)
-		poison_hook_();
 }
 
 const char *ChannelState::poison_reason() const
@@ -275,7 +280,7 @@ int ChannelState::pop(RingConsumer &ring, Ring which, Message &m)
 		poison(std::string(to_string(which)) + " ring: bad message: " + to_string(e) + hex);
 		return -EPIPE;
 	}
-	cnt_.received.fetch_add(1, std::memory_order_relaxed);
+	bump(cnt_.received[static_cast<size_t>(which)]);
 	observe(1, which, m);
 	return 1;
 }
@@ -310,7 +315,7 @@ int ChannelState::push(RingProducer &ring, Ring which, const Message &m)
 		return 0;
 	if (st == RingStatus::Corrupt)
 		return check_producer(ring, which) < 0 ? -EPIPE : 0;
-	cnt_.sent.fetch_add(1, std::memory_order_relaxed);
+	bump(cnt_.sent[static_cast<size_t>(which)]);
 	observe(0, which, m);
 	// Kick only a consumer that announced it is about to sleep, and only
 	// once per announcement: taking the flag down means the messages that
@@ -318,48 +323,48 @@ int ChannelState::push(RingProducer &ring, Ring which, const Message &m)
 	std::atomic_ref<uint32_t> flag(sleep_flag(which));
 	if (flag.load(std::memory_order_seq_cst) && flag.exchange(0, std::memory_order_seq_cst)) {
 		sys::kick(doorbell(which));
-		cnt_.kicks_sent.fetch_add(1, std::memory_order_relaxed);
+		bump(cnt_.kicks_sent[static_cast<size_t>(which)]);
 	} else {
-		cnt_.kicks_suppressed.fetch_add(1, std::memory_order_relaxed);
+		bump(cnt_.kicks_suppressed[static_cast<size_t>(which)]);
 	}
 	return 1;
 }
 
 int ChannelState::push_wait(RingProducer &ring, Ring which, const Message &m, std::mutex &mtx, int timeout_ms)
 {
+	int r;
+	{
+		std::lock_guard<std::mutex> lk(mtx);
+		r = push(ring, which, m);
+	}
+	if (r != 0)  // fast path: no clock read
+		return r < 0 ? r : 0;
+	// Full ring: the consumer is behind. There is no doorbell for space, so
+	// back off: spin briefly, then sleep in growing steps.
 	const sys::Deadline dl(timeout_ms);
-	int64_t nap_us = 0;
-	for (int round = 0;; ++round) {
-		int r;
-		{
-			std::lock_guard<std::mutex> lk(mtx);
-			r = push(ring, which, m);
-		}
-		if (r != 0)
-			return r < 0 ? r : 0;
+	sys::Backoff backoff;
+	for (;;) {
 		if (dl.expired()) {
 			cnt_.timeouts.fetch_add(1, std::memory_order_relaxed);
 			return -ETIMEDOUT;
 		}
-		// Full ring: the consumer is behind. No doorbell exists for space,
-		// so back off: spin a little, then sleep 10 us .. 1 ms.
-		if (round < 64) {
-			sys::cpu_relax();
-			continue;
-		}
-		nap_us = nap_us ? std::min<int64_t>(nap_us * 2, 1000) : 10;
-		std::this_thread::sleep_for(std::chrono::microseconds(
-			std::min<int64_t>(nap_us, dl.remaining_ns() / 1000 + 1)));
+		backoff.pause(dl);
+		std::lock_guard<std::mutex> lk(mtx);
+		r = push(ring, which, m);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
 }
 
 Stats ChannelState::stats() const
 {
 	Stats s;
-	s.sent = cnt_.sent.load(std::memory_order_relaxed);
-	s.received = cnt_.received.load(std::memory_order_relaxed);
-	s.kicks_sent = cnt_.kicks_sent.load(std::memory_order_relaxed);
-	s.kicks_suppressed = cnt_.kicks_suppressed.load(std::memory_order_relaxed);
+	for (size_t r = 0; r < 3; ++r) {
+		s.sent += cnt_.sent[r].load(std::memory_order_relaxed);
+		s.received += cnt_.received[r].load(std::memory_order_relaxed);
+		s.kicks_sent += cnt_.kicks_sent[r].load(std::memory_order_relaxed);
+		s.kicks_suppressed += cnt_.kicks_suppressed[r].load(std::memory_order_relaxed);
+	}
 	s.sleeps = cnt_.sleeps.load(std::memory_order_relaxed);
 	s.timeouts = cnt_.timeouts.load(std::memory_order_relaxed);
 	s.rejected = cnt_.rejected.load(std::memory_order_relaxed);

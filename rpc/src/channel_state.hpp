@@ -84,12 +84,18 @@ public:
 	uint64_t spin_ns() const { return spin_ns_.load(std::memory_order_relaxed); }
 	void set_spin_us(uint32_t us) { spin_ns_.store(uint64_t{us} * 1000, std::memory_order_relaxed); }
 
-	// Statistics. Counters are bumped with plain load+store where the caller
-	// holds the matching lock, with fetch_add otherwise.
+	// Statistics. Per-ring counters are only touched by that ring's
+	// producer (or consumer), which holds its local lock: they are bumped
+	// with a relaxed load+store, no locked instruction on the hot path.
 	struct Counters {
-		std::atomic<uint64_t> sent{0}, received{0}, kicks_sent{0}, kicks_suppressed{0},
-			sleeps{0}, timeouts{0}, rejected{0};
+		std::atomic<uint64_t> sent[3] = {}, received[3] = {}, kicks_sent[3] = {},
+				      kicks_suppressed[3] = {};
+		std::atomic<uint64_t> sleeps{0}, timeouts{0}, rejected{0};
 	};
+	static void bump(std::atomic<uint64_t> &c)
+	{
+		c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+	}
 	Counters &counters() { return cnt_; }
 	Stats stats() const;
 
@@ -109,7 +115,8 @@ public:
 
 private:
 	ChannelState() = default;
-	void latch(const char *reason) const;
+	// Records the reason once; true the first time (then wakes local waiters).
+	bool latch(const char *reason) const;
 
 	Role role_ = Role::Proxy;
 	UniqueFd region_fd_, to_device_, to_proxy_;

@@ -77,7 +77,7 @@ int DeviceState::wait_request(Message &m, int timeout_ms)
 				if (now >= spin_end || now >= dl.end())
 					break;
 			}
-			sys::cpu_relax();
+			sys::spin_pause(i);
 		}
 	}
 	std::atomic_ref<uint32_t> flag(ch_.sleep_flag(Ring::Requests));

@@ -249,7 +249,7 @@ int ProxyState::wait_slot(unsigned s, const sys::Deadline &dl)
 				if (now >= spin_end || now >= dl.end())
 					break;
 			}
-			sys::cpu_relax();
+			sys::spin_pause(i);
 		}
 	}
 	// Blocking phase: leader or follower.

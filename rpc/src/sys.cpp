@@ -4,13 +4,29 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <thread>
 
 namespace vsst::rpc::sys {
+
+void yield_cpu() { ::sched_yield(); }
+
+void Backoff::pause(const Deadline &dl)
+{
+	++round_;
+	if (round_ < 256) {
+		cpu_relax();
+	} else {
+		nap_us_ = nap_us_ ? std::min<int64_t>(nap_us_ * 2, 1000) : 10;
+		std::this_thread::sleep_for(std::chrono::microseconds(std::min<int64_t>(nap_us_, dl.remaining_ns() / 1000 + 1)));
+	}
+}
 
 void kick(int efd)
 {

@@ -19,6 +19,8 @@ inline void cpu_relax()
 #endif
 }
 
+void yield_cpu();
+
 class Deadline {
 public:
 	explicit Deadline(int timeout_ms) : end_(Clock::now() + std::chrono::milliseconds(timeout_ms)) {}
@@ -33,6 +35,21 @@ public:
 private:
 	Clock::time_point end_;
 };
+
+// Waiting without a doorbell: spin briefly, then sleep 10 us .. 1 ms.
+class Backoff {
+public:
+	void pause(const Deadline &dl);
+
+private:
+	unsigned round_ = 0;
+	int64_t nap_us_ = 0;
+};
+
+// Spinning for a peer. No sched_yield here: on a busy host a yield can cost
+// a whole time slice (milliseconds), while a thread that sleeps on its
+// doorbell after the spin budget is woken with priority.
+inline void spin_pause(unsigned) { cpu_relax(); }
 
 // Adds 1 to an eventfd. Failure (EAGAIN on a saturated counter) is harmless.
 void kick(int efd);

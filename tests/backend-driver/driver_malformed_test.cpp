@@ -45,9 +45,17 @@ TEST(BackendDriverMalformed, ErrorCompletionsAndTheBackendKeepsServing) {
 	EXPECT_EQ(raw(g, VSST_RPC_AS_GLOBAL, 0x8000000000ull, 4, VSST_RPC_DIR_WRITE, &v), -EIO);
 	expect_serving(rig, *s.driver);
 
-	// PCI config accesses are at most 4 bytes wide.
+	// PCI config accesses: at most 4 bytes, naturally aligned, inside the
+	// 256 bytes of conventional config space.
 	v = 0;
-	EXPECT_EQ(raw(g, rig.sst_index(), 0, 8, VSST_RPC_DIR_READ, &v), -EIO);
+	EXPECT_EQ(raw(g, rig.sst_index(), 0, 8, VSST_RPC_DIR_READ, &v), -EIO) << "8-byte config read";
+	EXPECT_EQ(raw(g, rig.sst_index(), 1, 2, VSST_RPC_DIR_READ, &v), -EIO) << "misaligned config read";
+	EXPECT_EQ(raw(g, rig.sst_index(), 0x100, 4, VSST_RPC_DIR_READ, &v), -EIO) << "beyond 256 bytes";
+	expect_serving(rig, *s.driver);
+
+	// A write into the MSI window that no device made.
+	v = 0x4041;
+	EXPECT_EQ(raw(g, VSST_RPC_AS_GLOBAL, 0xfee00000ull, 4, VSST_RPC_DIR_WRITE, &v), -EIO);
 	expect_serving(rig, *s.driver);
 
 	// A posted write nobody decodes has no completion to fail; it must

@@ -114,6 +114,7 @@ TEST_F(Acalsim, UnsolicitedResponseIsAProtocolFault)
 {
 	Harness h(sim.path().c_str(), VSST_DEV_PROTO_ACALSIM);
 	ASSERT_TRUE(h.wait_connected(true));
+	ASSERT_TRUE(sim.wait_connections(1, 5s)); // no handshake: make sure the sim has accepted
 	SSTResponse junk{};
 	sim.send_raw(&junk, sizeof(junk));
 	ASSERT_TRUE(sim.wait_connections(2, 5s));

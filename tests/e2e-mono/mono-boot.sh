@@ -15,6 +15,7 @@ usage: mono-boot.sh [options]
   --blk               add a virtio-blk-pci device with the image's disk.img (read-only)
   --append STR        more kernel parameters (e.g. 'vsst.args.sst-bench="--depth 32"')
   --expect NAME       a VSST-RESULT line NAME must say PASS (repeatable)
+  --expect-line RE    some console line must match the extended regex RE (repeatable)
   --min-pass N        the guest summary must count at least N passes (default 1)
   --timeout S         bound for the whole guest run in seconds (default 300)
   --memory MB         guest memory (default 512)
@@ -28,7 +29,7 @@ USAGE
 }
 
 RUN_LIST="" NSST=0 RNG=0 BLK=0 APPEND="" MIN_PASS=1 TIMEOUT=300 MEMORY=512
-CONSOLE_COPY="" QUIET=0 EXPECT=()
+CONSOLE_COPY="" QUIET=0 EXPECT=() EXPECT_LINES=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--run) RUN_LIST=$2; shift ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--blk) BLK=1 ;;
 	--append) APPEND="$APPEND $2"; shift ;;
 	--expect) EXPECT+=("$2"); shift ;;
+	--expect-line) EXPECT_LINES+=("$2"); shift ;;
 	--min-pass) MIN_PASS=$2; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--memory) MEMORY=$2; shift ;;
@@ -181,6 +183,9 @@ for name in "${EXPECT[@]}"; do
 	line=$(awk -v n="$name" '$2 == n' <<<"$RESULTS" | tail -n 1)
 	[ -n "$line" ] || { problems+=("no result for $name"); continue; }
 	[ "$(awk '{ print toupper($3) }' <<<"$line")" = PASS ] || problems+=("$name: ${line#VSST-RESULT }")
+done
+for re in "${EXPECT_LINES[@]}"; do
+	grep -aEq -- "$re" "$CONSOLE" || problems+=("no console line matches /$re/")
 done
 while read -r line; do
 	[ -n "$line" ] && problems+=("${line#VSST-RESULT }")

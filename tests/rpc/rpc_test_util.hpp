@@ -103,6 +103,13 @@ private:
 	size_t size_ = 0;
 };
 
+// Rings a doorbell the way a peer would.
+inline void kick(int efd)
+{
+	const uint64_t one = 1;
+	EXPECT_EQ(::write(efd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+}
+
 // Runs fn in a forked child; returns its exit code (or 128+signal), killing
 // it after timeout_ms. The child exits with fn()'s return value.
 inline int run_child(const std::function<int()> &fn, int timeout_ms, pid_t *pid_out = nullptr)

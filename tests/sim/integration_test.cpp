@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +171,34 @@ TEST_F(SimIntegration, Pipelined10kRequests) {
   EXPECT_TRUE(ordered);
 }
 
+// A burst whose answers exceed the server's output limit, then a
+// half-close: the server throttles, resumes, and still answers everything.
+TEST_F(SimIntegration, HalfClosedBurstGetsEveryAnswer) {
+  auto sim = start();
+  SimClient c = connect();
+  ASSERT_TRUE(c.hello(1, false, kTimeout));
+  constexpr uint64_t kCount = 3000;  // 3000 x ~4.1 KiB answers = ~12 MiB
+  std::atomic<bool> send_ok{true};
+  std::thread writer([&] {
+    for (uint64_t i = 1; i <= kCount && send_ok; ++i) {
+      const SSTRequest r = test::read_req((i % 128) * 4096, SST_MAX_DATA_SIZE, i);
+      if (!c.send_request(i, r, request_wire_size(r), kTimeout)) send_ok = false;
+    }
+    ::shutdown(c.fd(), SHUT_WR);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the output pile up
+  uint64_t got = 0;
+  while (got < kCount) {
+    auto f = c.read_frame(kTimeout);
+    if (!f) break;
+    if (f->hdr.type == VSST_SIM_RESPONSE) ++got;
+  }
+  writer.join();
+  EXPECT_TRUE(send_ok);
+  EXPECT_EQ(got, kCount) << sim->log();
+  EXPECT_TRUE(c.wait_closed(kTimeout));  // and then the server hangs up
+}
+
 // One framed client with a window of 64 and one acalsim client, at once:
 // each sees its own device memory and all its answers.
 TEST_F(SimIntegration, TwoClientsAtOnce) {
@@ -246,8 +275,11 @@ TEST_F(SimIntegration, SigtermDuringLoadStopsCleanly) {
     }
   };
   std::thread a(load, true), b(load, false);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (answered < 1000 && std::chrono::steady_clock::now() < deadline) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto deadline = t0 + std::chrono::seconds(10);
+  // Under load for at least two status periods.
+  while ((answered < 1000 || std::chrono::steady_clock::now() < t0 + std::chrono::seconds(1)) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_GE(answered.load(), 1000u) << "no load reached the server\n" << sim->log();

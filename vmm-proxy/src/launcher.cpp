@@ -82,12 +82,16 @@ struct DeviceVm {
 	std::string name;
 	std::vector<const DeviceSpec *> devices;
 	UniqueFd region, to_device, to_proxy; // the channel
-	UniqueFd setup;                       // launcher end of the setup socket; guest peer fd
+	UniqueFd setup;                       // launcher end of the setup socket
+	// Liveness pipe: only the device VM holds the write end, so the read end (given to
+	// the guest QEMU as peer-fd) reaches EOF the moment the device VM is gone.
+	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
 	ChildProcess proc;
 	Stream *err = nullptr;
 	std::vector<Registered> registered;
 	bool expected_exit = false;
+	std::optional<std::chrono::steady_clock::time_point> clean_exit_seen;
 };
 
 // Can user `who` connect to the Unix socket at path? (write on the socket, search on
@@ -106,22 +110,18 @@ bool socket_usable_by(const std::string &path, const Credentials &who, std::stri
 		why = path + ": " + strerror(errno);
 		return false;
 	}
-	if (!allowed(st, S_IWUSR, S_IWGRP, S_IWOTH)) {
-		why = path + " is not writable by " + who.name;
-		return false;
-	}
-	std::string dir = path;
-	for (;;) {
-		auto slash = dir.rfind('/');
-		if (slash == std::string::npos)
-			break;
-		dir = slash == 0 ? "/" : dir.substr(0, slash);
-		if (stat(dir.c_str(), &st) == 0 && !allowed(st, S_IXUSR, S_IXGRP, S_IXOTH)) {
+	// Directories from the top down, then the socket itself.
+	for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+		std::string dir = path.substr(0, slash);
+		struct stat dst;
+		if (stat(dir.c_str(), &dst) == 0 && !allowed(dst, S_IXUSR, S_IXGRP, S_IXOTH)) {
 			why = "directory " + dir + " is not searchable by " + who.name;
 			return false;
 		}
-		if (dir == "/")
-			break;
+	}
+	if (!allowed(st, S_IWUSR, S_IWGRP, S_IWOTH)) {
+		why = path + " is not writable by " + who.name;
+		return false;
 	}
 	return true;
 }
@@ -412,6 +412,13 @@ struct Launcher::Impl {
 		}
 		vm.setup.reset(sp[0]);
 		UniqueFd child_end(sp[1]);
+		int ap[2];
+		if (pipe2(ap, O_CLOEXEC) < 0) {
+			fail(kExitDied, std::string("pipe: ") + strerror(errno));
+			return false;
+		}
+		vm.alive_rd.reset(ap[0]);
+		UniqueFd alive_wr(ap[1]);
 		DeviceVmPlan plan;
 		plan.devices = vm.devices;
 		plan.setup_fd = child_end.get();
@@ -426,6 +433,7 @@ struct Launcher::Impl {
 		spec.name = vm.name;
 		spec.argv = argv.args;
 		spec.inherit_fds = argv.inherit;
+		spec.inherit_fds.push_back(alive_wr.get());
 		spec.stdout_fd = err_wr.get();
 		spec.stderr_fd = err_wr.get();
 		spec.run_as = device_user;
@@ -439,9 +447,11 @@ struct Launcher::Impl {
 		return send_setup(vm);
 	}
 
+	// --attach PATH: a device VM started by hand with -accel rpc,control=PATH connects
+	// here; the socket exists only until it has.
 	bool attach_device_vm(DeviceVm &vm)
 	{
-		UniqueFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		UniqueFd ls(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 		struct sockaddr_un addr{};
 		addr.sun_family = AF_UNIX;
 		if (o.attach.size() >= sizeof addr.sun_path) {
@@ -449,12 +459,37 @@ struct Launcher::Impl {
 			return false;
 		}
 		memcpy(addr.sun_path, o.attach.c_str(), o.attach.size());
-		if (!s || connect(s.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) < 0) {
+		if (!ls || bind(ls.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) < 0 ||
+		    listen(ls.get(), 1) < 0) {
 			fail(kExitDied, "--attach " + o.attach + ": " + strerror(errno));
 			return false;
 		}
-		vm.setup = std::move(s);
-		spdlog::info("{}: attached through {}", vm.name, o.attach);
+		if (device_user)
+			chmod(o.attach.c_str(), 0666); // the device VM may run unprivileged
+		spdlog::info("{}: waiting up to {} s for a device VM started with -accel rpc,control={}",
+			     vm.name, o.start_timeout_s, o.attach);
+		pollfd p{ls.get(), POLLIN, 0};
+		int r = 0;
+		auto deadline = Clock::now() + std::chrono::seconds(o.start_timeout_s);
+		while (r == 0 && Clock::now() < deadline) {
+			r = poll(&p, 1, 100);
+			if (drain_signals()) {
+				unlink(o.attach.c_str());
+				fail(kExitInterrupted, "interrupted while waiting for the device VM");
+				return false;
+			}
+		}
+		UniqueFd conn(r > 0 ? accept4(ls.get(), nullptr, nullptr, SOCK_CLOEXEC) : -1);
+		unlink(o.attach.c_str());
+		if (!conn) {
+			fail(kExitDied, "no device VM connected to " + o.attach + " within " +
+						std::to_string(o.start_timeout_s) + " s");
+			return false;
+		}
+		int fl = fcntl(conn.get(), F_GETFL);
+		fcntl(conn.get(), F_SETFL, fl & ~O_NONBLOCK);
+		vm.setup = std::move(conn);
+		spdlog::info("{}: connected through {}", vm.name, o.attach);
 		return send_setup(vm);
 	}
 
@@ -597,7 +632,7 @@ struct Launcher::Impl {
 				c.region = vm->region.get();
 				c.to_device = vm->to_device.get();
 				c.to_proxy = vm->to_proxy.get();
-				c.peer_fd = vm->setup.get();
+				c.peer_fd = vm->alive_rd.get(); // -1 when attached: no liveness pipe
 				for (const auto &r : vm->registered)
 					c.indices.push_back(r.index);
 				channels.push_back(c);
@@ -668,6 +703,18 @@ struct Launcher::Impl {
 			}
 			for (auto &vm : vms) {
 				if (vm->proc.pid() > 0 && !vm->expected_exit && vm->proc.poll_exit()) {
+					// A device VM ends cleanly (status 0) on the guest QEMU's STOP,
+					// which comes just before the guest QEMU itself exits: wait for
+					// that a moment before calling it a death.
+					const ExitInfo &e = *vm->proc.exit_info();
+					if (e.exited && e.status == 0) {
+						if (!vm->clean_exit_seen) {
+							vm->clean_exit_seen = Clock::now();
+							continue;
+						}
+						if (Clock::now() - *vm->clean_exit_seen < std::chrono::seconds(1))
+							continue;
+					}
 					vm->expected_exit = true; // reported once
 					fail(kExitDied, died_reason(*vm));
 					spdlog::error("{}; the guest sees its devices fail; stopping the guest in {} s",
@@ -696,7 +743,19 @@ struct Launcher::Impl {
 		// The guest first (it is the device VMs' client), then the device VMs.
 		if (guest.running())
 			guest.stop(3000);
+		// A guest QEMU that exits sends STOP: give the device VMs a moment to end cleanly.
+		auto settle = Clock::now() + std::chrono::milliseconds(guest.pid() > 0 ? 1000 : 0);
+		for (bool any = true; any && Clock::now() < settle;) {
+			any = false;
+			for (auto &vm : vms)
+				any |= vm->proc.pid() > 0 && !vm->proc.poll_exit();
+			if (any)
+				std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
 		for (auto &vm : vms) {
+			if (vm->proc.exit_info() && !vm->expected_exit)
+				spdlog::info("{}: {}", vm->name, vm->proc.exit_info()->describe());
+			vm->expected_exit = true;
 			if (vm->proc.running()) {
 				vm->expected_exit = true;
 				vm->proc.stop(2000);

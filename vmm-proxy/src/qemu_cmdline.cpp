@@ -100,6 +100,10 @@ std::string kernel_cmdline(const Options &o)
 	}
 	if (!o.append.empty())
 		cmd += " " + o.append;
+	// Scripts pass multi-line strings; the kernel wants one line.
+	for (char &c : cmd)
+		if (c == '\n' || c == '\t' || c == '\r')
+			c = ' ';
 	return cmd;
 }
 

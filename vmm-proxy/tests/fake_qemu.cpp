@@ -15,6 +15,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -64,11 +66,28 @@ int device_role(const std::vector<std::string> &args)
 		return 5;
 	}
 	int setup_fd = -1, ndev = 0;
+	std::string control;
 	for (size_t i = 0; i + 1 < args.size(); i++) {
-		if (args[i] == "-accel")
+		if (args[i] == "-accel" && !opt(args[i + 1], "setup-fd").empty())
 			setup_fd = std::atoi(opt(args[i + 1], "setup-fd").c_str());
+		if (args[i] == "-accel")
+			control = opt(args[i + 1], "control");
 		if (args[i] == "-device")
 			ndev++;
+	}
+	if (!control.empty()) { // started by hand: connect to the launcher, retrying
+		sockaddr_un a{};
+		a.sun_family = AF_UNIX;
+		std::snprintf(a.sun_path, sizeof a.sun_path, "%s", control.c_str());
+		for (int tries = 0; tries < 250 && setup_fd < 0; tries++) {
+			int s = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (connect(s, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0)
+				setup_fd = s;
+			else {
+				close(s);
+				usleep(20000);
+			}
+		}
 	}
 	struct vsst_rpc_fds fds;
 	struct vsst_ram_layout ram{};
@@ -118,6 +137,8 @@ int device_role(const std::vector<std::string> &args)
 			continue;
 		if (r < 0)
 			return 0; // poisoned: the guest side is gone
+		if (vsst_rpc_mr0_op(req.mr0) == VSST_RPC_OP_STOP)
+			return 0; // the guest side is done
 		if (vsst_rpc_mr0_op(req.mr0) != VSST_RPC_OP_MMIO || vsst_rpc_mr0_posted(req.mr0))
 			continue;
 		unsigned as = vsst_rpc_mr0_as(req.mr0);
@@ -216,8 +237,13 @@ int guest_role(const std::vector<std::string> &args)
 	}
 	std::printf("VSST-RESULT summary pass=%u fail=%u skip=0\n", pass, fail);
 	std::printf("VSST-BOOT poweroff uptime=1\n");
-	for (auto &c : chans)
+	for (auto &c : chans) {
+		// Like rpc-channel's exit notifier: the device VM may stop now.
+		struct vsst_rpcmsg stop{vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0), 0, 0, 0};
+		if (c.ch)
+			vsst_rpc_proxy_send(c.ch, &stop, 100);
 		vsst_rpc_close(c.ch);
+	}
 	return 0;
 }
 

@@ -230,32 +230,38 @@ TEST_F(LauncherTest, MonolithicBaselineStartsNoDeviceVm)
 	EXPECT_CONTAINS(r.err, "virtio-rng-pci");
 }
 
-TEST_F(LauncherTest, AttachToARunningDeviceVm)
+TEST_F(LauncherTest, AttachToADeviceVmStartedByHand)
 {
-	// A stand-in "running device VM": a listening socket whose first connection becomes
-	// fake-qemu's setup socket.
+	// The device VM is started separately with -accel rpc,control=PATH and connects to
+	// the launcher's socket, which must be gone afterwards.
 	std::string sock = dir_ + "/control.sock";
-	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sockaddr_un a{};
-	a.sun_family = AF_UNIX;
-	std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
-	ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
-	ASSERT_EQ(listen(ls, 1), 0);
 	pid_t dev = fork();
 	if (dev == 0) {
-		int c = accept(ls, nullptr, nullptr);
-		std::string fd = std::to_string(c);
-		std::string accel = "rpc,setup-fd=" + fd;
+		std::string accel = "rpc,control=" + sock;
 		execl(FAKE_QEMU_BIN, FAKE_QEMU_BIN, "-machine", "rpc-backend", "-accel", accel.c_str(), "-device",
 		      "x", token_.c_str(), nullptr);
 		_exit(127);
 	}
-	close(ls);
 	LaunchResult r = run({"--attach", sock, "--device", "virtio-rng"});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.0 PASS");
-	kill(dev, SIGKILL);
-	waitpid(dev, nullptr, 0);
+	struct stat st;
+	EXPECT_NE(stat(sock.c_str(), &st), 0) << "stale control socket";
+	int status = 0;
+	for (int i = 0; i < 100 && waitpid(dev, &status, WNOHANG) == 0; i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	if (kill(dev, 0) == 0) {
+		ADD_FAILURE() << "the device VM did not stop after the guest's STOP";
+		kill(dev, SIGKILL);
+		waitpid(dev, nullptr, 0);
+	}
+}
+
+TEST_F(LauncherTest, DeviceVmStopsCleanlyWhenTheGuestEnds)
+{
+	LaunchResult r = run({"--device", "virtio-rng"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.err, "device VM: exited with status 0");
 }
 
 TEST_F(LauncherTest, UnreachableSimulatorSocketIsExplainedWhenRoot)

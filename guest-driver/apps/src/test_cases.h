@@ -37,6 +37,10 @@ struct TestCase {
 
 const std::vector<TestCase> &all_cases();
 
+// Reads and drops responses a failed case left behind, so that the next
+// case starts clean. Returns how many there were.
+unsigned drain_channel(Channel &ch);
+
 // Sends GET_INFO and fills ctx.memory_size and ctx.capabilities.
 // Returns 0 or -errno / a positive SST status on failure.
 int probe_device(CaseContext &ctx);

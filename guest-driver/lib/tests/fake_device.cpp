@@ -8,12 +8,15 @@
 namespace vsst::virtio::fake {
 
 FakeRam::FakeRam(uint64_t gpa, size_t size)
-	: gpa_(gpa), size_(size), mem_(new std::byte[size]()), alloc_(mem_.get(), gpa, size) {}
+	: gpa_(gpa), size_(size), owned_(new std::byte[size]()), mem_(owned_.get()), alloc_(mem_, gpa, size) {}
+
+FakeRam::FakeRam(std::byte *external, uint64_t gpa, size_t size)
+	: gpa_(gpa), size_(size), mem_(external), alloc_(mem_, gpa, size) {}
 
 std::byte *FakeRam::at(uint64_t gpa, size_t len) {
 	if (gpa < gpa_ || len > size_ || gpa - gpa_ > size_ - len)
 		return nullptr;
-	return mem_.get() + (gpa - gpa_);
+	return mem_ + (gpa - gpa_);
 }
 
 FakeVirtioCore::FakeVirtioCore(FakeRam &r, uint32_t id, uint64_t features, std::vector<uint16_t> queue_max,

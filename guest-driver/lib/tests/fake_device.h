@@ -22,6 +22,8 @@ namespace vsst::virtio::fake {
 class FakeRam {
 public:
 	FakeRam(uint64_t gpa, size_t size);
+	// Over memory owned elsewhere (e.g. the RPC guest's shared RAM).
+	FakeRam(std::byte *external, uint64_t gpa, size_t size);
 	std::byte *at(uint64_t gpa, size_t len); // nullptr when out of range
 	RegionAllocator &allocator() { return alloc_; }
 	uint64_t gpa() const { return gpa_; }
@@ -30,7 +32,8 @@ public:
 private:
 	uint64_t gpa_;
 	size_t size_;
-	std::unique_ptr<std::byte[]> mem_;
+	std::unique_ptr<std::byte[]> owned_;
+	std::byte *mem_;
 	RegionAllocator alloc_;
 };
 
@@ -44,14 +47,23 @@ public:
 		fired_.clear();
 		return v;
 	}
-	// Device side: an MSI write or a line assertion.
+	// Device side: an MSI write or a line assertion. With on_msi/on_line
+	// set, they go there instead (e.g. out as RPC events).
+	std::function<void(uint64_t, uint32_t)> on_msi;
+	std::function<void()> on_line;
 	void msi(uint64_t addr, uint32_t data) {
+		if (on_msi)
+			return on_msi(addr, data);
 		if (addr == 0xfee00000u && data >= 0x100)
 			fired_.push_back(data - 0x100);
 		else
 			stray++;
 	}
-	void line() { fired_.push_back(kLineVector); }
+	void line() {
+		if (on_line)
+			return on_line();
+		fired_.push_back(kLineVector);
+	}
 	size_t pending() const { return fired_.size(); }
 	unsigned stray = 0;
 

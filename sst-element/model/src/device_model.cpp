@@ -42,12 +42,17 @@ void DeviceModel::push(SimOutput out) {
   std::push_heap(heap_.begin(), heap_.end(), Later{});
 }
 
-std::optional<SimOutput> DeviceModel::pop() {
+std::optional<SimOutput> DeviceModel::pop_scheduled() {
   if (heap_.empty()) return std::nullopt;
   std::pop_heap(heap_.begin(), heap_.end(), Later{});
   SimOutput out = std::move(heap_.back().out);
   heap_.pop_back();
-  advance_to(out.complete_ps);
+  return out;
+}
+
+std::optional<SimOutput> DeviceModel::pop() {
+  auto out = pop_scheduled();
+  if (out) advance_to(out->complete_ps);
   return out;
 }
 

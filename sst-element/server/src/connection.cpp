@@ -33,9 +33,16 @@ Connection::Connection(UniqueFd fd, const ServerOptions& opts)
       session_(opts.protocol, opts.model.clock_hz),
       model_(opts.model) {}
 
-bool Connection::wants_read() const {
-  return !peer_eof_ && !broken_ && !session_.closing() && out_.size() < kOutputHighWater &&
+bool Connection::can_process() const {
+  return !broken_ && !session_.closing() && out_.size() < kOutputHighWater &&
          held_.size() < kHeldHighWater;
+}
+
+bool Connection::wants_read() const { return !peer_eof_ && can_process(); }
+
+void Connection::resume() {
+  if (can_process() && !in_.empty()) process(monotonic_ns());
+  flush();
 }
 
 void Connection::fail(std::string why) {
@@ -87,7 +94,7 @@ void Connection::process(int64_t now_ns) {
     // Everything submitted in this batch arrived at the same simulated time;
     // run the model until it is idle.
     while (auto o = model_.pop()) deliver(std::move(*o), now_ns);
-    if (n < kBatchRequests || !wants_read()) break;
+    if (n < kBatchRequests || !can_process()) break;
   }
 }
 
@@ -130,6 +137,8 @@ void Connection::flush() {
     const ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       out_.consume(static_cast<size_t>(n));
+      // A draining peer keeps its grace period while it makes progress.
+      if (linger_deadline_ns_ != 0) linger_deadline_ns_ = monotonic_ns() + kLingerNs;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -142,8 +151,10 @@ bool Connection::finished(int64_t now_ns) const {
   if (broken_) return true;
   const bool input_over = peer_eof_ || session_.closing();
   if (!input_over) return false;
-  // A half-closed peer still gets its answers; a protocol error drops held ones.
-  const bool drained = out_.empty() && (session_.closing() || held_.empty());
+  // A half-closed peer still gets its answers (resume() has run what it
+  // sent; only a partial frame can be left); a protocol error drops held ones.
+  const bool drained = out_.empty() && (session_.closing() || held_.empty()) &&
+                       (session_.closing() || in_.empty() || can_process());
   return drained || now_ns >= linger_deadline_ns_;
 }
 

@@ -28,6 +28,8 @@ class Connection {
   void on_readable();
   // Writes as much of the output as the socket takes.
   void flush();
+  // Runs requests already buffered but held back by backpressure, then flushes.
+  void resume();
   // Paced mode: moves outputs whose release time has come to the output.
   void release_due(int64_t now_ns);
   // Earliest release time of a held output, or INT64_MAX.
@@ -56,6 +58,8 @@ class Connection {
   };
 
   void process(int64_t now_ns);
+  // Room to take more requests (output and held responses below their limits).
+  bool can_process() const;
   void deliver(SimOutput&& o, int64_t arrival_wall_ns);
   void emit(const SimOutput& o);
   void fail(std::string why);

@@ -240,6 +240,7 @@ void Server::handle_connection(uint64_t id, uint32_t events) {
   Connection& c = *it->second;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.on_readable();
   if (events & EPOLLOUT) c.flush();
+  c.resume();
   if (c.finished(monotonic_ns())) {
     close_connection(id, nullptr);
     return;
@@ -289,6 +290,7 @@ void Server::release_paced() {
   for (auto& [id, c] : conns_) {
     if (c->next_release_ns() <= now) {
       c->release_due(now);
+      c->resume();
       update_interest(id, *c);
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../rig.h"
+#include "vsst/virtio/error.h"
 
 using namespace vsst;
 using namespace std::chrono_literals;

@@ -115,7 +115,7 @@ Backend::Backend(RpcGuest &guest, BackendOptions opt) : guest_(guest) {
 	argv_ = {opt.qemu, "-machine", "rpc-backend", "-accel",
 		 "rpc,fds=" + std::to_string(f.region) + ":" + std::to_string(f.to_device) + ":" +
 			 std::to_string(f.to_proxy) + ",ram=" + ram_arg(l),
-		 "-nodefaults", "-nographic"};
+		 "-nodefaults", "-display", "none"};
 	if (opt.with_sst) {
 		argv_.push_back("-device");
 		argv_.push_back(opt.sim_socket.empty() ? "virtio-sst-pci" : "virtio-sst-pci,socket=" + opt.sim_socket);

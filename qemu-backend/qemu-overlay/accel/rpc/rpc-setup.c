@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
+#include "qemu/sockets.h"
 #include "qemu/timer.h"
 #include "rpc-internal.h"
 #include "trace.h"

@@ -280,8 +280,12 @@ static void virtio_sst_drop_all(VirtIOSST *s)
         g_free(elem);
     }
     g_hash_table_remove_all(s->inflight);
-    g_queue_clear_full(&s->pending_events, g_free);
-    g_queue_clear_full(&s->pending_responses, g_free);
+    while (!g_queue_is_empty(&s->pending_events)) {
+        g_free(g_queue_pop_head(&s->pending_events));
+    }
+    while (!g_queue_is_empty(&s->pending_responses)) {
+        g_free(g_queue_pop_head(&s->pending_responses));
+    }
     s->throttled = false;
 }
 

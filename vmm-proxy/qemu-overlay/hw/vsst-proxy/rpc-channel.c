@@ -26,6 +26,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qom/object_interfaces.h"
+#include "sysemu/sysemu.h"
 #include "vsst-proxy.h"
 #include "trace.h"
 
@@ -417,6 +418,20 @@ static bool rpc_channel_handshake(RpcChannel *ch, Error **errp)
     }
 }
 
+/* This QEMU is exiting: let the device VM stop cleanly instead of waiting. */
+static void rpc_channel_exit_notify(Notifier *n, void *data)
+{
+    RpcChannel *ch = container_of(n, RpcChannel, exit_notifier);
+    struct vsst_rpcmsg stop = {
+        .mr0 = vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0),
+        .mr1 = 0,
+    };
+
+    if (rpc_channel_alive(ch)) {
+        vsst_rpc_proxy_send(ch->rpc, &stop, 100);
+    }
+}
+
 static void rpc_channel_complete(UserCreatable *uc, Error **errp)
 {
     RpcChannel *ch = RPC_CHANNEL(uc);
@@ -458,6 +473,8 @@ static void rpc_channel_complete(UserCreatable *uc, Error **errp)
         g_unix_set_fd_nonblocking(ch->peer_fd, true, NULL);
         qemu_set_fd_handler(ch->peer_fd, rpc_channel_peer_read, NULL, ch);
     }
+    ch->exit_notifier.notify = rpc_channel_exit_notify;
+    qemu_add_exit_notifier(&ch->exit_notifier);
     /* Events may have arrived before the handler existed. */
     qemu_bh_schedule(ch->drain_bh);
 }
@@ -570,6 +587,9 @@ static void rpc_channel_instance_finalize(Object *obj)
 {
     RpcChannel *ch = RPC_CHANNEL(obj);
 
+    if (ch->exit_notifier.notify) {
+        qemu_remove_exit_notifier(&ch->exit_notifier);
+    }
     if (ch->rpc) {
         qemu_set_fd_handler(vsst_rpc_proxy_event_fd(ch->rpc), NULL, NULL, NULL);
     }

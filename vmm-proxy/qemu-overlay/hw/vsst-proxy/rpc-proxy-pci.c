@@ -89,12 +89,17 @@ static void rpc_proxy_write_config(PCIDevice *pdev, uint32_t addr,
     if (rpc_proxy_is_rom(addr, len)) {
         return;
     }
-    /* Synchronous: the backend maps a BAR before the guest can use it. */
+    /*
+     * The local copy first: the backend announces the regions of a BAR it
+     * maps while this write is in flight, and they are checked against the
+     * BARs as programmed here. Synchronous, so the backend has mapped the
+     * BAR before the guest can touch it.
+     */
+    pci_default_write_config(pdev, addr, val, len);
     r = rpc_proxy_config(dev, addr, len, true, &v);
     if (r < 0) {
         rpc_proxy_note_error(dev, "config write", addr, r);
     }
-    pci_default_write_config(pdev, addr, val, len);
 }
 
 static bool rpc_proxy_is_posted(RpcProxyPci *dev, int nr, hwaddr off,

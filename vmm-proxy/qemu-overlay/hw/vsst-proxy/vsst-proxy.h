@@ -14,6 +14,7 @@
 #include "qom/object.h"
 #include "hw/pci/pci.h"
 #include "qemu/queue.h"
+#include "qemu/notify.h"
 #include "qemu/rcu.h"
 #include "vsst/rpc.h"
 
@@ -90,6 +91,7 @@ struct RpcChannel {
     vsst_rpc *rpc;
     QEMUBH *drain_bh;   /* continues a long event batch */
     QEMUBH *dead_bh;    /* main-loop half of rpc_channel_set_dead */
+    Notifier exit_notifier; /* STOP to the device VM when QEMU exits */
     bool dead;          /* atomic: read by vCPUs */
     char *dead_reason;
     unsigned timeouts_in_row; /* atomic */

@@ -69,6 +69,10 @@ class DeviceModel {
   std::optional<uint64_t> next_time() const;
   // Removes the earliest output and advances now_ps() to its time.
   std::optional<SimOutput> pop();
+  // Removes the earliest output without moving now_ps(): for hosts that
+  // deliver outputs on their own clock (the SST-core bridge schedules each
+  // at its complete_ps and calls advance_to() as its time moves).
+  std::optional<SimOutput> pop_scheduled();
 
   // Moves simulated time forward (never back); used by hosts that own the
   // clock (the SST-core bridge).

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers shared by the vsst SST-core configs: builds one device
+# (vsst.Bridge + vsst.Compute + vsst.Memory joined by links).
+import os
+
+import sst
+
+# Model parameters (names and limits as in sst-element/README.md).
+MODEL = {
+    "clock": "1GHz",
+    "compute_units": 4,
+    "latency_model": "fixed",
+    "unit_latency_cycles": 100,
+    "pipeline_startup_cycles": 20,
+    "unit_bandwidth": 8,
+    "mem_latency_cycles": 100,
+    "mem_bandwidth": 16,
+    "mem_size": 256 * 1024 * 1024,
+}
+COMPUTE_KEYS = ["clock", "compute_units", "latency_model", "unit_latency_cycles",
+                "pipeline_startup_cycles", "unit_bandwidth", "mem_latency_cycles",
+                "mem_bandwidth"]
+MEMORY_KEYS = ["clock", "mem_latency_cycles", "mem_bandwidth", "mem_size"]
+
+
+def socket_dir():
+    return os.environ.get("VSST_SOCKET_DIR", "/tmp")
+
+
+def device(index, compute_rank=None, link_latency="1ns", protocol="auto"):
+    """One virtio-sst device; compute_rank places Compute and Memory on
+    that MPI rank (the bridge, which owns the socket, stays on rank 0)."""
+    bridge = sst.Component("bridge%d" % index, "vsst.Bridge")
+    bridge.addParams(dict(MODEL, socket_path="%s/sst%d.sock" % (socket_dir(), index),
+                          device_id=index, protocol=protocol))
+    compute = sst.Component("compute%d" % index, "vsst.Compute")
+    compute.addParams({k: MODEL[k] for k in COMPUTE_KEYS})
+    memory = sst.Component("memory%d" % index, "vsst.Memory")
+    memory.addParams({k: MODEL[k] for k in MEMORY_KEYS})
+    if compute_rank is not None:
+        bridge.setRank(0)
+        compute.setRank(compute_rank)
+        memory.setRank(compute_rank)
+    sst.Link("compute_link%d" % index).connect((bridge, "compute", link_latency),
+                                               (compute, "bridge", link_latency))
+    sst.Link("memory_link%d" % index).connect((bridge, "memory", link_latency),
+                                              (memory, "bridge", link_latency))
+    return bridge
+
+
+def statistics():
+    sst.setStatisticLoadLevel(1)
+    sst.setStatisticOutput("sst.statOutputConsole")
+    sst.enableAllStatisticsForAllComponents()
