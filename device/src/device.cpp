@@ -126,7 +126,7 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 void Device::complete(const PendingInfo &info, SSTResponse &resp)
 {
 	// Whatever the simulator wrote, the guest matches on these.
-	resp.request_id = info.request_id;
+	
 	resp.user_data = info.user_data;
 	deliver(info.cookie, info.epoch, resp);
 }

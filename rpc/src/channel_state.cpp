@@ -340,7 +340,7 @@ int ChannelState::push_wait(RingProducer &ring, Ring which, const Message &m, st
 	if (r != 0)  // fast path: no clock read
 		return r < 0 ? r : 0;
 	// Full ring: the consumer is behind. There is no doorbell for space, so
-	// back off: spin briefly, then sleep in growing steps.
+	// back off: spin for a while, then sleep in growing steps.
 	const sys::Deadline dl(timeout_ms);
 	sys::Backoff backoff;
 	for (;;) {

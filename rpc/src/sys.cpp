@@ -20,7 +20,7 @@ void yield_cpu() { ::sched_yield(); }
 void Backoff::pause(const Deadline &dl)
 {
 	++round_;
-	if (round_ < 256) {
+	if (nap_us_ == 0 && ((round_ & 31) != 0 || Clock::now() < spin_end_)) {
 		cpu_relax();
 	} else {
 		nap_us_ = nap_us_ ? std::min<int64_t>(nap_us_ * 2, 1000) : 10;

@@ -36,12 +36,15 @@ private:
 	Clock::time_point end_;
 };
 
-// Waiting without a doorbell: spin briefly, then sleep 10 us .. 1 ms.
+// Waiting without a doorbell (ring full): spin up to 50 us, about the time
+// a running consumer needs to drain a 256-message ring, then sleep in
+// growing steps, 10 us .. 1 ms.
 class Backoff {
 public:
 	void pause(const Deadline &dl);
 
 private:
+	Clock::time_point spin_end_ = Clock::now() + std::chrono::microseconds(50);
 	unsigned round_ = 0;
 	int64_t nap_us_ = 0;
 };

@@ -98,6 +98,8 @@ SSTRequest make_request(uint32_t type) {
 }
 
 SSTRequest make_write(uint64_t addr, const std::vector<uint8_t> &data) {
+	if (data.size() > SST_MAX_WRITE_SIZE)
+		throw virtio::Error("make_write: " + std::to_string(data.size()) + " bytes exceed SST_MAX_WRITE_SIZE");
 	SSTRequest r = make_request(SST_REQ_WRITE);
 	r.payload.memory.addr = addr;
 	r.payload.memory.size = static_cast<uint32_t>(data.size());

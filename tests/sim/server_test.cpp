@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "sim_test_util.h"
+#include "connection.h"  // sst-element/server/src: backpressure test
+#include "vsst/sim/frame_codec.h"
 #include "vsst/sim/server.h"
 #include "vsst/sim/sim_client.h"
 
@@ -313,6 +315,57 @@ TEST_F(ServerTest, TotalsCountRequests) {
   EXPECT_EQ(s.server().totals().requests, 10u);
   EXPECT_EQ(s.server().totals().requests_by_type[SST_REQ_GET_INFO], 10u);
   EXPECT_EQ(s.server().totals().connections, 1u);
+}
+
+// Requests buffered while the output is over its limit are still served
+// when the peer has half-closed in the meantime.
+TEST(Backpressure, BufferedRequestsServedAfterPeerHalfClose) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd peer(sv[1]);
+  ServerOptions opts;
+  Connection conn(UniqueFd(sv[0]), opts);
+  ByteBuffer req;
+  vsst_sim_hello h{};
+  encode_frame(req, VSST_SIM_HELLO, 0, {as_bytes(h)});
+  // 1060 READ frames (60 B each) arrive in one 64 KiB read; the first 1024
+  // answers (4.1 KiB each) already pass the 4 MiB output limit, so 36
+  // requests wait in the input buffer while the peer's EOF is next in line.
+  constexpr uint64_t kCount = 1060;
+  for (uint64_t i = 1; i <= kCount; ++i) {
+    const SSTRequest r = test::read_req(0, SST_MAX_DATA_SIZE, i);
+    encode_frame(req, VSST_SIM_REQUEST, i, {test::bytes_of(r, request_wire_size(r))});
+  }
+  ASSERT_EQ(::send(peer.get(), req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  ASSERT_EQ(::shutdown(peer.get(), SHUT_WR), 0);
+  conn.on_readable();  // reads everything, stops processing at the output limit
+  ByteBuffer in;
+  uint64_t responses = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!conn.finished(monotonic_ns()) && std::chrono::steady_clock::now() < deadline) {
+    uint8_t* buf = in.prepare(1 << 20);
+    const ssize_t n = ::recv(peer.get(), buf, 1 << 20, 0);
+    in.commit(n > 0 ? static_cast<size_t>(n) : 0);
+    for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::kFrame;
+         f = parse_frame(in.view())) {
+      responses += f.hdr.type == VSST_SIM_RESPONSE;
+      in.consume(f.consumed);
+    }
+    conn.on_readable();
+    conn.flush();
+    conn.resume();
+  }
+  for (ssize_t n; (n = ::recv(peer.get(), in.prepare(1 << 20), 1 << 20, 0)) > 0;) {
+    in.commit(static_cast<size_t>(n));
+  }
+  in.commit(0);
+  for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::kFrame;
+       f = parse_frame(in.view())) {
+    responses += f.hdr.type == VSST_SIM_RESPONSE;
+    in.consume(f.consumed);
+  }
+  EXPECT_TRUE(conn.finished(monotonic_ns()));
+  EXPECT_EQ(responses, kCount);
 }
 
 TEST(Options, CommandLineAndConfigFile) {

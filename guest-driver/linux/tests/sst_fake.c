@@ -88,6 +88,7 @@ static bool fake_pop(struct fake_vq *fvq, u16 *head)
 
 	if (avail_idx == fvq->last_avail)
 		return false;
+	/* Read the ring entry only after seeing the index that published it. */
 	virt_rmb();
 	*head = le16_to_cpu(fvq->avail->ring[fvq->last_avail % fvq->num]) % fvq->num;
 	fvq->last_avail++;
@@ -100,6 +101,7 @@ static void fake_push(struct fake_vq *fvq, u16 head, u32 len)
 
 	fvq->used->ring[idx % fvq->num].id = cpu_to_le32(head);
 	fvq->used->ring[idx % fvq->num].len = cpu_to_le32(len);
+	/* The entry must be visible before the index that publishes it. */
 	virt_wmb();
 	WRITE_ONCE(fvq->used->idx, cpu_to_le16(idx + 1));
 }
