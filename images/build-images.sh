@@ -96,7 +96,7 @@ KDIR=/usr/src/linux-headers-$KVER
 log "kernel $KVER ($IMG_PKG $IMG_VER), headers $KDIR"
 
 # ------------------------------------------------------------------ headers
-if ! dpkg-query -W -f='${Status}' "$HDR_PKG" 2>/dev/null | grep -q 'install ok installed'; then
+if [ "$(dpkg-query -W -f='${Status}' "$HDR_PKG" 2>/dev/null)" != "install ok installed" ]; then
 	vsst_progress "installing $HDR_PKG (to build virtio_sst.ko)"
 	vsst_as_root env DEBIAN_FRONTEND=noninteractive apt-get install "${APT_LOCK[@]}" -y -qq \
 		--no-install-recommends "$HDR_PKG" >/dev/null || vsst_die "apt-get install $HDR_PKG failed"
@@ -219,7 +219,7 @@ module_load_order() {
 APP_NOTE=""
 app_path() { echo "$LIB_BUILD/bin/$1"; }
 
-is_static() { ! readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'; }
+is_static() { local h; h=$(readelf -l "$1" 2>/dev/null); ! grep -q 'Requesting program interpreter' <<<"$h"; }
 
 # Copies a binary and, when it is dynamic, its shared libraries and loader.
 install_binary() {

@@ -41,7 +41,7 @@ done
 [ -x "$ROOT/init" ] || bad "/init is not executable"
 sh -n "$ROOT/init" || bad "/init has a syntax error"
 
-static() { ! readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'; }
+static() { local h; h=$(readelf -l "$1" 2>/dev/null); ! grep -q 'Requesting program interpreter' <<<"$h"; }
 static "$ROOT/bin/busybox" || bad "busybox is not static"
 
 MODDIR=$ROOT/lib/modules/$KVER

@@ -31,6 +31,8 @@ PRISTINE=$QDIR/pristine-$PINNED
 WORK=$QDIR/src
 BUILD=$QDIR/$flavour
 DEB_SRC_LIST=/etc/apt/sources.list.d/vsst-deb-src.sources
+# Firmware for -machine pc, from the Debian packages in deps.apt.
+FIRMWARE_DIRS=(/usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu)
 
 mkdir -p "$QDIR"
 # One build at a time per cache (several engineers / ./vsst runs share it).
@@ -190,7 +192,7 @@ configure_args() {
 		--disable-docs --disable-tools --disable-guest-agent --disable-user \
 		--disable-install-blobs \
 		--audio-drv-list= \
-		--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu \
+		--firmwarepath="$(IFS=:; echo "${FIRMWARE_DIRS[*]}")" \
 		"${extra_configure[@]}"
 }
 
@@ -212,6 +214,17 @@ configure_qemu() {
 	printf '%s\n' "$args" >"$stamp"
 }
 
+# A QEMU run from its build tree looks for firmware under <build>/qemu-bundle/
+# (relocated paths); point those at the system's firmware directories.
+link_firmware() {
+	local d
+	for d in "${FIRMWARE_DIRS[@]}"; do
+		[ -e "$BUILD/qemu-bundle$d" ] && continue
+		mkdir -p "$(dirname "$BUILD/qemu-bundle$d")"
+		ln -s "$d" "$BUILD/qemu-bundle$d"
+	done
+}
+
 main() {
 	# shellcheck disable=SC2046
 	vsst_need_pkgs $(sed 's/#.*//' "$HERE/deps.apt")
@@ -224,7 +237,8 @@ main() {
 		grep -E -B2 -A12 'error|FAILED' "$BUILD/ninja.log" | head -n 80 >&2
 		vsst_die "qemu: build failed (full log: $BUILD/ninja.log)"
 	}
-	grep -q '^ninja: no work to do' "$BUILD/ninja.log" ||
+	link_firmware
+	grep -q 'ninja: no work to do' "$BUILD/ninja.log" ||
 		vsst_progress "qemu: built $BUILD/qemu-system-x86_64 in $((SECONDS - t0)) s"
 }
 

@@ -91,14 +91,14 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 
 	// Work on a private, zero-filled copy: the guest's bytes are read once
 	// (no double fetch) and missing tail bytes read as zero.
-	auto body = std::make_unique<SSTRequest>();
-	std::memset(body.get(), 0, sizeof(SSTRequest));
+	SSTRequest copy;
+	std::memset(&copy, 0, sizeof(copy));
 	if (req)
-		std::memcpy(body.get(), req, std::min(len, sizeof(SSTRequest)));
+		std::memcpy(&copy, req, std::min(len, sizeof(SSTRequest)));
 	const size_t effective_len = req ? len : 0;
 
 	SSTResponse resp;
-	if (engine_.handle(*body, effective_len, resp) == Route::local) {
+	if (engine_.handle(copy, effective_len, resp) == Route::local) {
 		if (resp.status == SST_STATUS_OK)
 			Stats::bump(stats_.local);
 		deliver(cookie, epoch, resp);
@@ -109,13 +109,13 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 	ForwardRequest fw;
 	fw.info.cookie = cookie;
 	fw.info.epoch = epoch;
-	fw.info.request_id = body->request_id;
-	fw.info.user_data = body->user_data;
-	fw.info.type = body->type;
-	fw.info.param = body->payload.config.param;
+	fw.info.request_id = copy.request_id;
+	fw.info.user_data = copy.user_data;
+	fw.info.type = copy.type;
+	fw.info.param = copy.payload.config.param;
 	fw.info.deadline = Clock::now() + request_timeout_;
-	fw.wire_len = RequestEngine::wire_length(*body);
-	fw.body = std::move(body);
+	fw.wire_len = RequestEngine::wire_length(copy);
+	fw.body = std::make_unique<SSTRequest>(copy);
 	if (!link_) {
 		complete_with_status(*this, fw.info, SST_STATUS_NO_DEVICE);
 		return;
@@ -126,7 +126,7 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 void Device::complete(const PendingInfo &info, SSTResponse &resp)
 {
 	// Whatever the simulator wrote, the guest matches on these.
-	
+	resp.request_id = info.request_id;
 	resp.user_data = info.user_data;
 	deliver(info.cookie, info.epoch, resp);
 }

@@ -18,6 +18,9 @@ namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr int kMaxReadsPerWake = 16; // stay responsive to commands under a flood
+// Far above max_inflight whole requests: only a peer that stopped reading
+// (while still sending, e.g. PINGs) gets here.
+constexpr size_t kMaxPendingOutput = 64u << 20;
 
 } // namespace
 
@@ -137,6 +140,8 @@ void SimLink::run()
 		run_timers(Clock::now());
 		if (sock_.valid() && !out_.empty())
 			flush_output();
+		if (sock_.valid() && out_.size() > kMaxPendingOutput)
+			drop("simulator stopped reading its socket", true);
 	}
 	ready_.store(false, std::memory_order_release);
 	stats_.connected.store(0, std::memory_order_relaxed);

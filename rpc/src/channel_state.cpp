@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -155,7 +156,8 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 		if (prod - cons > cap)
 			return fail(err, 0, std::string(to_string(r)) + " ring indices inconsistent"), nullptr;
 	}
-	st->set_spin_us(h->spin_us ? h->spin_us : kDefaultSpinUs);
+	// The creator's suggestion (0: block at once); capped, as it comes from shared memory.
+	st->set_spin_us(std::min<uint32_t>(h->spin_us, 100000));
 	return st;
 }
 

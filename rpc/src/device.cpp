@@ -103,8 +103,8 @@ int DeviceState::wait_request(Message &m, int timeout_ms)
 			return -ETIMEDOUT;
 		}
 		ch_.counters().sleeps.fetch_add(1, std::memory_order_relaxed);
-		sys::wait_readable(&fd, 1, ns);
-		sys::drain_eventfd(fd);
+		if (sys::wait_readable(&fd, 1, ns) > 0)
+			sys::drain_eventfd(fd);
 	}
 }
 

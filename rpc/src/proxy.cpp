@@ -216,9 +216,10 @@ int ProxyState::lead(unsigned s, const sys::Deadline &dl)
 		if (ns <= 0)
 			break;
 		ch_.counters().sleeps.fetch_add(1, std::memory_order_relaxed);
-		sys::wait_readable(fds, 2, ns);
-		sys::drain_eventfd(leader_efd_.get());
-		if (sys::drain_eventfd(ch_.to_proxy()))
+		const int ready = sys::wait_readable(fds, 2, ns);
+		if (ready > 0 && (ready & 2))
+			sys::drain_eventfd(leader_efd_.get());
+		if (ready > 0 && (ready & 1) && sys::drain_eventfd(ch_.to_proxy()))
 			forward_events_if_pending();
 	}
 	flag.store(0, std::memory_order_relaxed);

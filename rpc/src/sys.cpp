@@ -66,8 +66,13 @@ int wait_readable(const int *fds, int nfds, int64_t timeout_ns)
 		const int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(end - Clock::now()).count();
 		const timespec ts = to_timespec(left);
 		const int r = ::ppoll(p, nfds, &ts, nullptr);
-		if (r >= 0)
-			return r;
+		if (r >= 0) {
+			int mask = 0;
+			for (int i = 0; i < nfds; ++i)
+				if (p[i].revents)
+					mask |= 1 << i;
+			return mask;
+		}
 		if (errno != EINTR)
 			return -errno;
 	}

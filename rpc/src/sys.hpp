@@ -58,8 +58,9 @@ inline void spin_pause(unsigned) { cpu_relax(); }
 void kick(int efd);
 // Reads and returns an eventfd's counter without blocking (0 if none).
 uint64_t drain_eventfd(int efd);
-// Waits until one of fds is readable or the deadline passes.
-// Returns >0 readable, 0 timeout, <0 -errno (EINTR is retried).
+// Waits until one of fds is readable or the deadline passes. Returns a
+// bitmask of the readable fds (bit i: fds[i]), 0 on timeout, <0 -errno
+// (EINTR is retried).
 int wait_readable(const int *fds, int nfds, int64_t timeout_ns);
 // Sets O_NONBLOCK on the open file description.
 int set_nonblock(int fd);

@@ -27,7 +27,7 @@ sst_bench)
 	# A short run; the figures come from bench-mono.sh.
 	exec "$BOOT" --sst 1 --run sst-bench.noop,sst-bench.write \
 		--append ' vsst.args.sst-bench.noop="--depth 8 --count 2000"' \
-		--append ' vsst.args.sst-bench.write="--type write --size 4096 --depth 4 --count 500"' \
+		--append ' vsst.args.sst-bench.write="--type write --size 4000 --depth 4 --count 500"' \
 		--expect init.sst-devices --expect sst-bench.noop.exit --expect sst-bench.write.exit \
 		--expect-line 'VSST-BENCH type=noop .*rps=[0-9.]+ errors=0' \
 		--expect-line 'VSST-BENCH type=write .*rps=[0-9.]+ errors=0' \

@@ -148,7 +148,7 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);
 			a.inherit.push_back(ch.peer_fd);
 		}
-		a.add({"-object", obj});
+		a.add({"-device", obj});
 		for (unsigned index : ch.indices)
 			a.add({"-device", "rpc-proxy-pci,id=proxy" + std::to_string(c) + "." +
 						  std::to_string(index) + ",chan=" + id +

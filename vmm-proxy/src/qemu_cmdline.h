@@ -40,7 +40,8 @@ std::string kernel_cmdline(const Options &o);
 // Device VM: -machine rpc-backend -accel rpc, the devices, isolation options.
 Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
 
-// Guest VM on the shared RAM, one rpc-channel per device VM, one rpc-proxy-pci per device.
+// Guest VM on the shared RAM, one rpc-channel (a bus-less -device) per device VM, one
+// rpc-proxy-pci per device.
 Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		   const std::vector<GuestChannel> &channels);
 

@@ -6,7 +6,7 @@
 // "-accel rpc,setup-fd=N", answers HELLO, registers one device per -device, sends
 // START_VM, then serves MMIO: config reads of device i return 0x1234'1af4 + i, global
 // reads return guest RAM (through its own mapping of the shared memfd).
-// Guest role: attaches to each "-object rpc-channel", reads every proxied device's
+// Guest role: attaches to each "-device rpc-channel", reads every proxied device's
 // vendor/device id, checks that guest RAM is shared, prints VSST-RESULT lines.
 // Behaviour switches, comma-separated in env FAKE_QEMU:
 //   dev-exit-early dev-no-start dev-die-after-ms=N
@@ -176,7 +176,7 @@ int guest_role(const std::vector<std::string> &args)
 			if (p != MAP_FAILED)
 				ram = static_cast<uint8_t *>(p);
 		}
-		if (args[i] == "-object" && v.rfind("rpc-channel", 0) == 0) {
+		if (args[i] == "-device" && v.rfind("rpc-channel", 0) == 0) {
 			std::string f = opt(v, "fds");
 			struct vsst_rpc_fds fds{};
 			if (std::sscanf(f.c_str(), "%d:%d:%d", &fds.region, &fds.to_device, &fds.to_proxy) != 3)

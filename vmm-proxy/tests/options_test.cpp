@@ -139,7 +139,7 @@ TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
 	Argv argv = guest_vm_argv(*r.options, false, ram, {ch});
 	std::string line = shell_quote(argv.args);
 	EXPECT_NE(line.find("mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"), std::string::npos);
-	EXPECT_NE(line.find("rpc-channel,id=ch0,fds=20:21:22"), std::string::npos);
+	EXPECT_NE(line.find("-device rpc-channel,id=ch0,fds=20:21:22"), std::string::npos);
 	EXPECT_NE(line.find("peer-fd=23"), std::string::npos);
 	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.0,chan=ch0,index=0"), std::string::npos);
 	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.1,chan=ch0,index=1"), std::string::npos);

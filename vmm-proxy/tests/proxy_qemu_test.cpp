@@ -110,10 +110,11 @@ public:
 		if (thread_.joinable())
 			thread_.join();
 	}
-	void event(unsigned op, uint64_t a, uint64_t b, uint64_t c)
+	void event(unsigned op, uint64_t a, uint64_t b, uint64_t c) { ASSERT_EQ(try_event(op, a, b, c), 0); }
+	int try_event(unsigned op, uint64_t a, uint64_t b, uint64_t c)
 	{
 		struct vsst_rpcmsg ev{vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c};
-		ASSERT_EQ(vsst_rpc_dev_send_event(ch_, &ev, 1000), 0);
+		return vsst_rpc_dev_send_event(ch_, &ev, 1000);
 	}
 	std::vector<Seen> seen()
 	{
@@ -200,7 +201,7 @@ public:
 			for (int fd : {fds.region, fds.to_device, fds.to_proxy})
 				fcntl(fd, F_SETFD, 0);
 			execl(qemu.c_str(), qemu.c_str(), "-machine", "pc", "-accel", "qtest", "-qtest", "stdio",
-			      "-nodefaults", "-display", "none", "-m", "128M", "-object", chan.c_str(), "-device",
+			      "-nodefaults", "-display", "none", "-m", "128M", "-device", chan.c_str(), "-device",
 			      "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5", nullptr);
 			_exit(127);
 		}
@@ -430,6 +431,10 @@ TEST_F(ProxyQemu, AnnouncedDoorbellRegionIsPosted)
 TEST_F(ProxyQemu, SetIrqDrivesIntx)
 {
 	program_bars();
+	// PCI INTx reaches the interrupt controller only through PIIX3's PIRQ routing,
+	// which firmware sets up: route PIRQA..D to IRQ 10, 11, 10, 11.
+	q_.cmd("outl 0xcf8 0x80000860");
+	q_.cmd("outl 0xcfc " + std::to_string(0x0b0a0b0a));
 	ASSERT_EQ(q_.cmd("irq_intercept_in ioapic").rfind("OK", 0), 0u);
 	backend_->event(VSST_RPC_OP_SET_IRQ, 0, VSST_RPC_IRQ_SET, 0);
 	for (int i = 0; i < 50 && q_.irqs.empty(); i++) {
@@ -450,14 +455,16 @@ TEST_F(ProxyQemu, SetIrqDrivesIntx)
 TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 {
 	program_bars();
+	// What the rpc library can judge alone it refuses to send at all.
+	EXPECT_EQ(backend_->try_event(VSST_RPC_OP_SET_IRQ, 0, 9, 0), -EINVAL) << "bad level";
+	EXPECT_EQ(backend_->try_event(VSST_RPC_OP_MMIO, 0, 0, 0), -EINVAL) << "MMIO on the events ring";
+	// The rest only the proxy can judge: twice each, reported once.
 	for (int rep = 0; rep < 2; rep++) {
-		backend_->event(VSST_RPC_OP_SET_IRQ, 7, 1, 0);                      // not ours
-		backend_->event(VSST_RPC_OP_SET_IRQ, 0, 9, 0);                      // bad level
-		backend_->event(VSST_RPC_OP_MSI, 0x12345678, 1, 0);                 // outside APIC window
-		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 1, 3);                 // unknown device
-		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0x1000, 0x100, 1);  // outside every BAR
+		backend_->event(VSST_RPC_OP_SET_IRQ, 7, 1, 0);                         // not ours
+		backend_->event(VSST_RPC_OP_MSI, 0x12345678, 1, 0);                    // outside APIC window
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 1, 3);                    // unknown device
+		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0x1000, 0x100, 1);     // outside every BAR
 		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0xe0000f00, 0x200, 1); // runs past BAR0
-		backend_->event(VSST_RPC_OP_MMIO, 0, 0, 0);                          // not an event op
 	}
 	for (int i = 0; i < 10; i++) {
 		q_.cmd("clock_step 0");
@@ -467,11 +474,9 @@ TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 	ASSERT_TRUE(q_.alive());
 	std::string err = slurp(err_file_);
 	EXPECT_EQ(count(err, "SET_IRQ for a device not on this channel"), 1u) << err;
-	EXPECT_EQ(count(err, "SET_IRQ with a level other than"), 1u) << err;
 	EXPECT_EQ(count(err, "MSI outside the interrupt window"), 1u) << err;
 	EXPECT_EQ(count(err, "event for a device index nobody proxies"), 1u) << err;
 	EXPECT_EQ(count(err, "region announcement outside every proxied BAR"), 1u) << err;
-	EXPECT_EQ(count(err, "message that makes no sense here"), 1u) << err;
 	EXPECT_EQ(err.find("dead"), std::string::npos) << "bad events must not kill the channel";
 }
 

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ ChildProcess::ChildProcess(const std::vector<std::string> &argv, const std::vect
 		::close(logfd);
 		throw Error(std::string("spawn: pipe: ") + std::strerror(errno));
 	}
+	const pid_t parent = ::getpid();
 	const pid_t pid = ::fork();
 	if (pid < 0) {
 		::close(logfd);
@@ -44,6 +46,11 @@ ChildProcess::ChildProcess(const std::vector<std::string> &argv, const std::vect
 	}
 	if (pid == 0) {
 		::setpgid(0, 0); // own group: a test's Ctrl-C handling stays ours
+		// If the test dies without cleaning up (ctest timeout, crash), the
+		// child must not outlive it holding a channel nobody serves.
+		::prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (::getppid() != parent)
+			::_exit(126);
 		const int devnull = ::open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			::dup2(devnull, 0);

@@ -2,7 +2,12 @@
 /*
  * rpc-channel: owner of the guest-VM (proxy) end of one vsst RPC channel.
  *
- *   -object rpc-channel,id=ch0,fds=R:D:P[,peer-fd=N][,timeout=MS][,handshake=on]
+ *   -device rpc-channel,id=ch0,fds=R:D:P[,peer-fd=N][,timeout=MS][,handshake=on]
+ *
+ * A bus-less device rather than an -object: QEMU 7.2 checks -object types
+ * against its QAPI schema, which would need an edit of QEMU's own files;
+ * -device takes any QOM device. It must come before the rpc-proxy-pci
+ * devices that name it.
  *
  * R, D and P are inherited file descriptors: the channel's shared region and
  * its two eventfds (see vsst/rpc.h). peer-fd is optional: a descriptor whose
@@ -25,7 +30,7 @@
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
-#include "qom/object_interfaces.h"
+#include "hw/qdev-properties.h"
 #include "sysemu/sysemu.h"
 #include "vsst-proxy.h"
 #include "trace.h"
@@ -432,9 +437,9 @@ static void rpc_channel_exit_notify(Notifier *n, void *data)
     }
 }
 
-static void rpc_channel_complete(UserCreatable *uc, Error **errp)
+static void rpc_channel_realize(DeviceState *dev, Error **errp)
 {
-    RpcChannel *ch = RPC_CHANNEL(uc);
+    RpcChannel *ch = RPC_CHANNEL(dev);
     struct vsst_rpc_fds fds;
     char err[256] = "";
 
@@ -450,8 +455,9 @@ static void rpc_channel_complete(UserCreatable *uc, Error **errp)
         error_setg(errp, "rpc-channel: peer-fd %d is not open", ch->peer_fd);
         return;
     }
-    if (ch->timeout_ms == 0) {
-        ch->timeout_ms = RPC_CHANNEL_DEFAULT_TIMEOUT_MS;
+    if (ch->timeout_ms < 10 || ch->timeout_ms > 600000) {
+        error_setg(errp, "rpc-channel: timeout must be 10..600000 ms");
+        return;
     }
     ch->rpc = vsst_rpc_attach(&fds, VSST_RPC_ROLE_PROXY, err, sizeof(err));
     /* attach dup()s what it keeps; the inherited numbers are ours to close */
@@ -479,80 +485,6 @@ static void rpc_channel_complete(UserCreatable *uc, Error **errp)
     qemu_bh_schedule(ch->drain_bh);
 }
 
-static char *rpc_channel_get_fds(Object *obj, Error **errp)
-{
-    return g_strdup(RPC_CHANNEL(obj)->fds);
-}
-
-static void rpc_channel_set_fds(Object *obj, const char *value, Error **errp)
-{
-    RpcChannel *ch = RPC_CHANNEL(obj);
-
-    if (ch->rpc) {
-        error_setg(errp, "rpc-channel: fds cannot change once attached");
-        return;
-    }
-    g_free(ch->fds);
-    ch->fds = g_strdup(value);
-}
-
-static void rpc_channel_get_peer_fd(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
-{
-    int32_t value = RPC_CHANNEL(obj)->peer_fd;
-
-    visit_type_int32(v, name, &value, errp);
-}
-
-static void rpc_channel_set_peer_fd(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
-{
-    RpcChannel *ch = RPC_CHANNEL(obj);
-    int32_t value;
-
-    if (!visit_type_int32(v, name, &value, errp)) {
-        return;
-    }
-    if (ch->rpc) {
-        error_setg(errp, "rpc-channel: peer-fd cannot change once attached");
-        return;
-    }
-    ch->peer_fd = value;
-}
-
-static void rpc_channel_get_timeout(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
-{
-    uint32_t value = RPC_CHANNEL(obj)->timeout_ms;
-
-    visit_type_uint32(v, name, &value, errp);
-}
-
-static void rpc_channel_set_timeout(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
-{
-    uint32_t value;
-
-    if (!visit_type_uint32(v, name, &value, errp)) {
-        return;
-    }
-    if (value < 10 || value > 600000) {
-        error_setg(errp, "rpc-channel: timeout must be 10..600000 ms");
-        return;
-    }
-    RPC_CHANNEL(obj)->timeout_ms = value;
-}
-
-static bool rpc_channel_get_handshake(Object *obj, Error **errp)
-{
-    return RPC_CHANNEL(obj)->handshake;
-}
-
-static void rpc_channel_set_handshake(Object *obj, bool value, Error **errp)
-{
-    RPC_CHANNEL(obj)->handshake = value;
-}
-
 static void rpc_channel_get_rejected(Object *obj, Visitor *v, const char *name,
                                      void *opaque, Error **errp)
 {
@@ -578,8 +510,6 @@ static void rpc_channel_instance_init(Object *obj)
 {
     RpcChannel *ch = RPC_CHANNEL(obj);
 
-    ch->peer_fd = -1;
-    ch->timeout_ms = RPC_CHANNEL_DEFAULT_TIMEOUT_MS;
     QLIST_INIT(&ch->devices);
 }
 
@@ -604,53 +534,43 @@ static void rpc_channel_instance_finalize(Object *obj)
         qemu_bh_delete(ch->dead_bh);
     }
     vsst_rpc_close(ch->rpc);
-    g_free(ch->fds);
     g_free(ch->dead_reason);
 }
 
-static bool rpc_channel_can_be_deleted(UserCreatable *uc)
-{
-    return QLIST_EMPTY(&RPC_CHANNEL(uc)->devices);
-}
+static Property rpc_channel_properties[] = {
+    DEFINE_PROP_STRING("fds", RpcChannel, fds),
+    DEFINE_PROP_INT32("peer-fd", RpcChannel, peer_fd, -1),
+    DEFINE_PROP_UINT32("timeout", RpcChannel, timeout_ms,
+                       RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
+    DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
+    DEFINE_PROP_END_OF_LIST(),
+};
 
 static void rpc_channel_class_init(ObjectClass *oc, void *data)
 {
-    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    DeviceClass *dc = DEVICE_CLASS(oc);
 
-    ucc->complete = rpc_channel_complete;
-    ucc->can_be_deleted = rpc_channel_can_be_deleted;
-
-    object_class_property_add_str(oc, "fds", rpc_channel_get_fds,
-                                  rpc_channel_set_fds);
-    object_class_property_set_description(oc, "fds",
-        "REGION:TO_DEVICE:TO_PROXY: inherited fds of the channel");
-    object_class_property_add(oc, "peer-fd", "int32", rpc_channel_get_peer_fd,
-                              rpc_channel_set_peer_fd, NULL, NULL);
-    object_class_property_set_description(oc, "peer-fd",
-        "fd whose EOF means the device VM is gone (-1: none)");
-    object_class_property_add(oc, "timeout", "uint32", rpc_channel_get_timeout,
-                              rpc_channel_set_timeout, NULL, NULL);
-    object_class_property_set_description(oc, "timeout",
-        "bound for one forwarded access, in ms");
-    object_class_property_add_bool(oc, "handshake", rpc_channel_get_handshake,
-                                   rpc_channel_set_handshake);
+    dc->realize = rpc_channel_realize;
+    dc->desc = "owner of one vsst RPC channel to a device VM (for rpc-proxy-pci)";
+    /* Its peer is another process: no hot-unplug, no migration. */
+    dc->hotpluggable = false;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    device_class_set_props(dc, rpc_channel_properties);
     object_class_property_add(oc, "rejected", "uint64",
                               rpc_channel_get_rejected, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "rejected",
+        "messages from the device VM rejected so far");
     object_class_property_add(oc, "dead", "bool", rpc_channel_get_dead, NULL,
                               NULL, NULL);
 }
 
 static const TypeInfo rpc_channel_info = {
     .name = TYPE_RPC_CHANNEL,
-    .parent = TYPE_OBJECT,
+    .parent = TYPE_DEVICE,
     .instance_size = sizeof(RpcChannel),
     .instance_init = rpc_channel_instance_init,
     .instance_finalize = rpc_channel_instance_finalize,
     .class_init = rpc_channel_class_init,
-    .interfaces = (InterfaceInfo[]) {
-        { TYPE_USER_CREATABLE },
-        { }
-    },
 };
 
 static void rpc_channel_register_types(void)

@@ -412,6 +412,11 @@ static void rpc_proxy_pci_realize(PCIDevice *pdev, Error **errp)
                    dev->index, VSST_RPC_AS_PCI_LIMIT);
         return;
     }
+    if (!DEVICE(dev->chan)->realized) {
+        error_setg(errp, "rpc-proxy-pci: -device rpc-channel must come before "
+                   "the rpc-proxy-pci devices that use it");
+        return;
+    }
     if (rpc_channel_find_device(dev->chan, dev->index)) {
         error_setg(errp, "rpc-proxy-pci: device %u of this channel is already "
                    "proxied", dev->index);

@@ -2,7 +2,7 @@
 /*
  * vsst-proxy.h - guest-VM side of the vsst RPC channel.
  *
- * rpc-channel (user-creatable object) owns one proxy endpoint of a channel
+ * rpc-channel (a bus-less device) owns one proxy endpoint of a channel
  * to a device VM: it receives the backend's events in the main loop and hands
  * them to the rpc-proxy-pci devices that share it. rpc-proxy-pci shows the
  * guest one PCI device of the device VM (by its device index): config space
@@ -12,6 +12,7 @@
 #define HW_VSST_PROXY_H
 
 #include "qom/object.h"
+#include "hw/qdev-core.h"
 #include "hw/pci/pci.h"
 #include "qemu/queue.h"
 #include "qemu/notify.h"
@@ -80,7 +81,7 @@ struct RpcProxyPci {
 };
 
 struct RpcChannel {
-    Object parent_obj;
+    DeviceState parent_obj;
 
     /* properties */
     char *fds;          /* "region:to_device:to_proxy" inherited fd numbers */

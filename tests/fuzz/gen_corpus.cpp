@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: Apache-2.0
+// Writes the seed corpora of the fuzz targets: `fuzz-gen-corpus <dir>`
+// creates <dir>/<target>/<seed>. Each seed is a small, meaningful session in
+// the target's input format (fuzz_formats.h): valid messages of every kind,
+// valid frames, a valid request of each type, plus the classic hostile
+// moves, so the fuzzer starts from deep states. The committed corpus
+// (tests/fuzz/corpus) is this program's output; fuzz.seed_corpus checks it.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "fuzz_formats.h"
+#include "fuzz_support.h"
+#include "vsst/rpc/message.hpp"
+#include "vsst/sim-wire.h"
+#include "vsst/sst-protocol.h"
+
+namespace {
+
+using vsst::fuzz::ByteWriter;
+using namespace vsst::rpc;
+
+std::string g_root;
+int g_count = 0;
+
+void save(const char *target, const char *name, const ByteWriter &w)
+{
+	const std::string dir = g_root + "/" + target;
+	::mkdir(g_root.c_str(), 0755);
+	::mkdir(dir.c_str(), 0755);
+	const std::string path = dir + "/" + name;
+	FILE *f = std::fopen(path.c_str(), "wb");
+	if (!f || std::fwrite(w.data().data(), 1, w.size(), f) != w.size() || std::fclose(f) != 0) {
+		std::perror(path.c_str());
+		std::exit(1);
+	}
+	++g_count;
+}
+
+// ------------------------------------------------------------------ rpc_ring
+namespace rr = vsst::fuzz::rpc_ring;
+
+ByteWriter rpc_header(uint8_t cap_sel, uint8_t spin)
+{
+	ByteWriter w;
+	w.u8(cap_sel).u8(spin);
+	return w;
+}
+void rpc_mmio(ByteWriter &w, uint8_t as_sel, uint64_t addr, uint8_t len, uint8_t dir, uint64_t data)
+{
+	w.u8(rr::kProxyMmio).u8(as_sel).u64(addr).u8(len).u8(dir).u64(data).u8(0);
+}
+void rpc_post(ByteWriter &w, uint8_t as_sel, uint64_t addr, uint8_t len, uint64_t data)
+{
+	w.u8(rr::kProxyPost).u8(as_sel).u64(addr).u8(len).u64(data);
+}
+void rpc_event(ByteWriter &w, uint8_t kind, uint64_t a, uint64_t b, uint64_t c)
+{
+	w.u8(rr::kDevSendEvent).u8(kind).u64(a).u64(b).u64(c);
+}
+
+void rpc_ring_seeds()
+{
+	{ // every valid event kind, received in order
+		ByteWriter w = rpc_header(1, 1);
+		rpc_event(w, 5, VSST_RPC_PROTOCOL_VERSION, 0, 0);        // HELLO
+		rpc_event(w, 2, 0, 0x1af4107f, 0xff0000);                // REGISTER_PCI_DEV
+		rpc_event(w, 3, 0xfe000000, 0x4000, VSST_RPC_REGION_POSTED); // MMIO_REGION_CONFIG
+		rpc_event(w, 1, 0, 0, 0);                                // START_VM
+		rpc_event(w, 0, 0, 1, 0);                                // SET_IRQ set
+		rpc_event(w, 4, 0xfee00000, 0x0101, 0);                  // MSI
+		rpc_event(w, 6, 0, 0, 0);                                // STOP
+		for (int i = 0; i < 8; ++i)
+			w.u8(rr::kProxyRecvEvent);
+		w.u8(rr::kProxyWaitEvent);
+		save("rpc_ring", "events_all_kinds", w);
+	}
+	{ // posted writes, control messages and synchronous accesses reach the device in order
+		ByteWriter w = rpc_header(2, 0);
+		w.u8(rr::kProxySend).u8(0).u64(VSST_RPC_PROTOCOL_VERSION).u64(0); // HELLO
+		rpc_post(w, 0, 0xfe003000, 4, 1);                                 // doorbell
+		rpc_post(w, 1, 0xcf8, 2, 0xbeef);                                 // I/O port
+		rpc_mmio(w, 2, 0x10, 4, 0, 0);                                    // config read, device 0
+		rpc_mmio(w, 0, 0xfe000014, 1, 1, 0x0f);                           // BAR write
+		rpc_mmio(w, 0, 0xfe000000, 8, 0, 0);                              // BAR read
+		for (int i = 0; i < 6; ++i)
+			w.u8(rr::kDevWait);
+		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0x12345678);   // late completion
+		w.u8(rr::kDevComplete).u8(0).u8(1).u64(0);            // completed with an error
+		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0xffffffffffffffffull);
+		rpc_mmio(w, 0, 0xfe000004, 4, 0, 0); // drains the late completions
+		w.u8(rr::kDevWait);
+		w.u8(rr::kDevComplete).u8(3).u8(4).u64(7); // bogus request: refused
+		w.u8(rr::kProxySend).u8(1).u64(0).u64(0);  // STOP
+		w.u8(rr::kDevWait);
+		save("rpc_ring", "requests_in_order", w);
+	}
+	{ // forged completions: matching, then each field corrupted
+		for (uint8_t field = 0; field < 4; ++field) {
+			ByteWriter w = rpc_header(0, 2);
+			rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
+			w.u8(rr::kDevWait);
+			w.u8(rr::kForgeCompletion).u8(0).u8(static_cast<uint8_t>(4 | field)).u64(1).u64(0xabcd).u8(0);
+			rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
+			w.u8(rr::kProxyRecvEvent);
+			char name[40];
+			std::snprintf(name, sizeof name, "forged_completion_word%u", field);
+			save("rpc_ring", name, w);
+		}
+		ByteWriter w = rpc_header(0, 2);
+		rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
+		w.u8(rr::kDevWait);
+		w.u8(rr::kForgeCompletion).u8(0).u8(0).u64(0).u64(0xabcd).u8(0); // an exact duplicate of the answer
+		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0xabcd);
+		rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
+		save("rpc_ring", "completion_twice", w);
+	}
+	{ // impossible indices on each ring
+		for (uint8_t ring = 0; ring < 3; ++ring) {
+			ByteWriter w = rpc_header(1, 0);
+			w.u8(rr::kSetProd).u8(ring).u32(1000);
+			w.u8(rr::kDevWait).u8(rr::kProxyRecvEvent);
+			rpc_mmio(w, 0, 0x1000, 4, 0, 0);
+			w.u8(rr::kSetCons).u8(ring).u32(0xfffffff0u);
+			rpc_event(w, 1, 0, 0, 0);
+			rpc_post(w, 0, 0x2000, 4, 0);
+			char name[40];
+			std::snprintf(name, sizeof name, "bad_indices_ring%u", ring);
+			save("rpc_ring", name, w);
+		}
+	}
+	{ // a rogue producer's messages: valid, then invalid, on the events ring
+		ByteWriter w = rpc_header(1, 0);
+		const Message msgs[] = {set_irq(0, 1), msi(0xfee00000, 0x21, 0), Message{make_mr0(Op::SetIrq), 0, 7, 0},
+					Message{make_mr0(Op::Mmio, 3, Dir::Read, kAsGlobal, 4), 0x1000, 0, 1},
+					Message{63, 0, 0, 0}};
+		for (const Message &m : msgs) {
+			w.u8(rr::kForgeMessage).u8(2).pod(m);
+			w.u8(rr::kProxyRecvEvent);
+		}
+		w.u8(rr::kForgeMessage).u8(0).pod(mmio_request(5, kAsGlobal, 0x3000, 8, Dir::Write, 9, 1));
+		w.u8(rr::kForgeMessage).u8(0).pod(mmio_request(5, kAsGlobal, 0x3000, 8, Dir::Write, 9, 2));
+		w.u8(rr::kDevWait).u8(rr::kDevWait);
+		save("rpc_ring", "rogue_producer", w);
+	}
+	{ // header corrupted, then both roles re-attach
+		ByteWriter w = rpc_header(2, 0);
+		w.u8(rr::kRawWrite).u16(12).u8(4).u32(3); // ring_capacity
+		w.u8(rr::kReattach).u8(0).u8(rr::kReattach).u8(1);
+		w.u8(rr::kRawWrite).u16(64).u8(8).u32(2).u32(0); // poison_state = poisoned
+		w.u8(rr::kRawWrite).u16(72).u8(8).raw("garbage\x01", 8);
+		w.u8(rr::kDevWait).u8(rr::kProxyRecvEvent);
+		save("rpc_ring", "header_and_poison_state", w);
+	}
+	{ // explicit poisoning from each side
+		ByteWriter w = rpc_header(1, 0);
+		rpc_post(w, 0, 0x2000, 4, 0);
+		w.u8(rr::kPoison).u8(1).u8(13).raw("device failed", 13);
+		w.u8(rr::kDevWait).u8(rr::kProxyRecvEvent);
+		rpc_mmio(w, 0, 0x1000, 4, 0, 0);
+		save("rpc_ring", "poison_device", w);
+		ByteWriter v = rpc_header(1, 0);
+		v.u8(rr::kPoison).u8(0).u8(0);
+		v.u8(rr::kDevWait);
+		save("rpc_ring", "poison_proxy_empty_reason", v);
+	}
+	{ // a full requests ring with nobody consuming, then drained
+		ByteWriter w = rpc_header(0, 0);
+		for (int i = 0; i < 4; ++i)
+			rpc_post(w, 0, 0x2000 + 4 * i, 4, i);
+		for (int i = 0; i < 4; ++i)
+			w.u8(rr::kDevWait);
+		save("rpc_ring", "ring_full", w);
+	}
+}
+
+// ------------------------------------------------------------ device_request
+namespace dr = vsst::fuzz::device_request;
+
+void typed(ByteWriter &w, uint8_t type, uint8_t flags, uint64_t id, uint64_t a, uint32_t b, uint16_t extra = 0)
+{
+	w.u8(dr::kSubmitTyped).u8(type).u8(flags).u64(id).u64(a).u32(b).u16(extra);
+}
+
+void device_request_seeds()
+{
+	{ // one valid request of each type
+		ByteWriter w;
+		w.u8(0);
+		typed(w, SST_REQ_NOOP, 0, 1, 0, 0);
+		typed(w, SST_REQ_ECHO, 0, 2, 0, 40);
+		typed(w, SST_REQ_COMPUTE, 0, 3, 1000, SST_LATENCY_PIPELINED);
+		typed(w, SST_REQ_COMPUTE, SST_REQ_FLAG_ASYNC, 4, 64, SST_LATENCY_DEFAULT);
+		typed(w, SST_REQ_READ, 0, 5, 0x1000, 256);
+		typed(w, SST_REQ_WRITE, 0, 6, 0x2000, 64);
+		typed(w, SST_REQ_RESET, 0, 7, 0, 0);
+		typed(w, SST_REQ_GET_INFO, 0, 8, 0, 0);
+		typed(w, SST_REQ_CONFIGURE, 0, 9, 8, SST_CFG_COMPUTE_UNITS);
+		w.u8(dr::kReap);
+		save("device_request", "each_type_valid", w);
+	}
+	{ // the malformed ones: unknown type, bad flags, short descriptors, bad ranges
+		ByteWriter w;
+		w.u8(0);
+		typed(w, SST_REQ_MAX, 0, 1, 0, 0);
+		typed(w, SST_REQ_ECHO, SST_REQ_FLAG_ASYNC, 2, 0, 0);
+		typed(w, SST_REQ_NOOP, 2, 3, 0, 0);
+		typed(w, SST_REQ_COMPUTE, 0, 4, 1, SST_LATENCY_MAX);
+		typed(w, SST_REQ_READ, 0, 5, 0, 0);                       // size 0
+		typed(w, SST_REQ_READ, 0, 6, UINT64_MAX - 4, 16);         // wraps
+		typed(w, SST_REQ_WRITE, 0, 7, 0, SST_MAX_WRITE_SIZE + 1); // too large
+		typed(w, SST_REQ_WRITE, 0, 8, 0x100, 64, 8 | 0);          // 4 bytes of data missing
+		typed(w, SST_REQ_CONFIGURE, 0, 9, 0, SST_CFG_MAX);
+		typed(w, SST_REQ_COMPUTE, 0, 10, 1, 0, 8); // descriptor cut short
+		w.u8(dr::kReap);
+		save("device_request", "each_type_malformed", w);
+	}
+	{ // raw bytes: header only, short, overlong, NULL, a full-size ECHO
+		ByteWriter w;
+		w.u8(0);
+		SSTRequest r{};
+		r.type = SST_REQ_ECHO;
+		r.request_id = 0x1122334455667788ull;
+		r.user_data = 0x99;
+		for (size_t i = 0; i < sizeof r.payload.data; ++i)
+			r.payload.data[i] = static_cast<uint8_t>(i * 7);
+		w.u8(dr::kSubmit).u16(sizeof r).pod(r);
+		w.u8(dr::kSubmit).u16(SST_REQUEST_HEADER_SIZE).raw(&r, SST_REQUEST_HEADER_SIZE);
+		w.u8(dr::kSubmit).u16(SST_REQUEST_HEADER_SIZE - 1).raw(&r, SST_REQUEST_HEADER_SIZE - 1);
+		w.u8(dr::kSubmit).u16(0);
+		w.u8(dr::kSubmitNull).u16(sizeof r);
+		w.u8(dr::kSubmit).u16(sizeof r + 8).pod(r).u64(0);
+		w.u8(dr::kReap);
+		save("device_request", "raw_lengths", w);
+	}
+	{ // max_inflight 2: the third submit is refused until a reap; cancel_all forgets
+		ByteWriter w;
+		w.u8(1);
+		for (int i = 0; i < 3; ++i)
+			typed(w, SST_REQ_NOOP, 0, 100 + i, 0, 0);
+		w.u8(dr::kReap);
+		typed(w, SST_REQ_READ, 0, 200, 0, 8);
+		w.u8(dr::kCancelAll);
+		typed(w, SST_REQ_NOOP, 0, 201, 0, 0);
+		typed(w, SST_REQ_NOOP, 0, 202, 0, 0);
+		w.u8(dr::kReap);
+		save("device_request", "inflight_limit_cancel", w);
+	}
+}
+
+// ----------------------------------------------------------- virtqueue_chain
+namespace vc = vsst::fuzz::virtqueue_chain;
+
+void vq_add(ByteWriter &w, uint8_t nout, uint8_t nin, uint64_t gpa = 0x200000, uint32_t len = 64)
+{
+	w.u8(vc::kAdd).u8(nout).u8(nin);
+	for (int i = 0; i < nout + nin; ++i)
+		w.u64(gpa + 0x1000u * i).u32(len);
+}
+
+void virtqueue_seeds()
+{
+	for (uint8_t event_idx = 0; event_idx < 2; ++event_idx) { // an honest device, two sizes
+		ByteWriter w;
+		w.u8(3).u8(event_idx);
+		vq_add(w, 1, 1);
+		vq_add(w, 2, 1);
+		vq_add(w, 0, 3);
+		w.u8(vc::kKick);
+		w.u8(vc::kComplete).u8(1).u32(40);
+		w.u8(vc::kComplete).u8(0).u32(4112);
+		w.u8(vc::kGet).u8(vc::kGet);
+		w.u8(vc::kDisableCb);
+		w.u8(vc::kComplete).u8(0).u32(1);
+		w.u8(vc::kEnableCb).u8(vc::kGet);
+		vq_add(w, 4, 4); // 8 descriptors of 8: only fits once the others are back
+		w.u8(vc::kKick);
+		save("virtqueue_chain", event_idx ? "honest_event_idx" : "honest", w);
+	}
+	{ // refused adds: empty, zero length, wrapping address, > 4 GiB writable, no space
+		ByteWriter w;
+		w.u8(2).u8(0);
+		vq_add(w, 0, 0);
+		vq_add(w, 1, 0, 0x1000, 0);
+		vq_add(w, 1, 0, UINT64_MAX - 10, 64);
+		vq_add(w, 0, 2, 0x1000, 0xffffffffu);
+		vq_add(w, 3, 2);
+		vq_add(w, 2, 2);
+		vq_add(w, 1, 0);
+		save("virtqueue_chain", "refused_adds", w);
+	}
+	{ // hostile used rings, one violation each
+		const struct {
+			const char *name;
+			uint32_t id, len;
+			uint16_t idx;
+		} bad[] = {{"used_id_out_of_range", 1000, 0, 1},
+			   {"used_id_not_a_head", 1, 0, 1},
+			   {"used_len_too_large", 0, 5000, 1},
+			   {"used_idx_jump", 0, 0, 40}};
+		for (const auto &b : bad) {
+			ByteWriter w;
+			w.u8(3).u8(0);
+			vq_add(w, 1, 1);
+			vq_add(w, 1, 1);
+			w.u8(vc::kUsedElem).u16(0).u32(b.id).u32(b.len);
+			w.u8(vc::kUsedIdx).u16(b.idx);
+			w.u8(vc::kGet).u8(vc::kGet);
+			vq_add(w, 1, 1);
+			save("virtqueue_chain", b.name, w);
+		}
+		ByteWriter w; // the same head completed twice
+		w.u8(3).u8(1);
+		vq_add(w, 1, 1);
+		w.u8(vc::kUsedElem).u16(0).u32(0).u32(8);
+		w.u8(vc::kUsedElem).u16(1).u32(0).u32(8);
+		w.u8(vc::kUsedIdx).u16(2);
+		w.u8(vc::kGet).u8(vc::kGet).u8(vc::kEnableCb);
+		save("virtqueue_chain", "used_twice", w);
+	}
+	{ // the device scribbles over the descriptor table and avail ring
+		ByteWriter w;
+		w.u8(2).u8(1);
+		vq_add(w, 1, 1);
+		w.u8(vc::kRawWrite).u8(0).u16(0).u8(32);
+		for (int i = 0; i < 32; ++i)
+			w.u8(0xff);
+		w.u8(vc::kRawWrite).u8(1).u16(2).u8(2).u16(0x7777);
+		w.u8(vc::kComplete).u8(0).u32(64);
+		w.u8(vc::kGet);
+		vq_add(w, 2, 1);
+		w.u8(vc::kKick);
+		save("virtqueue_chain", "scribbled_tables", w);
+	}
+}
+
+// --------------------------------------------------------------- sim_framing
+namespace sf = vsst::fuzz::sim_framing;
+
+void frame(ByteWriter &w, uint16_t type, uint64_t tag, const void *payload, uint32_t len)
+{
+	vsst_sim_frame_hdr h{};
+	h.magic = VSST_SIM_MAGIC;
+	h.version = VSST_SIM_VERSION;
+	h.type = type;
+	h.length = len;
+	h.tag = tag;
+	w.pod(h);
+	if (len)
+		w.raw(payload, len);
+}
+
+SSTRequest request_of(uint32_t type, uint64_t id)
+{
+	SSTRequest r{};
+	r.type = type;
+	r.request_id = id;
+	switch (type) {
+	case SST_REQ_COMPUTE:
+		r.payload.compute.compute_units = 500;
+		r.payload.compute.latency_model = SST_LATENCY_BANDWIDTH;
+		break;
+	case SST_REQ_READ:
+	case SST_REQ_WRITE:
+		r.payload.memory.addr = 0x4000;
+		r.payload.memory.size = 128;
+		break;
+	case SST_REQ_CONFIGURE:
+		r.payload.config.param = SST_CFG_UNIT_LATENCY_CYCLES;
+		r.payload.config.value = 50;
+		break;
+	}
+	return r;
+}
+
+// Payload bytes a framed client sends for a request of `type`.
+uint32_t wire_len(uint32_t type)
+{
+	switch (type) {
+	case SST_REQ_COMPUTE: return SST_REQUEST_HEADER_SIZE + 12;
+	case SST_REQ_READ: return SST_REQUEST_HEADER_SIZE + 12;
+	case SST_REQ_WRITE: return SST_REQUEST_HEADER_SIZE + 12 + 128;
+	case SST_REQ_CONFIGURE: return SST_REQUEST_HEADER_SIZE + 16;
+	}
+	return SST_REQUEST_HEADER_SIZE;
+}
+
+void sim_framing_seeds()
+{
+	const vsst_sim_hello hello{5, 1, 0};
+	{ // server: a framed session with every request type, pings, an async compute
+		for (uint8_t mode : {sf::kServerFramed, sf::kServerAuto}) {
+			ByteWriter stream;
+			frame(stream, VSST_SIM_HELLO, 0, &hello, sizeof hello);
+			frame(stream, VSST_SIM_PING, 77, nullptr, 0);
+			for (uint32_t t = 0; t < SST_REQ_MAX; ++t) {
+				SSTRequest r = request_of(t, 10 + t);
+				frame(stream, VSST_SIM_REQUEST, 100 + t, &r, wire_len(t));
+			}
+			SSTRequest async = request_of(SST_REQ_COMPUTE, 99);
+			async.flags = SST_REQ_FLAG_ASYNC;
+			frame(stream, VSST_SIM_REQUEST, 200, &async, wire_len(SST_REQ_COMPUTE));
+			ByteWriter w;
+			w.u8(mode);
+			w.u8(sf::kSrvFeed).u16(static_cast<uint16_t>(stream.size())).raw(stream.data().data(), stream.size()).u8(3);
+			w.u8(sf::kSrvDrainModel);
+			w.u8(sf::kSrvFeed).u16(0).u8(0);
+			w.u8(sf::kSrvDrainModel);
+			save("sim_framing", mode == sf::kServerAuto ? "server_auto_framed_session" : "server_framed_session", w);
+		}
+	}
+	{ // server: recoverable and fatal errors
+		ByteWriter w;
+		w.u8(sf::kServerFramed);
+		SSTRequest r = request_of(SST_REQ_NOOP, 1);
+		w.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(1).u16(SST_REQUEST_HEADER_SIZE).raw(&r, SST_REQUEST_HEADER_SIZE).u8(0); // before HELLO
+		save("sim_framing", "server_request_before_hello", w);
+		ByteWriter v;
+		v.u8(sf::kServerFramed);
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_HELLO).u64(0).u16(4).u32(0).u8(0);          // short HELLO
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_HELLO).u64(0).u16(sizeof hello).pod(hello).u8(0);
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_RESPONSE).u64(3).u16(0).u8(0);              // wrong direction
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(4).u16(8).u64(0).u8(0);        // too short
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(5).u16(VSST_SIM_MAX_PAYLOAD + 1).u8(0); // oversize
+		v.u8(sf::kSrvDrainModel);
+		save("sim_framing", "server_bad_frames", v);
+	}
+	{ // server: the acalsim raw stream (configured and detected), one request of each type
+		for (uint8_t mode : {sf::kServerAcalsim, sf::kServerAuto}) {
+			ByteWriter w;
+			w.u8(mode);
+			for (uint32_t t = 0; t < SST_REQ_MAX; ++t) {
+				SSTRequest r = request_of(t, 1 + t);
+				if (mode == sf::kServerAuto && t == 0)
+					r.type = 0x01010101; // not the framed magic: acalsim detected
+				w.u8(sf::kSrvFeed).u16(sizeof r).pod(r).u8(0);
+				if (t % 3 == 2)
+					w.u8(sf::kSrvDrainModel);
+			}
+			w.u8(sf::kSrvFeed).u16(100).raw(&hello, sizeof hello); // a truncated request
+			for (size_t i = sizeof hello; i < 100; ++i)
+				w.u8(0);
+			w.u8(0);
+			w.u8(sf::kSrvDrainModel);
+			save("sim_framing", mode == sf::kServerAuto ? "server_auto_acalsim" : "server_acalsim", w);
+		}
+	}
+	{ // client, framed: greeting, forwarded requests, answers in any order, events, errors, timers
+		ByteWriter w;
+		w.u8(sf::kClientFramed);
+		w.u8(sf::kCliSend).u8(SST_REQ_COMPUTE).u16(12); // waits for the handshake
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 12; ++i)
+			w.u8(static_cast<uint8_t>(i));
+		w.u8(sf::kCliFrame).u16(VSST_SIM_HELLO).u8(0).u64(0).u16(sizeof hello).pod(hello);
+		w.u8(sf::kCliSend).u8(SST_REQ_READ).u16(12);
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 12; ++i)
+			w.u8(0);
+		w.u8(sf::kCliSend).u8(SST_REQ_CONFIGURE).u16(16);
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 16; ++i)
+			w.u8(1);
+		w.u8(sf::kCliResponse).u8(2).u32(SST_STATUS_OK).u16(16);
+		w.u8(sf::kCliResponse).u8(0).u32(SST_STATUS_OK).u16(24); // the capacity probe
+		w.u8(sf::kCliFrame).u16(VSST_SIM_PING).u8(9).u64(0).u16(0);
+		const SSTEvent ev{SST_EVENT_COMPLETION, 0, 1000, 3};
+		w.u8(sf::kCliFrame).u16(VSST_SIM_EVENT).u8(0).u64(0).u16(sizeof ev).pod(ev);
+		w.u8(sf::kCliFrame).u16(VSST_SIM_ERROR).u8(3).u64(0).u16(12).u32(VSST_SIM_ERR_INTERNAL).u32(0).raw("oops", 4);
+		w.u8(sf::kCliResponse).u8(1).u32(SST_STATUS_BUSY).u16(0);
+		w.u8(sf::kCliSend).u8(SST_REQ_WRITE).u16(40);
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 40; ++i)
+			w.u8(2);
+		w.u8(sf::kCliExpire).u32(1500); // times out, tag retired
+		w.u8(sf::kCliResponse).u8(3).u32(SST_STATUS_OK).u16(0); // late reply dropped
+		w.u8(sf::kCliSend).u8(SST_REQ_COMPUTE).u16(12);
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 12; ++i)
+			w.u8(3);
+		w.u8(sf::kCliCancel);
+		w.u8(sf::kCliReconnect);
+		w.u8(sf::kCliSend).u8(SST_REQ_READ).u16(12);
+		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 12; ++i)
+			w.u8(4);
+		save("sim_framing", "client_framed_session", w);
+	}
+	{ // client, framed: peer faults
+		ByteWriter w;
+		w.u8(sf::kClientFramed);
+		w.u8(sf::kCliFrame).u16(VSST_SIM_RESPONSE).u8(1).u64(0).u16(48); // before HELLO
+		for (int i = 0; i < 48; ++i)
+			w.u8(0);
+		w.u8(sf::kCliReconnect);
+		w.u8(sf::kCliFeed).u16(24).u32(0x12345678).u32(0).u64(0).u64(0); // bad magic
+		w.u8(sf::kCliReconnect);
+		w.u8(sf::kCliFrame).u16(VSST_SIM_HELLO).u8(0).u64(0).u16(sizeof hello).pod(hello);
+		w.u8(sf::kCliResponse).u8(200).u32(0).u16(0); // a tag never sent
+		save("sim_framing", "client_framed_faults", w);
+	}
+	{ // client, acalsim: one request on the wire at a time, a timeout and its ghost answer
+		ByteWriter w;
+		w.u8(sf::kClientAcalsim);
+		for (int i = 0; i < 3; ++i) {
+			w.u8(sf::kCliSend).u8(SST_REQ_COMPUTE).u16(12);
+			for (size_t k = 0; k < SST_REQUEST_HEADER_SIZE + 12; ++k)
+				w.u8(static_cast<uint8_t>(i));
+		}
+		w.u8(sf::kCliResponse).u8(0).u32(SST_STATUS_OK).u16(0);
+		w.u8(sf::kCliExpire).u32(1200);
+		w.u8(sf::kCliResponse).u8(0).u32(SST_STATUS_OK).u16(0); // the ghost
+		w.u8(sf::kCliResponse).u8(0).u32(9).u16(0);             // unknown status
+		w.u8(sf::kCliResponse).u8(0).u32(0).u16(0);             // nobody asked
+		w.u8(sf::kCliReconnect);
+		w.u8(sf::kCliSend).u8(SST_REQ_READ).u16(12);
+		for (size_t k = 0; k < SST_REQUEST_HEADER_SIZE + 12; ++k)
+			w.u8(0);
+		w.u8(sf::kCliCancel);
+		w.u8(sf::kCliResponse).u8(0).u32(0).u16(0);
+		save("sim_framing", "client_acalsim_session", w);
+	}
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
+		return 2;
+	}
+	g_root = argv[1];
+	rpc_ring_seeds();
+	device_request_seeds();
+	virtqueue_seeds();
+	sim_framing_seeds();
+	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
+	return 0;
+}
