@@ -73,10 +73,10 @@ result() {
 	echo "VSST-RESULT $*" >>"$RESULTS"
 }
 
-# Adds the VSST-RESULT lines an application printed to the tally. Its own
-# "summary" line is not a test and is left out.
+# Adds the VSST-RESULT lines an application printed (at the start of a line)
+# to the tally. Its own "summary" line is not a test and is left out.
 collect_results() {
-	grep -o 'VSST-RESULT .*' "$1" | grep -v '^VSST-RESULT summary ' >>"$RESULTS"
+	grep '^VSST-RESULT ' "$1" | grep -v '^VSST-RESULT summary ' >>"$RESULTS"
 }
 
 summary() {

@@ -42,12 +42,9 @@ if ! flock -n 9; then
 	flock 9
 fi
 
-# Print deb-src stanzas for the Debian repositories configured on this machine
-# (deb822 files and one-line sources.list entries). Non-Debian repositories
-# are skipped: a repository counts as Debian when its URI path ends in
-# /debian, /debian-security or /debian-ports (deb.debian.org, mirrors and
-# snapshot.debian.org alike).
-derive_deb_src() {
+# Every configured binary repository as "URIS|SUITES|COMPONENTS|SIGNED-BY",
+# from deb822 files and one-line sources.list entries.
+list_deb_repos() {
 	local f
 	for f in /etc/apt/sources.list.d/*.sources; do
 		[ -f "$f" ] && [ "$f" != "$DEB_SRC_LIST" ] || continue
@@ -68,32 +65,52 @@ derive_deb_src() {
 					else if (key == "signed-by") sb = val
 					else if (key == "enabled") enabled = tolower(val)
 				}
-				if (enabled == "no" || types !~ /(^| )deb( |$)/) next
-				if (uris !~ /\/debian(-security|-ports)?\/?( |$)/) next
-				printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", uris, suites, comps
-				if (sb != "") printf "Signed-By: %s\n", sb
-				printf "\n"
+				if (enabled != "no" && types ~ /(^| )deb( |$)/ && uris != "")
+					print uris "|" suites "|" comps "|" sb
 			}' "$f"
 	done
-	local l
-	for l in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$l" ] || continue
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
 		awk '
 			$1 == "deb" {
 				opts = ""; i = 2
 				if ($2 ~ /^\[/) {
-					while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } ; i++ }
+					while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break }; i++ }
 				}
-				uri = $i; suite = $(i + 1); comps = ""
+				comps = ""
 				for (j = i + 2; j <= NF; j++) comps = comps (comps == "" ? "" : " ") $j
-				if (uri !~ /\/debian(-security|-ports)?\/?$/) next
 				sb = ""
 				if (match(opts, /signed-by=[^] ]+/)) sb = substr(opts, RSTART + 10, RLENGTH - 10)
-				printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", uri, suite, comps
-				if (sb != "") printf "Signed-By: %s\n", sb
-				printf "\n"
-			}' "$l"
+				print $i "|" $(i + 1) "|" comps "|" sb
+			}' "$f"
 	done
+}
+
+# Is this a Debian archive? apt's own record of its Release file says so
+# ("Origin: Debian"); before the first apt-get update, fall back to the
+# Debian archive keyring or a *.debian.org host.
+is_debian_repo() {
+	local uri=$1 suite=$2 sb=$3 stem rel
+	stem=$(sed -E 's#^[a-z+]+://##; s#/+$##; s#/#_#g' <<<"$uri")
+	for rel in /var/lib/apt/lists/"${stem}_dists_${suite//\//_}"_{InRelease,Release}; do
+		[ -f "$rel" ] || continue
+		grep -q '^Origin: Debian$' "$rel"
+		return
+	done
+	[[ $sb == */debian-archive-keyring.gpg ]] && return 0
+	[[ $uri =~ ^[a-z+]+://([a-z0-9.-]+\.)?debian\.org(/|$) ]]
+}
+
+# deb-src stanzas for the Debian repositories configured on this machine
+# (same URIs, Suites, Components, Signed-By); other repositories are skipped.
+derive_deb_src() {
+	local uris suites comps sb
+	while IFS='|' read -r uris suites comps sb; do
+		is_debian_repo "${uris%% *}" "${suites%% *}" "$sb" || continue
+		printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n' "$uris" "$suites" "$comps"
+		[ -n "$sb" ] && printf 'Signed-By: %s\n' "$sb"
+		printf '\n'
+	done < <(list_deb_repos)
 }
 
 enable_deb_src() {

@@ -46,9 +46,10 @@ split_find_pieces() {
 		machines=$(timeout 30 "$QEMU" -machine help 2>/dev/null)
 		grep -q '^rpc-backend' <<<"$machines" || split_need "$QEMU has no rpc-backend machine"
 	fi
-	if ! gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null | grep -q 'virtio_sst\.ko$'; then
-		split_need "$IMAGES/initramfs.cpio.gz has no virtio_sst.ko"
-	fi
+	# (No grep -q at the end of a pipe: under pipefail, cpio's SIGPIPE would fail it.)
+	local listing
+	listing=$(gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null)
+	grep -q 'virtio_sst\.ko$' <<<"$listing" || split_need "$IMAGES/initramfs.cpio.gz has no virtio_sst.ko"
 }
 
 # A work directory the device VM (user nobody when we are root) can traverse.

@@ -19,7 +19,7 @@ uint32_t Device::offered_features()
 }
 
 Device::Device(const vsst_dev_config &cfg)
-	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id),
+	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id), protocol_(cfg.protocol),
 	  max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
 	  request_timeout_(std::chrono::milliseconds(cfg.request_timeout_ms ? cfg.request_timeout_ms
 									    : kDefaultTimeoutMs)),
@@ -102,6 +102,8 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 		if (resp.status == SST_STATUS_OK)
 			Stats::bump(stats_.local);
 		deliver(cookie, epoch, resp);
+		if (copy.type == SST_REQ_RESET && resp.status == SST_STATUS_OK)
+			propagate_reset(copy);
 		return;
 	}
 
@@ -123,8 +125,30 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 	link_->submit(std::move(fw));
 }
 
+void Device::propagate_reset(const SSTRequest &req)
+{
+	// RESET is answered locally (the guest never waits for the simulator),
+	// but the model's state (memory, parameters) must be reset too: the
+	// simulator gets the same RESET, in order with the forwarded requests,
+	// as an internal request whose answer nobody waits for. Only the framed
+	// protocol: acalsim peers would hold up the one-at-a-time queue.
+	if (!link_ || protocol_ != VSST_DEV_PROTO_FRAMED)
+		return;
+	ForwardRequest fw;
+	fw.info.internal = true;
+	fw.info.request_id = req.request_id;
+	fw.info.user_data = req.user_data;
+	fw.info.type = SST_REQ_RESET;
+	fw.info.deadline = Clock::now() + request_timeout_;
+	fw.wire_len = SST_REQUEST_HEADER_SIZE;
+	fw.body = std::make_unique<SSTRequest>(req);
+	link_->submit(std::move(fw));
+}
+
 void Device::complete(const PendingInfo &info, SSTResponse &resp)
 {
+	if (info.internal)
+		return; // the core's own requests have no cookie
 	// Whatever the simulator wrote, the guest matches on these.
 	resp.request_id = info.request_id;
 	resp.user_data = info.user_data;

@@ -44,6 +44,7 @@ public:
 private:
 	explicit Device(const vsst_dev_config &cfg);
 	void submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch);
+	void propagate_reset(const SSTRequest &req);
 
 	// CompletionSink (I/O thread) and the local path (caller's thread).
 	void complete(const PendingInfo &info, SSTResponse &resp) override;
@@ -52,6 +53,7 @@ private:
 
 	std::string socket_path_;
 	uint32_t device_id_;
+	uint32_t protocol_;
 	uint32_t max_inflight_;
 	Clock::duration request_timeout_;
 	uint32_t features_;

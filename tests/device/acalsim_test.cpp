@@ -57,6 +57,17 @@ TEST_F(Acalsim, StrictlyOneAtATimeAndInOrder)
 	EXPECT_EQ(sim.requests.load(), static_cast<int>(kN));
 }
 
+TEST_F(Acalsim, ResetStaysLocal)
+{
+	sim.auto_reply = false;
+	Harness h(sim.path().c_str(), VSST_DEV_PROTO_ACALSIM);
+	ASSERT_TRUE(h.wait_connected(true));
+	ASSERT_EQ(h.submit(make_req(SST_REQ_RESET, 1), 1), 0);
+	ASSERT_TRUE(h.wait_done(1));
+	EXPECT_EQ(h.only(1).status, SST_STATUS_OK);
+	EXPECT_FALSE(sim.wait_held(1, 50ms));
+}
+
 TEST_F(Acalsim, HeldRequestBlocksTheNextOne)
 {
 	sim.auto_reply = false;

@@ -164,6 +164,32 @@ TEST_F(Framed, GetInfoCombinesLocalInfoWithSimulatorCapacities)
 	EXPECT_EQ(h.stats().local, h.stats().requests);
 }
 
+TEST_F(Framed, ResetIsAnsweredLocallyAndReachesTheSimulator)
+{
+	sim.auto_reply = false;
+	Harness h(sim.path().c_str());
+	ASSERT_TRUE(h.wait_connected(true));
+	ASSERT_EQ(h.submit(make_compute(1, 1), 1), 0);
+	ASSERT_EQ(h.submit(make_req(SST_REQ_RESET, 2), 2), 0);
+	// The guest's answer does not wait for the simulator...
+	ASSERT_TRUE(h.wait_done(1));
+	EXPECT_EQ(h.done[0].cookie, 2u);
+	EXPECT_EQ(h.only(2).status, SST_STATUS_OK);
+	// ...but the model is reset too, after what was submitted before it.
+	ASSERT_TRUE(sim.wait_held(2, 5s));
+	auto held = sim.take_held();
+	ASSERT_EQ(held.size(), 2u);
+	EXPECT_EQ(held[0].req.type, static_cast<uint32_t>(SST_REQ_COMPUTE));
+	EXPECT_EQ(held[1].req.type, static_cast<uint32_t>(SST_REQ_RESET));
+	EXPECT_EQ(held[1].req.request_id, 2u);
+	for (auto &r : held)
+		sim.reply(r);
+	ASSERT_TRUE(h.wait_done(2));
+	h.reap_once(50);
+	EXPECT_EQ(h.done.size(), 2u) << "the internal RESET must not complete a cookie";
+	EXPECT_EQ(h.stats().inflight, 0u);
+}
+
 TEST_F(Framed, PingIsAnsweredWithPongSameTag)
 {
 	Harness h(sim.path().c_str());

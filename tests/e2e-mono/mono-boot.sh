@@ -165,7 +165,8 @@ if [ $TIMED_OUT = 0 ]; then wait "$QPID"; QRC=$?; else QRC=timeout; fi
 RUN_WALL=$(since "$T0")
 [ -n "$CONSOLE_COPY" ] && cp "$CONSOLE" "$CONSOLE_COPY"
 
-RESULTS=$(grep -ao 'VSST-RESULT .*' "$CONSOLE" | tr -d '\r')
+# Result lines start a line, or follow a kernel message printed on the same line.
+RESULTS=$(tr -d '\r' <"$CONSOLE" | grep -aoE '(^|\] )VSST-RESULT .*' | sed 's/^\] //')
 GUEST_UPTIME=$(grep -ao 'VSST-BOOT init uptime=[0-9.]*' "$CONSOLE" | head -n 1 | sed 's/.*uptime=//')
 
 problems=()
@@ -184,7 +185,7 @@ fi
 for name in "${EXPECT[@]}"; do
 	line=$(awk -v n="$name" '$2 == n' <<<"$RESULTS" | tail -n 1)
 	[ -n "$line" ] || { problems+=("no result for $name"); continue; }
-	[ "$(awk '{ print toupper($3) }' <<<"$line")" = PASS ] || problems+=("$name: ${line#VSST-RESULT }")
+	[ "$(awk '{ print toupper($3) }' <<<"$line")" = PASS ] || problems+=("${line#VSST-RESULT }")
 done
 for re in "${EXPECT_LINES[@]}"; do
 	grep -aEq -- "$re" "$CONSOLE" || problems+=("no console line matches /$re/")

@@ -16,13 +16,18 @@
 //    afterwards returns -EPIPE; a healthy one reports "";
 //  - while nobody wrote to the region behind the API's back, the channel
 //    behaves like two FIFOs: requests and events arrive exactly as sent, in
-//    order, and the channel never poisons unless asked to.
+//    order, and the channel never poisons unless asked to;
+//  - when the only interference is forged completions, any completion that
+//    is not exactly the answer to a request still outstanding (wrong slot,
+//    token, address, size, direction, a duplicate) poisons the proxy once it
+//    reads it.
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -118,6 +123,16 @@ public:
 				FUZZ_CHECK(why && why[0] == '\0', "healthy endpoint reports a reason: %s", why);
 			}
 		}
+		if (only_forged_completions_ && expect_proxy_poison_ && proxy_) {
+			// Make the proxy read its completions ring: a kick on its
+			// doorbell, then recv_event, which passes completions on.
+			const uint64_t one = 1;
+			FUZZ_CHECK(::write(fds_.to_proxy, &one, sizeof one) == sizeof one, "kick failed");
+			vsst_rpcmsg ev;
+			vsst_rpc_proxy_recv_event(proxy_, &ev);
+			FUZZ_CHECK(vsst_rpc_poisoned(proxy_), "the proxy accepted a forged completion that answers no "
+							      "outstanding request");
+		}
 		if (!tampered_ && !asked_to_poison_) {
 			for (vsst_rpc *ch : {proxy_, dev_})
 				FUZZ_CHECK(!ch || !vsst_rpc_poisoned(ch),
@@ -166,7 +181,7 @@ private:
 		auto b = in.bytes(std::min(len, size_ - off));
 		if (!b.empty())
 			std::memcpy(region_ + off, b.data(), b.size());
-		tampered_ = true;
+		tamper();
 	}
 
 	void set_index(ByteReader &in, bool prod)
@@ -174,7 +189,7 @@ private:
 		layout::RingControl *c = control(in.u8());
 		const uint32_t v = in.u32();
 		__atomic_store_n(prod ? &c->prod : &c->cons, v, __ATOMIC_RELEASE);
-		tampered_ = true;
+		tamper();
 	}
 
 	void publish(unsigned ring, const Message &m)
@@ -186,12 +201,20 @@ private:
 		tampered_ = true;
 	}
 
+	// Any interference other than forged completions ends the completion model.
+	void tamper()
+	{
+		tampered_ = true;
+		only_forged_completions_ = false;
+	}
+
 	void forge_message(ByteReader &in)
 	{
 		const unsigned ring = in.u8() % 3;
 		Message m;
 		in.fill(&m, sizeof m);
 		publish(ring, m);
+		tamper();
 	}
 
 	// A completion for a request the device saw (or a made-up one), with one
@@ -208,6 +231,16 @@ private:
 		Message c = mmio_completion(req, data, error);
 		(&c.mr0)[field % 4] ^= (field & 4) ? flip : 0;
 		publish(static_cast<unsigned>(Ring::Completions), c);
+		forged_ = true;
+		// Faithful: exactly the answer to a request still outstanding.
+		auto it = outstanding_.find(c.slot());
+		const bool faithful = it != outstanding_.end() && validate(c, Ring::Completions) == DecodeError::None &&
+				      (c.mr0 & ~VSST_RPC_MR0_ERROR) == mmio_completion(it->second, 0).mr0 &&
+				      c.mr1 == it->second.mr1 && c.mr3 == it->second.mr3;
+		if (faithful)
+			outstanding_.erase(it);
+		else
+			expect_proxy_poison_ = true;
 	}
 
 	void dev_wait()
@@ -235,6 +268,7 @@ private:
 		}
 		if (m.op() == Op::Mmio && !m.posted()) {
 			inflight_.push_back(m);
+			outstanding_[m.slot()] = m;
 			if (seen_.size() < 64)
 				seen_.push_back(m);
 		}
@@ -247,6 +281,10 @@ private:
 		const uint8_t pick = in.u8();
 		const uint8_t mode = in.u8();
 		const uint64_t data = in.u64();
+		// After a forgery the device's own completions would overwrite forged
+		// slots (its producer index is private): it stays quiet from then on.
+		if (forged_)
+			return;
 		if (inflight_.empty() || (mode & 4)) {
 			// Not an in-flight request: must be refused, never sent.
 			Message bogus = mmio_request(pick % kMaxSlots, kAsGlobal, data & 0xfff0, 4, Dir::Read, 0, data);
@@ -265,8 +303,12 @@ private:
 		const int r = (mode & 1) ? vsst_rpc_dev_complete_error(dev_, &c, 0)
 					 : vsst_rpc_dev_complete(dev_, &c, data, 0);
 		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE, "dev_complete returned %d", r);
-		if (r == 0 || r == -EPIPE)
+		if (r == 0 || r == -EPIPE) {
+			auto o = outstanding_.find(inflight_[i].slot());
+			if (o != outstanding_.end() && o->second == inflight_[i])
+				outstanding_.erase(o);
 			inflight_.erase(inflight_.begin() + static_cast<ptrdiff_t>(i));
+		}
 		if (r == 0) {
 			// A second completion of the same request must be refused.
 			const int again = vsst_rpc_dev_complete(dev_, &c, data, 0);
@@ -428,6 +470,7 @@ private:
 		vsst_rpc *&ch = device ? dev_ : proxy_;
 		vsst_rpc_close(ch);
 		ch = attach(device ? VSST_RPC_ROLE_DEVICE : VSST_RPC_ROLE_PROXY);
+		only_forged_completions_ = false;
 		if (device)
 			inflight_.clear();
 		// A new endpoint starts with fresh local state (slots, tokens): the
@@ -444,6 +487,10 @@ private:
 	vsst_rpc *dev_ = nullptr;
 	bool tampered_ = false;
 	bool asked_to_poison_ = false;
+	bool only_forged_completions_ = true; // no interference but forged completions
+	bool forged_ = false;
+	bool expect_proxy_poison_ = false;
+	std::map<unsigned, Message> outstanding_; // by slot: seen by the device, not answered
 	int slow_calls_ = 0;
 	std::deque<Message> expected_requests_, expected_events_;
 	std::vector<Message> inflight_; // received by the device, not completed

@@ -107,7 +107,7 @@ TEST(Stress, EventsAcrossProcessesToAPollingMainLoop)
 TEST(Stress, SynchronousMmioFromManyThreadsAcrossProcesses)
 {
 	const int threads = 4;
-	const uint64_t each = scaled(50'000);
+	const uint64_t each = scaled(20'000);
 	for (uint32_t spin : {0u, 20u}) {
 		TestChannel ch(256, spin, false);
 		const vsst_rpc_fds fds = ch.fds.raw();

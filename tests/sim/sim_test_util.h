@@ -40,8 +40,10 @@ inline SSTRequest write_req(uint64_t addr, std::span<const uint8_t> data, uint64
   SSTRequest r = make_req(SST_REQ_WRITE, id);
   r.payload.memory.addr = addr;
   r.payload.memory.size = static_cast<uint32_t>(data.size());
-  std::memcpy(r.payload.data + SST_WRITE_DATA_OFFSET, data.data(),
-              std::min<size_t>(data.size(), SST_MAX_WRITE_SIZE));
+  if (!data.empty()) {
+    std::memcpy(r.payload.data + SST_WRITE_DATA_OFFSET, data.data(),
+                std::min<size_t>(data.size(), SST_MAX_WRITE_SIZE));
+  }
   return r;
 }
 

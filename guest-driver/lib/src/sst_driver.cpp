@@ -121,17 +121,29 @@ size_t SstDriver::reap(const std::function<void(const SstResult &)> &fn) {
 
 bool SstDriver::wait(std::chrono::milliseconds timeout) {
 	SplitVirtqueue &rq = dev_.queue(SST_VQ_REQUEST);
-	if (!done_.empty())
-		return true;
-	if (rq.enable_cb() || dev_.queue(SST_VQ_EVENT).has_used()) {
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	for (;;) {
+		if (!done_.empty())
+			return true;
+		if (rq.enable_cb() || dev_.queue(SST_VQ_EVENT).has_used()) {
+			rq.disable_cb();
+			return true;
+		}
+		const auto now = std::chrono::steady_clock::now();
+		if (now >= deadline) {
+			rq.disable_cb();
+			return false;
+		}
+		const InterruptReport r = dev_.wait_interrupt(
+			std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1));
 		rq.disable_cb();
-		return true;
+		if (r.any())
+			stats_.interrupts++;
+		// An interrupt can be stale (its buffer was already polled): only
+		// something to reap ends the wait early.
+		if (rq.has_used() || dev_.queue(SST_VQ_EVENT).has_used())
+			return true;
 	}
-	const InterruptReport r = dev_.wait_interrupt(timeout);
-	rq.disable_cb();
-	if (r.any())
-		stats_.interrupts++;
-	return rq.has_used() || dev_.queue(SST_VQ_EVENT).has_used();
 }
 
 SstResult SstDriver::call(const SSTRequest &req, std::chrono::milliseconds timeout, size_t len) {

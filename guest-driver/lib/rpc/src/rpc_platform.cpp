@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -267,7 +268,11 @@ void RpcGuest::handle(const vsst_rpcmsg &m) {
 			counters_.stray_msi++;
 			break;
 		}
-		pending_[dev].push_back(vec);
+		// Interrupts coalesce: a vector already pending is not queued twice,
+		// which also bounds the list for a device nobody waits on.
+		auto &p = pending_[dev];
+		if (std::find(p.begin(), p.end(), vec) == p.end())
+			p.push_back(vec);
 		break;
 	}
 	case VSST_RPC_OP_SET_IRQ: {
@@ -275,7 +280,7 @@ void RpcGuest::handle(const vsst_rpcmsg &m) {
 		const unsigned dev = static_cast<unsigned>(m.mr1);
 		if (m.mr2 == VSST_RPC_IRQ_SET || m.mr2 == VSST_RPC_IRQ_PULSE) {
 			auto &p = pending_[dev];
-			if (p.empty() || p.back() != InterruptSource::kLineVector)
+			if (std::find(p.begin(), p.end(), InterruptSource::kLineVector) == p.end())
 				p.push_back(InterruptSource::kLineVector);
 		}
 		break;
