@@ -22,6 +22,7 @@ Environment: VSST_CACHE, VSST_LIB_BUILD (CMake build dir whose bin/ holds
 USAGE
 }
 
+ORIG_ARGS=("$@")
 FORCE=0
 OUT=$VSST_CACHE/images
 while [ $# -gt 0 ]; do
@@ -117,6 +118,14 @@ fetch_kernel() {
 		(cd "$debdir" && apt-get download -q "$IMG_PKG=$IMG_VER" 2>&1 |
 			grep -v 'unsandboxed' >&2) || true
 		deb=$(find "$debdir" -maxdepth 1 -name "${IMG_PKG}_*.deb" | head -n 1)
+		if [ -z "$deb" ] && [ -z "${VSST_IMAGES_RETRIED:-}" ]; then
+			# A stale package index names versions the mirror no longer has:
+			# refresh it and start over (the kernel version may change too).
+			log "apt-get download $IMG_PKG failed; running apt-get update and retrying"
+			vsst_as_root apt-get update -qq >/dev/null || vsst_die "apt-get update failed"
+			exec 9>&-
+			VSST_IMAGES_RETRIED=1 exec "$IMAGES_SRC/build-images.sh" "${ORIG_ARGS[@]}"
+		fi
 		[ -n "$deb" ] || vsst_die "images: apt-get download $IMG_PKG failed"
 	fi
 	KROOT=$WORK/kernel-$KVER
@@ -224,7 +233,9 @@ is_static() { local h; h=$(readelf -l "$1" 2>/dev/null); ! grep -q 'Requesting p
 # Copies a binary and, when it is dynamic, its shared libraries and loader.
 install_binary() {
 	local bin=$1 root=$2 lib
+	# Stripped: debug info would triple the initramfs the guest unpacks.
 	install -D -m 0755 "$bin" "$root/usr/bin/$(basename "$bin")"
+	strip "$root/usr/bin/$(basename "$bin")"
 	is_static "$bin" && return 0
 	log "warning: $bin is not static; copying its shared libraries"
 	for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
@@ -286,6 +297,9 @@ build_initramfs() {
 		rel=${rel#\?}
 		install -D -m 0644 "$KROOT/lib/modules/$KVER/$rel" "$root/lib/modules/$KVER/$rel"
 	done <<<"$LOAD_ORDER"
+	# Debian's modules come without debug info; the project's module does not.
+	[ ! -f "$root/lib/modules/$KVER/extra/virtio_sst.ko" ] ||
+		strip --strip-debug "$root/lib/modules/$KVER/extra/virtio_sst.ko"
 	printf '%s\n' "$LOAD_ORDER" >"$root/etc/vsst/modules.order"
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		cp "$KROOT/lib/modules/$KVER/$f" "$root/lib/modules/$KVER/$f"

@@ -101,9 +101,12 @@ split_start_sim() {
 	done
 }
 
+# Kills sst-sim <i> the hard way (a crash). SIM_PIDS holds timeout(1), which
+# does not pass SIGKILL on: kill its child, sst-sim itself.
 split_kill_sim() {
-	local i=$1
-	kill -KILL "${SIM_PIDS[$i]}" 2>/dev/null
+	local i=$1 child
+	child=$(pgrep -P "${SIM_PIDS[$i]}")
+	[ -n "$child" ] && kill -KILL $child 2>/dev/null
 	wait "${SIM_PIDS[$i]}" 2>/dev/null
 	rm -f "$WORK/sim$i.sock"
 }
@@ -156,10 +159,11 @@ split_wait_console() {
 # command line, so -name ...,process= does not hide it from /proc/*/cmdline).
 split_leftovers() {
 	[ -n "${SPLIT_TOKEN:-}" ] || return 0
-	local p n=0
+	local p n=0 cmd
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$SPLIT_TOKEN"; then
-			split_say "still running: pid ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)"
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		if [[ $cmd == *"$SPLIT_TOKEN"* ]]; then
+			split_say "still running: pid ${p#/proc/}: ${cmd:0:120}"
 			n=$((n + 1))
 		fi
 	done

@@ -312,13 +312,14 @@ int ChannelState::push(RingProducer &ring, Ring which, const Message &m)
 {
 	if (check_poisoned())
 		return -EPIPE;
-	const RingStatus st = ring.try_push(m);
+	// Observed before it is published: a recorder then never sees the
+	// peer's reaction to a message before the message itself.
+	const RingStatus st = ring.try_push(m, [&] { observe(0, which, m); });
 	if (st == RingStatus::Full)
 		return 0;
 	if (st == RingStatus::Corrupt)
 		return check_producer(ring, which) < 0 ? -EPIPE : 0;
 	bump(cnt_.sent[static_cast<size_t>(which)]);
-	observe(0, which, m);
 	// Kick only a consumer that announced it is about to sleep, and only
 	// once per announcement: taking the flag down means the messages that
 	// follow while it wakes up cost no further syscalls.

@@ -174,6 +174,24 @@ TEST(BackendDriverSst, ManyRequestsInFlightWithInterrupts) {
 	EXPECT_EQ(c.stray_msi, 0u);
 }
 
+TEST(BackendDriverSst, ReinitialisedDeviceWithMovedBarsKeepsWorking) {
+	BackendRig rig;
+	uint64_t first_notify;
+	{
+		auto s = rig.open_sst();
+		first_notify = s.pci->transport->notify_address(SST_VQ_REQUEST);
+		ASSERT_EQ(s.driver->call(make_request(SST_REQ_NOOP), 5s).status(), SST_STATUS_OK);
+	} // driver reset the device
+	auto s = rig.open_sst(); // BARs assigned again, at new addresses
+	const uint64_t second_notify = s.pci->transport->notify_address(SST_VQ_REQUEST);
+	EXPECT_NE(first_notify, second_notify);
+	EXPECT_TRUE(rig.guest().is_posted(second_notify, 2)) << "moved notify region not announced";
+	const auto posted_before = rig.guest().counters().posted_writes;
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(s.driver->call(make_request(SST_REQ_NOOP), 5s).status(), SST_STATUS_OK);
+	EXPECT_GT(rig.guest().counters().posted_writes, posted_before);
+}
+
 TEST(BackendDriverSst, IntxWhenMsixIsNotUsed) {
 	BackendRig rig;
 	virtio::VirtioPciTransport::Options topt;

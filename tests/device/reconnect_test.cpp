@@ -44,8 +44,15 @@ TEST_P(Reconnect, AbsentSimulatorGivesNoDevicePromptly)
 	EXPECT_EQ(s.timeouts, 0u);
 	// Local requests still work without a simulator.
 	ASSERT_EQ(h.submit(test::make_req(SST_REQ_NOOP, 99), 99), 0);
-	ASSERT_TRUE(h.wait_done(51));
+	ASSERT_EQ(h.submit(test::make_req(SST_REQ_RESET, 98), 98), 0);
+	ASSERT_TRUE(h.wait_done(52));
 	EXPECT_EQ(h.only(99).status, SST_STATUS_OK);
+	EXPECT_EQ(h.only(98).status, SST_STATUS_OK);
+	// The RESET the core passes on to the (absent) simulator is its own
+	// business: it must not surface as a second completion.
+	h.reap_once(50);
+	EXPECT_EQ(h.done.size(), 52u);
+	EXPECT_EQ(h.stats().inflight, 0u);
 }
 
 TEST_P(Reconnect, SimulatorStartedLaterIsPickedUp)

@@ -173,7 +173,12 @@ problems=()
 [ $TIMED_OUT = 1 ] && problems+=("guest did not power off within ${TIMEOUT}s")
 [ "$QRC" = 0 ] || [ "$QRC" = timeout ] || problems+=("QEMU exited with status $QRC")
 [ -n "$GUEST_UPTIME" ] || problems+=("/init never started (no VSST-BOOT line)")
-summary=$(grep '^VSST-RESULT summary ' <<<"$RESULTS" | tail -n 1)
+# /init's summary is the last one and comes after the last app finished; an
+# app's own summary line (inside its VSST-RUN bracket) must not stand in for it.
+summary=$(tr -d '\r' <"$CONSOLE" | awk '
+	/VSST-RUN end / { s = "" }
+	/(^|\] )VSST-RESULT summary / { s = $0; sub(/^.*VSST-RESULT/, "VSST-RESULT", s) }
+	END { print s }')
 if [ -z "$summary" ]; then
 	problems+=("no VSST-RESULT summary line")
 else

@@ -131,9 +131,9 @@ device_vm_killed)
 	# and nothing is left running.
 	split_start_sim 0
 	: >"$CON"
-	split_vmm_proxy "$CON" "$LOG" --timeout 600 --grace 20 --device "virtio-sst,sim=$WORK/sim0.sock" \
+	split_vmm_proxy "$CON" "$LOG" --timeout 600 --grace 40 --device "virtio-sst,sim=$WORK/sim0.sock" \
 		--append 'vsst.run=sst-bench virtio_sst.timeout_ms=3000' \
-		--append 'vsst.args.sst-bench="--type compute --count 1000000 --depth 4 --timeout-s 60"'
+		--append 'vsst.args.sst-bench="--type compute --count 1000000 --depth 4 --timeout-s 15"'
 	split_wait_console "$CON" 'VSST-RUN begin sst-bench' 400 || { show; split_fail "guest never started sst-bench"; }
 	sleep 2
 	dpid=$(sed -n 's/.*device VM: started, pid \([0-9]*\).*/\1/p' "$LOG" | head -n 1)

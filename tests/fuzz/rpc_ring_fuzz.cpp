@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -45,6 +46,8 @@ using vsst::fuzz::ByteReader;
 namespace ops = vsst::fuzz::rpc_ring;
 
 constexpr int kMaxSteps = 256;
+// VSST_FUZZ_TRACE=1: print each operation (for triaging a crash input).
+const bool g_trace = std::getenv("VSST_FUZZ_TRACE") != nullptr;
 
 Message from_c(const vsst_rpcmsg &m) { return Message::from_c(m); }
 
@@ -91,7 +94,10 @@ public:
 
 	void step(ByteReader &in)
 	{
-		switch (in.u8() % ops::kCount) {
+		const unsigned op = in.u8() % ops::kCount;
+		if (g_trace)
+			std::fprintf(stderr, "op %u (tampered %d, forged-only %d)\n", op, tampered_, only_forged_completions_);
+		switch (op) {
 		case ops::kRawWrite: raw_write(in); break;
 		case ops::kSetProd: set_index(in, true); break;
 		case ops::kSetCons: set_index(in, false); break;
@@ -128,8 +134,10 @@ public:
 			// doorbell, then recv_event, which passes completions on.
 			const uint64_t one = 1;
 			FUZZ_CHECK(::write(fds_.to_proxy, &one, sizeof one) == sizeof one, "kick failed");
+			// recv_event looks at completions once the events ring is empty.
 			vsst_rpcmsg ev;
-			vsst_rpc_proxy_recv_event(proxy_, &ev);
+			for (uint32_t i = 0; i <= cap_ && vsst_rpc_proxy_recv_event(proxy_, &ev) == 1; ++i) {
+			}
 			FUZZ_CHECK(vsst_rpc_poisoned(proxy_), "the proxy accepted a forged completion that answers no "
 							      "outstanding request");
 		}
@@ -237,6 +245,11 @@ private:
 		const bool faithful = it != outstanding_.end() && validate(c, Ring::Completions) == DecodeError::None &&
 				      (c.mr0 & ~VSST_RPC_MR0_ERROR) == mmio_completion(it->second, 0).mr0 &&
 				      c.mr1 == it->second.mr1 && c.mr3 == it->second.mr3;
+		if (g_trace)
+			std::fprintf(stderr, "  forged completion mr0=%#llx mr1=%#llx mr2=%#llx mr3=%#llx: %s\n",
+				     static_cast<unsigned long long>(c.mr0), static_cast<unsigned long long>(c.mr1),
+				     static_cast<unsigned long long>(c.mr2), static_cast<unsigned long long>(c.mr3),
+				     faithful ? "faithful" : "should poison");
 		if (faithful)
 			outstanding_.erase(it);
 		else
@@ -253,6 +266,10 @@ private:
 		if (r != 1)
 			return;
 		const Message m = from_c(cm);
+		if (g_trace)
+			std::fprintf(stderr, "  device got mr0=%#llx mr1=%#llx mr2=%#llx mr3=%#llx\n",
+				     static_cast<unsigned long long>(m.mr0), static_cast<unsigned long long>(m.mr1),
+				     static_cast<unsigned long long>(m.mr2), static_cast<unsigned long long>(m.mr3));
 		FUZZ_CHECK(validate(m, Ring::Requests) == DecodeError::None,
 			   "device received an invalid request: %s (mr0=%#llx)", to_string(validate(m, Ring::Requests)),
 			   static_cast<unsigned long long>(m.mr0));
@@ -372,6 +389,9 @@ private:
 		const bool valid = len <= 8 && validate(shape, Ring::Requests) == DecodeError::None;
 		const uint64_t before = sent_requests();
 		const int r = vsst_rpc_proxy_mmio(proxy_, as, addr, len, dir, &data, timeout);
+		if (g_trace)
+			std::fprintf(stderr, "  mmio as %#x addr %#llx len %u dir %u timeout %d: %d\n", as,
+				     static_cast<unsigned long long>(addr), len, dir, timeout, r);
 		FUZZ_CHECK(r == 0 || r == -EIO || r == -ETIMEDOUT || r == -EBUSY || r == -EPIPE || r == -EINVAL,
 			   "proxy_mmio returned %d", r);
 		FUZZ_CHECK(valid || r == -EINVAL, "an invalid access (as %#x addr %#llx len %u) was not refused: %d", as,

@@ -35,7 +35,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 mkdir -p "$build/logs"
 count() { find "$1" -maxdepth 1 -type f | wc -l; }
 
-printf '%-16s %12s %8s %9s %8s %10s %8s  %s\n' target execs seconds exec/s cov features new crashes >&2
+printf '%-16s %12s %8s %9s %8s %10s %8s  %s\n' target execs seconds exec/s cov features new crashes
 failed=0
 results=()
 for t in "${targets[@]}"; do

@@ -26,8 +26,8 @@ VirtioDevice::~VirtioDevice() {
 }
 
 uint64_t VirtioDevice::negotiate(uint64_t supported, uint64_t required, bool use_event_idx) {
+	t_.reset(); // first: old rings may be freed only once the device let go
 	queues_.clear();
-	t_.reset();
 	t_.set_status(status::kAcknowledge);
 	t_.set_status(status::kAcknowledge | status::kDriver);
 	const uint64_t offered = t_.device_features();

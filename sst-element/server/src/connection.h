@@ -44,6 +44,9 @@ class Connection {
   const DeviceModel& model() const { return model_; }
   const ServerSession& session() const { return session_; }
   bool closed_for_protocol_error() const { return session_.closing(); }
+  // The epoll mask last registered for this socket (the server skips
+  // epoll_ctl when it would not change).
+  uint32_t registered_events = 0;
 
  private:
   struct Held {

@@ -228,6 +228,7 @@ void Server::accept_all() {
       spdlog::warn("epoll_ctl: {}", std::strerror(errno));
       continue;
     }
+    conn->registered_events = EPOLLIN | EPOLLRDHUP;
     ++totals_.connections;
     spdlog::info("connection {} accepted ({} open)", id, conns_.size() + 1);
     conns_.emplace(id, std::move(conn));
@@ -251,8 +252,10 @@ void Server::handle_connection(uint64_t id, uint32_t events) {
 void Server::update_interest(uint64_t id, Connection& c) {
   epoll_event ev{};
   ev.events = (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u);
+  if (ev.events == c.registered_events) return;
   ev.data.u64 = id;
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c.fd(), &ev);
+  c.registered_events = ev.events;
 }
 
 void Server::collect(const Connection& c) {

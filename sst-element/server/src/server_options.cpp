@@ -253,6 +253,16 @@ std::string usage_text() {
     o << "]\n";
   }
   o << "\n"
+       "Timing (w = work items of a COMPUTE, n = bytes of a READ/WRITE; cycles):\n"
+       "  fixed      unit busy w*L\n"
+       "  pipelined  unit busy S + L + (w-1)\n"
+       "  bandwidth  unit busy S + Lm + ceil(w / min(Bu, Bm)); the memory channel is held for\n"
+       "             the streaming part ceil(w / min(Bu, Bm))\n"
+       "  READ/WRITE Lm + ceil(n / Bm); the memory channel is held ceil(n / Bm)\n"
+       "COMPUTEs queue FIFO for the unit that frees first, memory accesses for the channel.\n"
+       "Responses carry the total cycles (queueing included) and the completion time in\n"
+       "simulated ps; requests read in one batch arrive at the same simulated time.\n"
+       "\n"
        "Numbers accept suffixes k M G T (x1000) and Ki Mi Gi Ti (x1024); a trailing Hz is ignored\n"
        "(--clock-hz 2GHz). Signals: SIGINT/SIGTERM stop the server cleanly (statistics printed,\n"
        "socket file removed). Exit status: 0 clean stop, 1 start-up error, 2 usage error.\n";

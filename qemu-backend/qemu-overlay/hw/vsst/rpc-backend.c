@@ -226,6 +226,11 @@ static void rpc_backend_machine_init(MachineState *ms)
     qemu_add_machine_init_done_notifier(&s->machine_done);
 }
 
+/* No firmware runs here: devices get no option ROM (and no ROM BAR). */
+static GlobalProperty rpc_backend_compat[] = {
+    { "virtio-net-pci", "romfile", "" },
+};
+
 static void rpc_backend_machine_class_init(ObjectClass *oc, void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
@@ -241,6 +246,8 @@ static void rpc_backend_machine_class_init(ObjectClass *oc, void *data)
     mc->no_sdcard = 1;
     mc->default_ram_id = NULL; /* RAM comes from the accelerator */
     mc->default_display = "none";
+    compat_props_add(mc->compat_props, rpc_backend_compat,
+                     G_N_ELEMENTS(rpc_backend_compat));
 }
 
 static const TypeInfo rpc_backend_machine_info = {

@@ -37,6 +37,15 @@ public:
 	// Ok, Full, or Corrupt (the consumer's index is impossible; see fault()).
 	RingStatus try_push(const Message &m)
 	{
+		return try_push(m, [] {});
+	}
+
+	// As above; before_publish runs after the slot is written and before
+	// the consumer can see it (the trace recorder's observer uses it so a
+	// "sent" record always precedes anything the peer does in response).
+	template <class F>
+	RingStatus try_push(const Message &m, F &&before_publish)
+	{
 		if (prod_ - cons_cache_ >= capacity()) {
 			cons_cache_ = std::atomic_ref<uint32_t>(ctl_->cons).load(std::memory_order_acquire);
 			const uint32_t used = prod_ - cons_cache_;
@@ -48,6 +57,7 @@ public:
 				return RingStatus::Full;
 		}
 		std::memcpy(&slots_[prod_ & mask_], &m, sizeof m);
+		before_publish();
 		// seq_cst so that the following load of the consumer's "sleeping"
 		// flag cannot be reordered before this store (Dekker with the
 		// consumer, which stores its flag and then re-reads prod).

@@ -28,6 +28,8 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/processor.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "hw/qdev-properties.h"
@@ -312,6 +314,39 @@ static void rpc_channel_drain(RpcChannel *ch)
     }
 }
 
+void rpc_channel_poll_after_doorbell(RpcChannel *ch)
+{
+    int64_t end;
+    struct vsst_rpcmsg ev;
+    int r, handled = 0;
+
+    if (!ch->doorbell_poll_us || !rpc_channel_alive(ch) ||
+        !qemu_mutex_iothread_locked()) {
+        return;
+    }
+    end = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+          (int64_t)ch->doorbell_poll_us * 1000;
+    do {
+        r = vsst_rpc_proxy_recv_event(ch->rpc, &ev);
+        if (r > 0) {
+            rpc_channel_handle_event(ch, &ev);
+            /* One interrupt is what the guest waits for; take what is
+             * already queued behind it, then let the guest run. */
+            if (++handled >= RPC_CHANNEL_EVENT_BATCH) {
+                break;
+            }
+            continue;
+        }
+        if (r < 0 || handled) {
+            break;
+        }
+        cpu_relax();
+    } while (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < end);
+    if (r < 0) {
+        qemu_bh_schedule(ch->drain_bh); /* the main loop reports it */
+    }
+}
+
 static void rpc_channel_event_read(void *opaque)
 {
     rpc_channel_drain(opaque);
@@ -543,6 +578,7 @@ static Property rpc_channel_properties[] = {
     DEFINE_PROP_UINT32("timeout", RpcChannel, timeout_ms,
                        RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
+    DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 

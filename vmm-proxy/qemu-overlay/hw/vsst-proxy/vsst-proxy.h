@@ -88,6 +88,7 @@ struct RpcChannel {
     int32_t peer_fd;    /* EOF/HUP on it means the device VM is gone; -1 none */
     uint32_t timeout_ms;
     bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
+    uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
 
     vsst_rpc *rpc;
     QEMUBH *drain_bh;   /* continues a long event batch */
@@ -116,6 +117,14 @@ RpcProxyPci *rpc_channel_find_device(RpcChannel *ch, uint32_t index);
  */
 int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
                        unsigned len, bool write, bool posted, uint64_t *data);
+
+/*
+ * After a posted doorbell: poll the events ring for up to doorbell-poll-us
+ * and handle what arrives in this (vCPU) thread, so that the interrupt of a
+ * quick answer is pending when the guest resumes instead of waiting for the
+ * main loop to wake up. Needs the BQL (held by MMIO dispatch in QEMU 7.2).
+ */
+void rpc_channel_poll_after_doorbell(RpcChannel *ch);
 
 /* rpc-proxy-pci.c */
 void rpc_proxy_pci_set_irq(RpcProxyPci *dev, unsigned level);

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "virtio_tap.hpp"
+
+#include <algorithm>
+
+namespace vsst::trace {
+
+namespace {
+
+constexpr uint16_t kDescNext = 1, kDescWrite = 2, kDescIndirect = 4;
+constexpr uint32_t kMaxIndirect = 4096;     // entries in one indirect table
+constexpr uint64_t kMaxChainIn = 16u << 20; // device-writable bytes one chain may claim
+
+#pragma pack(push, 1)
+struct Desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+#pragma pack(pop)
+static_assert(sizeof(Desc) == 16);
+
+uint32_t cfg32(const std::array<uint8_t, 256> &c, unsigned off)
+{
+	uint32_t v;
+	std::memcpy(&v, &c[off], 4);
+	return v;
+}
+
+}  // namespace
+
+VirtioTap::Dev &VirtioTap::dev(unsigned i)
+{
+	auto [it, fresh] = devs_.try_emplace(i);
+	if (fresh)
+		it->second.bar_type.fill(-1);
+	return it->second;
+}
+
+void VirtioTap::anomaly(const std::string &what)
+{
+	anomalies_++;
+	if (anomalies_ <= 100)
+		w_.append(RecType::Note, 1, 0, {{what.data(), what.size()}});
+}
+
+void VirtioTap::mem(unsigned di, unsigned qi, uint64_t gpa, uint32_t len)
+{
+	while (len) {
+		const uint32_t n = std::min(len, kMaxBlob);
+		scratch_.resize(n);
+		if (!ram_.read(gpa, scratch_.data(), n)) {
+			anomaly("tap: buffer outside guest RAM at 0x" + std::to_string(gpa) + " (dev " +
+				std::to_string(di) + " queue " + std::to_string(qi) + ")");
+			return;
+		}
+		MemHdr h{gpa, static_cast<uint8_t>(di), 0, static_cast<uint16_t>(qi), n};
+		w_.append(RecType::Mem, 0, 0, {{&h, sizeof h}, {scratch_.data(), n}});
+		gpa += n;
+		len -= n;
+	}
+}
+
+void VirtioTap::on_message(int ring, const vsst_rpcmsg &m)
+{
+	const unsigned op = vsst_rpc_mr0_op(m.mr0);
+	if (ring == 0 || ring == 1) {
+		if (op != VSST_RPC_OP_MMIO || (m.mr0 & VSST_RPC_MR0_ERROR))
+			return;
+		const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0);
+		const bool write = vsst_rpc_mr0_dir(m.mr0) == VSST_RPC_DIR_WRITE;
+		// Writes act when requested, reads when their data comes back.
+		if (write != (ring == 0))
+			return;
+		if (as == VSST_RPC_AS_GLOBAL)
+			global_access(m.mr1, len, m.mr2, write, vsst_rpc_mr0_posted(m.mr0));
+		else if (as < VSST_RPC_AS_PCI_LIMIT && as < kMaxDevs)
+			config_access(as, m.mr1, len, m.mr2, write);
+		return;
+	}
+	if (ring != 2)
+		return;
+	switch (op) {
+	case VSST_RPC_OP_REGISTER_PCI_DEV: {
+		if (m.mr1 >= kMaxDevs)
+			return;
+		Dev &d = dev(static_cast<unsigned>(m.mr1));
+		d.known = true;
+		d.vendor = static_cast<uint16_t>(m.mr2 >> 16);
+		d.device = static_cast<uint16_t>(m.mr2);
+		for (const NondetRule &r : nondet_)
+			if (r.vendor == d.vendor && r.device == d.device)
+				d.nondet_mask |= r.queue_mask;
+		break;
+	}
+	case VSST_RPC_OP_MSI:
+		if (m.mr3 < kMaxDevs)
+			walk_all(static_cast<unsigned>(m.mr3));
+		break;
+	case VSST_RPC_OP_SET_IRQ:
+		if (m.mr1 < kMaxDevs && m.mr2 != VSST_RPC_IRQ_CLEAR)
+			walk_all(static_cast<unsigned>(m.mr1));
+		break;
+	default:
+		break;
+	}
+}
+
+void VirtioTap::config_access(unsigned di, uint64_t addr, unsigned len, uint64_t data, bool write)
+{
+	if (addr >= 256 || addr + len > 256)
+		return;
+	Dev &d = dev(di);
+	for (unsigned i = 0; i < len; i++) {
+		d.cfg[addr + i] = static_cast<uint8_t>(data >> (8 * i));
+		d.cfg_valid[addr + i] = true;
+	}
+	if (!write && len == 4 && addr >= 0x10 && addr < 0x28 && (addr & 3) == 0) {
+		const unsigned bar = static_cast<unsigned>(addr - 0x10) / 4;
+		const uint32_t v = static_cast<uint32_t>(data);
+		d.bar_type[bar] = (v & 1) ? 1 : (((v >> 1) & 3) == 2 ? 2 : 0);
+	}
+	d.caps_dirty = true;
+}
+
+uint64_t VirtioTap::bar_base(const Dev &d, unsigned bar) const
+{
+	if (bar >= 6)
+		return 0;
+	const unsigned off = 0x10 + 4 * bar;
+	for (unsigned i = 0; i < 4; i++)
+		if (!d.cfg_valid[off + i])
+			return 0;
+	if (d.bar_type[bar] == 1)
+		return 0;
+	const uint32_t lo = cfg32(d.cfg, off);
+	if (lo == 0xffffffffu)
+		return 0;  // being sized
+	uint64_t base = lo & ~0xfull;
+	if (d.bar_type[bar] == 2 && bar < 5) {
+		for (unsigned i = 0; i < 4; i++)
+			if (!d.cfg_valid[off + 4 + i])
+				return 0;
+		const uint32_t hi = cfg32(d.cfg, off + 4);
+		if (hi == 0xffffffffu)
+			return 0;
+		base |= static_cast<uint64_t>(hi) << 32;
+	}
+	return base;
+}
+
+void VirtioTap::parse_caps(Dev &d)
+{
+	d.caps_dirty = false;
+	d.common = d.notify = d.isr = d.devcfg = Cap{};
+	if (!d.cfg_valid[0x34])
+		return;
+	unsigned ptr = d.cfg[0x34] & 0xfcu;
+	for (unsigned n = 0; n < 48 && ptr >= 0x40 && ptr + 16 <= 256; n++) {
+		bool ok = d.cfg_valid[ptr] && d.cfg_valid[ptr + 1];
+		if (!ok)
+			break;
+		if (d.cfg[ptr] == 0x09) {
+			bool full = true;
+			for (unsigned i = 2; i < 16; i++)
+				full = full && d.cfg_valid[ptr + i];
+			if (full) {
+				Cap c{true, d.cfg[ptr + 4], cfg32(d.cfg, ptr + 8), cfg32(d.cfg, ptr + 12)};
+				switch (d.cfg[ptr + 3]) {
+				case 1:
+					if (!d.common.present)
+						d.common = c;
+					break;
+				case 2:
+					if (!d.notify.present && ptr + 20 <= 256 && d.cfg_valid[ptr + 16] &&
+					    d.cfg_valid[ptr + 19]) {
+						d.notify = c;
+						d.notify_mult = cfg32(d.cfg, ptr + 16);
+					}
+					break;
+				case 3:
+					if (!d.isr.present)
+						d.isr = c;
+					break;
+				case 4:
+					if (!d.devcfg.present)
+						d.devcfg = c;
+					break;
+				default:
+					break;
+				}
+			}
+		}
+		ptr = d.cfg[ptr + 1] & 0xfcu;
+	}
+}
+
+bool VirtioTap::in_cap(const Dev &d, const Cap &c, uint64_t addr, unsigned len, uint64_t &off) const
+{
+	if (!c.present)
+		return false;
+	const uint64_t base = bar_base(d, c.bar);
+	if (!base)
+		return false;
+	const uint64_t start = base + c.offset;
+	if (addr < start || addr + len > start + c.length)
+		return false;
+	off = addr - start;
+	return true;
+}
+
+uint64_t VirtioTap::notify_addr(const Dev &d, const Queue &q) const
+{
+	if (!d.notify.present)
+		return 0;
+	const uint64_t base = bar_base(d, d.notify.bar);
+	return base ? base + d.notify.offset + static_cast<uint64_t>(q.notify_off) * d.notify_mult : 0;
+}
+
+void VirtioTap::global_access(uint64_t addr, unsigned len, uint64_t data, bool write, bool posted)
+{
+	(void)posted;
+	for (auto &[di, d] : devs_) {
+		if (d.caps_dirty)
+			parse_caps(d);
+		uint64_t off = 0;
+		if (write && in_cap(d, d.notify, addr, len, off)) {
+			// Doorbell: without VIRTIO_F_NOTIFICATION_DATA the value is the queue index.
+			const unsigned qi = static_cast<unsigned>(data & 0xffff);
+			if (qi >= kMaxQueues) {
+				anomaly("tap: doorbell for queue " + std::to_string(qi) + " of device " +
+					std::to_string(di));
+				return;
+			}
+			walk_used(di, qi);
+			walk_avail(di, qi, false);
+			return;
+		}
+		if (in_cap(d, d.common, addr, len, off)) {
+			if (write)
+				common_write(di, d, off, len, data);
+			else
+				common_read(d, off, len, data);
+			return;
+		}
+	}
+}
+
+void VirtioTap::reset_queues(Dev &d)
+{
+	for (Queue &q : d.q)
+		q = Queue{};
+}
+
+void VirtioTap::common_write(unsigned di, Dev &d, uint64_t off, unsigned len, uint64_t v)
+{
+	(void)di;
+	Queue *q = d.queue_select < kMaxQueues ? &d.q[d.queue_select] : nullptr;
+	auto set64 = [&](uint64_t &field, uint64_t base) {
+		if (off == base && len == 8)
+			field = v;
+		else if (off == base && len == 4)
+			field = (field & ~0xffffffffull) | (v & 0xffffffffull);
+		else if (off == base + 4 && len == 4)
+			field = (field & 0xffffffffull) | (v << 32);
+	};
+	if (off == 20 && len == 1) {
+		if ((v & 0xff) == 0)
+			reset_queues(d);
+	} else if (off == 22 && len == 2) {
+		d.queue_select = static_cast<uint16_t>(v);
+	} else if (off == 24 && len == 2 && q) {
+		q->size = static_cast<uint16_t>(v);
+	} else if (off >= 32 && off < 56 && q) {
+		set64(q->desc, 32);
+		set64(q->avail, 40);
+		set64(q->used, 48);
+	}
+}
+
+void VirtioTap::common_read(Dev &d, uint64_t off, unsigned len, uint64_t v)
+{
+	Queue *q = d.queue_select < kMaxQueues ? &d.q[d.queue_select] : nullptr;
+	if (!q || len != 2)
+		return;
+	if (off == 24)
+		q->size = static_cast<uint16_t>(v);
+	else if (off == 30)
+		q->notify_off = static_cast<uint16_t>(v);
+}
+
+void VirtioTap::sync_all()
+{
+	for (auto &[di, d] : devs_)
+		walk_all(di);
+}
+
+void VirtioTap::walk_all(unsigned di)
+{
+	auto it = devs_.find(di);
+	if (it == devs_.end())
+		return;
+	for (unsigned qi = 0; qi < kMaxQueues; qi++)
+		if (it->second.q[qi].size)
+			walk_avail(di, qi, true);
+	for (unsigned qi = 0; qi < kMaxQueues; qi++)
+		if (it->second.q[qi].size)
+			walk_used(di, qi);
+}
+
+void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
+{
+	Dev &d = dev(di);
+	Queue &q = d.q[qi];
+	if (!q.size || !q.desc || !q.avail || (q.size & (q.size - 1)) || q.size > 32768)
+		return;
+	uint16_t idx;
+	if (!ram_.read(q.avail + 2, &idx, 2)) {
+		anomaly("tap: avail ring of device " + std::to_string(di) + " queue " + std::to_string(qi) +
+			" outside guest RAM");
+		return;
+	}
+	const uint16_t n = static_cast<uint16_t>(idx - q.last_avail);
+	if (n == 0)
+		return;
+	if (n > q.size) {
+		anomaly("tap: avail index of device " + std::to_string(di) + " queue " + std::to_string(qi) +
+			" moved by " + std::to_string(n) + " > queue size");
+		q.last_avail = idx;
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		const uint16_t slot = static_cast<uint16_t>((q.last_avail + i) & (q.size - 1));
+		const uint64_t entry = q.avail + 4 + 2ull * slot;
+		uint16_t head;
+		if (!ram_.read(entry, &head, 2))
+			break;
+		std::vector<Seg> in;
+		uint64_t in_total = 0;
+		if (head >= q.size) {
+			anomaly("tap: avail head " + std::to_string(head) + " >= queue size");
+		} else {
+			uint64_t table = q.desc;
+			uint32_t tsize = q.size;
+			uint16_t cur = head;
+			bool indirect = false;
+			for (uint32_t steps = 0;; steps++) {
+				if (steps > tsize) {
+					anomaly("tap: descriptor chain loops");
+					break;
+				}
+				Desc ds;
+				const uint64_t at = table + 16ull * cur;
+				if (!ram_.read(at, &ds, sizeof ds)) {
+					anomaly("tap: descriptor outside guest RAM");
+					break;
+				}
+				if (!indirect)
+					mem(di, qi, at, sizeof ds);
+				if (ds.flags & kDescIndirect) {
+					if (indirect || ds.len == 0 || ds.len % 16 || ds.len / 16 > kMaxIndirect) {
+						anomaly("tap: bad indirect descriptor");
+						break;
+					}
+					mem(di, qi, ds.addr, ds.len);
+					table = ds.addr;
+					tsize = ds.len / 16;
+					cur = 0;
+					steps = 0;
+					indirect = true;
+					continue;
+				}
+				if (ds.flags & kDescWrite) {
+					if (in.size() < kMaxSegments && in_total + ds.len <= kMaxChainIn) {
+						in.push_back({ds.addr, ds.len});
+						in_total += ds.len;
+					} else {
+						anomaly("tap: chain has too many device-writable buffers");
+					}
+				} else if (ds.len) {
+					mem(di, qi, ds.addr, ds.len);
+				}
+				if (!(ds.flags & kDescNext))
+					break;
+				cur = ds.next;
+				if (cur >= tsize) {
+					anomaly("tap: descriptor next out of range");
+					break;
+				}
+			}
+			q.inflight[head] = std::move(in);
+		}
+		mem(di, qi, entry, 2);
+	}
+	mem(di, qi, q.avail, 4);  // flags + idx
+	if (ram_.contains(q.avail + 4 + 2ull * q.size, 2))
+		mem(di, qi, q.avail + 4 + 2ull * q.size, 2);  // used_event
+	const uint64_t na = notify_addr(d, q);
+	AvailRec a{static_cast<uint8_t>(di), static_cast<uint8_t>(late), static_cast<uint16_t>(qi), idx, n,
+		   na, na ? 2u : 0u, 0};
+	w_.append(RecType::Avail, 0, 0, {{&a, sizeof a}});
+	q.last_avail = idx;
+}
+
+void VirtioTap::walk_used(unsigned di, unsigned qi)
+{
+	Dev &d = dev(di);
+	Queue &q = d.q[qi];
+	if (!q.size || !q.used || (q.size & (q.size - 1)))
+		return;
+	uint16_t idx;
+	if (!ram_.read(q.used + 2, &idx, 2))
+		return;
+	const uint16_t n = static_cast<uint16_t>(idx - q.last_used);
+	if (n == 0)
+		return;
+	if (n > q.size) {
+		anomaly("tap: used index moved by more than the queue size");
+		q.last_used = idx;
+		return;
+	}
+	const bool nondet = (d.nondet_mask >> qi) & 1;
+	for (uint16_t i = 0; i < n; i++) {
+		const uint16_t pos = static_cast<uint16_t>(q.last_used + i);
+		struct {
+			uint32_t id, len;
+		} e;
+		if (!ram_.read(q.used + 4 + 8ull * (pos & (q.size - 1)), &e, sizeof e))
+			break;
+		UsedHdr h{};
+		h.dev = static_cast<uint8_t>(di);
+		h.queue = static_cast<uint16_t>(qi);
+		h.pos = pos;
+		h.qsize = q.size;
+		h.used_gpa = q.used;
+		h.id = e.id;
+		h.len = e.len;
+		std::vector<UsedSeg> segs;
+		scratch_.clear();
+		auto it = e.id < q.size ? q.inflight.find(static_cast<uint16_t>(e.id)) : q.inflight.end();
+		if (it == q.inflight.end()) {
+			h.flags |= kUsedUnknown;
+		} else {
+			uint64_t left = nondet ? 0 : std::min<uint64_t>(e.len, kMaxBlob);
+			for (const Seg &s : it->second) {
+				segs.push_back({s.gpa, s.len});
+				const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
+				if (take) {
+					const size_t at = scratch_.size();
+					scratch_.resize(at + take);
+					if (!ram_.read(s.gpa, scratch_.data() + at, take))
+						scratch_.resize(at);
+					left -= take;
+				}
+			}
+			q.inflight.erase(it);
+		}
+		if (nondet)
+			h.flags |= kUsedNondet;
+		h.nseg = static_cast<uint32_t>(segs.size());
+		h.data_len = static_cast<uint32_t>(scratch_.size());
+		w_.append(RecType::Used, 0, 0,
+			  {{&h, sizeof h}, {segs.data(), segs.size() * sizeof(UsedSeg)}, {scratch_.data(), scratch_.size()}});
+	}
+	q.last_used = idx;
+}
+
+}  // namespace vsst::trace
