@@ -9,7 +9,7 @@
 # rebuilt while it matches. See images/README.md.
 set -euo pipefail
 IMAGES_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../scripts/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib.sh
 source "$IMAGES_SRC/../scripts/lib.sh"
 
 usage() {

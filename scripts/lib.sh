@@ -25,9 +25,9 @@ vsst_need_pkgs() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	vsst_progress "installing ${missing[*]}"
-	vsst_as_root apt-get update -qq >/dev/null ||
+	vsst_as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null ||
 		vsst_die "apt-get update failed"
-	vsst_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	vsst_as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null ||
 		vsst_die "apt-get install ${missing[*]} failed"
 }

@@ -68,6 +68,8 @@ enum Mode : uint8_t {
 	kServerAcalsim,
 	kClientFramed,   // device core's FramedProtocol fed the stream
 	kClientAcalsim,  // device core's AcalsimProtocol fed the stream
+	kLoopFramed,     // the device core's client and the server wired together
+	kLoopAcalsim,
 	kModeCount
 };
 // Server modes: ops are { u8 op } with
@@ -87,6 +89,16 @@ enum ClientOp : uint8_t {
 	kCliCancel,      // cancel everything submitted so far
 	kCliReconnect,   // link_down then link_up
 	kCliCount
+};
+// Loop modes: ops are { u8 op } with
+enum LoopOp : uint8_t {
+	kLoopSend,       // as kCliSend
+	kLoopToServer,   // u8 how (0: as is, 1: flip a byte, 2: drop the tail, 3: split), u16 where: client -> server
+	kLoopToClient,   // u8 how, u16 where: run the model, server -> client
+	kLoopExpire,     // as kCliExpire
+	kLoopCancel,     // as kCliCancel
+	kLoopReconnect,  // both ends start a new connection
+	kLoopCount
 };
 } // namespace sim_framing
 

@@ -518,6 +518,48 @@ void sim_framing_seeds()
 	}
 }
 
+// Loop: the device core's client against the server, clean and with damage.
+void loop_seeds()
+{
+	for (uint8_t mode : {sf::kLoopFramed, sf::kLoopAcalsim}) {
+		const bool acalsim = mode == sf::kLoopAcalsim;
+		ByteWriter w;
+		w.u8(mode);
+		w.u8(sf::kLoopToServer).u8(0).u16(0); // HELLO (framed)
+		w.u8(sf::kLoopToClient).u8(0).u16(0);
+		for (uint32_t t = 0; t < SST_REQ_MAX; ++t) {
+			const SSTRequest r = request_of(t, 0x100 + t);
+			const uint16_t extra = static_cast<uint16_t>(wire_len(t) - SST_REQUEST_HEADER_SIZE);
+			w.u8(sf::kLoopSend).u8(static_cast<uint8_t>(t)).u16(extra).raw(&r, wire_len(t));
+		}
+		w.u8(sf::kLoopToServer).u8(3).u16(100); // in two pieces
+		w.u8(sf::kLoopToClient).u8(3).u16(4000);
+		w.u8(sf::kLoopToClient).u8(0).u16(0);   // probes answered
+		save("sim_framing", acalsim ? "loop_acalsim_clean" : "loop_framed_clean", w);
+
+		ByteWriter v;
+		v.u8(mode);
+		v.u8(sf::kLoopToServer).u8(0).u16(0).u8(sf::kLoopToClient).u8(0).u16(0);
+		for (int i = 0; i < 3; ++i) {
+			const SSTRequest r = request_of(SST_REQ_COMPUTE, 0x200 + i);
+			v.u8(sf::kLoopSend).u8(SST_REQ_COMPUTE).u16(12).raw(&r, wire_len(SST_REQ_COMPUTE));
+		}
+		v.u8(sf::kLoopToServer).u8(0).u16(0);
+		v.u8(sf::kLoopExpire).u32(1500);        // the client gives up; late answers follow
+		v.u8(sf::kLoopToClient).u8(0).u16(0);
+		v.u8(sf::kLoopToServer).u8(0).u16(0);
+		v.u8(sf::kLoopToClient).u8(0).u16(0);
+		v.u8(sf::kLoopToServer).u8(1).u16(30);  // a flipped byte
+		v.u8(sf::kLoopToClient).u8(2).u16(50);  // a lost tail
+		v.u8(sf::kLoopReconnect);
+		const SSTRequest r = request_of(SST_REQ_READ, 0x300);
+		v.u8(sf::kLoopSend).u8(SST_REQ_READ).u16(12).raw(&r, wire_len(SST_REQ_READ));
+		v.u8(sf::kLoopCancel);
+		v.u8(sf::kLoopToServer).u8(0).u16(0).u8(sf::kLoopToClient).u8(0).u16(0);
+		save("sim_framing", acalsim ? "loop_acalsim_damage" : "loop_framed_damage", v);
+	}
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -531,6 +573,7 @@ int main(int argc, char **argv)
 	device_request_seeds();
 	virtqueue_seeds();
 	sim_framing_seeds();
+	loop_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -19,6 +19,13 @@
 // known; what the client writes is well formed (HELLO first, REQUEST frames
 // of 24..4104 bytes with fresh tags, PONGs), and acalsim never has more
 // than one request on the wire.
+//
+// Loop modes wire the two together (client -> ServerSession -> DeviceModel
+// -> client), optionally corrupting, truncating or splitting the bytes in
+// between: on top of the invariants above, every answer the client reports
+// (other than NO_DEVICE / TIMEOUT) carries the request_id of the request it
+// completes, as long as no byte was corrupted: tags, FIFO order and late
+// replies are paired correctly by both ends.
 #include <cstring>
 #include <map>
 #include <memory>
@@ -92,6 +99,21 @@ public:
 		}
 		check_output();
 	}
+
+	// Loop mode: bytes from the client, and running the model.
+	void deliver(const uint8_t *p, size_t n)
+	{
+		in_.append(p, n);
+		feed(0);
+		check_output();
+	}
+	void run_model()
+	{
+		drain();
+		check_output();
+	}
+	// When set, everything the server writes is copied here after checking.
+	vsst::sim::ByteBuffer *tap = nullptr;
 
 	void finish()
 	{
@@ -167,6 +189,8 @@ private:
 				   out_.size());
 			while (!out_.empty()) {
 				response(acalsim_out_++, out_.data(), vsst::sim::kAcalsimResponseSize);
+				if (tap)
+					tap->append(out_.data(), vsst::sim::kAcalsimResponseSize);
 				out_.consume(vsst::sim::kAcalsimResponseSize);
 			}
 			return;
@@ -198,6 +222,8 @@ private:
 				FUZZ_CHECK(false, "server wrote frame type %u", f.hdr.type);
 			}
 			FUZZ_CHECK(f.hdr.flags == 0, "server frame flags %#x", f.hdr.flags);
+			if (tap)
+				tap->append(out_.data(), f.consumed);
 			out_.consume(f.consumed);
 		}
 	}
@@ -243,33 +269,57 @@ public:
 			break;
 		}
 		case fmt::kCliResponse: response(in); break;
-		case fmt::kCliExpire: {
-			now_ += std::chrono::milliseconds(in.u32() % 3000);
-			if (state_ == State::ready) {
-				std::string fault;
-				if (!proto_->expire(*this, now_, fault))
-					drop(fault);
-			} else if (state_ == State::handshake) {
-				expire_waiting();
-			}
-			break;
-		}
-		case fmt::kCliCancel: {
-			++epoch_;
-			std::erase_if(waiting_, [this](const vsst::ForwardRequest &r) { return r.info.epoch < epoch_; });
-			proto_->cancel(*this, epoch_);
-			for (auto &[cookie, c] : cookies_)
-				c.cancelled |= c.epoch < epoch_;
-			break;
-		}
-		case fmt::kCliReconnect:
-			if (state_ != State::down)
-				drop("reconnect");
-			connect();
-			break;
+		case fmt::kCliExpire: expire_after(in.u32() % 3000); break;
+		case fmt::kCliCancel: cancel_all(); break;
+		case fmt::kCliReconnect: reconnect(); break;
 		}
 		check_output();
 	}
+
+	// Loop mode.
+	void send_from(ByteReader &in)
+	{
+		send(in);
+		check_output();
+	}
+	void deliver(const uint8_t *p, size_t n)
+	{
+		input(p, n);
+		check_output();
+	}
+	void expire_after(uint32_t ms)
+	{
+		now_ += std::chrono::milliseconds(ms);
+		if (state_ == State::ready) {
+			std::string fault;
+			if (!proto_->expire(*this, now_, fault))
+				drop(fault);
+		} else if (state_ == State::handshake) {
+			expire_waiting();
+		}
+		check_output();
+	}
+	void cancel_all()
+	{
+		++epoch_;
+		std::erase_if(waiting_, [this](const vsst::ForwardRequest &r) { return r.info.epoch < epoch_; });
+		proto_->cancel(*this, epoch_);
+		for (auto &[cookie, c] : cookies_)
+			c.cancelled |= c.epoch < epoch_;
+		check_output();
+	}
+	void reconnect()
+	{
+		if (state_ != State::down)
+			drop("reconnect");
+		connect();
+		check_output();
+	}
+	void flush() { check_output(); }
+	// When set, everything the client writes is copied here after checking.
+	vsst::ByteBuffer *tap = nullptr;
+	// Answers other than NO_DEVICE/TIMEOUT must carry their request's id.
+	bool strict_ids = false;
 
 	void finish()
 	{
@@ -322,6 +372,12 @@ private:
 		FUZZ_CHECK(it->second.done == 0, "cookie %llu completed twice (status %u)",
 			   static_cast<unsigned long long>(info.cookie), resp.status);
 		FUZZ_CHECK(resp.status <= SST_STATUS_NO_DEVICE, "completion status %u", resp.status);
+		if (strict_ids && resp.status != SST_STATUS_NO_DEVICE && resp.status != SST_STATUS_TIMEOUT)
+			FUZZ_CHECK(resp.request_id == info.request_id,
+				   "cookie %llu (type %u) answered with request_id %#llx, sent %#llx: replies paired wrongly",
+				   static_cast<unsigned long long>(info.cookie), info.type,
+				   static_cast<unsigned long long>(resp.request_id),
+				   static_cast<unsigned long long>(info.request_id));
 		++it->second.done;
 	}
 	void event(const SSTEvent &) override {}
@@ -434,6 +490,8 @@ private:
 		if (acalsim_) {
 			FUZZ_CHECK(out_.size() % sizeof(SSTRequest) == 0, "acalsim client wrote %zu bytes", out_.size());
 			wire_requests_ += out_.size() / sizeof(SSTRequest);
+			if (tap)
+				tap->append(out_.data(), out_.size());
 			out_.clear();
 			FUZZ_CHECK(wire_requests_ <= wire_answers_ + 1,
 				   "acalsim: %llu requests written with %llu answers read: more than one on the wire",
@@ -463,6 +521,8 @@ private:
 			default:
 				FUZZ_CHECK(false, "client wrote frame type %u", f.type);
 			}
+			if (tap)
+				tap->append(out_.data(), f.total);
 			out_.consume(f.total);
 		}
 	}
@@ -481,6 +541,97 @@ private:
 	vsst::Clock::time_point now_ = vsst::Clock::now();
 };
 
+// ------------------------------------------------------------------ the loop
+
+class LoopHarness {
+public:
+	explicit LoopHarness(bool acalsim) : acalsim_(acalsim), client_(acalsim)
+	{
+		client_.tap = &to_server_;
+		client_.strict_ids = true;
+		client_.flush();
+		new_server();
+	}
+
+	void step(ByteReader &in)
+	{
+		switch (in.u8() % fmt::kLoopCount) {
+		case fmt::kLoopSend: client_.send_from(in); break;
+		case fmt::kLoopToServer: {
+			const uint8_t how = in.u8();
+			const uint16_t where = in.u16();
+			client_.flush();
+			std::vector<uint8_t> b(to_server_.data(), to_server_.data() + to_server_.size());
+			to_server_.clear();
+			carry(b, how, where, [this](const uint8_t *p, size_t n) { server_->deliver(p, n); });
+			break;
+		}
+		case fmt::kLoopToClient: {
+			const uint8_t how = in.u8();
+			const uint16_t where = in.u16();
+			server_->run_model();
+			std::vector<uint8_t> b(to_client_.data(), to_client_.data() + to_client_.size());
+			to_client_.clear();
+			carry(b, how, where, [this](const uint8_t *p, size_t n) { client_.deliver(p, n); });
+			break;
+		}
+		case fmt::kLoopExpire: client_.expire_after(in.u32() % 3000); break;
+		case fmt::kLoopCancel: client_.cancel_all(); break;
+		case fmt::kLoopReconnect:
+			server_->finish();
+			to_server_.clear();
+			to_client_.clear();
+			client_.reconnect();
+			new_server();
+			break;
+		}
+	}
+
+	void finish()
+	{
+		client_.finish();
+		server_->finish();
+	}
+
+private:
+	void new_server()
+	{
+		server_ = std::make_unique<ServerHarness>(acalsim_ ? vsst::sim::Protocol::kAcalsim
+								  : vsst::sim::Protocol::kAuto);
+		server_->tap = &to_client_;
+	}
+
+	// Moves bytes across: as they are, with one byte flipped, without their
+	// tail, or in two pieces. Corruption ends the request_id pairing check.
+	template <typename Fn> void carry(std::vector<uint8_t> &b, uint8_t how, uint16_t where, Fn &&put)
+	{
+		if (b.empty())
+			return;
+		const size_t at = where % b.size();
+		switch (how % 4) {
+		case 1:
+			b[at] ^= static_cast<uint8_t>(how | 1);
+			client_.strict_ids = false;
+			break;
+		case 2:
+			b.resize(at);
+			client_.strict_ids = false;
+			break;
+		case 3:
+			put(b.data(), at);
+			put(b.data() + at, b.size() - at);
+			return;
+		}
+		put(b.data(), b.size());
+	}
+
+	bool acalsim_;
+	ClientHarness client_;
+	std::unique_ptr<ServerHarness> server_;
+	vsst::ByteBuffer to_server_;
+	vsst::sim::ByteBuffer to_client_;
+};
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -495,11 +646,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < kMaxSteps && !in.empty(); ++i)
 			s.step(in);
 		s.finish();
-	} else {
+	} else if (mode <= fmt::kClientAcalsim) {
 		ClientHarness c(mode == fmt::kClientAcalsim);
 		for (int i = 0; i < kMaxSteps && !in.empty(); ++i)
 			c.step(in);
 		c.finish();
+	} else {
+		LoopHarness l(mode == fmt::kLoopAcalsim);
+		for (int i = 0; i < kMaxSteps && !in.empty(); ++i)
+			l.step(in);
+		l.finish();
 	}
 	return 0;
 }
