@@ -6,20 +6,22 @@
 # at depth 32, and split/monolithic ratios (targets: latency <= 1.3x,
 # throughput >= 0.8x). Both runs use vmm-proxy, the same image, TCG, one sst-sim.
 # usage: bench-guest.sh [--type T] [--count-d1 N] [--count-d32 N] [--keep DIR]
+#                       [--split-arg ARG]...   (extra vmm-proxy argument, split run only)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_NAME="bench guest"
 # shellcheck source=split-lib.sh
 source "$HERE/split-lib.sh"
 
-TYPE=noop N1=2000 N32=20000 KEEP=""
+TYPE=noop N1=2000 N32=20000 KEEP="" SPLIT_ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--type) TYPE=$2; shift ;;
 	--count-d1) N1=$2; shift ;;
 	--count-d32) N32=$2; shift ;;
 	--keep) KEEP=$2; shift ;;
-	-h | --help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--split-arg) SPLIT_ARGS+=("$2"); shift ;;
+	-h | --help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-guest: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -37,6 +39,7 @@ APPEND2="vsst.args.sst-bench.d1=\"--type $TYPE --depth 1 --count $N1\" vsst.args
 bench_one() {
 	local mode=$1 con=$WORK/console-$1.log log=$WORK/vmm-proxy-$1.log flag=()
 	[ "$mode" = mono ] && flag=(--monolithic)
+	[ "$mode" = split ] && flag=("${SPLIT_ARGS[@]}")
 	split_progress "benchmark: $mode ($TYPE, depth 1 x $N1, depth 32 x $N32)"
 	split_vmm_proxy "$con" "$log" --timeout 900 "${flag[@]}" \
 		--device "virtio-sst,sim=$WORK/sim0.sock" --append "$APPEND1" --append "$APPEND2"

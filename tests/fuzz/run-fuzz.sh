@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
 		failed=1
 		continue
 	fi
-	case $t in device_request | sim_framing) max_len=16384 ;; *) max_len=4096 ;; esac
+	case $t in sim_framing) max_len=40000 ;; device_request) max_len=16384 ;; *) max_len=4096 ;; esac
 	work=$build/corpus/$t crashes=$build/crashes/$t log=$build/logs/$t.log
 	mkdir -p "$work" "$crashes"
 	cp -n "$here/corpus/$t"/* "$work/" 2>/dev/null || true

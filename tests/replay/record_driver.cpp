@@ -20,8 +20,11 @@
 #include "vsst/rpc_trace.h"
 #include "vsst/sst-protocol.h"
 #include "vsst/trace/child.hpp"
+#include "vsst/trace/format.hpp"
 #include "vsst/virtio/backend.h"
 #include "vsst/virtio/blk_driver.h"
+#include "vsst/virtio/error.h"
+#include "vsst/virtio/spec.h"
 #include "vsst/virtio/pci.h"
 #include "vsst/virtio/rng_driver.h"
 #include "vsst/virtio/sst_driver.h"
@@ -34,6 +37,7 @@ namespace {
 
 struct Opts {
 	std::string scenario, out, qemu, sim_bin, image, make_image, log_dir;
+	unsigned repeat = 1;  // run the scenario's cases this many times (bigger traces for measurements)
 };
 
 // Deterministic disk content: each 512-byte sector starts with a line naming
@@ -50,12 +54,6 @@ int make_image(const std::string &path, unsigned sectors)
 	std::ofstream f(path, std::ios::binary | std::ios::trunc);
 	f.write(reinterpret_cast<const char *>(img.data()), static_cast<std::streamsize>(img.size()));
 	return f ? 0 : 1;
-}
-
-std::string env_or(const char *name, const std::string &fallback)
-{
-	const char *v = std::getenv(name);
-	return v && *v ? std::string(v) : fallback;
 }
 
 std::string substitute(std::string a, const std::string &sim, const std::string &image)
@@ -83,7 +81,7 @@ void expect(bool ok, const std::string &what)
 
 // sst-test's cases, one request at a time; after each completion the trace
 // is synced before the driver reuses the response buffer.
-void run_sst(vv::RpcGuest &guest, vsst_trace *tr)
+void run_sst(vv::RpcGuest &guest, vsst_trace *tr, unsigned repeat)
 {
 	const auto idx = guest.find_device(vv::pci::kVirtioVendor, VIRTIO_SST_PCI_DEVICE_ID);
 	expect(idx.has_value(), "virtio-sst registered");
@@ -96,31 +94,33 @@ void run_sst(vv::RpcGuest &guest, vsst_trace *tr)
 		       "request type " + std::to_string(r.type) + " status " + std::to_string(res.status()));
 		return res;
 	};
-	call(request(SST_REQ_NOOP), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
-	for (size_t n : {16u, 200u, 4000u}) {
-		SSTRequest e = request(SST_REQ_ECHO);
-		for (size_t i = 0; i < n; i++)
-			e.payload.data[i] = static_cast<uint8_t>('A' + (i % 26));
-		const vv::SstResult r = call(e, SST_REQUEST_HEADER_SIZE + n, SST_STATUS_OK);
-		expect(r.resp.result == n && std::memcmp(r.resp.payload.data, e.payload.data, n) == 0, "echo");
+	for (unsigned round = 0; round < repeat; round++) {
+		call(request(SST_REQ_NOOP), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
+		for (size_t n : {16u, 200u, 4000u}) {
+			SSTRequest e = request(SST_REQ_ECHO);
+			for (size_t i = 0; i < n; i++)
+				e.payload.data[i] = static_cast<uint8_t>('A' + (i % 26));
+			const vv::SstResult r = call(e, SST_REQUEST_HEADER_SIZE + n, SST_STATUS_OK);
+			expect(r.resp.result == n && std::memcmp(r.resp.payload.data, e.payload.data, n) == 0, "echo");
+		}
+		call(request(SST_REQ_GET_INFO), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
+		SSTRequest c = request(SST_REQ_COMPUTE);
+		c.payload.compute.compute_units = 1000;
+		c.payload.compute.latency_model = SST_LATENCY_DEFAULT;
+		call(c, sizeof c, SST_STATUS_OK);
+		SSTRequest w = request(SST_REQ_WRITE);
+		w.payload.memory.addr = 0x1000;
+		w.payload.memory.size = 64;
+		for (unsigned i = 0; i < 64; i++)
+			w.payload.data[SST_WRITE_DATA_OFFSET + i] = static_cast<uint8_t>(i * 3);
+		call(w, sizeof w, SST_STATUS_OK);
+		SSTRequest rd = request(SST_REQ_READ);
+		rd.payload.memory.addr = 0x1000;
+		rd.payload.memory.size = 64;
+		call(rd, sizeof rd, SST_STATUS_OK);
+		call(request(SST_REQ_RESET), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
+		call(request(99), SST_REQUEST_HEADER_SIZE, SST_STATUS_INVALID);
 	}
-	call(request(SST_REQ_GET_INFO), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
-	SSTRequest c = request(SST_REQ_COMPUTE);
-	c.payload.compute.compute_units = 1000;
-	c.payload.compute.latency_model = SST_LATENCY_DEFAULT;
-	call(c, sizeof c, SST_STATUS_OK);
-	SSTRequest w = request(SST_REQ_WRITE);
-	w.payload.memory.addr = 0x1000;
-	w.payload.memory.size = 64;
-	for (unsigned i = 0; i < 64; i++)
-		w.payload.data[SST_WRITE_DATA_OFFSET + i] = static_cast<uint8_t>(i * 3);
-	call(w, sizeof w, SST_STATUS_OK);
-	SSTRequest rd = request(SST_REQ_READ);
-	rd.payload.memory.addr = 0x1000;
-	rd.payload.memory.size = 64;
-	call(rd, sizeof rd, SST_STATUS_OK);
-	call(request(SST_REQ_RESET), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
-	call(request(99), SST_REQUEST_HEADER_SIZE, SST_STATUS_INVALID);
 }
 
 void run_rng(vv::RpcGuest &guest, vsst_trace *tr)
@@ -159,7 +159,7 @@ void run_blk(vv::RpcGuest &guest, vsst_trace *tr)
 int usage()
 {
 	std::fprintf(stderr, "usage: vsst-record-driver --scenario sst|rng|blk --out FILE [--qemu PATH] [--sim-bin PATH]\n"
-			     "                          [--image PATH] [--log-dir DIR]\n"
+			     "                          [--image PATH] [--log-dir DIR] [--repeat N]\n"
 			     "       vsst-record-driver --make-image PATH\n");
 	return 2;
 }
@@ -193,6 +193,8 @@ int main(int argc, char **argv)
 			o.make_image = val();
 		else if (a == "--log-dir")
 			o.log_dir = val();
+		else if (a == "--repeat")
+			o.repeat = static_cast<unsigned>(std::max(1l, std::strtol(val().c_str(), nullptr, 10)));
 		else
 			return usage();
 	}
@@ -272,7 +274,7 @@ int main(int argc, char **argv)
 		try {
 			guest.start(20s);
 			if (o.scenario == "sst")
-				run_sst(guest, tr);
+				run_sst(guest, tr, o.repeat);
 			else if (o.scenario == "rng")
 				run_rng(guest, tr);
 			else
@@ -299,7 +301,8 @@ int main(int argc, char **argv)
 			spdlog::error("{} records dropped, {} tap anomalies", ts.dropped_records, ts.tap_anomalies);
 			rc = 1;
 		}
-		spdlog::info("{}: {} records, {} bytes", o.out, ts.records + 1, ts.bytes);
+		spdlog::info("{}: {} records, {} bytes", o.out, ts.records + 1,
+			     ts.bytes + sizeof(vsst::trace::RecHeader) + sizeof(vsst::trace::EndRec));
 		return rc;
 	} catch (const std::exception &e) {
 		spdlog::error("{}", e.what());

@@ -150,6 +150,8 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --start-timeout SEC      bound for the device VM to send START_VM (default 30)
   --grace SEC              after a child died, time left to the others (default 5)
   --mmio-timeout MS        bound for one forwarded read (default 2000)
+  --doorbell-poll-us N     after a doorbell, the vCPU waits up to N us for the device VM's
+                           interrupt (0..1000, default 0: the main loop delivers it)
   --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)
   --device-arg ARG         extra raw argument for the device VM QEMU (repeatable)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
@@ -211,6 +213,7 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--console" || arg == "--trace" || arg == "--attach" ||
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
+			   arg == "--doorbell-poll-us" ||
 			   arg == "--device-arg" || arg == "--log-level") {
 			if (!need(v))
 				return fail(arg + " needs a value");
@@ -282,6 +285,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					n = parse_int(v, 1, 3600);
 				else if (arg == "--grace")
 					n = parse_int(v, 0, 600);
+				else if (arg == "--doorbell-poll-us")
+					n = parse_int(v, 0, 1000);
 				else
 					n = parse_int(v, 10, 600000);
 				if (!n)
@@ -292,6 +297,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					o.start_timeout_s = *n;
 				else if (arg == "--grace")
 					o.grace_s = *n;
+				else if (arg == "--doorbell-poll-us")
+					o.doorbell_poll_us = *n;
 				else
 					o.mmio_timeout_ms = *n;
 			}

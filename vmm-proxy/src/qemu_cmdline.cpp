@@ -143,6 +143,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		std::string obj = "rpc-channel,id=" + id + ",fds=" + std::to_string(ch.region) + ":" +
 				  std::to_string(ch.to_device) + ":" + std::to_string(ch.to_proxy) +
 				  ",timeout=" + std::to_string(o.mmio_timeout_ms);
+		if (o.doorbell_poll_us > 0)
+			obj += ",doorbell-poll-us=" + std::to_string(o.doorbell_poll_us);
 		a.inherit.insert(a.inherit.end(), {ch.region, ch.to_device, ch.to_proxy});
 		if (ch.peer_fd >= 0) {
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);

@@ -92,6 +92,7 @@ bool build_header(const vsst_trace_config &c, std::vector<uint8_t> &h, std::stri
 	fh.start_unix_ns = realtime_ns();
 	fh.side = c.side;
 	h.resize(sizeof fh);
+	std::memcpy(h.data(), &fh, sizeof fh);
 	tlv_str(h, Tag::Origin, c.origin);
 	if (c.ram) {
 		if (c.ram->count == 0 || c.ram->count > kMaxRamRegions) {

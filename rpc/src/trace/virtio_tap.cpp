@@ -162,8 +162,9 @@ void VirtioTap::parse_caps(Dev &d)
 		if (!ok)
 			break;
 		if (d.cfg[ptr] == 0x09) {
-			bool full = true;
-			for (unsigned i = 2; i < 16; i++)
+			// Drivers read only the fields they need: type, bar, offset, length.
+			bool full = d.cfg_valid[ptr + 3] && d.cfg_valid[ptr + 4];
+			for (unsigned i = 8; i < 16; i++)
 				full = full && d.cfg_valid[ptr + i];
 			if (full) {
 				Cap c{true, d.cfg[ptr + 4], cfg32(d.cfg, ptr + 8), cfg32(d.cfg, ptr + 12)};
@@ -174,7 +175,7 @@ void VirtioTap::parse_caps(Dev &d)
 					break;
 				case 2:
 					if (!d.notify.present && ptr + 20 <= 256 && d.cfg_valid[ptr + 16] &&
-					    d.cfg_valid[ptr + 19]) {
+					    d.cfg_valid[ptr + 17] && d.cfg_valid[ptr + 18] && d.cfg_valid[ptr + 19]) {
 						d.notify = c;
 						d.notify_mult = cfg32(d.cfg, ptr + 16);
 					}

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -48,8 +49,11 @@ TempDir::TempDir(const std::string &prefix) {
 }
 
 TempDir::~TempDir() {
-	if (keep_)
+	const char *keep = std::getenv("VSST_KEEP_TEST_DIRS");
+	if (keep_ || (keep && *keep == '1')) {
+		std::fprintf(stderr, "kept %s\n", path_.c_str());
 		return;
+	}
 	std::error_code ec;
 	fs::remove_all(path_, ec);
 }
