@@ -249,14 +249,20 @@ main() {
 	fetch_source
 	prepare_work_copy
 	configure_qemu
-	local t0=$SECONDS
+	local t0=$SECONDS before
+	before=$(stat -c %.9Y "$BUILD/qemu-system-x86_64" 2>/dev/null || true)
 	ninja -C "$BUILD" -j "$JOBS" qemu-system-x86_64 >"$BUILD/ninja.log" 2>&1 || {
 		grep -E -B2 -A12 'error|FAILED' "$BUILD/ninja.log" | head -n 80 >&2
 		vsst_die "qemu: build failed (full log: $BUILD/ninja.log)"
 	}
 	link_firmware
-	grep -q 'ninja: no work to do' "$BUILD/ninja.log" ||
+	# (qemu-version.h is regenerated on every run, so ninja never says
+	# "no work to do"; the binary's mtime tells whether anything changed.)
+	if [ "$(stat -c %.9Y "$BUILD/qemu-system-x86_64")" = "$before" ]; then
+		vsst_progress "qemu: $BUILD/qemu-system-x86_64 is up to date"
+	else
 		vsst_progress "qemu: built $BUILD/qemu-system-x86_64 in $((SECONDS - t0)) s"
+	fi
 }
 
 main

@@ -322,6 +322,19 @@ TEST_F(BackendTest, BadSetupOptionsFailWithStatus1)
 	EXPECT_NE(qemu->log().find("holds only"), std::string::npos) << qemu->log();
 }
 
+// The device VM runs no firmware: a NIC gets no option ROM (no ROM BAR).
+TEST_F(BackendTest, DevicesGetNoOptionRom)
+{
+	start(SetupMode::InheritFds, {{0, 64 * kMiB, 0}},
+	      {"-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"});
+	auto regs = handshake(ch, 1);
+	ASSERT_EQ(regs.size(), 1u);
+	EXPECT_EQ(regs[0].mr3 >> 16, 0x02u); // network controller
+	ch.cfg_write(0, 0x30, 4, 0xfffff800);
+	EXPECT_EQ(ch.cfg_read(0, 0x30, 4), 0u) << "ROM BAR present";
+	stop_cleanly();
+}
+
 // Drives virtio-rng-pci (device 1) by hand: one buffer with INTx, then one
 // with MSI-X, to check both interrupt paths and DMA into the shared RAM.
 TEST_F(BackendTest, VirtioRngInterruptsArriveAsSetIrqAndMsi)

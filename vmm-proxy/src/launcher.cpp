@@ -366,8 +366,10 @@ struct Launcher::Impl {
 	bool create_channel(DeviceVm &vm)
 	{
 		struct vsst_rpc_fds fds{-1, -1, -1};
+		struct vsst_rpc_params params{};
+		params.spin_us = static_cast<uint32_t>(o.rpc_spin_us);
 		char err[256] = "";
-		int r = vsst_rpc_create(nullptr, &fds, err, sizeof err);
+		int r = vsst_rpc_create(&params, &fds, err, sizeof err);
 		if (r < 0) {
 			fail(kExitDied, vm.name + ": creating the RPC channel failed: " + err);
 			return false;

@@ -152,6 +152,8 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --mmio-timeout MS        bound for one forwarded read (default 2000)
   --doorbell-poll-us N     after a doorbell, the vCPU waits up to N us for the device VM's
                            interrupt (0..1000, default 0: the main loop delivers it)
+  --rpc-spin-us N          how long both ends of a channel spin before sleeping
+                           (0..1000, default 0: the rpc library's default)
   --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)
   --device-arg ARG         extra raw argument for the device VM QEMU (repeatable)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
@@ -213,7 +215,7 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--console" || arg == "--trace" || arg == "--attach" ||
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
-			   arg == "--doorbell-poll-us" ||
+			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" ||
 			   arg == "--device-arg" || arg == "--log-level") {
 			if (!need(v))
 				return fail(arg + " needs a value");
@@ -285,7 +287,7 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					n = parse_int(v, 1, 3600);
 				else if (arg == "--grace")
 					n = parse_int(v, 0, 600);
-				else if (arg == "--doorbell-poll-us")
+				else if (arg == "--doorbell-poll-us" || arg == "--rpc-spin-us")
 					n = parse_int(v, 0, 1000);
 				else
 					n = parse_int(v, 10, 600000);
@@ -299,6 +301,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					o.grace_s = *n;
 				else if (arg == "--doorbell-poll-us")
 					o.doorbell_poll_us = *n;
+				else if (arg == "--rpc-spin-us")
+					o.rpc_spin_us = *n;
 				else
 					o.mmio_timeout_ms = *n;
 			}

@@ -49,6 +49,7 @@ struct Options {
 	int grace_s = 5;           // after a child died, before the rest is stopped
 	int mmio_timeout_ms = 2000;
 	int doorbell_poll_us = 0;  // rpc-channel doorbell-poll-us (0: off)
+	int rpc_spin_us = 0;       // spin before blocking, stored in the channel (0: library default)
 	std::string log_level = "info";
 	std::vector<std::string> guest_args;  // extra raw QEMU args for the guest VM
 	std::vector<std::string> device_args; // extra raw QEMU args for the device VM(s)

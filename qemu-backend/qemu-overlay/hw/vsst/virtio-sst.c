@@ -32,7 +32,7 @@
 #include "trace.h"
 
 #define VIRTIO_SST_DEFAULT_QUEUE_SIZE 128
-/* Events/responses held while the driver has no buffer for them. */
+/* Events/responses held while the driver has posted no buffer for them. */
 #define VIRTIO_SST_MAX_PENDING 256
 
 QEMU_BUILD_BUG_ON(sizeof(struct SSTConfig) != 16);
