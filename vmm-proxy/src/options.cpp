@@ -151,7 +151,7 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --grace SEC              after a child died, time left to the others (default 5)
   --mmio-timeout MS        bound for one forwarded read (default 2000)
   --doorbell-poll-us N     after a doorbell, the vCPU waits up to N us for the device VM's
-                           interrupt (0..1000, default 0: the main loop delivers it)
+                           interrupt (0..1000, default 100; 0: the main loop delivers it)
   --rpc-spin-us N          how long both ends of a channel spin before sleeping
                            (0..1000, default 0: the rpc library's default)
   --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)

@@ -48,7 +48,7 @@ struct Options {
 	int start_timeout_s = 30;  // device VM -> START_VM
 	int grace_s = 5;           // after a child died, before the rest is stopped
 	int mmio_timeout_ms = 2000;
-	int doorbell_poll_us = 0;  // rpc-channel doorbell-poll-us (0: off)
+	int doorbell_poll_us = 100; // rpc-channel doorbell-poll-us (0: off)
 	int rpc_spin_us = 0;       // spin before blocking, stored in the channel (0: library default)
 	std::string log_level = "info";
 	std::vector<std::string> guest_args;  // extra raw QEMU args for the guest VM

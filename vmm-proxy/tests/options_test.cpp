@@ -25,6 +25,8 @@ TEST(Options, MinimalSplitRun)
 	EXPECT_EQ(r.options->accel, Accel::Tcg);
 	EXPECT_EQ(r.options->isolate, Isolation::Shared);
 	EXPECT_EQ(r.options->memory_bytes, 512ull << 20);
+	EXPECT_EQ(r.options->doorbell_poll_us, 100);
+	EXPECT_EQ(r.options->rpc_spin_us, 0);
 }
 
 TEST(Options, AllDeviceKindsAndFlags)
@@ -33,7 +35,8 @@ TEST(Options, AllDeviceKindsAndFlags)
 	a.insert(a.end(), {"--device", "virtio-sst,sim=/a,queue-size=64", "--device", "virtio-rng",
 			   "--device", "virtio-blk,file=/d.img,readonly=on", "--isolate", "per-device",
 			   "--accel=auto", "--memory", "1G", "--trace", "/t", "--console", "/c",
-			   "--timeout", "30", "--smp", "2", "--append", "a=1", "--append", "b=2"});
+			   "--timeout", "30", "--smp", "2", "--append", "a=1", "--append", "b=2",
+			   "--doorbell-poll-us", "0", "--rpc-spin-us", "50"});
 	auto r = parse(a);
 	ASSERT_TRUE(r.options) << r.error;
 	const Options &o = *r.options;
@@ -50,6 +53,8 @@ TEST(Options, AllDeviceKindsAndFlags)
 	EXPECT_EQ(o.timeout_s, 30);
 	EXPECT_EQ(o.smp, 2u);
 	EXPECT_EQ(o.append, "a=1 b=2");
+	EXPECT_EQ(o.doorbell_poll_us, 0);
+	EXPECT_EQ(o.rpc_spin_us, 50);
 }
 
 TEST(Options, RejectsBadInput)
@@ -70,6 +75,7 @@ TEST(Options, RejectsBadInput)
 		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--bogus"},
 		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--monolithic", "--isolate",
 		 "per-device"},
+		{"--kernel", "K", "--initrd", "I", "--device", "virtio-rng", "--doorbell-poll-us", "5000"},
 		{"--kernel"},
 	};
 	for (const auto &args : bad) {
@@ -141,6 +147,7 @@ TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
 	EXPECT_NE(line.find("mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"), std::string::npos);
 	EXPECT_NE(line.find("-device rpc-channel,id=ch0,fds=20:21:22"), std::string::npos);
 	EXPECT_NE(line.find("peer-fd=23"), std::string::npos);
+	EXPECT_NE(line.find("doorbell-poll-us=100"), std::string::npos);
 	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.0,chan=ch0,index=0"), std::string::npos);
 	EXPECT_NE(line.find("rpc-proxy-pci,id=proxy0.1,chan=ch0,index=1"), std::string::npos);
 	EXPECT_NE(line.find("vsst.ndev=1"), std::string::npos);
