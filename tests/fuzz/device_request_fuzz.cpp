@@ -19,6 +19,7 @@
 //  - statistics agree with what was submitted.
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>

@@ -29,7 +29,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <optional>
+#include <string>
 #include <vector>
 
 #include "fuzz_formats.h"

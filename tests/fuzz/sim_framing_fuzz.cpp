@@ -26,11 +26,15 @@
 // (other than NO_DEVICE / TIMEOUT) carries the request_id of the request it
 // completes, as long as no byte was corrupted: tags, FIFO order and late
 // replies are paired correctly by both ends.
+#include <chrono>
 #include <cstring>
+#include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 // device core internals (device/src)

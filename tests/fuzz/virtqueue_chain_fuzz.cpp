@@ -22,6 +22,7 @@
 //  - against an honest device (completions written properly, nothing
 //    else touched) the queue never breaks and returns chains in completion
 //    order with their exact lengths.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>

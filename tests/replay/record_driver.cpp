@@ -20,7 +20,6 @@
 #include "vsst/rpc_trace.h"
 #include "vsst/sst-protocol.h"
 #include "vsst/trace/child.hpp"
-#include "vsst/trace/format.hpp"
 #include "vsst/virtio/backend.h"
 #include "vsst/virtio/blk_driver.h"
 #include "vsst/virtio/error.h"
@@ -37,6 +36,7 @@ namespace {
 
 struct Opts {
 	std::string scenario, out, qemu, sim_bin, image, make_image, log_dir;
+	std::string device_trace;  // also record in the device VM (-accel rpc,trace=...)
 	unsigned repeat = 1;  // run the scenario's cases this many times (bigger traces for measurements)
 };
 
@@ -160,6 +160,7 @@ int usage()
 {
 	std::fprintf(stderr, "usage: vsst-record-driver --scenario sst|rng|blk --out FILE [--qemu PATH] [--sim-bin PATH]\n"
 			     "                          [--image PATH] [--log-dir DIR] [--repeat N]\n"
+			     "                          [--device-trace FILE]\n"
 			     "       vsst-record-driver --make-image PATH\n");
 	return 2;
 }
@@ -193,6 +194,8 @@ int main(int argc, char **argv)
 			o.make_image = val();
 		else if (a == "--log-dir")
 			o.log_dir = val();
+		else if (a == "--device-trace")
+			o.device_trace = val();
 		else if (a == "--repeat")
 			o.repeat = static_cast<unsigned>(std::max(1l, std::strtol(val().c_str(), nullptr, 10)));
 		else
@@ -264,6 +267,17 @@ int main(int argc, char **argv)
 							  ":" + std::to_string(f.to_proxy) + ",ram=" + std::to_string(l.region[0].fd) +
 							  "@0x0+" + std::to_string(l.region[0].size),
 						  "-nodefaults", "-display", "none"};
+		if (!o.device_trace.empty()) {
+			// The device VM records too: same template, its own end of the channel.
+			const std::string args_file = dir.file("trace-args");
+			std::ofstream af(args_file);
+			for (const std::string &s : tmpl)
+				af << s << "\n";
+			if (o.scenario == "blk")
+				af << "image=blk-disk.img=" << fs::absolute(o.image).string() << "\n";
+			af.close();
+			qargv[4] += ",trace=" + fs::absolute(o.device_trace).string() + ",trace-args=" + args_file;
+		}
 		for (const std::string &s : tmpl)
 			qargv.push_back(substitute(s, relay_sock, o.image.empty() ? "" : fs::absolute(o.image).string()));
 		vsst::trace::Child qemu;
@@ -301,8 +315,8 @@ int main(int argc, char **argv)
 			spdlog::error("{} records dropped, {} tap anomalies", ts.dropped_records, ts.tap_anomalies);
 			rc = 1;
 		}
-		spdlog::info("{}: {} records, {} bytes", o.out, ts.records + 1,
-			     ts.bytes + sizeof(vsst::trace::RecHeader) + sizeof(vsst::trace::EndRec));
+		std::error_code ec;
+		spdlog::info("{}: {} bytes", o.out, fs::file_size(o.out, ec));
 		return rc;
 	} catch (const std::exception &e) {
 		spdlog::error("{}", e.what());

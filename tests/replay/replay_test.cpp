@@ -3,7 +3,9 @@
 // against a fresh device VM, twice with identical results (hermetic, the
 // simulator served from the trace), and the sst trace also against a live
 // sst-sim.
-// replay.diverge: the check can fail. Copies of the sst golden trace with
+// replay.diverge: the check can fail. A device property that changes one
+// byte of ECHO answers makes the replay fail at that used element; copies
+// of the sst golden trace with
 // one thing changed (one byte of an ECHO response, a config read value, a
 // byte the device sends the simulator, an event field) each fail at exactly
 // that record with a diff naming the field and both values; a trace with a
@@ -138,6 +140,35 @@ TEST(Diverge, OneEchoByteOfTheResponse)
 	EXPECT_NE(r.what.find("device-written byte 35"), std::string::npos) << r.what;
 	EXPECT_NE(r.what.find("recorded 0x64, replayed 0x44"), std::string::npos) << r.what;
 	EXPECT_NE(r.recorded.find("USED dev=0 q=0"), std::string::npos) << r.recorded;
+}
+
+// The device itself answers differently: virtio-sst's test property flips
+// bit 5 of ECHO data byte 3 ('D' -> 'd'); the replay fails at the first
+// ECHO's used element with that byte's diff.
+TEST(Diverge, DevicePropertyFlipsOneEchoByte)
+{
+	const Trace t = load("sst.vtrace");
+	const Record *echo = nullptr;
+	for (const Record &r : t.records) {
+		if (r.type != RecType::Used)
+			continue;
+		const auto d = r.used_data();
+		if (d.size() >= 48 && std::memcmp(d.data() + SST_RESPONSE_HEADER_SIZE, "ABCDEFGHIJKLMNOP", 16) == 0) {
+			echo = &r;
+			break;
+		}
+	}
+	ASSERT_NE(echo, nullptr);
+	ReplayOptions o = options();
+	o.extra_qemu_args = {"-global", "virtio-sst-device.x-debug-echo-flip=3"};
+	const ReplayResult r = replay_trace(t, o);
+	ASSERT_EQ(r.status, ReplayStatus::Diverged) << show(r);
+	EXPECT_EQ(r.record, static_cast<int64_t>(echo->index));
+	EXPECT_NE(r.what.find("device-written byte 35"), std::string::npos) << r.what;
+	EXPECT_NE(r.what.find("recorded 0x44, replayed 0x64"), std::string::npos) << r.what;
+	// Without the property the same trace matches (the property is the cause).
+	o.extra_qemu_args.clear();
+	EXPECT_EQ(replay_trace(t, o).status, ReplayStatus::Match);
 }
 
 TEST(Diverge, ConfigReadValue)

@@ -145,6 +145,8 @@ struct Launcher::Impl {
 	std::vector<std::unique_ptr<DeviceVm>> vms;
 	std::vector<std::unique_ptr<Stream>> streams;
 	ChildProcess guest;
+	Stream *guest_err = nullptr;
+	bool guest_booted = false; // the console showed the guest's /init
 	std::vector<UniqueFd> guest_blk_files; // monolithic baseline
 	UniqueFd console_file;
 	UniqueFd sigfd;
@@ -180,6 +182,7 @@ struct Launcher::Impl {
 	{
 		if (s.console) {
 			results.add_line(line);
+			guest_booted = guest_booted || line.find("VSST-BOOT init") != std::string::npos;
 			return;
 		}
 		s.tail.push_back(line);
@@ -645,8 +648,7 @@ struct Launcher::Impl {
 		if (o.dry_run)
 			return true;
 		UniqueFd con_wr = make_output_pipe("guest console", true, nullptr);
-		Stream *err_stream = nullptr;
-		UniqueFd err_wr = make_output_pipe("guest VM", false, &err_stream);
+		UniqueFd err_wr = make_output_pipe("guest VM", false, &guest_err);
 		if (!con_wr || !err_wr)
 			return false;
 		SpawnSpec spec;
@@ -698,9 +700,15 @@ struct Launcher::Impl {
 				const ExitInfo &e = *guest.exit_info();
 				if (!e.exited)
 					fail(kExitDied, "guest VM (pid " + std::to_string(guest.pid()) + ") " + e.describe());
-				else if (e.status != 0 && !guest_stop_sent)
+				else if (e.status != 0 && !guest_stop_sent && !guest_booted) {
+					pump_all();
+					std::string why = "guest VM " + e.describe() + " before the guest booted";
+					if (guest_err && !guest_err->tail.empty())
+						why += ": " + join_tail(guest_err->tail, 3);
+					fail(kExitDied, why);
+				} else if (e.status != 0 && !guest_stop_sent)
 					fail(kExitWorkloadFail, "guest VM " + e.describe() +
-									(results.summary() ? "" : " (guest panic or QEMU error)"));
+									(results.summary() ? "" : " (guest panic?)"));
 				return;
 			}
 			for (auto &vm : vms) {

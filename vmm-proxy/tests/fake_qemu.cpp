@@ -165,7 +165,11 @@ int guest_role(const std::vector<std::string> &args)
 		std::printf("VSST-RESULT %s %s %s\n", name.c_str(), ok ? "PASS" : "FAIL", detail.c_str());
 		(ok ? pass : fail)++;
 	};
-	std::printf("fake guest booting\n");
+	if (flag("guest-bad-option")) {
+		std::fprintf(stderr, "fake-qemu: -device rpc-proxy-pci: something is wrong\n");
+		return 1;
+	}
+	std::printf("fake guest booting\nVSST-BOOT init uptime=0.1\n");
 	result("boot", true, "");
 	for (size_t i = 0; i + 1 < args.size(); i++) {
 		const std::string &v = args[i + 1];

@@ -222,6 +222,14 @@ TEST_F(LauncherTest, GuestQemuCrashIsReported)
 	EXPECT_CONTAINS(r.err, "killed by signal 11");
 }
 
+TEST_F(LauncherTest, GuestQemuFailingAtStartIsReportedWithItsError)
+{
+	LaunchResult r = run({"--device", "virtio-rng"}, "guest-bad-option");
+	EXPECT_EQ(r.status, 3) << r.err;
+	EXPECT_CONTAINS(r.err, "guest VM exited with status 1 before the guest booted: fake-qemu: -device "
+			       "rpc-proxy-pci: something is wrong");
+}
+
 TEST_F(LauncherTest, MonolithicBaselineStartsNoDeviceVm)
 {
 	LaunchResult r = run({"--device", "virtio-rng", "--monolithic"});

@@ -328,6 +328,7 @@ void Replayer::setup()
 	check_args(t_.header.qemu_args);
 	for (const std::string &a : t_.header.qemu_args)
 		argv.push_back(substitute(a));
+	argv.insert(argv.end(), o_.extra_qemu_args.begin(), o_.extra_qemu_args.end());
 	std::string why;
 	if (!qemu_.spawn(argv, {fds_.region, fds_.to_device, fds_.to_proxy, ram_.fd()}, dir_ + "/device-vm.log", why))
 		error("starting the device VM: " + why);

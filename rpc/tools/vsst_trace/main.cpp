@@ -4,8 +4,8 @@
 //   vsst-trace dump FILE [--dev N] [--op OP[,OP..]] [--from I] [--to I] [--limit N] [--no-header]
 //   vsst-trace stats FILE
 //   vsst-trace validate FILE
-//   vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--image-dir DIR] [--timeout-ms MS]
-//                          [--repeat N] [--verbose]
+//   vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--qemu-arg ARG]... [--image-dir DIR]
+//                          [--timeout-ms MS] [--repeat N] [--verbose]
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -29,8 +29,8 @@ int usage()
 		     "usage: vsst-trace dump FILE [--dev N] [--op OP[,OP..]] [--from I] [--to I] [--limit N] [--no-header]\n"
 		     "       vsst-trace stats FILE\n"
 		     "       vsst-trace validate FILE\n"
-		     "       vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--image-dir DIR] [--timeout-ms MS]\n"
-		     "                              [--repeat N] [--verbose]\n"
+		     "       vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--qemu-arg ARG]... [--image-dir DIR]\n"
+		     "                              [--timeout-ms MS] [--repeat N] [--verbose]\n"
 		     "ops: MMIO SET_IRQ MSI HELLO STOP START_VM REGISTER_PCI_DEV MMIO_REGION_CONFIG MEM AVAIL USED SIM NOTE\n"
 		     "replay exit status: 0 full match, 1 divergence, 2 error\n");
 	return 2;
@@ -155,6 +155,8 @@ int main(int argc, char **argv)
 				o.sim = need(i);
 			} else if (args[i] == "--qemu") {
 				o.qemu = need(i);
+			} else if (args[i] == "--qemu-arg") {
+				o.extra_qemu_args.push_back(need(i));
 			} else if (args[i] == "--image-dir") {
 				o.image_dir = need(i);
 			} else if (args[i] == "--timeout-ms" && parse_u64(need(i), v) && v > 0 && v <= 600000) {

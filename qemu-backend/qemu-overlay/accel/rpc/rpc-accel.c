@@ -186,6 +186,7 @@ static int rpc_accel_main(void)
     }
     vsst_rpc_close(s->ch);
     s->ch = NULL;
+    rpc_trace_stop(s);
     return status;
 }
 
@@ -204,6 +205,10 @@ static int rpc_accel_init_machine(MachineState *ms)
         return -EINVAL;
     }
     if (!rpc_setup_channel(s, &err)) {
+        error_report_err(err);
+        return -EINVAL;
+    }
+    if (!rpc_trace_start(s, &err)) {
         error_report_err(err);
         return -EINVAL;
     }
@@ -248,6 +253,7 @@ static void rpc_accel_instance_init(Object *obj)
     RpcAccelState *s = RPC_ACCEL(obj);
 
     s->setup_fd = -1;
+    s->trace_fd = -1;
     s->timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
     s->exit_status = -1;
 }
@@ -259,6 +265,8 @@ static void rpc_accel_instance_finalize(Object *obj)
     g_free(s->fds);
     g_free(s->ram);
     g_free(s->control);
+    g_free(s->trace);
+    g_free(s->trace_args);
 }
 
 #define RPC_STR_PROP(field)                                                  \
@@ -275,6 +283,29 @@ static void rpc_accel_instance_finalize(Object *obj)
 RPC_STR_PROP(fds)
 RPC_STR_PROP(ram)
 RPC_STR_PROP(control)
+RPC_STR_PROP(trace)
+RPC_STR_PROP(trace_args)
+
+static void rpc_get_trace_fd(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    visit_type_int64(v, name, &RPC_ACCEL(obj)->trace_fd, errp);
+}
+
+static void rpc_set_trace_fd(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    int64_t fd;
+
+    if (!visit_type_int64(v, name, &fd, errp)) {
+        return;
+    }
+    if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFL) < 0) {
+        error_setg(errp, "accel rpc: trace-fd must be an open file descriptor");
+        return;
+    }
+    RPC_ACCEL(obj)->trace_fd = fd;
+}
 
 static void rpc_get_setup_fd(Object *obj, Visitor *v, const char *name,
                              void *opaque, Error **errp)
@@ -342,6 +373,17 @@ static void rpc_accel_class_init(ObjectClass *oc, void *data)
                               rpc_set_setup_fd, NULL, NULL);
     object_class_property_set_description(oc, "setup-fd",
         "inherited connected Unix socket carrying the set-up (SCM_RIGHTS)");
+    object_class_property_add_str(oc, "trace", rpc_get_trace, rpc_set_trace);
+    object_class_property_set_description(oc, "trace",
+        "record an RPC trace (messages + virtio tap) into this file");
+    object_class_property_add(oc, "trace-fd", "int", rpc_get_trace_fd,
+                              rpc_set_trace_fd, NULL, NULL);
+    object_class_property_set_description(oc, "trace-fd",
+        "record an RPC trace into this inherited, writable fd");
+    object_class_property_add_str(oc, "trace-args", rpc_get_trace_args,
+                                  rpc_set_trace_args);
+    object_class_property_set_description(oc, "trace-args",
+        "file with the device arguments a replay should use, one per line");
     object_class_property_add(oc, "timeout", "uint32", rpc_get_timeout,
                               rpc_set_timeout, NULL, NULL);
     object_class_property_set_description(oc, "timeout",

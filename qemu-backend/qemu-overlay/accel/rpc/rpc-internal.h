@@ -64,6 +64,9 @@ struct RpcAccelState {
     char *control;      /* Unix socket path to connect to */
     int64_t setup_fd;   /* connected Unix socket, -1 if none */
     uint32_t timeout_ms;
+    char *trace;        /* record an RPC trace into this file */
+    int64_t trace_fd;   /* ... or into this inherited fd, -1 if none */
+    char *trace_args;   /* device arguments for the trace header, one per line */
 
     /* channel */
     vsst_rpc *ch;
@@ -84,6 +87,8 @@ struct RpcAccelState {
     uint64_t rejected_total;
 
     RpcEventQueue events;
+
+    struct vsst_trace *tracer;  /* NULL unless recording */
 
     /* exit */
     int exit_status;    /* -1 until decided */
@@ -107,6 +112,11 @@ void rpc_dispatch_stop(RpcAccelState *s);
 
 /* rpc-regions.c (BQL held) */
 void rpc_regions_update(RpcAccelState *s, unsigned index);
+
+/* rpc-trace.c (rpc/TRACE.md): start after the channel is attached; stop
+ * after it is closed. */
+bool rpc_trace_start(RpcAccelState *s, Error **errp);
+void rpc_trace_stop(RpcAccelState *s);
 
 /* rpc-accel.c */
 void rpc_accel_finish(RpcAccelState *s, int status, const char *why);

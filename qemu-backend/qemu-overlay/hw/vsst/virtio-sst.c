@@ -152,6 +152,10 @@ static void virtio_sst_handle_request(VirtIODevice *vdev, VirtQueue *vq)
             answered = true;
             continue;
         }
+        if (s->debug_echo_flip >= 0 && le32_to_cpu(req.type) == SST_REQ_ECHO &&
+            SST_REQUEST_HEADER_SIZE + (size_t)s->debug_echo_flip < len) {
+            ((uint8_t *)&req)[SST_REQUEST_HEADER_SIZE + s->debug_echo_flip] ^= 0x20;
+        }
         cookie = ++s->next_cookie;
         r = vsst_dev_submit(s->core, &req, len, cookie);
         trace_virtio_sst_submit(cookie, le32_to_cpu(req.type), len, r);
@@ -385,6 +389,9 @@ static Property virtio_sst_properties[] = {
                        VIRTIO_SST_DEFAULT_QUEUE_SIZE),
     DEFINE_PROP_UINT16("virtio-id", VirtIOSST, virtio_id, VIRTIO_ID_SST),
     DEFINE_PROP_UINT32("max-inflight", VirtIOSST, max_inflight, 0),
+    /* Test only: flip one bit of ECHO data byte N (-1: off), to prove that
+     * trace replay catches a device that answers differently. */
+    DEFINE_PROP_INT32("x-debug-echo-flip", VirtIOSST, debug_echo_flip, -1),
     DEFINE_PROP_END_OF_LIST(),
 };
 

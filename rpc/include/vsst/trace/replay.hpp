@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vsst/trace/reader.hpp"
 
@@ -28,6 +29,7 @@ struct ReplayOptions {
 	std::string sim;         // "" hermetic; else sst-sim binary or a listening socket
 	std::string image_dir;   // where {image:NAME} files are looked up
 	std::string work_dir;    // scratch (sockets, logs); "" -> a temp dir, removed after
+	std::vector<std::string> extra_qemu_args;  // trusted extras (e.g. -global ...x-debug-echo-flip=3)
 	int timeout_ms = 10000;  // bound of every wait
 	bool verbose = false;
 	void (*log)(void *opaque, const std::string &line) = nullptr;

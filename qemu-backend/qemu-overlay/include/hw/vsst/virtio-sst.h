@@ -27,6 +27,7 @@ struct VirtIOSST {
     uint16_t queue_size;
     uint16_t virtio_id;
     uint32_t max_inflight;
+    int32_t debug_echo_flip;   /* x-debug-echo-flip (tests only), -1 off */
 
     VirtQueue *req_vq;
     VirtQueue *resp_vq;

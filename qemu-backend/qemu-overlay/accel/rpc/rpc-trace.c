@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * accel rpc: recording an RPC trace in the device VM (rpc/TRACE.md).
+ *
+ *   -accel rpc,...,trace=FILE            the device VM creates FILE
+ *   -accel rpc,...,trace-fd=N            an inherited, writable fd (the launcher's)
+ *   -accel rpc,...,trace-args=FILE       the device arguments as a replay should
+ *                                        give them, one per line ({sim}, {image:NAME});
+ *                                        a line "image=NAME=PATH" names a disk image
+ *                                        to fingerprint into the header
+ *
+ * The recorder (vsst_rpc's rpc_trace.h) observes every message on the
+ * channel and, with the guest RAM layout this accelerator received, runs
+ * the virtio tap: at each doorbell it copies the new descriptor chains and
+ * driver-written buffers, at each interrupt the used elements and the bytes
+ * the device wrote. Writing happens on the recorder's own thread from a
+ * bounded buffer; the dispatcher never waits for the disk.
+ *
+ * Copyright (c) 2025 the vsst authors
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "rpc-internal.h"
+#include "vsst/rpc_trace.h"
+
+bool rpc_trace_start(RpcAccelState *s, Error **errp)
+{
+    g_autofree char *args_text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    g_autoptr(GArray) images = g_array_new(FALSE, TRUE, sizeof(struct vsst_trace_image));
+    struct vsst_trace_config cfg = {
+        .origin = "device-vm",
+        .side = VSST_TRACE_SIDE_DEVICE,
+        .ram = &s->ram_layout,
+        .note = "recorded in the device VM (-accel rpc,trace=...)",
+    };
+    char err[256] = "";
+
+    if (!s->trace && s->trace_fd < 0) {
+        return true;
+    }
+    if (s->trace && s->trace_fd >= 0) {
+        error_setg(errp, "accel rpc: give trace= or trace-fd=, not both");
+        return false;
+    }
+    if (s->trace_args) {
+        GError *gerr = NULL;
+
+        if (!g_file_get_contents(s->trace_args, &args_text, NULL, &gerr)) {
+            error_setg(errp, "accel rpc: trace-args: %s", gerr->message);
+            g_error_free(gerr);
+            return false;
+        }
+        lines = g_strsplit(args_text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            if (g_str_has_prefix(*l, "image=") && strchr(*l + 6, '=')) {
+                struct vsst_trace_image im = { .name = *l + 6 };
+                char *eq = strchr(*l + 6, '=');
+
+                *eq = 0;
+                im.path = eq + 1;
+                g_array_append_val(images, im);
+            } else if (**l) {
+                g_ptr_array_add(args, *l);
+            }
+        }
+        cfg.qemu_args = (const char *const *)args->pdata;
+        cfg.n_qemu_args = args->len;
+        cfg.images = (const struct vsst_trace_image *)images->data;
+        cfg.n_images = images->len;
+    }
+    if (s->trace) {
+        s->tracer = vsst_trace_open(s->trace, &cfg, err, sizeof(err));
+    } else {
+        int fd = dup(s->trace_fd);
+
+        s->tracer = fd < 0 ? NULL : vsst_trace_open_fd(fd, &cfg, err, sizeof(err));
+        if (fd < 0) {
+            g_strlcpy(err, strerror(errno), sizeof(err));
+        }
+    }
+    if (!s->tracer) {
+        error_setg(errp, "accel rpc: cannot record a trace: %s", err);
+        return false;
+    }
+    vsst_trace_observe(s->tracer, s->ch);
+    return true;
+}
+
+void rpc_trace_stop(RpcAccelState *s)
+{
+    struct vsst_trace_stats st;
+    int r;
+
+    if (!s->tracer) {
+        return;
+    }
+    vsst_trace_get_stats(s->tracer, &st);
+    r = vsst_trace_close(s->tracer);
+    s->tracer = NULL;
+    if (r < 0) {
+        error_report("accel rpc: writing the trace failed: %s", strerror(-r));
+    } else if (st.dropped_records || st.tap_anomalies) {
+        warn_report("accel rpc: trace: %" PRIu64 " records dropped (budget), %"
+                    PRIu64 " tap anomalies", st.dropped_records,
+                    st.tap_anomalies);
+    }
+}
