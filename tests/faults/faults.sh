@@ -190,9 +190,9 @@ channel_*)
 		run=sst-fault.load,hexdump.cfg
 		extra='vsst.args.hexdump.cfg="-C /sys/class/misc/sst0/device/../config"'
 	fi
-	split_vmm_proxy "$CON" "$LOG" --timeout 500 --grace 120 --run-as '' \
+	split_vmm_proxy "$CON" "$LOG" --timeout 500 --grace 45 --run-as '' \
 		--device "virtio-sst,sim=$WORK/sim0.sock" \
-		--append "vsst.run=$run vsst.args.sst-fault.load=\"$args\" ${extra:-}"
+		--append "vsst.run=$run vsst.args.sst-fault.load=\"$args\" ${extra:-} ${VSST_FAULTS_APPEND:-}"
 	QEMU=$REAL_QEMU
 	wait_load 4 400 || { show; split_fail "the guest load never got going"; }
 	split_say "triggering the fault ($MODE)"

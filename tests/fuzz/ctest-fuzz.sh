@@ -21,7 +21,7 @@ done
 if [ ${#inputs[@]} -gt 0 ]; then
 	echo "== replaying ${#inputs[@]} regression input(s) from $regressions"
 	# Each file runs once; any crash fails the test.
-	"$fuzzer" -timeout=10 -rss_limit_mb=2048 "${inputs[@]}"
+	"$fuzzer" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 "${inputs[@]}"
 fi
 
 seeds=("$corpus"/*)
@@ -29,5 +29,5 @@ seeds=("$corpus"/*)
 cp -- "${seeds[@]}" "$work/corpus/"
 echo "== fuzzing ${#seeds[@]} seeds + $runs runs (seed 1, at most $seconds s)"
 exec "$fuzzer" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" \
-	-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	-timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" "$work/corpus"

@@ -8,7 +8,8 @@
 # <build>/fuzz/logs/. Prints execs, time, coverage, new corpus entries and
 # crashes per target; exits 1 if any target crashed.
 # Environment: VSST_BUILD_ROOT (default <repo>/build), VSST_JOBS (build jobs),
-# VSST_FUZZ_FLAGS (extra libFuzzer flags, e.g. "-seed=7 -jobs=2").
+# VSST_FUZZ_FLAGS (extra libFuzzer flags, e.g. "-seed=7"), VSST_FUZZ_NO_BUILD=1
+# (run the binaries already built).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,14 +22,18 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
 build=${VSST_BUILD_ROOT:-$root/build}/fuzz
-if [ ! -f "$build/CMakeCache.txt" ]; then
+if [ -n "${VSST_FUZZ_NO_BUILD:-}" ]; then
+	: # use the binaries already in $build/bin
+elif [ ! -f "$build/CMakeCache.txt" ]; then
 	echo "==> configuring the fuzz flavour (clang, libFuzzer, ASan+UBSan) in $build" >&2
 	cmake -S "$root" -B "$build" -G Ninja -DVSST_SANITIZE= -DCMAKE_C_COMPILER=clang \
 		-DCMAKE_CXX_COMPILER=clang++ -DVSST_FUZZ=ON \
 		-DVSST_CACHE="${VSST_CACHE:-$HOME/.cache/vsst}" >/dev/null
 fi
-echo "==> building vsst-fuzz-all" >&2
-cmake --build "$build" --target vsst-fuzz-all -j "${VSST_JOBS:-$(nproc)}" >&2
+if [ -z "${VSST_FUZZ_NO_BUILD:-}" ]; then
+	echo "==> building vsst-fuzz-all" >&2
+	cmake --build "$build" --target vsst-fuzz-all -j "${VSST_JOBS:-$(nproc)}" >&2
+fi
 
 # UBSan findings must stop the fuzzer like ASan's do.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -55,10 +60,11 @@ for t in "${targets[@]}"; do
 	"$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$crashes/" ${VSST_FUZZ_FLAGS:-} "$work" >"$log" 2>&1 || rc=$?
 	secs=$((SECONDS - t0))
-	execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
-	rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$log" | tail -1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+	# A crash while loading the corpus leaves some of these out of the log.
+	execs=$(awk '/stat::number_of_executed_units/ {v = $2} END {print v}' "$log")
+	rate=$(awk '/stat::average_exec_per_sec/ {v = $2} END {print v}' "$log")
+	cov=$(awk '{for (i = 1; i < NF; i++) if ($i == "cov:") v = $(i + 1)} END {print v}' "$log")
+	ft=$(awk '{for (i = 1; i < NF; i++) if ($i == "ft:") v = $(i + 1)} END {print v}' "$log")
 	new=$(($(count "$work") - corpus_before))
 	found=$(($(count "$crashes") - crashes_before))
 	[ $rc -ne 0 ] && [ "$found" -eq 0 ] && found=1 # died without an artifact: still a failure

@@ -753,8 +753,8 @@ struct Launcher::Impl {
 		// The guest first (it is the device VMs' client), then the device VMs.
 		if (guest.running())
 			guest.stop(3000);
-		// A guest QEMU that exits sends STOP: give the device VMs a moment to end cleanly.
-		auto settle = Clock::now() + std::chrono::milliseconds(guest.pid() > 0 ? 1000 : 0);
+		// A guest QEMU that exits sends STOP: give the device VMs a moment (2 s) to end cleanly.
+		auto settle = Clock::now() + std::chrono::milliseconds(guest.pid() > 0 ? 2000 : 0);
 		for (bool any = true; any && Clock::now() < settle;) {
 			any = false;
 			for (auto &vm : vms)

@@ -109,6 +109,10 @@ int device_role(const std::vector<std::string> &args)
 		std::fprintf(stderr, "fake device VM: attach: %s\n", err);
 		return 7;
 	}
+	struct Closer {
+		vsst_rpc *ch;
+		~Closer() { vsst_rpc_close(ch); }
+	} closer{ch};
 	std::fprintf(stderr, "fake device VM: %d device(s), uid %d\n", ndev, static_cast<int>(getuid()));
 	struct vsst_rpcmsg req;
 	if (vsst_rpc_dev_wait_request(ch, &req, 5000) != 1 || vsst_rpc_mr0_op(req.mr0) != VSST_RPC_OP_HELLO) {
@@ -218,7 +222,7 @@ int guest_role(const std::vector<std::string> &args)
 	}
 	std::fflush(stdout);
 	if (flag("guest-crash"))
-		raise(SIGSEGV);
+		std::abort(); // SIGABRT: sanitizers leave it alone, unlike SIGSEGV
 	if (flag("guest-fail"))
 		result("forced", false, "reason=FAKE_QEMU");
 	if (flag("guest-hang")) {

@@ -219,7 +219,7 @@ TEST_F(LauncherTest, GuestQemuCrashIsReported)
 	LaunchResult r = run({"--device", "virtio-rng"}, "guest-crash");
 	EXPECT_EQ(r.status, 3) << r.err;
 	EXPECT_CONTAINS(r.err, "guest VM (pid ");
-	EXPECT_CONTAINS(r.err, "killed by signal 11");
+	EXPECT_CONTAINS(r.err, "killed by signal 6");
 }
 
 TEST_F(LauncherTest, GuestQemuFailingAtStartIsReportedWithItsError)
