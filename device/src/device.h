@@ -38,6 +38,11 @@ public:
 	SSTConfig config() const;
 	uint64_t features() const { return features_; }
 	vsst_dev_stats stats() const;
+	void set_sim_observer(SimLink::Observer fn, void *opaque)
+	{
+		if (link_)
+			link_->set_observer(fn, opaque);
+	}
 
 	static uint32_t offered_features();
 

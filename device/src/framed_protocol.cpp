@@ -97,8 +97,11 @@ bool FramedProtocol::on_frame(LinkOps &ops, uint16_t type, uint64_t tag, const u
 		VSST_LOG(ops.log(), info, "simulator greeted: device %u, clock %" PRIu64 " Hz", h.device_id,
 			 h.clock_hz);
 		ops.peer_healthy();
-		ops.handshake_done();
+		// The probe before the requests that waited for the handshake, so
+		// that the stream does not depend on whether any did (RPC trace
+		// replay compares it byte for byte).
 		probe_capacities(ops);
+		ops.handshake_done();
 		return true;
 	}
 	case VSST_SIM_RESPONSE:

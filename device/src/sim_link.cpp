@@ -110,6 +110,65 @@ void SimLink::set_capacities(uint64_t units, uint64_t mem)
 	cap_mem_.store(mem, std::memory_order_relaxed);
 }
 
+void SimLink::set_observer(Observer fn, void *opaque)
+{
+	std::lock_guard<std::mutex> g(obs_mu_);
+	obs_fn_ = fn;
+	obs_opaque_ = opaque;
+	obs_whole_ = false;
+	if (!fn)
+		return;
+	// Hand over the current connection from its start if the log has it;
+	// otherwise the observer starts with the next connection.
+	if (conn_open_ && startup_logging_ && !startup_log_.empty() && startup_log_.front().what == kSimConnected) {
+		for (const LoggedEvent &e : startup_log_)
+			fn(opaque, e.what, conn_, e.bytes.data(), e.bytes.size());
+		obs_whole_ = true;
+	}
+	startup_logging_ = false;
+	startup_log_.clear();
+	startup_bytes_ = 0;
+}
+
+void SimLink::observe(int what, const void *data, size_t len)
+{
+	std::lock_guard<std::mutex> g(obs_mu_);
+	if (what == kSimConnected) {
+		conn_ = next_conn_++;
+		conn_open_ = true;
+		obs_whole_ = obs_fn_ != nullptr;
+		startup_log_.clear();
+		startup_bytes_ = 0;
+	}
+	if (obs_fn_) {
+		if (obs_whole_)
+			obs_fn_(obs_opaque_, what, conn_, data, len);
+	} else if (startup_logging_) {
+		if (startup_bytes_ + len > kStartupLogMax) {
+			startup_logging_ = false; // too much to be a start-up: give up
+			startup_log_.clear();
+		} else {
+			const auto *p = static_cast<const uint8_t *>(data);
+			startup_log_.push_back({what, std::vector<uint8_t>(p, p + len)});
+			startup_bytes_ += len;
+		}
+	}
+	if (what == kSimClosed) {
+		conn_open_ = false;
+		obs_whole_ = false;
+		startup_log_.clear();
+		startup_bytes_ = 0;
+	}
+}
+
+void SimLink::end_startup_log()
+{
+	std::lock_guard<std::mutex> g(obs_mu_);
+	startup_logging_ = false;
+	startup_log_.clear();
+	startup_bytes_ = 0;
+}
+
 void SimLink::run()
 {
 	attempt_connect();
@@ -170,6 +229,10 @@ bool SimLink::take_commands()
 
 void SimLink::dispatch(ForwardRequest &&req)
 {
+	if (!dispatched_any_) {
+		dispatched_any_ = true;
+		end_startup_log();
+	}
 	switch (state_) {
 	case State::backoff:
 		complete_with_status(sink_, req.info, SST_STATUS_NO_DEVICE);
@@ -213,6 +276,7 @@ void SimLink::attempt_connect()
 	sock_ = std::move(fd);
 	in_.clear();
 	out_.clear();
+	observe(kSimConnected);
 	state_ = State::handshake;
 	handshake_deadline_ = Clock::now() + opts_.handshake_timeout;
 	VSST_LOG(log_, debug, "connected to %s, protocol %s", opts_.socket_path.c_str(), proto_->name());
@@ -242,6 +306,8 @@ void SimLink::drop(const std::string &why, bool fault)
 	if (log_.enabled())
 		log_.log(fault ? LogLevel::error : LogLevel::warn, "simulator link %s lost: %s",
 			 opts_.socket_path.c_str(), why.c_str());
+	if (sock_.valid())
+		observe(kSimClosed);
 	sock_.reset();
 	in_.clear();
 	out_.clear();
@@ -268,6 +334,7 @@ void SimLink::read_input()
 		const ssize_t n = ::recv(sock_.get(), p, kReadChunk, MSG_DONTWAIT);
 		if (n > 0) {
 			in_.commit(static_cast<size_t>(n));
+			observe(kSimReceived, p, static_cast<size_t>(n));
 			std::string fault;
 			if (!proto_->on_input(*this, in_, fault)) {
 				drop("protocol violation: " + fault, true);
@@ -293,6 +360,7 @@ void SimLink::flush_output()
 	while (!out_.empty()) {
 		const ssize_t n = ::send(sock_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
+			observe(kSimSent, out_.data(), static_cast<size_t>(n));
 			out_.consume(static_cast<size_t>(n));
 			continue;
 		}

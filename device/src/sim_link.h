@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "byte_buffer.h"
 #include "logger.h"
@@ -56,6 +57,12 @@ public:
 
 	SimCapacities capacities() const;
 
+	// Observer events (the `what` of vsst_dev_set_sim_observer).
+	static constexpr int kSimSent = 0, kSimReceived = 1, kSimConnected = 2, kSimClosed = 3;
+	// Thread-safe. See vsst_dev_set_sim_observer (sst_device.h).
+	using Observer = void (*)(void *opaque, int what, unsigned conn, const void *data, size_t len);
+	void set_observer(Observer fn, void *opaque);
+
 private:
 	enum class State { backoff, handshake, ready };
 	struct Command {
@@ -73,6 +80,10 @@ private:
 	void flush_output();
 	void run_timers(Clock::time_point now);
 	int poll_timeout_ms(Clock::time_point now) const;
+	// I/O thread: reports one stream event to the observer, or keeps it in
+	// the start-up log while there is none.
+	void observe(int what, const void *data = nullptr, size_t len = 0);
+	void end_startup_log();
 
 	// LinkOps
 	ByteBuffer &out() override { return out_; }
@@ -101,6 +112,26 @@ private:
 	std::atomic<uint64_t> cap_units_{0};
 	std::atomic<uint64_t> cap_mem_{0};
 
+	// Stream observer and the start-up log (everything under obs_mu_). The
+	// log holds the current connection's events until the first request is
+	// dispatched, so that an observer installed after the I/O thread
+	// connected still gets the connection from its first byte.
+	struct LoggedEvent {
+		int what;
+		std::vector<uint8_t> bytes;
+	};
+	static constexpr size_t kStartupLogMax = 64 * 1024;
+	std::mutex obs_mu_;
+	Observer obs_fn_ = nullptr;
+	void *obs_opaque_ = nullptr;
+	bool obs_whole_ = false;   // the observer saw the current connection from its start
+	bool conn_open_ = false;
+	unsigned conn_ = 0;        // current connection's id
+	unsigned next_conn_ = 0;
+	bool startup_logging_ = true;
+	size_t startup_bytes_ = 0;
+	std::vector<LoggedEvent> startup_log_;
+
 	// I/O thread only.
 	State state_ = State::backoff;
 	UniqueFd sock_;
@@ -111,6 +142,7 @@ private:
 	Clock::time_point handshake_deadline_{};
 	Clock::duration backoff_;
 	bool ever_ready_ = false;
+	bool dispatched_any_ = false;
 	bool failure_logged_ = false;
 };
 

@@ -227,11 +227,13 @@ private:
 	std::unique_ptr<DeviceEndpoint> a_; // towards vmm-proxy / the guest
 	std::unique_ptr<ProxyEndpoint> b_;  // towards the real device VM
 	RawRegion raw_;
+	RawRegion raw_b_; // channel B, read only: ring indices for the stats line
 	Backend backend_;
 	std::mutex event_mu_;              // held while relaying one event on A
 	std::atomic<bool> events_on_{true};
 	std::atomic<bool> quit_{false};
 	std::string b_died_;
+	std::atomic<uint64_t> events_relayed_{0};
 };
 
 bool Interposer::triggered()
@@ -262,10 +264,12 @@ void Interposer::relay_events()
 		std::lock_guard lk(event_mu_);
 		if (!events_on_)
 			continue; // the fault owns the events ring now
-		if (a_->send_event(ev, 2000) < 0) {
+		if (int r = a_->send_event(ev, 2000); r < 0) {
+			b_died_ = std::string("relaying an event to the guest side failed: ") + strerror(-r);
 			quit_ = true;
 			return;
 		}
+		events_relayed_++;
 	}
 }
 
@@ -298,12 +302,19 @@ int Interposer::flood()
 		msi(0xfee00000, 0x4021, 0x55),          // MSI for a device it does not own
 		msi(0x1000, 0x21, 0),                   // MSI outside the MSI window
 		mmio_region_config(0x7f00000000ull, 4096, VSST_RPC_REGION_POSTED), // outside every BAR
-		set_irq(0, 2),                          // a pulse on the real device's pin: spurious, harmless
 	};
+	// VSST_FAULT_KINDS: which of them, as a list of indices ("0,2"); default all.
+	std::vector<Message> use;
+	const std::string sel = env("VSST_FAULT_KINDS");
+	for (size_t k = 0; k < std::size(kinds); k++)
+		if (sel.empty() || sel.find(char('0' + k)) != std::string::npos)
+			use.push_back(kinds[k]);
 	unsigned sent = 0;
 	const auto t0 = Clock::now();
-	for (unsigned i = 0; i < flood_count_ && !g_term; i++) {
-		const int r = a_->send_event(kinds[i % std::size(kinds)], 5000);
+	// One producer at a time on the events ring: the relay waits meanwhile.
+	std::lock_guard lk(event_mu_);
+	for (unsigned i = 0; i < flood_count_ && !g_term && !use.empty(); i++) {
+		const int r = a_->send_event(use[i % use.size()], 5000);
 		if (r < 0) {
 			spdlog::error("fault-device: flood stopped after {} events: {}", sent, strerror(-r));
 			break;
@@ -399,6 +410,10 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 		return 1;
 	}
 	b_ = ProxyEndpoint::attach(bfds.raw(), &e);
+	if (b_ && !raw_b_.map(bfds.region.get(), -1)) {
+		spdlog::error("fault-device: mapping channel B failed");
+		return 1;
+	}
 	int sp[2];
 	if (!b_ || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		spdlog::error("fault-device: channel B set-up failed: {}", e);
@@ -423,7 +438,20 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 
 	std::thread events([this] { relay_events(); });
 	int status = 0;
+	auto next_stats = Clock::now();
 	for (;;) {
+		if (Clock::now() >= next_stats) {
+			// One line every 5 s: shows whether traffic still flows both ways.
+			next_stats = Clock::now() + std::chrono::seconds(5);
+			spdlog::debug("fault-device: relayed {} requests, {} events; ring prod/cons: "
+				      "A req {}/{} cpl {}/{} evt {}/{}, B req {}/{} cpl {}/{} evt {}/{}",
+				      relayed_, events_relayed_.load(), raw_.prod(Ring::Requests),
+				      raw_.cons(Ring::Requests), raw_.prod(Ring::Completions),
+				      raw_.cons(Ring::Completions), raw_.prod(Ring::Events), raw_.cons(Ring::Events),
+				      raw_b_.prod(Ring::Requests), raw_b_.cons(Ring::Requests),
+				      raw_b_.prod(Ring::Completions), raw_b_.cons(Ring::Completions),
+				      raw_b_.prod(Ring::Events), raw_b_.cons(Ring::Events));
+		}
 		if (g_term) {
 			spdlog::info("fault-device: terminated");
 			break;
@@ -536,6 +564,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+	if (env("VSST_FAULT_LOG") == "debug")
+		spdlog::set_level(spdlog::level::debug);
 	struct sigaction sa{};
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, nullptr);

@@ -190,20 +190,24 @@ channel_*)
 		run=sst-fault.load,hexdump.cfg
 		extra='vsst.args.hexdump.cfg="-C /sys/class/misc/sst0/device/../config"'
 	fi
-	split_vmm_proxy "$CON" "$LOG" --timeout 500 --grace 45 --run-as '' \
+	# A stalled device VM stays alive: only --timeout ends a guest that cannot power off.
+	bound=500
+	[ "$MODE" = stall ] && bound=240
+	split_vmm_proxy "$CON" "$LOG" --timeout $bound --grace 45 --run-as '' \
 		--device "virtio-sst,sim=$WORK/sim0.sock" \
 		--append "vsst.run=$run vsst.args.sst-fault.load=\"$args\" ${extra:-} ${VSST_FAULTS_APPEND:-}"
 	QEMU=$REAL_QEMU
 	wait_load 4 400 || { show; split_fail "the guest load never got going"; }
 	split_say "triggering the fault ($MODE)"
 	touch "$WORK/trigger"
-	split_wait_vmm 560
+	split_wait_vmm $((bound + 60))
 	l=$(load_line)
 	split_say "${l:-no load result}"
 	split_say "$(grep -a 'exit [0-9]*$' "$LOG" | tail -n 1)"
 	grep -a 'rpc-channel' "$LOG" | head -n 5 | while read -r line; do split_say "log: ${line:0:200}"; done
 	check "the guest load finished and is accounted (lost=0 duplicate=0 unknown=0)" accounted "$l"
 	check "no kernel warning/oops" no_kernel_trouble
+	check "the guest finished its workload and reached power-off" grep -aq 'VSST-BOOT poweroff' "$CON"
 	case "$MODE" in
 	flood)
 		check "the guest side rejected the bogus events" grep -aq 'rejected a' "$LOG"
@@ -214,7 +218,9 @@ channel_*)
 	stall)
 		check "the guest saw device errors (TIMEOUT)" gt0 "$(field "$l" timeout)"
 		check "the guest side declared the channel dead" grep -aq 'channel to the device VM is dead' "$LOG"
-		check "vmm-proxy exit 1: workload failed (got $VMM_RC)" [ "$VMM_RC" = 1 ]
+		# Fails today with 4 (--timeout): the guest spins in virtio-pci's reset at
+		# power-off on a dead channel (all-ones status); see README "Known findings".
+		check "vmm-proxy exit 1: workload failed, guest powered off (got $VMM_RC)" [ "$VMM_RC" = 1 ]
 		;;
 	*)
 		check "the guest saw device errors (TIMEOUT)" gt0 "$(field "$l" timeout)"

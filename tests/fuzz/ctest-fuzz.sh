@@ -20,7 +20,7 @@ for f in "$regressions"/*; do
 done
 if [ ${#inputs[@]} -gt 0 ]; then
 	echo "== replaying ${#inputs[@]} regression input(s) from $regressions"
-	# Each file runs once; any crash fails the test.
+	# Each file runs once; any crash fails the test (exit 1: 77 would read as SKIP).
 	"$fuzzer" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 "${inputs[@]}"
 fi
 

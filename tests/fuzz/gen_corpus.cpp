@@ -16,6 +16,7 @@
 #include "vsst/rpc/message.hpp"
 #include "vsst/sim-wire.h"
 #include "vsst/sst-protocol.h"
+#include "vsst/trace/format.hpp"
 
 namespace {
 
@@ -560,6 +561,115 @@ void loop_seeds()
 	}
 }
 
+// -------------------------------------------------------------- trace_reader
+// Synthetic traces written by hand from vsst/trace/format.hpp (recorded ones
+// carry wall-clock times, so they would not regenerate byte for byte).
+namespace tf = vsst::trace;
+
+void tlv(ByteWriter &w, tf::Tag tag, const void *p, uint32_t len)
+{
+	w.u16(static_cast<uint16_t>(tag)).u16(0).u32(len).raw(p, len);
+}
+
+void rec(ByteWriter &w, tf::RecType type, uint8_t sub, uint16_t aux, uint64_t t_ns, const ByteWriter &payload)
+{
+	w.u32(static_cast<uint32_t>(tf::kRecordHeader + payload.size())).u8(static_cast<uint8_t>(type)).u8(sub).u16(aux);
+	w.u64(t_ns).raw(payload.data().data(), payload.size());
+}
+
+ByteWriter trace_file(bool with_end, bool all_items)
+{
+	ByteWriter items;
+	const char origin[] = "fuzz-gen-corpus";
+	tlv(items, tf::Tag::Origin, origin, sizeof origin - 1);
+	ByteWriter ram;
+	ram.u64(0).u64(64ull << 20);
+	tlv(items, tf::Tag::Ram, ram.data().data(), 16);
+	ByteWriter proto;
+	proto.u32(1);
+	tlv(items, tf::Tag::SimProto, proto.data().data(), 4);
+	if (all_items) {
+		const char arg[] = "-device virtio-sst-pci";
+		tlv(items, tf::Tag::QemuArg, arg, sizeof arg - 1);
+		ByteWriter image;
+		image.u64(32768).u64(tf::fnv1a64("", 0)).raw("disk.img", 8);
+		tlv(items, tf::Tag::Image, image.data().data(), static_cast<uint32_t>(image.size()));
+		ByteWriter nondet;
+		nondet.u16(0x1af4).u16(0x1044).u32(1);
+		tlv(items, tf::Tag::Nondet, nondet.data().data(), 8);
+		const char note[] = "re-record: tests/traces/record.sh";
+		tlv(items, tf::Tag::Note, note, sizeof note - 1);
+	}
+	ByteWriter w;
+	w.raw(tf::kMagic, 8).u16(tf::kMajor).u16(tf::kMinor);
+	w.u32(static_cast<uint32_t>(tf::kFixedHeader + items.size()));
+	w.u64(1'700'000'000'000'000'000ull).u32(static_cast<uint32_t>(tf::Side::Device)).u32(0);
+	w.raw(items.data().data(), items.size());
+
+	uint64_t t = 1000;
+	int records = 0;
+	auto add = [&](tf::RecType type, uint8_t sub, uint16_t aux, const ByteWriter &p) {
+		rec(w, type, sub, aux, t, p);
+		t += 250;
+		++records;
+	};
+	const Message req = mmio_request(2, kAsGlobal, 0xe0000014, 1, Dir::Read, 0, 7);
+	add(tf::RecType::Msg, 0, 1, ByteWriter().pod(req));
+	add(tf::RecType::Msg, 1, 0, ByteWriter().pod(mmio_completion(req, 0x0f)));
+	add(tf::RecType::Msg, 2, 0, ByteWriter().pod(msi(0xfee00000, 0x101, 0)));
+	add(tf::RecType::SimConn, 0, 1, ByteWriter());
+	ByteWriter mem;
+	mem.u64(0x100000).u8(0).u8(0).u16(0).u32(24);
+	for (int i = 0; i < 24; ++i)
+		mem.u8(static_cast<uint8_t>(i));
+	add(tf::RecType::Mem, 0, 0, mem);
+	add(tf::RecType::Avail, 0, 0, ByteWriter().u8(0).u8(0).u16(0).u16(1).u16(1).u64(0xe0003000).u32(2).u32(0));
+	vsst_sim_frame_hdr h{};
+	h.magic = VSST_SIM_MAGIC;
+	h.version = VSST_SIM_VERSION;
+	h.type = VSST_SIM_PING;
+	h.tag = 5;
+	add(tf::RecType::Sim, 0, 1, ByteWriter().pod(h));
+	add(tf::RecType::Sim, 1, 1, ByteWriter().pod(h));
+	ByteWriter used;
+	used.u8(0).u8(0).u16(0).u16(0).u16(256).u64(0x200000).u32(0).u32(32).u32(1).u32(32);
+	used.u64(0x101000).u32(4112);
+	for (int i = 0; i < 32; ++i)
+		used.u8(static_cast<uint8_t>(0x80 + i));
+	add(tf::RecType::Used, 0, 0, used);
+	add(tf::RecType::Dropped, 0, 0, ByteWriter().u64(3).u64(96));
+	add(tf::RecType::Note, 1, 0, ByteWriter().raw("tap: avail index moved back", 27));
+	add(tf::RecType::SimConn, 1, 1, ByteWriter());
+	if (with_end) {
+		const uint64_t end_bytes = w.size() + tf::kRecordHeader + sizeof(tf::EndRec);
+		add(tf::RecType::End, 0, 0, ByteWriter().u64(records + 1).u64(3).u64(end_bytes));
+	}
+	return w;
+}
+
+void trace_reader_seeds()
+{
+	for (uint8_t flag : {0, 1}) { // strict and lenient parsing of a complete trace
+		ByteWriter w;
+		w.u8(flag);
+		const ByteWriter t = trace_file(true, flag == 0);
+		w.raw(t.data().data(), t.size());
+		save("trace_reader", flag ? "complete_lenient" : "complete_strict", w);
+	}
+	{ // a recorder that was killed: no END, and a record cut short
+		const ByteWriter t = trace_file(false, true);
+		ByteWriter w;
+		w.u8(1).raw(t.data().data(), t.size());
+		save("trace_reader", "truncated_no_end", w);
+		ByteWriter v;
+		v.u8(1).raw(t.data().data(), t.size() - 7);
+		save("trace_reader", "truncated_mid_record", v);
+		ByteWriter s;
+		s.u8(0).raw(t.data().data(), t.size());
+		save("trace_reader", "strict_without_end", s);
+	}
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -574,6 +684,7 @@ int main(int argc, char **argv)
 	virtqueue_seeds();
 	sim_framing_seeds();
 	loop_seeds();
+	trace_reader_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/vsst-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-for t in sst rng blk; do
+for t in sst rng blk guest-sst guest-rng guest-blk; do
 	"$tool" validate "$traces/$t.vtrace" | grep -q valid || fail "validate $t"
 	"$tool" stats "$traces/$t.vtrace" >"$tmp/stats" || fail "stats $t"
 	grep -q "dropped records: 0" "$tmp/stats" || fail "stats $t: dropped line"
@@ -24,6 +24,9 @@ grep -q "USED dev=0 q=0" "$tmp/used" || fail "dump --op used"
 ! grep -qv "USED" "$tmp/used" || fail "dump --op used printed other kinds"
 "$tool" dump "$traces/blk.vtrace" --no-header --dev 0 --op MSI,SET_IRQ,REGISTER_PCI_DEV >"$tmp/dev" || fail "dump --dev"
 grep -q "REGISTER_PCI_DEV dev=0" "$tmp/dev" || fail "dump --dev 0"
+# A guest trace recorded in the device VM has the simulator stream.
+"$tool" dump "$traces/guest-sst.vtrace" --no-header --op SIM >"$tmp/sim"
+grep -q "SIM" "$tmp/sim" || fail "guest-sst: no SIM records"
 
 # Truncated copy: validate refuses it (exit 2), dump still reads what is there.
 head -c 5000 "$traces/sst.vtrace" >"$tmp/cut.vtrace"
@@ -37,7 +40,7 @@ if [ ! -x "$qemu" ]; then
 	[ "${VSST_REQUIRE_ALL:-}" = 1 ] && fail "no QEMU at $qemu"
 	echo "SKIP: no QEMU at $qemu (replay part)"; exit 77
 fi
-for t in sst rng blk; do
+for t in sst rng blk guest-sst guest-rng guest-blk; do
 	"$tool" replay "$traces/$t.vtrace" --repeat 2 >"$tmp/replay" || fail "replay $t: $(cat "$tmp/replay")"
 	[ "$(grep -c ': MATCH:' "$tmp/replay")" -eq 2 ] || fail "replay $t not matched twice"
 done

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -87,6 +88,10 @@ struct DeviceVm {
 	// the guest QEMU as peer-fd) reaches EOF the moment the device VM is gone.
 	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
+	size_t number = 0;               // position among the device VMs
+	std::string trace_path;          // --trace: where this device VM records
+	UniqueFd trace_file, trace_args; // handed to the device VM
+	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint
 	ChildProcess proc;
 	Stream *err = nullptr;
 	std::vector<Registered> registered;
@@ -292,9 +297,12 @@ struct Launcher::Impl {
 				return false;
 			}
 		}
-		if (!o.trace.empty())
-			spdlog::warn("--trace {}: RPC trace recording is not implemented yet; the flag is accepted "
-				     "and nothing is recorded", o.trace);
+		if (!o.trace.empty() && (o.monolithic || !o.attach.empty())) {
+			fail(kExitUsage, std::string("--trace records in a device VM the launcher starts; not with ") +
+						 (o.monolithic ? "--monolithic" : "--attach (give the device VM "
+										  "-accel rpc,...,trace=FILE yourself)"));
+			return false;
+		}
 		if (!o.monolithic && geteuid() == 0 && !o.run_as.empty()) {
 			device_user = lookup_user(o.run_as);
 			if (!device_user) {
@@ -353,6 +361,7 @@ struct Launcher::Impl {
 		if (o.isolate == Isolation::PerDevice) {
 			for (size_t i = 0; i < o.devices.size(); i++) {
 				auto vm = std::make_unique<DeviceVm>();
+				vm->number = i;
 				vm->name = "device VM " + std::to_string(i) + " (" + device_kind_name(o.devices[i].kind) + ")";
 				vm->devices.push_back(&o.devices[i]);
 				vms.push_back(std::move(vm));
@@ -429,6 +438,8 @@ struct Launcher::Impl {
 		plan.setup_fd = child_end.get();
 		if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds))
 			return false;
+		if (!o.trace.empty() && !open_trace(vm, plan))
+			return false;
 		Argv argv = device_vm_argv(o, plan, ram.size());
 		spdlog::info("{}: {}", vm.name, shell_quote(argv.args));
 		UniqueFd err_wr = make_output_pipe(vm.name, false, &vm.err);
@@ -450,6 +461,53 @@ struct Launcher::Impl {
 		spdlog::info("{}: started, pid {}{}", vm.name, vm.proc.pid(),
 			     device_user ? " as " + device_user->name : "");
 		return send_setup(vm);
+	}
+
+	// --trace: the launcher creates the file (the device VM may run as nobody in a
+	// sandbox) and passes it with the device template as descriptors.
+	bool open_trace(DeviceVm &vm, DeviceVmPlan &plan)
+	{
+		vm.trace_path = trace_path(o.trace, vm.number, vms.size());
+		vm.trace_file.reset(open(vm.trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+		if (!vm.trace_file) {
+			fail(kExitUsage, "--trace " + vm.trace_path + ": " + strerror(errno));
+			return false;
+		}
+		for (int fd : plan.blk_fds) {
+			vm.trace_images.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+			if (!vm.trace_images.back()) {
+				fail(kExitDied, std::string("--trace: dup: ") + strerror(errno));
+				return false;
+			}
+			plan.trace_image_fds.push_back(vm.trace_images.back().get());
+		}
+		const std::string text = trace_template(plan);
+		vm.trace_args.reset(memfd_create("vsst-trace-args", MFD_CLOEXEC));
+		bool ok = vm.trace_args.valid();
+		for (size_t off = 0; ok && off < text.size();) {
+			ssize_t w = write(vm.trace_args.get(), text.data() + off, text.size() - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			ok = w > 0;
+			off += ok ? static_cast<size_t>(w) : 0;
+		}
+		if (!ok) {
+			fail(kExitDied, std::string("--trace: writing the device template: ") + strerror(errno));
+			return false;
+		}
+		plan.trace_fd = vm.trace_file.get();
+		plan.trace_args_fd = vm.trace_args.get();
+		spdlog::info("{}: recording the RPC trace into {}", vm.name, vm.trace_path);
+		return true;
+	}
+
+	void report_traces()
+	{
+		for (auto &vm : vms) {
+			struct stat st;
+			if (!vm->trace_path.empty() && stat(vm->trace_path.c_str(), &st) == 0)
+				spdlog::info("{}: trace {} ({} bytes)", vm->name, vm->trace_path, st.st_size);
+		}
 	}
 
 	// --attach PATH: a device VM started by hand with -accel rpc,control=PATH connects
@@ -783,6 +841,7 @@ struct Launcher::Impl {
 			std::this_thread::sleep_for(std::chrono::milliseconds(10));
 		}
 		streams.clear();
+		report_traces();
 	}
 
 	int finish()
@@ -821,6 +880,14 @@ struct Launcher::Impl {
 			for (const auto *d : vm->devices)
 				if (d->kind == DeviceKind::Blk)
 					plan.blk_fds.push_back(next_fd++);
+			if (!o.trace.empty()) {
+				for (size_t i = 0; i < plan.blk_fds.size(); i++)
+					plan.trace_image_fds.push_back(next_fd++);
+				plan.trace_fd = next_fd++;
+				plan.trace_args_fd = next_fd++;
+				spdlog::info("{}: trace {}, template: {}", vm->name,
+					     trace_path(o.trace, vm->number, vms.size()), trace_template(plan));
+			}
 			spdlog::info("{}: {}", vm->name, shell_quote(device_vm_argv(o, plan, o.memory_bytes).args));
 			GuestChannel c{next_fd, next_fd + 1, next_fd + 2, plan.setup_fd, {}};
 			next_fd += 3;

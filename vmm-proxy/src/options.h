@@ -37,7 +37,7 @@ struct Options {
 	Accel accel = Accel::Tcg;
 	std::string qemu;          // both roles use the same binary
 	std::string console;       // "" -> stdout
-	std::string trace;         // hook only (recording: later issue)
+	std::string trace;         // --trace: RPC trace file (per device VM: trace_path())
 	std::string attach;        // control socket of a device VM already running
 	std::string run_as = "nobody"; // device VM user when started as root ("" keeps root)
 	bool sandbox = true;

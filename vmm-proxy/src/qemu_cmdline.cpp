@@ -111,9 +111,20 @@ Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_byt
 {
 	Argv a;
 	add_common(a, o);
-	a.add({"-machine", "rpc-backend", "-accel", "rpc,setup-fd=" + std::to_string(plan.setup_fd),
-	       "-m", std::to_string(ram_bytes >> 20) + "M", "-serial", "none", "-parallel", "none"});
+	std::string accel = "rpc,setup-fd=" + std::to_string(plan.setup_fd);
 	a.inherit.push_back(plan.setup_fd);
+	if (plan.trace_fd >= 0) {
+		// Descriptors, not paths: the device VM may run as nobody in a sandbox.
+		accel += ",trace-fd=" + std::to_string(plan.trace_fd);
+		a.inherit.push_back(plan.trace_fd);
+		if (plan.trace_args_fd >= 0) {
+			accel += ",trace-args=/proc/self/fd/" + std::to_string(plan.trace_args_fd);
+			a.inherit.push_back(plan.trace_args_fd);
+		}
+		a.inherit.insert(a.inherit.end(), plan.trace_image_fds.begin(), plan.trace_image_fds.end());
+	}
+	a.add({"-machine", "rpc-backend", "-accel", accel, "-m", std::to_string(ram_bytes >> 20) + "M",
+	       "-serial", "none", "-parallel", "none"});
 	if (o.sandbox)
 		// No new processes, no privilege changes, no obsolete or resource syscalls.
 		a.add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
@@ -122,6 +133,79 @@ Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_byt
 	for (const auto &extra : o.device_args)
 		a.args.push_back(extra);
 	return a;
+}
+
+std::string trace_template(const DeviceVmPlan &plan)
+{
+	std::string out, images;
+	const char *sim_protocol = nullptr;
+	auto line = [&out](const std::string &l) {
+		for (char c : l)
+			out += c == '\n' ? ' ' : c; // one argument per line
+		out += '\n';
+	};
+	size_t blk = 0, rng = 0, sst = 0;
+	std::vector<std::string> names;
+	for (const DeviceSpec *d : plan.devices) {
+		switch (d->kind) {
+		case DeviceKind::Sst: {
+			line("-device");
+			line("virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket={sim}" + device_props(*d));
+			bool acalsim = false;
+			for (const auto &[k, v] : d->extra)
+				acalsim = acalsim || (k == "protocol" && v == "acalsim");
+			if (!sim_protocol || acalsim)
+				sim_protocol = acalsim ? "acalsim" : "framed";
+			break;
+		}
+		case DeviceKind::Rng:
+			// The replay's device VM takes no -object: virtio-rng's default
+			// backend is the same rng-builtin the recording used.
+			line("-device");
+			line("virtio-rng-pci,id=rng" + std::to_string(rng++) + device_props(*d));
+			break;
+		case DeviceKind::Blk: {
+			// The replay finds the image next to the trace by its file name.
+			std::string name = d->file.substr(d->file.find_last_of('/') + 1);
+			for (const auto &n : names)
+				if (n == name)
+					name = std::to_string(blk) + "-" + name;
+			names.push_back(name);
+			std::string id = "blk" + std::to_string(blk);
+			line("-drive");
+			line("file={image:" + name + "},format=raw,if=none,id=" + id +
+			     "-drive,readonly=" + (d->readonly ? "on" : "off"));
+			line("-device");
+			line("virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d));
+			if (blk < plan.trace_image_fds.size())
+				images += "image=" + name + "=/proc/self/fd/" + std::to_string(plan.trace_image_fds[blk]) +
+					  "\n";
+			blk++;
+			break;
+		}
+		}
+	}
+	out += images;
+	std::string what;
+	for (const DeviceSpec *d : plan.devices)
+		what += (what.empty() ? "" : " ") + std::string("--device ") + d->text;
+	line("origin=vmm-proxy --trace");
+	line("note=recorded in a device VM started by vmm-proxy with " + what);
+	if (sim_protocol)
+		out += std::string("sim-protocol=") + sim_protocol + "\n";
+	return out;
+}
+
+std::string trace_path(const std::string &trace, size_t vm, size_t count)
+{
+	if (count <= 1)
+		return trace;
+	const size_t slash = trace.find_last_of('/');
+	const size_t dot = trace.find_last_of('.');
+	const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
+	const std::string stem = has_ext ? trace.substr(0, dot) : trace;
+	const std::string ext = has_ext ? trace.substr(dot) : "";
+	return stem + "." + std::to_string(vm) + ext;
 }
 
 Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,

@@ -26,6 +26,11 @@ struct DeviceVmPlan {
 	std::vector<const DeviceSpec *> devices;
 	int setup_fd = -1;
 	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
+	int trace_fd = -1;        // --trace: the open trace file (rpc/TRACE.md)
+	int trace_args_fd = -1;   // its device template (trace_template), a memfd
+	// Duplicates of blk_fds the recorder fingerprints the images through
+	// (QEMU's -add-fd does not keep the original numbers open).
+	std::vector<int> trace_image_fds;
 };
 
 // One channel as the guest VM sees it.
@@ -39,6 +44,18 @@ std::string kernel_cmdline(const Options &o);
 
 // Device VM: -machine rpc-backend -accel rpc, the devices, isolation options.
 Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
+
+// --trace: the trace-args text for a device VM (qemu-backend/README.md): the
+// device arguments as a replay passes them ({sim}, {image:NAME}), one per
+// line, "image=NAME=PATH" for each disk image (PATH as the device VM can
+// open it: /proc/self/fd/N of trace_image_fds) and "sim-protocol=".
+std::string trace_template(const DeviceVmPlan &plan);
+
+// --trace FILE: where device VM `vm` of `count` records. One device VM:
+// FILE itself; several (--isolate per-device): FILE's stem + ".<vm>" + its
+// extension, e.g. run.vtrace -> run.0.vtrace, run.1.vtrace (vm = the
+// --device's position).
+std::string trace_path(const std::string &trace, size_t vm, size_t count);
 
 // Guest VM on the shared RAM, one rpc-channel (a bus-less -device) per device VM, one
 // rpc-proxy-pci per device.

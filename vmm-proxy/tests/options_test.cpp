@@ -191,5 +191,63 @@ TEST(Cmdline, CommasInPathsAreEscaped)
 	EXPECT_NE(shell_quote(argv.args).find("socket=/we,,ird"), std::string::npos);
 }
 
+TEST(Trace, DeviceVmGetsTheTraceAsDescriptors)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/s/sim.sock,protocol=acalsim", "--device", "virtio-rng",
+			   "--device", "virtio-blk,file=/img/disk.img,readonly=on", "--trace", "/t/run.vtrace"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options);
+	DeviceVmPlan plan;
+	for (const auto &d : r.options->devices)
+		plan.devices.push_back(&d);
+	plan.setup_fd = 9;
+	plan.blk_fds = {11};
+	plan.trace_fd = 12;
+	plan.trace_args_fd = 13;
+	plan.trace_image_fds = {14};
+	Argv argv = device_vm_argv(*r.options, plan, r.options->memory_bytes);
+	std::string line = shell_quote(argv.args);
+	EXPECT_NE(line.find("rpc,setup-fd=9,trace-fd=12,trace-args=/proc/self/fd/13"), std::string::npos) << line;
+	EXPECT_EQ(line.find("/t/run"), std::string::npos) << "the trace path must not reach the device VM";
+	for (int fd : {12, 13, 14})
+		EXPECT_NE(std::find(argv.inherit.begin(), argv.inherit.end(), fd), argv.inherit.end());
+
+	// The template a replay uses: placeholders, never the recording's paths.
+	const std::string t = trace_template(plan);
+	EXPECT_EQ(t, "-device\nvirtio-sst-pci,id=sst0,socket={sim},protocol=acalsim\n"
+		     "-device\nvirtio-rng-pci,id=rng0\n"
+		     "-drive\nfile={image:disk.img},format=raw,if=none,id=blk0-drive,readonly=on\n"
+		     "-device\nvirtio-blk-pci,id=blk0,drive=blk0-drive\n"
+		     "image=disk.img=/proc/self/fd/14\n"
+		     "origin=vmm-proxy --trace\n"
+		     "note=recorded in a device VM started by vmm-proxy with --device "
+		     "virtio-sst,sim=/s/sim.sock,protocol=acalsim --device virtio-rng --device "
+		     "virtio-blk,file=/img/disk.img,readonly=on\n"
+		     "sim-protocol=acalsim\n");
+}
+
+TEST(Trace, NoTraceNoTraceOptions)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-rng"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options);
+	DeviceVmPlan plan;
+	plan.devices.push_back(&r.options->devices[0]);
+	plan.setup_fd = 9;
+	EXPECT_EQ(shell_quote(device_vm_argv(*r.options, plan, r.options->memory_bytes).args).find("trace"),
+		  std::string::npos);
+}
+
+TEST(Trace, OneFilePerDeviceVm)
+{
+	EXPECT_EQ(trace_path("/t/run.vtrace", 0, 1), "/t/run.vtrace");
+	EXPECT_EQ(trace_path("/t/run.vtrace", 0, 3), "/t/run.0.vtrace");
+	EXPECT_EQ(trace_path("/t/run.vtrace", 2, 3), "/t/run.2.vtrace");
+	EXPECT_EQ(trace_path("/t.d/run", 1, 2), "/t.d/run.1");
+	EXPECT_EQ(trace_path("/t/.hidden", 1, 2), "/t/.hidden.1");
+}
+
 } // namespace
 } // namespace vsst

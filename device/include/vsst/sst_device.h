@@ -79,6 +79,24 @@ struct vsst_dev_stats {
 };
 void vsst_dev_get_stats(vsst_dev *dev, struct vsst_dev_stats *st);
 
+/*
+ * Observe the simulator byte stream (RPC trace recording, rpc/TRACE.md).
+ * fn(opaque, what, conn, data, len): what 0 = bytes sent to the simulator,
+ * 1 = bytes received from it (reported before the core acts on them),
+ * 2 = connection conn is up (before any of its bytes), 3 = it is closed;
+ * conn counts the core's connections from 0; data/len only for 0 and 1.
+ * Called on the core's I/O thread, and, for what happened on the current
+ * connection before any request was submitted (the start-up handshake,
+ * kept up to 64 KiB), once on the calling thread during this call, so an
+ * observer installed right after vsst_dev_new() sees whole connections.
+ * Installed later, it starts with the next connection. fn = NULL removes
+ * it; when this returns, fn is neither running nor called again. fn must
+ * be quick and must not call back into the core. No-op without a socket.
+ */
+void vsst_dev_set_sim_observer(vsst_dev *dev,
+			       void (*fn)(void *opaque, int what, unsigned conn, const void *data, size_t len),
+			       void *opaque);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,6 +98,16 @@ struct vsst_trace_stats {
 };
 void vsst_trace_get_stats(vsst_trace *t, struct vsst_trace_stats *out);
 
+/* A device reports one used element of PCI device index dev, queue queue,
+ * as it writes it: after the element (used ring entry at position pos,
+ * descriptor head head, len bytes written) and its bytes are in guest RAM,
+ * before used.idx is published. The tap records it at once (first any
+ * avail entries the device took that it has not seen, marked late), so a
+ * driver that reuses the buffer right after it sees the element cannot
+ * race the capture; the interrupt-time walk then skips it. */
+void vsst_trace_device_used(vsst_trace *t, unsigned dev, unsigned queue, uint16_t pos, uint32_t head,
+			    uint32_t len);
+
 #ifdef __cplusplus
 }
 #endif

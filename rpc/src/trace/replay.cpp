@@ -404,7 +404,12 @@ void Replayer::take_event(const vsst_rpcmsg &ev)
 		events_.push_back(ev);
 		return;
 	}
-	if (!irqs_.count(key(ev))) {
+	// Lowering an INTx line says nothing about the device's answers: QEMU
+	// lowers it on config writes (MSI-X enable, command register) and ISR
+	// reads whether or not it was up, and a proxy-side recording sees such
+	// events only when its driver happens to drain them.
+	const bool intx_clear = vsst_rpc_mr0_op(ev.mr0) == VSST_RPC_OP_SET_IRQ && ev.mr2 == VSST_RPC_IRQ_CLEAR;
+	if (!intx_clear && !irqs_.count(key(ev))) {
 		char b[200];
 		std::snprintf(b, sizeof b,
 			      "the device raised an interrupt the recording never has: %s mr1=0x%" PRIx64 " mr2=0x%" PRIx64
@@ -661,7 +666,26 @@ ReplayResult Replayer::run()
 	const auto t0 = Clock::now();
 	try {
 		setup();
-		for (const Record &r : t_.records) {
+		std::vector<bool> done(t_.records.size(), false);
+		for (size_t i = 0; i < t_.records.size(); i++) {
+			if (done[i])
+				continue;
+			const Record &r = t_.records[i];
+			if (hermetic_ && r.type == RecType::Msg && r.sub == 0 &&
+			    vsst_rpc_mr0_op(r.msg().mr0) == VSST_RPC_OP_STOP) {
+				// What the device sent the simulator before STOP took
+				// effect can be recorded after it (another thread):
+				// finish the simulator exchange first.
+				for (size_t j = i + 1; j < t_.records.size(); j++) {
+					const Record &s = t_.records[j];
+					if (s.type != RecType::Sim && s.type != RecType::SimConn)
+						continue;
+					res_.record = static_cast<int64_t>(s.index);
+					step(s);
+					res_.records++;
+					done[j] = true;
+				}
+			}
 			res_.record = static_cast<int64_t>(r.index);
 			step(r);
 			res_.records++;

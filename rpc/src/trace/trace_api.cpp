@@ -340,4 +340,16 @@ void vsst_trace_get_stats(vsst_trace *t, struct vsst_trace_stats *out)
 	out->tap_anomalies = t->tap ? t->tap->anomalies() : 0;
 }
 
+void vsst_trace_device_used(vsst_trace *t, unsigned dev, unsigned queue, uint16_t pos, uint32_t head,
+			    uint32_t len)
+{
+	if (!t || !t->tap)
+		return;
+	try {
+		std::lock_guard<std::mutex> lk(t->mu);
+		t->tap->device_used(dev, queue, pos, head, len);
+	} catch (...) {
+	}
+}
+
 }  // extern "C"

@@ -413,58 +413,95 @@ void VirtioTap::walk_used(unsigned di, unsigned qi)
 	uint16_t idx;
 	if (!ram_.read(q.used + 2, &idx, 2))
 		return;
-	const uint16_t n = static_cast<uint16_t>(idx - q.last_used);
-	if (n == 0)
+	// Signed: a device that reports its elements (device_used) is ahead of
+	// the ring until it publishes used.idx.
+	const int ahead = static_cast<int16_t>(static_cast<uint16_t>(idx - q.last_used));
+	if (ahead <= 0)
 		return;
-	if (n > q.size) {
+	if (ahead > q.size) {
 		anomaly("tap: used index moved by more than the queue size");
 		q.last_used = idx;
 		return;
 	}
-	const bool nondet = (d.nondet_mask >> qi) & 1;
-	for (uint16_t i = 0; i < n; i++) {
+	for (int i = 0; i < ahead; i++) {
 		const uint16_t pos = static_cast<uint16_t>(q.last_used + i);
 		struct {
 			uint32_t id, len;
 		} e;
 		if (!ram_.read(q.used + 4 + 8ull * (pos & (q.size - 1)), &e, sizeof e))
 			break;
-		UsedHdr h{};
-		h.dev = static_cast<uint8_t>(di);
-		h.queue = static_cast<uint16_t>(qi);
-		h.pos = pos;
-		h.qsize = q.size;
-		h.used_gpa = q.used;
-		h.id = e.id;
-		h.len = e.len;
-		std::vector<UsedSeg> segs;
-		scratch_.clear();
-		auto it = e.id < q.size ? q.inflight.find(static_cast<uint16_t>(e.id)) : q.inflight.end();
-		if (it == q.inflight.end()) {
-			h.flags |= kUsedUnknown;
-		} else {
-			uint64_t left = nondet ? 0 : std::min<uint64_t>(e.len, kMaxBlob);
-			for (const Seg &s : it->second) {
-				segs.push_back({s.gpa, s.len});
-				const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
-				if (take) {
-					const size_t at = scratch_.size();
-					scratch_.resize(at + take);
-					if (!ram_.read(s.gpa, scratch_.data() + at, take))
-						scratch_.resize(at);
-					left -= take;
-				}
-			}
-			q.inflight.erase(it);
-		}
-		if (nondet)
-			h.flags |= kUsedNondet;
-		h.nseg = static_cast<uint32_t>(segs.size());
-		h.data_len = static_cast<uint32_t>(scratch_.size());
-		w_.append(RecType::Used, 0, 0,
-			  {{&h, sizeof h}, {segs.data(), segs.size() * sizeof(UsedSeg)}, {scratch_.data(), scratch_.size()}});
+		record_used(di, qi, pos, e.id, e.len);
 	}
 	q.last_used = idx;
+}
+
+void VirtioTap::device_used(unsigned di, unsigned qi, uint16_t pos, uint32_t head, uint32_t len)
+{
+	if (di >= kMaxDevs || qi >= kMaxQueues)
+		return;
+	Dev &d = dev(di);
+	Queue &q = d.q[qi];
+	if (!q.size || !q.used || (q.size & (q.size - 1))) {
+		anomaly("tap: device " + std::to_string(di) + " reported a used element of queue " + std::to_string(qi) +
+			" the tap does not know");
+		return;
+	}
+	// Chains the device took without a doorbell the tap saw, and elements
+	// published before this one that no walk has recorded yet.
+	walk_avail(di, qi, true);
+	walk_used(di, qi);
+	const int behind = static_cast<int16_t>(static_cast<uint16_t>(pos - q.last_used));
+	if (behind < 0) {
+		anomaly("tap: device " + std::to_string(di) + " queue " + std::to_string(qi) + " reported used[" +
+			std::to_string(pos) + "] twice");
+		return;
+	}
+	if (behind > 0)
+		anomaly("tap: device " + std::to_string(di) + " queue " + std::to_string(qi) + " skipped " +
+			std::to_string(behind) + " used element(s)");
+	record_used(di, qi, pos, head, len);
+	q.last_used = static_cast<uint16_t>(pos + 1);
+}
+
+void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id, uint32_t len)
+{
+	Dev &d = dev(di);
+	Queue &q = d.q[qi];
+	const bool nondet = (d.nondet_mask >> qi) & 1;
+	UsedHdr h{};
+	h.dev = static_cast<uint8_t>(di);
+	h.queue = static_cast<uint16_t>(qi);
+	h.pos = pos;
+	h.qsize = q.size;
+	h.used_gpa = q.used;
+	h.id = id;
+	h.len = len;
+	std::vector<UsedSeg> segs;
+	scratch_.clear();
+	auto it = id < q.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
+	if (it == q.inflight.end()) {
+		h.flags |= kUsedUnknown;
+	} else {
+		uint64_t left = nondet ? 0 : std::min<uint64_t>(len, kMaxBlob);
+		for (const Seg &s : it->second) {
+			segs.push_back({s.gpa, s.len});
+			const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
+			if (take) {
+				const size_t at = scratch_.size();
+				scratch_.resize(at + take);
+				if (!ram_.read(s.gpa, scratch_.data() + at, take))
+					scratch_.resize(at);
+				left -= take;
+			}
+		}
+		q.inflight.erase(it);
+	}
+	if (nondet)
+		h.flags |= kUsedNondet;
+	h.nseg = static_cast<uint32_t>(segs.size());
+	h.data_len = static_cast<uint32_t>(scratch_.size());
+	w_.append(RecType::Used, 0, 0,
+		  {{&h, sizeof h}, {segs.data(), segs.size() * sizeof(UsedSeg)}, {scratch_.data(), scratch_.size()}});
 }
 
 }  // namespace vsst::trace

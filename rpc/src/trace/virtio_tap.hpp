@@ -47,6 +47,9 @@ public:
 	uint64_t anomalies() const { return anomalies_; }
 	// Walks every queue of every device (see vsst_trace_sync).
 	void sync_all();
+	// The device reports a used element before publishing it (see
+	// vsst_trace_device_used).
+	void device_used(unsigned di, unsigned qi, uint16_t pos, uint32_t head, uint32_t len);
 
 private:
 	static constexpr unsigned kMaxDevs = 240;
@@ -92,6 +95,7 @@ private:
 	void reset_queues(Dev &d);
 	void walk_avail(unsigned di, unsigned qi, bool late);
 	void walk_used(unsigned di, unsigned qi);
+	void record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id, uint32_t len);
 	void walk_all(unsigned di);
 	uint64_t notify_addr(const Dev &d, const Queue &q) const;
 	void anomaly(const std::string &what);

@@ -16,6 +16,11 @@
  * the device wrote. Writing happens on the recorder's own thread from a
  * bounded buffer; the dispatcher never waits for the disk.
  *
+ * Devices add what the channel cannot show (rpc_accel_trace_*): virtio-sst
+ * reports its simulator byte stream (the device core's observer) and each
+ * used element as it writes it. trace-args may also hold header lines
+ * "sim-protocol=framed|acalsim", "origin=TEXT" and "note=TEXT".
+ *
  * Copyright (c) 2025 the vsst authors
  */
 
@@ -23,7 +28,70 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "rpc-internal.h"
+#include "qemu/atomic.h"
 #include "vsst/rpc_trace.h"
+
+/*
+ * Guards s->tracer for the device hooks, which run on other threads (the
+ * device core's I/O thread, the main loop) and may still run while
+ * rpc_trace_stop closes the recorder at exit. The channel observer needs
+ * no lock: the channel is closed before the recorder.
+ */
+static GMutex rpc_trace_lock;
+static unsigned rpc_trace_next_sim_conn;
+
+bool rpc_accel_tracing(void)
+{
+    return rpc_accel_state && qatomic_read(&rpc_accel_state->tracer) != NULL;
+}
+
+unsigned rpc_accel_trace_new_sim_conn(void)
+{
+    return qatomic_fetch_inc(&rpc_trace_next_sim_conn);
+}
+
+void rpc_accel_trace_sim(int what, unsigned conn, const void *data, size_t len)
+{
+    RpcAccelState *s = rpc_accel_state;
+
+    if (!s) {
+        return;
+    }
+    g_mutex_lock(&rpc_trace_lock);
+    if (s->tracer) {
+        switch (what) {
+        case 0:
+        case 1:
+            vsst_trace_sim_data(s->tracer, conn, what, data, len);
+            break;
+        case 2:
+            vsst_trace_sim_connected(s->tracer, conn);
+            break;
+        case 3:
+            vsst_trace_sim_closed(s->tracer, conn);
+            break;
+        default:
+            break;
+        }
+    }
+    g_mutex_unlock(&rpc_trace_lock);
+}
+
+void rpc_accel_trace_used(PCIDevice *dev, unsigned queue, uint16_t pos,
+                          uint32_t head, uint32_t len)
+{
+    RpcAccelState *s = rpc_accel_state;
+    int index = dev ? rpc_accel_pci_index(dev) : -1;
+
+    if (!s || index < 0) {
+        return;
+    }
+    g_mutex_lock(&rpc_trace_lock);
+    if (s->tracer) {
+        vsst_trace_device_used(s->tracer, index, queue, pos, head, len);
+    }
+    g_mutex_unlock(&rpc_trace_lock);
+}
 
 bool rpc_trace_start(RpcAccelState *s, Error **errp)
 {
@@ -56,7 +124,17 @@ bool rpc_trace_start(RpcAccelState *s, Error **errp)
         }
         lines = g_strsplit(args_text, "\n", -1);
         for (char **l = lines; *l; l++) {
-            if (g_str_has_prefix(*l, "image=") && strchr(*l + 6, '=')) {
+            if (g_str_has_prefix(*l, "origin=")) {
+                cfg.origin = *l + strlen("origin=");
+            } else if (g_str_has_prefix(*l, "note=")) {
+                cfg.note = *l + strlen("note=");
+            } else if (g_str_has_prefix(*l, "sim-protocol=")) {
+                const char *p = *l + strlen("sim-protocol=");
+
+                cfg.sim_protocol = !strcmp(p, "acalsim") ? VSST_TRACE_SIM_ACALSIM :
+                                   !strcmp(p, "framed") ? VSST_TRACE_SIM_FRAMED :
+                                   VSST_TRACE_SIM_NONE;
+            } else if (g_str_has_prefix(*l, "image=") && strchr(*l + 6, '=')) {
                 struct vsst_trace_image im = { .name = *l + 6 };
                 char *eq = strchr(*l + 6, '=');
 
@@ -86,6 +164,11 @@ bool rpc_trace_start(RpcAccelState *s, Error **errp)
         error_setg(errp, "accel rpc: cannot record a trace: %s", err);
         return false;
     }
+    if (s->trace_fd >= 0) {
+        /* The recorder has its own copy; the inherited one is not needed. */
+        close(s->trace_fd);
+        s->trace_fd = -1;
+    }
     vsst_trace_observe(s->tracer, s->ch);
     return true;
 }
@@ -93,14 +176,18 @@ bool rpc_trace_start(RpcAccelState *s, Error **errp)
 void rpc_trace_stop(RpcAccelState *s)
 {
     struct vsst_trace_stats st;
+    struct vsst_trace *tracer;
     int r;
 
     if (!s->tracer) {
         return;
     }
     vsst_trace_get_stats(s->tracer, &st);
-    r = vsst_trace_close(s->tracer);
-    s->tracer = NULL;
+    g_mutex_lock(&rpc_trace_lock);
+    tracer = s->tracer;
+    qatomic_set(&s->tracer, NULL);
+    g_mutex_unlock(&rpc_trace_lock);
+    r = vsst_trace_close(tracer);
     if (r < 0) {
         error_report("accel rpc: writing the trace failed: %s", strerror(-r));
     } else if (st.dropped_records || st.tap_anomalies) {

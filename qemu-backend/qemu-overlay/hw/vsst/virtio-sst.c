@@ -25,6 +25,9 @@
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-access.h"
+#include "hw/pci/pci.h"
+#include "sysemu/rpc-accel.h"
 #include "hw/vsst/virtio-sst.h"
 #include "migration/vmstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -60,6 +63,53 @@ static void virtio_sst_log(void *opaque, int level, const char *msg)
     }
 }
 
+/* The PCI function this device sits on (virtio-sst-pci), or NULL. */
+static PCIDevice *virtio_sst_pci(VirtIOSST *s)
+{
+    BusState *bus = qdev_get_parent_bus(DEVICE(s));
+    Object *parent = bus && bus->parent ? OBJECT(bus->parent) : NULL;
+
+    return parent ? (PCIDevice *)object_dynamic_cast(parent, TYPE_PCI_DEVICE) : NULL;
+}
+
+/*
+ * virtqueue_push() that, while an RPC trace is recorded, reports the
+ * element between writing it and publishing used.idx: a driver that
+ * rewrites the buffer as soon as it sees the element cannot race the
+ * recorder (rpc/TRACE.md).
+ */
+static void virtio_sst_push(VirtIOSST *s, VirtQueue *vq,
+                            const VirtQueueElement *elem, unsigned int len)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    int n = virtio_get_queue_index(vq);
+    hwaddr used = virtio_queue_get_used_addr(vdev, n);
+    uint16_t pos;
+
+    if (!rpc_accel_tracing() || !used) {
+        virtqueue_push(vq, elem, len);
+        return;
+    }
+    /* The device is the only writer of used.idx: it is the next position. */
+    pos = virtio_lduw_phys(vdev, used + 2);
+    virtqueue_fill(vq, elem, len, 0);
+    rpc_accel_trace_used(virtio_sst_pci(s), n, pos, elem->index, len);
+    virtqueue_flush(vq, 1);
+}
+
+/* Device core observer: the simulator stream goes into the trace. */
+static void virtio_sst_sim_observed(void *opaque, int what, unsigned conn,
+                                    const void *data, size_t len)
+{
+    VirtIOSST *s = opaque;
+
+    /* Calls come one at a time (the core serialises them). */
+    if (what == 2) {
+        s->trace_sim_conn = rpc_accel_trace_new_sim_conn();
+    }
+    rpc_accel_trace_sim(what, s->trace_sim_conn, data, len);
+}
+
 /* Hold a copy of obj (len bytes); the oldest goes when the queue is full. */
 static void virtio_sst_hold(VirtIOSST *s, GQueue *q, const void *obj, size_t len)
 {
@@ -87,7 +137,7 @@ static bool virtio_sst_flush(VirtIOSST *s, VirtQueue *vq, GQueue *q, size_t len)
         }
         obj = g_queue_pop_head(q);
         n = iov_from_buf(elem->in_sg, elem->in_num, 0, obj, len);
-        virtqueue_push(vq, elem, n);
+        virtio_sst_push(s, vq, elem, n);
         g_free(elem);
         g_free(obj);
         pushed = true;
@@ -111,7 +161,7 @@ static void virtio_sst_deliver(VirtIOSST *s, VirtQueueElement *elem,
         virtio_sst_hold(s, &s->pending_responses, resp, sizeof(*resp));
         virtio_sst_flush(s, s->resp_vq, &s->pending_responses, sizeof(*resp));
     }
-    virtqueue_push(s->req_vq, elem, n);
+    virtio_sst_push(s, s->req_vq, elem, n);
     g_free(elem);
     s->stat_completions++;
 }
@@ -356,6 +406,12 @@ static void virtio_sst_realize(DeviceState *dev, Error **errp)
     g_queue_init(&s->pending_events);
     g_queue_init(&s->pending_responses);
 
+    if (rpc_accel_tracing()) {
+        /* Right after vsst_dev_new: the core hands over the connection it
+         * may already have opened from its first byte. */
+        vsst_dev_set_sim_observer(s->core, virtio_sst_sim_observed, s);
+    }
+
     s->notify_fd = vsst_dev_notify_fd(s->core);
     qemu_set_fd_handler(s->notify_fd, virtio_sst_notify_ready, NULL, s);
 }
@@ -367,6 +423,7 @@ static void virtio_sst_unrealize(DeviceState *dev)
 
     qemu_set_fd_handler(s->notify_fd, NULL, NULL, NULL);
     virtio_sst_drop_all(s);
+    vsst_dev_set_sim_observer(s->core, NULL, NULL);
     vsst_dev_free(s->core);
     s->core = NULL;
     g_hash_table_destroy(s->inflight);

@@ -41,6 +41,7 @@ struct VirtIOSST {
     bool throttled;            /* the core said -EBUSY: stop popping */
     GQueue pending_events;     /* SSTEvent waiting for an event buffer */
     GQueue pending_responses;  /* SSTResponse waiting for a response buffer */
+    unsigned trace_sim_conn;   /* trace id of the simulator connection */
 
     /* statistics (QOM read-only properties "stat-*") */
     uint64_t stat_requests;

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Soak run of the split (vmm-proxy + one device VM with several virtio-sst
+# devices + guest VM + one sst-sim per device): several guest processes keep
+# checked load on every device for N minutes (sst-fault load: every request
+# answered exactly once, READ data verified, only OK allowed). Every
+# --interval seconds it records the guest's request counters and the RSS of
+# each process (vmm-proxy, guest VM, device VM, each sst-sim) into a CSV.
+# Passes when the load passes (zero lost, duplicated, unknown or failed
+# requests) and no process's memory grows without bound: the slope of its
+# private RSS (RssAnon) over the second half of the run stays below
+# --max-slope kB/min. See tests/soak/README.md.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SPLIT_NAME=soak
+# shellcheck source=../../vmm-proxy/split-lib.sh
+source "$HERE/../../vmm-proxy/split-lib.sh"
+
+usage() {
+	cat <<USAGE
+usage: run-soak.sh [--minutes N] [--devices D] [--procs P] [--depth Q] [--interval S]
+                   [--csv FILE] [--max-slope KB_PER_MIN]
+  --minutes N      load duration (default 10; 0.5 steps allowed as seconds with --seconds)
+  --seconds S      load duration in seconds instead
+  --devices D      virtio-sst devices, one sst-sim each (default 2)
+  --procs P        guest processes, spread over the devices (default 4)
+  --depth Q        requests in flight per process (default 8)
+  --interval S     sampling period in seconds (default 10)
+  --csv FILE       where the samples go (default ./soak-<date>.csv)
+  --max-slope K    RssAnon growth allowed over the second half, kB/min (default 1024)
+Environment: VSST_QEMU, VSST_IMAGES, VSST_BIN (as exported by ./vsst),
+  VSST_E2E_KEEP=1 keeps the work directory, VSST_REQUIRE_ALL=1.
+Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
+USAGE
+}
+
+SECONDS_RUN=600 NDEV=2 PROCS=4 DEPTH=8 INTERVAL=10 CSV="" MAX_SLOPE=1024
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--minutes) SECONDS_RUN=$(awk -v m="${2:-x}" 'BEGIN { if (m + 0 > 0) printf "%d", m * 60; else print "x" }'); shift ;;
+	--seconds) SECONDS_RUN=$2; shift ;;
+	--devices) NDEV=$2; shift ;;
+	--procs) PROCS=$2; shift ;;
+	--depth) DEPTH=$2; shift ;;
+	--interval) INTERVAL=$2; shift ;;
+	--csv) CSV=$2; shift ;;
+	--max-slope) MAX_SLOPE=$2; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "run-soak: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE"; do
+	case "$n" in '' | *[!0-9]* | 0) echo "run-soak: '$n' is not a positive number" >&2; exit 2 ;; esac
+done
+[ "$NDEV" -le 8 ] || { echo "run-soak: at most 8 devices" >&2; exit 2; }
+CSV=${CSV:-$PWD/soak-$(date +%Y%m%d-%H%M%S).csv}
+
+split_find_pieces split
+listing=$(gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null)
+grep -q 'usr/bin/sst-fault$' <<<"$listing" || split_need "$IMAGES/initramfs.cpio.gz has no sst-fault (run ./vsst images)"
+# Every child runs under timeout(1) with this bound (split-lib.sh).
+export SPLIT_CHILD_BOUND=$((SECONDS_RUN + 900))
+split_workdir
+CON=$WORK/console.log
+LOG=$WORK/vmm-proxy.log
+
+devs=() dargs=()
+for ((i = 0; i < NDEV; i++)); do
+	split_start_sim "$i"
+	devs+=(--device "virtio-sst,sim=$WORK/sim$i.sock")
+	dargs+=("-d /dev/sst$i")
+done
+load="load ${dargs[*]} -p $PROCS -q $DEPTH -t $SECONDS_RUN -r $INTERVAL"
+split_say "split: 1 device VM with $NDEV virtio-sst device(s), $NDEV sst-sim, guest load: $load"
+: >"$CON"
+split_vmm_proxy "$CON" "$LOG" --timeout $((SECONDS_RUN + 600)) "${devs[@]}" \
+	--append "vsst.run=sst-fault.soak vsst.args.sst-fault.soak=\"$load\" vsst.timeout=$((SECONDS_RUN + 400))"
+
+# pid of the process a timeout(1) wrapper runs.
+child_of() { pgrep -P "$1" 2>/dev/null | head -n 1; }
+# status_kb <pid> <field>: a VmRSS/RssAnon value from /proc, empty if gone.
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+log_pid() { sed -n "s/.*$1: started, pid \([0-9]*\).*/\1/p" "$LOG" | head -n 1; }
+
+names=(vmm_proxy guest_vm device_vm)
+for ((i = 0; i < NDEV; i++)); do names+=("sst_sim$i"); done
+{
+	printf 'elapsed_s,guest_t,submitted,answered,ok,errors,lost,duplicate'
+	for n in "${names[@]}"; do printf ',rss_kb_%s,anon_kb_%s' "$n" "$n"; done
+	printf '\n'
+} >"$CSV"
+
+t0=$SECONDS
+split_wait_console "$CON" 'VSST-LOAD start' 600 || { tail -n 30 "$LOG"; split_fail "the guest load never started"; }
+split_say "load started after $((SECONDS - t0)) s; sampling every $INTERVAL s into $CSV"
+t_load=$SECONDS
+next=$SECONDS
+# Samples while the guest load runs (afterwards the processes wind down).
+while kill -0 "$VMM_PID" 2>/dev/null && ! grep -aq 'VSST-RESULT load ' "$CON"; do
+	if [ $SECONDS -ge $next ]; then
+		next=$((next + INTERVAL))
+		vmm=$(child_of "$VMM_PID")
+		pids=("$vmm" "$(log_pid 'guest VM')" "$(log_pid 'device VM')")
+		for ((i = 0; i < NDEV; i++)); do pids+=("$(child_of "${SIM_PIDS[$i]}")"); done
+		line=$(tr -d '\r' <"$CON" | grep -ao 'VSST-LOAD t=.*' | tail -n 1)
+		f() { split_field " $line" "$1"; }
+		# errors: answers other than OK, plus failed calls and wrong data
+		errs=$(awk -v a="$(f answered)" -v o="$(f ok)" -v i="$(f io_errors)" -v m="$(f mismatch)" \
+			'BEGIN { if (a != "") print a - o + i + m }')
+		{
+			printf '%s,%s,%s,%s,%s,%s,%s,%s' $((SECONDS - t_load)) "$(f t)" "$(f submitted)" \
+				"$(f answered)" "$(f ok)" "$errs" "$(f lost)" "$(f duplicate)"
+			for p in "${pids[@]}"; do
+				printf ',%s,%s' "$( [ -n "$p" ] && status_kb "$p" VmRSS)" "$( [ -n "$p" ] && status_kb "$p" RssAnon)"
+			done
+			printf '\n'
+		} >>"$CSV"
+	fi
+	sleep 1
+done
+split_wait_vmm 60
+split_leftovers || split_fail "processes left running after vmm-proxy exited"
+
+# ---------------------------------------------------------------- verdict
+result=$(tr -d '\r' <"$CON" | grep -ao 'VSST-RESULT load .*' | tail -n 1)
+split_say "guest: ${result:-no load result}"
+bad=0
+[ "$VMM_RC" = 0 ] || { split_say "vmm-proxy exited $VMM_RC: $(tail -n 1 "$LOG")"; bad=1; }
+case "$result" in "VSST-RESULT load PASS "*) ;; *) bad=1 ;; esac
+for k in lost duplicate unknown mismatch; do
+	v=$(split_field " $result" "$k")
+	[ "$v" = 0 ] || { split_say "$k=${v:-?}, want 0"; bad=1; }
+done
+rows=$(($(wc -l <"$CSV") - 1))
+[ "$rows" -ge 4 ] || { split_say "only $rows samples"; bad=1; }
+
+# Per process: RSS at the first and last sample, and the least-squares slope
+# of RssAnon (and VmRSS) over the second half of the samples, in kB/min.
+report=$(awk -F, -v max="$MAX_SLOPE" '
+NR == 1 { for (i = 9; i <= NF; i += 2) { name[i] = substr($i, 8) } ncol = NF; next }
+{ n++; t[n] = $1; for (i = 9; i <= ncol; i++) v[n, i] = $i }
+function slope(col, from,   k, m, sx, sy, sxx, sxy, x, y, d) {
+	m = 0; sx = sy = sxx = sxy = 0
+	for (k = from; k <= n; k++) {
+		if (v[k, col] == "") continue
+		x = t[k] / 60; y = v[k, col]; m++
+		sx += x; sy += y; sxx += x * x; sxy += x * y
+	}
+	d = m * sxx - sx * sx
+	return (m < 3 || d == 0) ? "nan" : (m * sxy - sx * sy) / d
+}
+END {
+	from = int(n / 2) + 1; fails = 0
+	printf "%-10s %12s %12s %16s %16s\n", "process", "rss_first_kb", "rss_last_kb", "rss_slope_kb/min", "anon_slope_kb/min"
+	for (i = 9; i <= ncol; i += 2) {
+		sr = slope(i, from); sa = slope(i + 1, from)
+		verdict = (sa == "nan") ? "no data" : (sa + 0 > max ? "GROWS" : "ok")
+		if (verdict != "ok") fails++
+		printf "%-10s %12s %12s %16s %16s  %s\n", name[i], v[1, i], v[n, i], \
+			(sr == "nan" ? sr : sprintf("%.1f", sr)), (sa == "nan" ? sa : sprintf("%.1f", sa)), verdict
+	}
+	printf "FAILS %d\n", fails
+}' "$CSV")
+printf '%s\n' "$report" | grep -v '^FAILS'
+[ "$(printf '%s\n' "$report" | awk '/^FAILS/ { print $2 }')" = 0 ] ||
+	{ split_say "memory grows over the second half (limit $MAX_SLOPE kB/min of RssAnon)"; bad=1; }
+sub=$(split_field " $result" submitted)
+secs=$(split_field " $result" secs)
+rate=$(awk -v a="${sub:-0}" -v b="${secs:-0}" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print "?" }')
+split_say "requests=${sub:-?} in ${secs:-?} s (${rate} req/s), errors=$(tail -n 1 "$CSV" | cut -d, -f6), samples=$rows, csv=$CSV"
+if [ $bad != 0 ]; then
+	echo "---- vmm-proxy log (last 30 lines)"
+	tail -n 30 "$LOG"
+	echo "---- guest console (last 30 lines)"
+	tr -d '\r' <"$CON" | tail -n 30
+	split_fail "soak"
+fi
+split_say "PASS"
