@@ -76,6 +76,15 @@ no_kernel_trouble() { ! console | grep -Eq 'WARNING: |BUG: |Oops|general protect
 # wait_load <seconds-of-guest-load> <bound>: until the load has run that long.
 wait_load() { split_wait_console "$CON" "VSST-LOAD t=$1 " "$2"; }
 
+# VSST_FAULTS_MONOLITHIC=1 runs the guest and simulator cases with the devices
+# inside the guest QEMU (vmm-proxy --monolithic), to tell a simulator or
+# driver problem from a channel one. The channel cases always need the split.
+MONO=()
+if [ "${VSST_FAULTS_MONOLITHIC:-0}" = 1 ]; then
+	case "$CASE" in channel_*) ;; *) MONO=(--monolithic); split_say "monolithic (no device VM)" ;; esac
+fi
+vmm() { split_vmm_proxy "$@" ${MONO[@]+"${MONO[@]}"}; }
+
 # Guest load arguments shared by the cases (see sst-fault --help).
 LOAD_FAULTY='load -t 40 -p 4 -q 8 -r 2 -a no_device --no-verify'
 LOAD_AFTER='load -t 8 -p 2 -q 4 -r 2'
@@ -84,7 +93,7 @@ case "$CASE" in
 guest_hostile)
 	split_start_sim 0
 	: >"$CON"
-	split_vmm_proxy "$CON" "$LOG" --timeout 500 --device "virtio-sst,sim=$WORK/sim0.sock" \
+	vmm "$CON" "$LOG" --timeout 500 --device "virtio-sst,sim=$WORK/sim0.sock" \
 		--append 'vsst.run=sst-fault,sst-test vsst.args.sst-fault=hostile vsst.dmesg=1'
 	split_wait_vmm 560
 	split_summary "$CON"
@@ -103,7 +112,7 @@ sim_kill)
 	# and a strict load afterwards passes.
 	split_start_sim 0
 	: >"$CON"
-	split_vmm_proxy "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/sim0.sock" \
+	vmm "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/sim0.sock" \
 		--append "vsst.run=sst-fault.load,sst-fault.after vsst.args.sst-fault.load=\"$LOAD_FAULTY\"" \
 		--append "vsst.args.sst-fault.after=\"$LOAD_AFTER\""
 	wait_load 6 400 || { show; split_fail "the guest load never got going"; }
@@ -127,7 +136,7 @@ sim_slow)
 	# to 0.64 s of wall time, a 256-byte READ/WRITE about 12 ms.
 	VSST_SIM_ARGS="--pace-scale 100000" split_start_sim 0
 	: >"$CON"
-	split_vmm_proxy "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/sim0.sock" \
+	vmm "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/sim0.sock" \
 		--append 'vsst.run=sst-fault.slow,sst-fault.tight,sst-fault.after' \
 		--append 'vsst.args.sst-fault.slow="load -t 20 -p 4 -q 8 -r 5 -T 60000"' \
 		--append 'vsst.args.sst-fault.tight="load -t 15 -p 2 -q 8 -r 5 -T 250 -a timeout --no-verify"' \
@@ -156,7 +165,7 @@ sim_malformed)
 	for _ in $(seq 100); do [ -S "$WORK/hostile.sock" ] && break; sleep 0.1; done
 	[ -S "$WORK/hostile.sock" ] || { show; split_fail "vsst-fault-sim did not start"; }
 	: >"$CON"
-	split_vmm_proxy "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/hostile.sock" \
+	vmm "$CON" "$LOG" --timeout 600 --device "virtio-sst,sim=$WORK/hostile.sock" \
 		--append "vsst.run=sst-fault.load,sst-fault.after vsst.args.sst-fault.load=\"$LOAD_FAULTY\"" \
 		--append "vsst.args.sst-fault.after=\"$LOAD_AFTER\""
 	split_wait_vmm 600

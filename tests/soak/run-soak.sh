@@ -20,13 +20,14 @@ usage() {
 	cat <<USAGE
 usage: run-soak.sh [--minutes N] [--devices D] [--procs P] [--depth Q] [--interval S]
                    [--csv FILE] [--max-slope KB_PER_MIN]
-  --minutes N      load duration (default 10; 0.5 steps allowed as seconds with --seconds)
+  --minutes N      load duration in minutes (default 10; fractions allowed)
   --seconds S      load duration in seconds instead
   --devices D      virtio-sst devices, one sst-sim each (default 2)
   --procs P        guest processes, spread over the devices (default 4)
   --depth Q        requests in flight per process (default 8)
   --interval S     sampling period in seconds (default 10)
-  --csv FILE       where the samples go (default ./soak-<date>.csv)
+  --csv FILE       where the samples go (default \$VSST_BUILD_ROOT/soak/soak-<date>.csv,
+                   or ./soak-<date>.csv without VSST_BUILD_ROOT)
   --max-slope K    RssAnon growth allowed over the second half, kB/min (default 1024)
 Environment: VSST_QEMU, VSST_IMAGES, VSST_BIN (as exported by ./vsst),
   VSST_E2E_KEEP=1 keeps the work directory, VSST_REQUIRE_ALL=1.
@@ -54,7 +55,12 @@ for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE"; do
 	case "$n" in '' | *[!0-9]* | 0) echo "run-soak: '$n' is not a positive number" >&2; exit 2 ;; esac
 done
 [ "$NDEV" -le 8 ] || { echo "run-soak: at most 8 devices" >&2; exit 2; }
-CSV=${CSV:-$PWD/soak-$(date +%Y%m%d-%H%M%S).csv}
+# Default: under the build root when run by ./vsst (keeps the source tree clean).
+if [ -z "$CSV" ]; then
+	dir=${VSST_BUILD_ROOT:+$VSST_BUILD_ROOT/soak}
+	mkdir -p "${dir:=$PWD}" || exit 1
+	CSV=$dir/soak-$(date +%Y%m%d-%H%M%S).csv
+fi
 
 split_find_pieces split
 listing=$(gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null)

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -417,7 +419,7 @@ void Replayer::take_event(const vsst_rpcmsg &ev)
 			      op_name(vsst_rpc_mr0_op(ev.mr0)).c_str(), ev.mr1, ev.mr2, ev.mr3);
 		diverge(b);
 	}
-	res_.events++;
+	res_.interrupts++;
 }
 
 void Replayer::drain_events()
@@ -478,6 +480,12 @@ void Replayer::event(const vsst_rpcmsg &want)
 		if (w[i] != g[i])
 			diverge(op_name(op) + " event field " + names[i] + " (mr" + std::to_string(i) + "): recorded " +
 				hex(w[i]) + ", replayed " + hex(g[i]));
+	if (op == VSST_RPC_OP_START_VM && !hermetic_ && !o_.sim.empty()) {
+		// A live simulator: the devices connected to it while starting;
+		// give their handshake (and virtio-sst's capacity probe, whose
+		// answer GET_INFO carries) the moment a guest's boot gave it.
+		std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	}
 }
 
 void Replayer::used(const Record &r)
@@ -576,6 +584,17 @@ void Replayer::sim_data(const Record &r)
 			if (n <= 0)
 				diverge("the device closed the simulator connection early");
 			off += static_cast<size_t>(n);
+		}
+		// Let the device take the bytes in before the next record: in the
+		// recording it had them long before, and an answer it gives by
+		// itself may depend on them (GET_INFO carries the capacities the
+		// simulator reported). A Unix socket's SIOCOUTQ counts what the
+		// peer has not read yet.
+		const auto until = Clock::now() + timeout();
+		for (int queued = 1; Clock::now() < until;) {
+			if (::ioctl(fd, SIOCOUTQ, &queued) < 0 || queued == 0)
+				break;
+			std::this_thread::sleep_for(std::chrono::microseconds(20));
 		}
 		return;
 	}

@@ -179,8 +179,10 @@ int main(int argc, char **argv)
 			const ReplayResult r = replay_trace(t, o);
 			const std::string line = result_line(r);
 			std::printf("replay %llu: %s\n", (unsigned long long)(n + 1), line.c_str());
-			std::printf("replay %llu: %.3f s, %.0f records/s\n", (unsigned long long)(n + 1), r.seconds,
-				    r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0);
+			// Interrupts: their number depends on timing (not compared).
+			std::printf("replay %llu: %.3f s, %.0f records/s, %llu interrupts\n", (unsigned long long)(n + 1),
+				    r.seconds, r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0,
+				    (unsigned long long)r.interrupts);
 			if (r.status != ReplayStatus::Match && o.verbose && !r.qemu_log_tail.empty())
 				std::fprintf(stderr, "device VM log (tail):\n%s\n", r.qemu_log_tail.c_str());
 			if (n == 0) {

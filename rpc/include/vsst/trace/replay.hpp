@@ -44,7 +44,11 @@ struct ReplayResult {
 	std::string what;         // one line: what differs (field, recorded, replayed)
 	std::string recorded;     // describe() of that record
 	uint64_t records = 0;     // records processed
+	// events: the recorded non-interrupt events, waited for and compared.
 	uint64_t requests = 0, completions = 0, events = 0, used = 0, mem_bytes = 0, sim_bytes = 0;
+	// Interrupts received (each one the recording has); how many depends on
+	// timing, so it is not part of the result a --repeat compares.
+	uint64_t interrupts = 0;
 	double seconds = 0;       // from device VM start to the last record
 	std::string qemu_log_tail;
 };
