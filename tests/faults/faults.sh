@@ -26,7 +26,9 @@ CASE=${1:-}
 split_find_pieces split
 FAULT_DEVICE=$BIN/vsst-fault-device
 FAULT_SIM=$BIN/vsst-fault-sim
-[ -x "$FAULT_DEVICE" ] && [ -x "$FAULT_SIM" ] || split_need "no vsst-fault-device/vsst-fault-sim in $BIN (build tests/faults)"
+if [ ! -x "$FAULT_DEVICE" ] || [ ! -x "$FAULT_SIM" ]; then
+	split_need "no vsst-fault-device/vsst-fault-sim in $BIN (build tests/faults)"
+fi
 listing=$(gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null)
 grep -q 'usr/bin/sst-fault$' <<<"$listing" || split_need "$IMAGES/initramfs.cpio.gz has no sst-fault (run ./vsst images)"
 split_workdir

@@ -14,8 +14,11 @@
 # build/default/bin), $VSST_QEMU (default ~/.cache/vsst/qemu/build/qemu-system-x86_64),
 # for guest also $VSST_IMAGES (default ~/.cache/vsst/images).
 # Each recording is replayed once before it replaces the old golden trace.
+# VSST_TRACES_OUT=DIR writes the new traces there instead (the disk image is
+# still taken from this folder).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+out=${VSST_TRACES_OUT:-$here}
 root=$(cd "$here/../.." && pwd)
 bin=${VSST_BIN:-$root/build/default/bin}
 cache=${VSST_CACHE:-$HOME/.cache/vsst}
@@ -67,9 +70,9 @@ record_guest() {
 	fi
 	local n=0 name
 	for name in sst rng blk; do
-		"$tool" replay "$tmp/guest.$n.vtrace" --image-dir "$here"
-		mv "$tmp/guest.$n.vtrace" "$here/guest-$name.vtrace"
-		echo "record.sh: $here/guest-$name.vtrace ($(stat -c %s "$here/guest-$name.vtrace") bytes)"
+		"$tool" replay "$tmp/guest.$n.vtrace" --image-dir "$here" --repeat 2
+		mv "$tmp/guest.$n.vtrace" "$out/guest-$name.vtrace"
+		echo "record.sh: $out/guest-$name.vtrace ($(stat -c %s "$out/guest-$name.vtrace") bytes)"
 		n=$((n + 1))
 	done
 }
@@ -87,6 +90,6 @@ for s in "${scenarios[@]}"; do
 	fi
 	VSST_BIN=$bin "$rec" --scenario "$s" --out "$tmp/$s.vtrace" --log-dir "$tmp" "${extra[@]}"
 	"$tool" replay "$tmp/$s.vtrace" --image-dir "$here"
-	mv "$tmp/$s.vtrace" "$here/$s.vtrace"
-	echo "record.sh: $here/$s.vtrace ($(stat -c %s "$here/$s.vtrace") bytes)"
+	mv "$tmp/$s.vtrace" "$out/$s.vtrace"
+	echo "record.sh: $out/$s.vtrace ($(stat -c %s "$out/$s.vtrace") bytes)"
 done
