@@ -342,8 +342,14 @@ void rpc_channel_poll_after_doorbell(RpcChannel *ch)
         }
         cpu_relax();
     } while (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < end);
-    if (r < 0) {
-        qemu_bh_schedule(ch->drain_bh); /* the main loop reports it */
+    /*
+     * r < 0: the main loop reports the error. r > 0: we stopped right after
+     * taking an event, so the library still believes we are awake and will
+     * not kick for the next one: let the main loop drain until the ring is
+     * empty, which re-arms the doorbell (otherwise a wakeup is lost).
+     */
+    if (r != 0) {
+        qemu_bh_schedule(ch->drain_bh);
     }
 }
 
