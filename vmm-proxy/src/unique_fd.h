@@ -1,41 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// unique_fd.h - owning wrapper for a file descriptor.
+// The launcher uses the rpc library's owning fd (one implementation).
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include "vsst/rpc/unique_fd.hpp"
 
 namespace vsst {
-
-class UniqueFd {
-public:
-	UniqueFd() = default;
-	explicit UniqueFd(int fd) : fd_(fd) {}
-	UniqueFd(const UniqueFd &) = delete;
-	UniqueFd &operator=(const UniqueFd &) = delete;
-	UniqueFd(UniqueFd &&o) noexcept : fd_(o.release()) {}
-	UniqueFd &operator=(UniqueFd &&o) noexcept
-	{
-		if (this != &o)
-			reset(o.release());
-		return *this;
-	}
-	~UniqueFd() { reset(); }
-
-	int get() const { return fd_; }
-	bool valid() const { return fd_ >= 0; }
-	explicit operator bool() const { return valid(); }
-	int release() { return std::exchange(fd_, -1); }
-	void reset(int fd = -1)
-	{
-		if (fd_ >= 0)
-			::close(fd_);
-		fd_ = fd;
-	}
-
-private:
-	int fd_ = -1;
-};
-
+using rpc::UniqueFd;
 } // namespace vsst
