@@ -165,6 +165,7 @@ struct Launcher::Impl {
 	// How long a guest may take to power off after printing its summary.
 	static constexpr int kPoweroffAfterSummaryS = 20;
 	bool stopped_after_summary = false;
+	std::string channel_dead; // the guest QEMU's report, if any
 
 	void fail(int code, const std::string &why)
 	{
@@ -198,6 +199,11 @@ struct Launcher::Impl {
 		if (s.tail.size() > 20)
 			s.tail.pop_front();
 		spdlog::info("{}: {}", s.who, line);
+		// rpc-channel's error_report when it gives up on a device VM that is
+		// alive but silent (or hostile): the run must not end "passed".
+		if (&s == guest_err && channel_dead.empty() &&
+		    line.find("the channel to the device VM is dead") != std::string::npos)
+			channel_dead = line;
 	}
 
 	void write_console(const char *buf, size_t n)
@@ -876,6 +882,10 @@ struct Launcher::Impl {
 			}
 		} else if (results.summary()) {
 			reason += " (" + results.describe() + ")";
+		}
+		if (!channel_dead.empty() && (status == kExitPass || status == kExitWorkloadFail)) {
+			reason = "the guest side declared a device VM channel dead (" + channel_dead + "); " + reason;
+			status = kExitDied;
 		}
 		if (status == kExitPass)
 			spdlog::info("{}; exit {}", reason, status);
