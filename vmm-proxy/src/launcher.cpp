@@ -166,6 +166,7 @@ struct Launcher::Impl {
 	static constexpr int kPoweroffAfterSummaryS = 20;
 	bool stopped_after_summary = false;
 	std::string channel_dead; // the guest QEMU's report, if any
+	std::optional<std::chrono::steady_clock::time_point> poweroff_at; // console "VSST-BOOT poweroff"
 
 	void fail(int code, const std::string &why)
 	{
@@ -193,6 +194,9 @@ struct Launcher::Impl {
 		if (s.console) {
 			results.add_line(line);
 			guest_booted = guest_booted || line.find("VSST-BOOT init") != std::string::npos;
+			// /init's last word before poweroff -f (apps print summaries of their own).
+			if (!poweroff_at && line.find("VSST-BOOT poweroff") != std::string::npos)
+				poweroff_at = Clock::now();
 			return;
 		}
 		s.tail.push_back(line);
@@ -749,7 +753,7 @@ struct Launcher::Impl {
 	void supervise()
 	{
 		auto start = Clock::now();
-		std::optional<Clock::time_point> stop_guest_at, summary_at;
+		std::optional<Clock::time_point> stop_guest_at;
 		bool guest_stop_sent = false;
 		for (;;) {
 			std::vector<pollfd> pfds;
@@ -801,15 +805,13 @@ struct Launcher::Impl {
 						stop_guest_at = Clock::now() + std::chrono::seconds(o.grace_s);
 				}
 			}
-			// The guest printed its final summary but does not power off: with a
-			// dead device, Linux's virtio reset at shutdown waits forever for an
+			// /init announced power-off but the guest does not go: with a dead
+			// device, Linux's virtio reset at shutdown waits forever for an
 			// all-ones status to read 0. The verdict is known; stop the guest.
-			if (results.summary() && !summary_at)
-				summary_at = Clock::now();
-			if (summary_at && !stop_guest_at &&
-			    Clock::now() - *summary_at >= std::chrono::seconds(kPoweroffAfterSummaryS)) {
+			if (poweroff_at && !stop_guest_at &&
+			    Clock::now() - *poweroff_at >= std::chrono::seconds(kPoweroffAfterSummaryS)) {
 				stopped_after_summary = true;
-				spdlog::warn("the guest printed its summary {} s ago but did not power off; stopping it",
+				spdlog::warn("the guest announced power-off {} s ago but is still running; stopping it",
 					     kPoweroffAfterSummaryS);
 				stop_guest_at = Clock::now();
 			}
@@ -876,7 +878,7 @@ struct Launcher::Impl {
 				status = results.passed() ? kExitPass : kExitWorkloadFail;
 				reason = (stopped_after_summary ? "guest stopped: no power-off within " +
 									std::to_string(kPoweroffAfterSummaryS) +
-									" s of its summary; "
+									" s of announcing it; "
 								: std::string("guest powered off; ")) +
 					 results.describe();
 			}
