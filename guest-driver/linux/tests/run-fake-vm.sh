@@ -73,8 +73,8 @@ install -m 0755 "$here/fake-vm-init.sh" "$rd/init"
 
 log=$work/serial.log
 echo "run-fake-vm.sh: booting $(basename "$kernel") with $smp CPUs (log $log)" >&2
-timeout "$timeout_s" "$qemu" -machine q35 -accel tcg -cpu max -smp "$smp" -m 1024 \
-	-nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
+timeout "$timeout_s" "$qemu" -machine pc -accel tcg -cpu max -smp "$smp" -m 1024 \
+	-nodefaults -display none -serial stdio -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4" >"$log" 2>&1 || true
 grep -a -E '^(VSST-|sst-|VSST-BENCH)' "$log" | tr -d '\r' || true
 summary=$(grep -a '^VSST-RESULT summary ' "$log" | tr -d '\r' | tail -1)
