@@ -25,21 +25,11 @@ uint64_t wall_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-sim::ModelParams bridge_params(SST::Params& params, SST::Output& out) {
-  sim::ModelParams p = read_model_params(params, out);
-  const std::string clock = params.find<std::string>("clock", "1GHz");
-  const int64_t hz = SST::UnitAlgebra(clock).getRoundedValue();
-  std::string why;
-  if (hz <= 0 || !sim::set_param(p, SST_CFG_CLOCK_HZ, static_cast<uint64_t>(hz), &why)) {
-    out.fatal(CALL_INFO, -1, "vsst.Bridge: bad clock '%s' %s\n", clock.c_str(), why.c_str());
-  }
-  return p;
-}
 
 }  // namespace
 
 Bridge::Bridge(SST::ComponentId_t id, SST::Params& params)
-    : SST::Component(id), out_(getSimulationOutput()), model_(bridge_params(params, out_)) {
+    : SST::Component(id), out_(getSimulationOutput()), model_(read_model_params_with_clock(params, out_, "vsst.Bridge")) {
   socket_path_ = params.find<std::string>("socket_path", "");
   if (socket_path_.empty()) out_.fatal(CALL_INFO, -1, "vsst.Bridge: socket_path is required\n");
   device_id_ = params.find<uint32_t>("device_id", 0);

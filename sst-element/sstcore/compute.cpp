@@ -11,19 +11,9 @@
 
 namespace vsst::sstcore {
 
-namespace {
-sim::ModelParams with_clock(SST::Params& params, SST::Output& out) {
-  sim::ModelParams p = read_model_params(params, out);
-  const int64_t hz = SST::UnitAlgebra(params.find<std::string>("clock", "1GHz")).getRoundedValue();
-  if (hz <= 0 || !sim::set_param(p, SST_CFG_CLOCK_HZ, static_cast<uint64_t>(hz))) {
-    out.fatal(CALL_INFO, -1, "vsst.Compute: bad clock\n");
-  }
-  return p;
-}
-}  // namespace
 
 Compute::Compute(SST::ComponentId_t id, SST::Params& params)
-    : SST::Component(id), out_(getSimulationOutput()), initial_(with_clock(params, out_)),
+    : SST::Component(id), out_(getSimulationOutput()), initial_(read_model_params_with_clock(params, out_, "vsst.Compute")),
       params_(initial_) {
   unit_free_ps_.assign(params_.compute_units, 0);
   link_ = configureLink("bridge", "1ps", VSST_EVENT_HANDLER(Compute, handle));

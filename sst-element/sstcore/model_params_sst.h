@@ -7,6 +7,7 @@
 
 #include <sst/core/output.h>
 #include <sst/core/params.h>
+#include <sst/core/unitAlgebra.h>
 
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,19 @@ inline sim::ModelParams read_model_params(SST::Params& params, SST::Output& out)
     if (!sim::set_param(p, info.id, value, &why)) {
       out.fatal(CALL_INFO, -1, "vsst: %s\n", why.c_str());
     }
+  }
+  return p;
+}
+
+// The model parameters plus the component's "clock" param (default 1GHz).
+inline sim::ModelParams read_model_params_with_clock(SST::Params& params, SST::Output& out,
+                                                     const char* component) {
+  sim::ModelParams p = read_model_params(params, out);
+  const std::string clock = params.find<std::string>("clock", "1GHz");
+  const int64_t hz = SST::UnitAlgebra(clock).getRoundedValue();
+  std::string why;
+  if (hz <= 0 || !sim::set_param(p, SST_CFG_CLOCK_HZ, static_cast<uint64_t>(hz), &why)) {
+    out.fatal(CALL_INFO, -1, "%s: bad clock '%s' %s\n", component, clock.c_str(), why.c_str());
   }
   return p;
 }
