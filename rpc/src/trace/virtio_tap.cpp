@@ -10,6 +10,9 @@ namespace {
 constexpr uint16_t kDescNext = 1, kDescWrite = 2, kDescIndirect = 4;
 constexpr uint32_t kMaxIndirect = 4096;     // entries in one indirect table
 constexpr uint64_t kMaxChainIn = 16u << 20; // device-writable bytes one chain may claim
+// Chains remembered per head. A well-behaved driver has at most two: one
+// used but not yet recorded, one made available again with the same head.
+constexpr size_t kMaxChainsPerHead = 8;
 
 #pragma pack(push, 1)
 struct Desc {
@@ -29,6 +32,12 @@ uint32_t cfg32(const std::array<uint8_t, 256> &c, unsigned off)
 }
 
 }  // namespace
+
+bool VirtioTap::known_chain(const Queue &q, uint32_t id)
+{
+	const auto it = id < q.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
+	return it != q.inflight.end() && !it->second.empty();
+}
 
 VirtioTap::Dev &VirtioTap::dev(unsigned i)
 {
@@ -390,7 +399,13 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 					break;
 				}
 			}
-			q.inflight[head] = std::move(in);
+			auto &chains = q.inflight[head];
+			if (chains.size() >= kMaxChainsPerHead) {
+				anomaly("tap: head " + std::to_string(head) + " made available " +
+					std::to_string(chains.size() + 1) + " times without being used");
+				chains.pop_front();
+			}
+			chains.push_back(std::move(in));
 		}
 		mem(di, qi, entry, 2);
 	}
@@ -423,6 +438,7 @@ void VirtioTap::walk_used(unsigned di, unsigned qi)
 		q.last_used = idx;
 		return;
 	}
+	bool walked = false;
 	for (int i = 0; i < ahead; i++) {
 		const uint16_t pos = static_cast<uint16_t>(q.last_used + i);
 		struct {
@@ -430,6 +446,13 @@ void VirtioTap::walk_used(unsigned di, unsigned qi)
 		} e;
 		if (!ram_.read(q.used + 4 + 8ull * (pos & (q.size - 1)), &e, sizeof e))
 			break;
+		// A chain the device took before any doorbell the tap saw (QEMU
+		// kicks every queue once when DRIVER_OK starts its ioeventfds):
+		// record its availability first, as a late one.
+		if (!walked && !known_chain(q, e.id)) {
+			walk_avail(di, qi, true);
+			walked = true;
+		}
 		record_used(di, qi, pos, e.id, e.len);
 	}
 	q.last_used = idx;
@@ -479,11 +502,11 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 	std::vector<UsedSeg> segs;
 	scratch_.clear();
 	auto it = id < q.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
-	if (it == q.inflight.end()) {
+	if (it == q.inflight.end() || it->second.empty()) {
 		h.flags |= kUsedUnknown;
 	} else {
 		uint64_t left = nondet ? 0 : std::min<uint64_t>(len, kMaxBlob);
-		for (const Seg &s : it->second) {
+		for (const Seg &s : it->second.front()) {
 			segs.push_back({s.gpa, s.len});
 			const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
 			if (take) {
@@ -494,7 +517,9 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 				left -= take;
 			}
 		}
-		q.inflight.erase(it);
+		it->second.pop_front();
+		if (it->second.empty())
+			q.inflight.erase(it);
 	}
 	if (nondet)
 		h.flags |= kUsedNondet;

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -63,7 +64,10 @@ private:
 		uint64_t desc = 0, avail = 0, used = 0;
 		uint16_t notify_off = 0;
 		uint16_t last_avail = 0, last_used = 0;
-		std::map<uint16_t, std::vector<Seg>> inflight;  // head -> device-writable buffers
+		// head -> device-writable buffers of each chain made available with
+		// that head and not yet recorded as used, oldest first: a driver may
+		// reuse a head whose used element no walk has recorded yet.
+		std::map<uint16_t, std::deque<std::vector<Seg>>> inflight;
 	};
 	struct Cap {
 		bool present = false;
@@ -95,6 +99,7 @@ private:
 	void reset_queues(Dev &d);
 	void walk_avail(unsigned di, unsigned qi, bool late);
 	void walk_used(unsigned di, unsigned qi);
+	static bool known_chain(const Queue &q, uint32_t id);
 	void record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id, uint32_t len);
 	void walk_all(unsigned di);
 	uint64_t notify_addr(const Dev &d, const Queue &q) const;
