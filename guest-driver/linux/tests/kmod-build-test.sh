@@ -53,8 +53,11 @@ if [ -n "$checkpatch" ] && [ -f "$checkpatch" ]; then
 	check "checkpatch clean" perl "$checkpatch" --no-tree --quiet -f \
 		"$linux"/*.c "$linux"/*.h "$linux/tests/sst_fake.c" \
 		"$linux/../include/vsst/sst-ioctl.h"
+elif [ "${VSST_REQUIRE_ALL:-}" = 1 ]; then
+	echo "FAIL: checkpatch.pl not found (deps.apt installs linux-source-6.1; or set CHECKPATCH)"
+	fails=$((fails + 1))
 else
-	echo "note: checkpatch.pl not found (install linux-source-6.1 or set CHECKPATCH); not run"
+	echo "SKIP: checkpatch.pl not found (install linux-source-6.1 or set CHECKPATCH); style not checked"
 fi
 [ $fails -eq 0 ] && echo "kmod-build-test: all passed"
 [ $fails -eq 0 ]
