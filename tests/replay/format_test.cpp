@@ -153,6 +153,8 @@ struct TapRig {
 		char err[256];
 		t = vsst_trace_open(f.path.c_str(), &c, err, sizeof err);
 		EXPECT_NE(t, nullptr) << err;
+		if (t)
+			setup();
 	}
 	~TapRig()
 	{
@@ -230,6 +232,15 @@ struct TapRig {
 	}
 };
 
+std::vector<const Record *> of_type(const Trace &tr, RecType type)
+{
+	std::vector<const Record *> v;
+	for (const Record &r : tr.records)
+		if (r.type == type)
+			v.push_back(&r);
+	return v;
+}
+
 bool used_is(const Record &r, uint32_t id, const char *data, size_t n)
 {
 	const auto d = r.used_data();
@@ -241,7 +252,6 @@ TEST(Tap, CapturesChainsAndUsedElements)
 {
 	TapRig rig;
 	ASSERT_NE(rig.t, nullptr);
-	rig.setup();
 	rig.chain(0, 0, 0x20000, "out-buffer-bytes", 0x21000);
 	rig.doorbell();
 	rig.use(0, 0, 0x21000, "reply", 5);
@@ -280,29 +290,20 @@ TEST(Tap, ChainAnsweredBeforeItsDoorbell)
 {
 	TapRig rig;
 	ASSERT_NE(rig.t, nullptr);
-	rig.setup();
 	rig.chain(0, 0, 0x20000, "out-buffer-bytes", 0x21000);
 	rig.use(0, 0, 0x21000, "early", 5);
 	rig.doorbell();
 	EXPECT_EQ(rig.anomalies(), 0u);
 	const Trace tr = rig.close();
 
-	int64_t avail = -1, used = -1;
-	for (const Record &r : tr.records) {
-		if (r.type == RecType::Avail) {
-			EXPECT_EQ(avail, -1) << "the chain was made available twice";
-			EXPECT_TRUE(r.avail().late);
-			EXPECT_EQ(r.avail().count, 1u);
-			avail = static_cast<int64_t>(r.index);
-		}
-		if (r.type == RecType::Used) {
-			EXPECT_TRUE(used_is(r, 0, "early", 5)) << "used element recorded without its chain";
-			used = static_cast<int64_t>(r.index);
-		}
-	}
-	ASSERT_GE(avail, 0);
-	ASSERT_GE(used, 0);
-	EXPECT_LT(avail, used);
+	const auto avail = of_type(tr, RecType::Avail);
+	const auto used = of_type(tr, RecType::Used);
+	ASSERT_EQ(avail.size(), 1u) << "the chain must be made available once";
+	ASSERT_EQ(used.size(), 1u);
+	EXPECT_TRUE(avail[0]->avail().late);
+	EXPECT_EQ(avail[0]->avail().count, 1u);
+	EXPECT_TRUE(used_is(*used[0], 0, "early", 5)) << "used element recorded without its chain";
+	EXPECT_LT(avail[0]->index, used[0]->index);
 }
 
 // A driver that polls its used ring reuses head 0 as soon as it sees
@@ -313,7 +314,6 @@ TEST(Tap, HeadReusedBeforeItsUsedElementWasRecorded)
 {
 	TapRig rig;
 	ASSERT_NE(rig.t, nullptr);
-	rig.setup();
 	rig.chain(0, 0, 0x20000, "first-chain-out!", 0x21000);
 	rig.doorbell();
 	rig.use(0, 0, 0x21000, "one", 3);
@@ -324,10 +324,7 @@ TEST(Tap, HeadReusedBeforeItsUsedElementWasRecorded)
 	EXPECT_EQ(rig.anomalies(), 0u);
 	const Trace tr = rig.close();
 
-	std::vector<const Record *> used;
-	for (const Record &r : tr.records)
-		if (r.type == RecType::Used)
-			used.push_back(&r);
+	const auto used = of_type(tr, RecType::Used);
 	ASSERT_EQ(used.size(), 2u);
 	EXPECT_TRUE(used_is(*used[0], 0, "one", 3));
 	EXPECT_TRUE(used_is(*used[1], 0, "two", 3));
