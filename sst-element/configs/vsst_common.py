@@ -27,12 +27,16 @@ def socket_dir():
     return os.environ.get("VSST_SOCKET_DIR", "/tmp")
 
 
-def device(index, compute_rank=None, link_latency="1ns", protocol="auto"):
+def device(index, compute_rank=None, link_latency="1ns", protocol="auto", embedded=False):
     """One virtio-sst device; compute_rank places Compute and Memory on
-    that MPI rank (the bridge, which owns the socket, stays on rank 0)."""
+    that MPI rank (the bridge, which owns the socket, stays on rank 0).
+    embedded=True leaves the bridge's ports unconnected, so its embedded
+    model (the same code as sst-sim) serves every request."""
     bridge = sst.Component("bridge%d" % index, "vsst.Bridge")
     bridge.addParams(dict(MODEL, socket_path="%s/sst%d.sock" % (socket_dir(), index),
                           device_id=index, protocol=protocol))
+    if embedded:
+        return bridge
     compute = sst.Component("compute%d" % index, "vsst.Compute")
     compute.addParams({k: MODEL[k] for k in COMPUTE_KEYS})
     memory = sst.Component("memory%d" % index, "vsst.Memory")

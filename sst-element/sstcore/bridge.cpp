@@ -9,6 +9,7 @@
 
 #include <sst/core/unitAlgebra.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +26,10 @@ uint64_t wall_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Bridges of one process (several devices, or SST threads) that have work in
+// flight. A bridge blocks in wall time on its socket only while this is 0:
+// otherwise an idle device would stall every simulated tick of a busy one.
+std::atomic<int> g_busy_bridges{0};
 
 }  // namespace
 
@@ -90,6 +95,7 @@ Bridge::Bridge(SST::ComponentId_t id, SST::Params& params)
 }
 
 Bridge::~Bridge() {
+  set_busy(false);  // an emergency shutdown can end the run mid-request
   if (listen_fd_) ::unlink(socket_path_.c_str());
 }
 
@@ -97,9 +103,19 @@ void Bridge::setup() { wall_start_ns_ = wall_ns(); }
 
 uint64_t Bridge::now_ps() const { return getCurrentSimTime("1ps"); }
 
+void Bridge::set_busy(bool busy) {
+  if (busy == busy_) return;
+  busy_ = busy;
+  g_busy_bridges.fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
+}
+
+int Bridge::idle_wait_now() const {
+  return g_busy_bridges.load(std::memory_order_relaxed) == 0 ? idle_wait_ms_ : 0;
+}
+
 bool Bridge::accept_client() {
   pollfd p{listen_fd_.get(), POLLIN, 0};
-  if (::poll(&p, 1, idle_wait_ms_) <= 0) return false;
+  if (::poll(&p, 1, idle_wait_now()) <= 0) return false;
   sim::UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
   if (!fd) return false;
   client_fd_ = std::move(fd);
@@ -126,6 +142,7 @@ bool Bridge::tick(SST::Cycle_t) {
     stat_errors_->addData(errors - errors_reported_);
     errors_reported_ = errors;
   }
+  set_busy(!pending_.empty() || !due_.empty());
   const bool input_over = client_eof_ || session_->closing();
   if (input_over && ((pending_.empty() && due_.empty() && wire_out_.empty()) || session_->closing())) {
     end_run(session_->closing() ? "protocol error from the client" : "client disconnected");
@@ -155,11 +172,11 @@ void Bridge::read_client() {
       on_request(token, req);
     });
     schedule_local_outputs();
-  } else if (!client_eof_ && pending_.empty() && due_.empty() && idle_wait_ms_ > 0) {
-    // Nothing in flight: wait in wall time for the device instead of
-    // spinning through simulated time.
+  } else if (!client_eof_ && pending_.empty() && due_.empty() && idle_wait_now() > 0) {
+    // Nothing in flight here or in any other bridge: wait in wall time for
+    // the device instead of spinning through simulated time.
     pollfd p{client_fd_.get(), POLLIN, 0};
-    ::poll(&p, 1, idle_wait_ms_);
+    ::poll(&p, 1, idle_wait_now());
   }
 }
 
@@ -305,6 +322,7 @@ void Bridge::flush() {
 void Bridge::end_run(const char* why) {
   if (ended_) return;
   ended_ = true;
+  set_busy(false);
   flush();
   out_.verbose(CALL_INFO, 1, 0, "vsst.Bridge %u: ending the run: %s\n", device_id_, why);
   client_fd_.reset();

@@ -88,6 +88,8 @@ class Bridge : public SST::Component {
   void broadcast(uint32_t kind, uint32_t param, uint64_t value);
   void flush();
   void end_run(const char* why);
+  void set_busy(bool busy);
+  int idle_wait_now() const;
   uint64_t now_ps() const;
 
   SST::Output& out_;
@@ -103,6 +105,7 @@ class Bridge : public SST::Component {
   bool had_client_ = false;
   bool client_eof_ = false;
   bool ended_ = false;
+  bool busy_ = false;  // counted in the process-wide busy-bridge count
   sim::ByteBuffer in_;
   sim::ByteBuffer wire_out_;
   std::map<uint64_t, Pending> pending_;  // remote requests by internal id

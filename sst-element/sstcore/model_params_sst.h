@@ -3,7 +3,7 @@
 // same names and limits as sst-sim's config file.
 #pragma once
 
-#include <sst_config.h>
+#include <sst/core/sst_config.h>
 
 #include <sst/core/output.h>
 #include <sst/core/params.h>

@@ -9,8 +9,10 @@
 // (parsed from `sst-config --pkgconfig`).
 #pragma once
 
-// sst_config.h must come first in every element source.
-#include <sst_config.h>
+// sst_config.h must come first in every element source. It is installed as
+// <prefix>/include/sst/core/sst_config.h and `sst-config --ELEMENT_CXXFLAGS`
+// only adds <prefix>/include, so it is named by its full path.
+#include <sst/core/sst_config.h>
 
 #include <sst/core/clock.h>
 #include <sst/core/component.h>

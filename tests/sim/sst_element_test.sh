@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # sim.sst_element: runs the SST-core element library under `sst` with each
 # python config that fits one process, drives it with sim_smoke, and checks
-# that the bridge ends the run when its client disconnects.
+# that the bridge ends the run when its client disconnects and that the
+# statistics went through SST's statistics output.
 # usage: sst_element_test.sh <sim_smoke> <libvsst dir or "none"> <configs dir>
 set -euo pipefail
 smoke=$1 libdir=$2 configs=$3
@@ -14,34 +15,76 @@ if [ "$libdir" = none ] || [ ! -f "$libdir/libvsst.so" ]; then
 	echo "FAIL: sst-config is present but libvsst.so was not built (reconfigure the build)"
 	exit 1
 fi
+echo "SST-core: $(sst --version 2>&1 | head -1)"
 work=$(mktemp -d /tmp/vsst-sst-element-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 rc=0
+
+# The element must register: sst-info lists the three components.
+if ! sst-info --add-lib-path="$libdir" vsst >"$work/info.log" 2>&1 ||
+	[ "$(grep -cE '^ +Component [0-9]+: (Bridge|Compute|Memory)$' "$work/info.log")" -ne 3 ]; then
+	echo "FAIL: sst-info does not list vsst.Bridge, vsst.Compute and vsst.Memory"; cat "$work/info.log"; rc=1
+else
+	echo "ok: sst-info lists vsst.Bridge, vsst.Compute, vsst.Memory"
+fi
+
+# run_config CONFIG SOCKET:PROTOCOL...: one sst run, one sim_smoke session per
+# device (each of them sends 5 requests), then sst must end on its own.
 run_config() {
-	local config=$1; shift
-	local log=$work/$(basename "$config").log
+	local config=$1 log; shift
+	log=$work/$(basename "$config").log
+	rm -f "$work"/*.sock
 	VSST_SOCKET_DIR=$work timeout 120 sst --add-lib-path "$libdir" "$config" >"$log" 2>&1 &
-	local pid=$!
-	for sock in "$@"; do
-		if ! "$smoke" "$sock" framed; then
-			echo "FAIL: $config: smoke session on $sock"; rc=1
+	local pid=$! ok=1 i=0
+	for arg in "$@"; do
+		if ! "$smoke" "${arg%:*}" "${arg##*:}" >"$work/smoke.log" 2>&1; then
+			echo "FAIL: $config: smoke session on $arg"; cat "$work/smoke.log"; ok=0
 		fi
 	done
-	if ! wait $pid; then
-		echo "FAIL: $config: sst did not end cleanly after the clients left"; cat "$log"; rc=1
+	if [ $ok = 0 ]; then
+		kill "$pid" 2>/dev/null || true  # do not wait out the timeout
+	fi
+	if ! wait "$pid"; then
+		echo "FAIL: $config: sst did not end cleanly after the clients left"; cat "$log"; rc=1; return
+	fi
+	for arg in "$@"; do
+		if ! grep -q "^vsst.Bridge $i: 5 requests" "$log" ||
+			! grep -q "bridge$i.requests : Accumulator : Sum.u64 = 5;" "$log"; then
+			echo "FAIL: $config: device $i's summary or statistics missing"; cat "$log"; ok=0
+		fi
+		i=$((i + 1))
+	done
+	if [ $ok = 1 ]; then
+		echo "ok: $config ($*)"
+		grep -E "^vsst.Bridge|latency_cycles|Simulation is complete" "$log" || true
 	else
-		echo "ok: $config"; grep -i "vsst" "$log" | head -20 || true
+		rc=1
 	fi
 }
-run_config "$configs/single_device.py" "$work/sst0.sock"
-run_config "$configs/two_devices.py" "$work/sst0.sock" "$work/sst1.sock"
-if command -v mpirun >/dev/null 2>&1; then
+run_config "$configs/single_device.py" "$work/sst0.sock:framed"
+run_config "$configs/two_devices.py" "$work/sst0.sock:framed" "$work/sst1.sock:acalsim"
+run_config "$configs/embedded_model.py" "$work/sst0.sock:framed"
+
+# compute_on_rank1.py needs an MPI build of SST-core and mpirun; otherwise it
+# must refuse to run on one rank instead of silently running everything there.
+includedir=$(sst-config --includedir 2>/dev/null || true)
+if command -v mpirun >/dev/null 2>&1 &&
+	grep -q '^#define SST_CONFIG_HAVE_MPI 1' "$includedir/sst/core/sst_config.h" 2>/dev/null; then
+	rm -f "$work"/*.sock
 	VSST_SOCKET_DIR=$work timeout 120 mpirun --allow-run-as-root -np 2 sst --add-lib-path "$libdir" \
 		"$configs/compute_on_rank1.py" >"$work/mpi.log" 2>&1 &
 	pid=$!
-	"$smoke" "$work/sst0.sock" framed || { echo "FAIL: multi-rank smoke"; rc=1; }
-	wait $pid || { echo "FAIL: multi-rank sst run"; cat "$work/mpi.log"; rc=1; }
+	"$smoke" "$work/sst0.sock" framed || { echo "FAIL: multi-rank smoke"; rc=1; kill "$pid" 2>/dev/null || true; }
+	if wait $pid; then echo "ok: compute_on_rank1.py on 2 ranks"; else
+		echo "FAIL: multi-rank sst run"; cat "$work/mpi.log"; rc=1
+	fi
 else
-	echo "note: mpirun not found, multi-rank config not exercised"
+	echo "note: no mpirun or SST-core built without MPI: compute_on_rank1.py not run on 2 ranks"
+	if VSST_SOCKET_DIR=$work timeout 60 sst --add-lib-path "$libdir" "$configs/compute_on_rank1.py" \
+		>"$work/mpi.log" 2>&1 || ! grep -q "needs 2 MPI ranks" "$work/mpi.log"; then
+		echo "FAIL: compute_on_rank1.py on one rank did not refuse clearly"; cat "$work/mpi.log"; rc=1
+	else
+		echo "ok: compute_on_rank1.py refuses one rank: $(grep "needs 2 MPI ranks" "$work/mpi.log")"
+	fi
 fi
 exit $rc
