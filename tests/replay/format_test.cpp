@@ -332,6 +332,20 @@ TEST(Tap, HeadReusedBeforeItsUsedElementWasRecorded)
 	EXPECT_EQ(used[1]->used_segs()[0].gpa, 0x23000u);
 }
 
+// A hostile driver that makes one head available again and again without
+// the device ever using it must not grow the tap's memory: past 8 chains
+// per head the oldest is dropped, with one anomaly each time.
+TEST(Tap, HeadMadeAvailableTooOftenIsBounded)
+{
+	TapRig rig;
+	ASSERT_NE(rig.t, nullptr);
+	for (uint16_t pos = 0; pos < 10; pos++) {
+		rig.chain(0, pos, 0x20000, "same-head-again!", 0x21000);
+		rig.doorbell();
+	}
+	EXPECT_EQ(rig.anomalies(), 2u);  // the 9th and the 10th
+}
+
 // Builds a small valid trace in memory for the damage tests.
 std::vector<uint8_t> small_trace()
 {

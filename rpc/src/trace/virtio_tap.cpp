@@ -33,10 +33,12 @@ uint32_t cfg32(const std::array<uint8_t, 256> &c, unsigned off)
 
 }  // namespace
 
-bool VirtioTap::known_chain(const Queue &q, uint32_t id)
+// The chains remembered for head id, oldest first; nullptr when none (an
+// entry is erased when its last chain is used, so it is never empty).
+std::deque<std::vector<VirtioTap::Seg>> *VirtioTap::chains_of(Queue &q, uint32_t id)
 {
 	const auto it = id < q.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
-	return it != q.inflight.end() && !it->second.empty();
+	return it == q.inflight.end() ? nullptr : &it->second;
 }
 
 VirtioTap::Dev &VirtioTap::dev(unsigned i)
@@ -449,7 +451,7 @@ void VirtioTap::walk_used(unsigned di, unsigned qi)
 		// A chain the device took before any doorbell the tap saw (QEMU
 		// kicks every queue once when DRIVER_OK starts its ioeventfds):
 		// record its availability first, as a late one.
-		if (!walked && !known_chain(q, e.id)) {
+		if (!walked && !chains_of(q, e.id)) {
 			walk_avail(di, qi, true);
 			walked = true;
 		}
@@ -501,12 +503,12 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 	h.len = len;
 	std::vector<UsedSeg> segs;
 	scratch_.clear();
-	auto it = id < q.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
-	if (it == q.inflight.end() || it->second.empty()) {
+	std::deque<std::vector<Seg>> *chains = chains_of(q, id);
+	if (!chains) {
 		h.flags |= kUsedUnknown;
 	} else {
 		uint64_t left = nondet ? 0 : std::min<uint64_t>(len, kMaxBlob);
-		for (const Seg &s : it->second.front()) {
+		for (const Seg &s : chains->front()) {
 			segs.push_back({s.gpa, s.len});
 			const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
 			if (take) {
@@ -517,9 +519,9 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 				left -= take;
 			}
 		}
-		it->second.pop_front();
-		if (it->second.empty())
-			q.inflight.erase(it);
+		chains->pop_front();
+		if (chains->empty())
+			q.inflight.erase(static_cast<uint16_t>(id));
 	}
 	if (nondet)
 		h.flags |= kUsedNondet;

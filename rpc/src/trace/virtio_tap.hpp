@@ -99,7 +99,7 @@ private:
 	void reset_queues(Dev &d);
 	void walk_avail(unsigned di, unsigned qi, bool late);
 	void walk_used(unsigned di, unsigned qi);
-	static bool known_chain(const Queue &q, uint32_t id);
+	static std::deque<std::vector<Seg>> *chains_of(Queue &q, uint32_t id);
 	void record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id, uint32_t len);
 	void walk_all(unsigned di);
 	uint64_t notify_addr(const Dev &d, const Queue &q) const;
