@@ -3,10 +3,11 @@
 # build-qemu.sh [--asan] - build qemu-system-x86_64 from Debian's QEMU source
 # package with the project's overlay. See qemu-backend/README.md.
 #
-# Env: VSST_CACHE (cache root; QEMU lives in $VSST_CACHE/qemu),
+# Env: VSST_CACHE (cache root: the pristine source in $VSST_CACHE/qemu),
+#      VSST_QEMU_DIR (this checkout's work copy and builds, scripts/lib.sh),
 #      VSST_LIB_BUILD (CMake build dir holding rpc/libvsst_rpc.a and
 #      device/libvsst_device.a), VSST_JOBS (ninja -j, default nproc).
-# Output: $VSST_CACHE/qemu/build/qemu-system-x86_64 (build-asan/ with --asan).
+# Output: $VSST_QEMU_DIR/build/qemu-system-x86_64 (build-asan/ with --asan).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../scripts/lib.sh
@@ -28,19 +29,31 @@ QDIR=$VSST_CACHE/qemu
 PINNED=$(sed 's/#.*//' "$HERE/qemu.version" | tr -d ' \t\n')
 [ -n "$PINNED" ] || vsst_die "qemu-backend/qemu.version is empty"
 PRISTINE=$QDIR/pristine-$PINNED
-WORK=$QDIR/src
-BUILD=$QDIR/$flavour
+WORK=$VSST_QEMU_DIR/src
+BUILD=$VSST_QEMU_DIR/$flavour
 DEB_SRC_LIST=/etc/apt/sources.list.d/vsst-deb-src.sources
 # Firmware for -machine pc, from the Debian packages in deps.apt.
 FIRMWARE_DIRS=(/usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu)
 
-mkdir -p "$QDIR"
-# One build at a time per cache (several engineers / ./vsst runs share it).
-exec 9>"$QDIR/.lock"
+mkdir -p "$QDIR" "$VSST_QEMU_DIR"
+# One build at a time per checkout (./vsst runs of one checkout share it).
+exec 9>"$VSST_QEMU_DIR/.lock"
 if ! flock -n 9; then
-	vsst_progress "qemu: waiting for another QEMU build to finish (lock $QDIR/.lock)"
+	vsst_progress "qemu: waiting for another QEMU build of this checkout (lock $VSST_QEMU_DIR/.lock)"
 	flock 9
 fi
+(cd "$VSST_ROOT" && pwd -P) >"$VSST_QEMU_DIR/.checkout"
+
+# Builds of checkouts that no longer exist are ~1 GB each: remove them (unless in use).
+prune_gone_checkouts() {
+	local d owner
+	for d in "$QDIR"/checkout-*; do
+		[ -d "$d" ] && [ "$d" != "$VSST_QEMU_DIR" ] || continue
+		owner=$(cat "$d/.checkout" 2>/dev/null) || continue
+		[ -n "$owner" ] && [ ! -e "$owner" ] || continue
+		(flock -n 8 || exit 0; vsst_progress "qemu: removing the build of a deleted checkout ($owner)"; rm -rf "$d") 8>"$d/.lock"
+	done
+}
 
 # Every configured binary repository as "URIS|SUITES|COMPONENTS|SIGNED-BY",
 # from deb822 files and one-line sources.list entries.
@@ -161,7 +174,7 @@ fetch_source() {
 prepare_work_copy() {
 	if [ "$(cat "$WORK/.vsst-pristine" 2>/dev/null)" != "$PINNED" ]; then
 		vsst_progress "qemu: creating work copy $WORK"
-		rm -rf "$WORK" "$QDIR/build" "$QDIR/build-asan"
+		rm -rf "$WORK" "$VSST_QEMU_DIR/build" "$VSST_QEMU_DIR/build-asan"
 		cp -a "$PRISTINE" "$WORK.tmp"
 		echo "$PINNED" >"$WORK.tmp/.vsst-pristine"
 		mv "$WORK.tmp" "$WORK"
@@ -246,7 +259,8 @@ main() {
 	# shellcheck disable=SC2046
 	vsst_need_pkgs $(sed 's/#.*//' "$HERE/deps.apt")
 	ensure_libs
-	fetch_source
+	prune_gone_checkouts
+	(flock 7; fetch_source) 7>"$QDIR/.fetch-lock"
 	prepare_work_copy
 	configure_qemu
 	local t0=$SECONDS before

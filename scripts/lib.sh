@@ -6,7 +6,13 @@ VSST_ROOT=${VSST_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 # (QEMU, images) that survives fresh clones, so CI rebuilds only what changed.
 VSST_BUILD_ROOT=${VSST_BUILD_ROOT:-$VSST_ROOT/build}
 VSST_CACHE=${VSST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsst}
-export VSST_ROOT VSST_BUILD_ROOT VSST_CACHE
+# QEMU links this checkout's libraries, so its work copy and builds are keyed by
+# the checkout (its physical path): two checkouts never link each other's code.
+# Only the pristine Debian source is shared. The one place this key is made.
+VSST_QEMU_DIR=${VSST_QEMU_DIR:-$VSST_CACHE/qemu/checkout-$(cd "$VSST_ROOT" && pwd -P | tr -d '\n' | sha256sum | cut -c1-12)}
+export VSST_ROOT VSST_BUILD_ROOT VSST_CACHE VSST_QEMU_DIR
+# This checkout's QEMU binary; $1 = "asan" for the sanitizer build.
+vsst_qemu_bin() { echo "$VSST_QEMU_DIR/build${1:+-$1}/qemu-system-x86_64"; }
 
 vsst_progress() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 vsst_die() { printf 'vsst: error: %s\n' "$*" >&2; exit 1; }

@@ -6,6 +6,8 @@
 
 SPLIT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_ROOT=$(cd "$SPLIT_LIB_DIR/.." && pwd)
+# shellcheck source=../scripts/lib.sh
+source "$SPLIT_ROOT/scripts/lib.sh"
 
 split_say() { printf '%s: %s\n' "${SPLIT_NAME:-split}" "$*"; }
 split_progress() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -26,7 +28,7 @@ split_need() {
 # and the usual places. $1 = "split" also checks the split pieces in QEMU.
 split_find_pieces() {
 	local cache=${VSST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsst}
-	QEMU=${VSST_QEMU:-${VSST_DEFAULT_QEMU:-$cache/qemu/build/qemu-system-x86_64}}
+	QEMU=${VSST_QEMU:-${VSST_DEFAULT_QEMU:-$(vsst_qemu_bin)}}
 	IMAGES=${VSST_IMAGES:-${VSST_DEFAULT_IMAGES:-$cache/images}}
 	BIN=${VSST_BIN:-${VSST_DEFAULT_BIN:-$SPLIT_ROOT/build/default/bin}}
 	VMM_PROXY=$BIN/vmm-proxy

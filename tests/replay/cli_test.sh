@@ -6,7 +6,8 @@
 # truncated copy is refused by validate (exit 2).
 set -euo pipefail
 tool=$1 traces=$2
-qemu=${VSST_QEMU:-${VSST_CACHE:-$HOME/.cache/vsst}/qemu/build/qemu-system-x86_64}
+source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+qemu=${VSST_QEMU:-$(vsst_qemu_bin)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/vsst-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -7,7 +7,8 @@
 set -euo pipefail
 root=$1 bin=$2
 cache=${VSST_CACHE:-$HOME/.cache/vsst}
-qemu=${VSST_QEMU:-$cache/qemu/build/qemu-system-x86_64}
+source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+qemu=${VSST_QEMU:-$(vsst_qemu_bin)}
 images=${VSST_IMAGES:-$cache/images}
 for f in "$qemu" "$images/vmlinuz" "$images/initramfs.cpio.gz" "$bin/vmm-proxy"; do
 	if [ ! -e "$f" ]; then

@@ -4,7 +4,8 @@
 # scenarios through the real device VM replay to a full match.
 set -euo pipefail
 rec=$1 tool=$2
-qemu=${VSST_QEMU:-${VSST_CACHE:-$HOME/.cache/vsst}/qemu/build/qemu-system-x86_64}
+source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+qemu=${VSST_QEMU:-$(vsst_qemu_bin)}
 bin=${VSST_BIN:-$(dirname "$rec")}
 if [ ! -x "$qemu" ] || [ ! -x "$bin/sst-sim" ]; then
 	[ "${VSST_REQUIRE_ALL:-}" = 1 ] && { echo "FAIL: need $qemu and $bin/sst-sim" >&2; exit 1; }

@@ -31,10 +31,7 @@ std::string qemu_path()
 {
 	if (const char *q = std::getenv("VSST_QEMU"); q && *q)
 		return q;
-	const char *home = std::getenv("HOME");
-	const char *cache = std::getenv("VSST_CACHE");
-	return (cache && *cache ? std::string(cache) : std::string(home ? home : "/root") + "/.cache/vsst") +
-	       "/qemu/build/qemu-system-x86_64";
+	return VSST_DEFAULT_QEMU;
 }
 
 std::string sim_path()

@@ -11,7 +11,7 @@
 #   trace: guest-sst.vtrace (sst-test, one request at a time),
 #   guest-rng.vtrace (/dev/hwrng), guest-blk.vtrace (md5sum of blk-disk.img).
 # Needs: $VSST_BIN/vsst-record-driver, vsst-trace, sst-sim, vmm-proxy (default
-# build/default/bin), $VSST_QEMU (default ~/.cache/vsst/qemu/build/qemu-system-x86_64),
+# build/default/bin), $VSST_QEMU (default: this checkout's QEMU build),
 # for guest also $VSST_IMAGES (default ~/.cache/vsst/images).
 # Each recording is replayed once before it replaces the old golden trace.
 # VSST_TRACES_OUT=DIR writes the new traces there instead (the disk image is
@@ -22,7 +22,8 @@ out=${VSST_TRACES_OUT:-$here}
 root=$(cd "$here/../.." && pwd)
 bin=${VSST_BIN:-$root/build/default/bin}
 cache=${VSST_CACHE:-$HOME/.cache/vsst}
-qemu=${VSST_QEMU:-$cache/qemu/build/qemu-system-x86_64}
+source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+qemu=${VSST_QEMU:-$(vsst_qemu_bin)}
 images=${VSST_IMAGES:-$cache/images}
 rec=$bin/vsst-record-driver
 tool=$bin/vsst-trace

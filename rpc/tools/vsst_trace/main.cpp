@@ -48,11 +48,7 @@ std::string default_qemu()
 {
 	if (const char *q = std::getenv("VSST_QEMU"); q && *q)
 		return q;
-	const char *home = std::getenv("HOME");
-	std::string cache = std::getenv("VSST_CACHE") && *std::getenv("VSST_CACHE")
-				    ? std::getenv("VSST_CACHE")
-				    : std::string(home ? home : "/root") + "/.cache/vsst";
-	return cache + "/qemu/build/qemu-system-x86_64";
+	return VSST_DEFAULT_QEMU; // this checkout's build (CMake's VSST_DEFAULT_QEMU)
 }
 
 void log_line(void *, const std::string &s) { spdlog::info("{}", s); }

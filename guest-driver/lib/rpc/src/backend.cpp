@@ -30,9 +30,7 @@ std::string default_qemu_path() {
 	const char *q = std::getenv("VSST_QEMU");
 	if (q && *q)
 		return q;
-	const std::string home = env_or("HOME", "/root");
-	const std::string cache = env_or("VSST_CACHE", home + "/.cache/vsst");
-	return cache + "/qemu/build/qemu-system-x86_64";
+	return VSST_DEFAULT_QEMU; // this checkout's build (CMake's VSST_DEFAULT_QEMU)
 }
 
 std::string default_sim_path() {
