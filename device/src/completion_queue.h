@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/sst-protocol.h"
 
 namespace vsst {

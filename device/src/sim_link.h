@@ -27,7 +27,7 @@
 #include "request_engine.h"
 #include "sim_protocol.h"
 #include "stats.h"
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst {
 

@@ -15,7 +15,7 @@
 #include "vsst/rpc/channel.hpp"
 #include "vsst/rpc/layout.hpp"
 #include "vsst/rpc/ring.hpp"
-#include "vsst/rpc/unique_fd.hpp"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst::rpc::detail {
 

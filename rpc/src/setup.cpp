@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "vsst/rpc.h"
-#include "vsst/rpc/unique_fd.hpp"
+#include "vsst/posix/unique_fd.h"
 
 namespace {
 
-using vsst::rpc::UniqueFd;
+using vsst::UniqueFd;
 
 constexpr uint32_t kSetupMagic = 0x55535356;  // "VSSU"
 constexpr uint32_t kSetupVersion = 1;

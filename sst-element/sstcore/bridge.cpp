@@ -58,7 +58,7 @@ Bridge::Bridge(SST::ComponentId_t id, SST::Params& params)
     if (!S_ISSOCK(st.st_mode)) {
       out_.fatal(CALL_INFO, -1, "vsst.Bridge: %s exists and is not a socket\n", socket_path_.c_str());
     }
-    sim::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
       out_.fatal(CALL_INFO, -1, "vsst.Bridge: a live server already listens on %s\n",
                  socket_path_.c_str());
@@ -116,7 +116,7 @@ int Bridge::idle_wait_now() const {
 bool Bridge::accept_client() {
   pollfd p{listen_fd_.get(), POLLIN, 0};
   if (::poll(&p, 1, idle_wait_now()) <= 0) return false;
-  sim::UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
   if (!fd) return false;
   client_fd_ = std::move(fd);
   had_client_ = true;

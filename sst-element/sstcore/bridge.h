@@ -18,7 +18,7 @@
 #include "vsst/sim/byte_buffer.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_session.h"
-#include "vsst/sim/unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst::sstcore {
 
@@ -100,8 +100,8 @@ class Bridge : public SST::Component {
   double connect_timeout_s_ = 0;
   sim::DeviceModel model_;
   std::unique_ptr<sim::ServerSession> session_;
-  sim::UniqueFd listen_fd_;
-  sim::UniqueFd client_fd_;
+  UniqueFd listen_fd_;
+  UniqueFd client_fd_;
   bool had_client_ = false;
   bool client_eof_ = false;
   bool ended_ = false;

@@ -49,6 +49,7 @@
 namespace {
 
 using namespace vsst::rpc;
+using vsst::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_term{false};

@@ -65,27 +65,6 @@ std::string ram_option(const GuestRam &ram, const std::vector<RamRegion> &layout
 
 } // namespace
 
-UniqueFd &UniqueFd::operator=(UniqueFd &&o) noexcept
-{
-	if (this != &o)
-		reset(o.release());
-	return *this;
-}
-
-int UniqueFd::release()
-{
-	int fd = fd_;
-	fd_ = -1;
-	return fd;
-}
-
-void UniqueFd::reset(int fd)
-{
-	if (fd_ >= 0)
-		close(fd_);
-	fd_ = fd;
-}
-
 GuestRam::GuestRam(uint64_t bytes) : size_(bytes)
 {
 	fd_.reset(memfd_create("vsst-test-guest-ram", MFD_CLOEXEC));

@@ -13,28 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 
 namespace vsst::backend_test {
-
-// Owns one file descriptor.
-class UniqueFd {
-public:
-	UniqueFd() = default;
-	explicit UniqueFd(int fd) : fd_(fd) {}
-	UniqueFd(UniqueFd &&o) noexcept : fd_(o.release()) {}
-	UniqueFd &operator=(UniqueFd &&o) noexcept;
-	UniqueFd(const UniqueFd &) = delete;
-	UniqueFd &operator=(const UniqueFd &) = delete;
-	~UniqueFd() { reset(); }
-	int get() const { return fd_; }
-	int release();
-	void reset(int fd = -1);
-	explicit operator bool() const { return fd_ >= 0; }
-
-private:
-	int fd_ = -1;
-};
 
 // Guest RAM: one memfd, mapped here so tests can place data in it.
 class GuestRam {

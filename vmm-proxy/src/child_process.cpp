@@ -16,7 +16,7 @@
 #include <thread>
 #include <utility>
 
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst {
 

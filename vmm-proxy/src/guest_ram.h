@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst {
 

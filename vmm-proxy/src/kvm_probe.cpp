@@ -14,7 +14,7 @@
 #include <cstring>
 #include <thread>
 
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst {
 

@@ -36,7 +36,7 @@
 #include "guest_results.h"
 #include "kvm_probe.h"
 #include "qemu_cmdline.h"
-#include "unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 
 namespace vsst {

@@ -11,7 +11,7 @@
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_options.h"
 #include "vsst/sim/server_session.h"
-#include "vsst/sim/unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst::sim {
 

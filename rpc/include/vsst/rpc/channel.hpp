@@ -18,7 +18,7 @@
 
 #include "vsst/rpc.h"
 #include "vsst/rpc/message.hpp"
-#include "vsst/rpc/unique_fd.hpp"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst::rpc {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "vsst/sim/server_options.h"
-#include "vsst/sim/unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace vsst::sim {
 

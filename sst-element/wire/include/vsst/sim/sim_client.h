@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vsst/sim-wire.h"
-#include "vsst/sim/unique_fd.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/sst-protocol.h"
 
 namespace vsst::sim {

@@ -11,6 +11,7 @@
 #include "rpc_test_util.hpp"
 
 using namespace vsst::rpc;
+using vsst::UniqueFd;
 using namespace vsst::rpc::test;
 
 namespace {

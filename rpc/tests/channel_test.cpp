@@ -15,6 +15,7 @@
 #include "rpc_test_util.hpp"
 
 using namespace vsst::rpc;
+using vsst::UniqueFd;
 using namespace vsst::rpc::test;
 using namespace std::chrono_literals;
 

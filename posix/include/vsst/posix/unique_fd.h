@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Owning wrapper for a file descriptor: closed exactly once, movable, not copyable.
+// Owning file descriptor: closed exactly once, movable, not copyable. The one
+// fd wrapper of the project (rpc, device, simulators, launchers, tests).
 #pragma once
 
 #include <unistd.h>
@@ -12,19 +13,21 @@ class UniqueFd {
 public:
 	UniqueFd() = default;
 	explicit UniqueFd(int fd) : fd_(fd) {}
-	~UniqueFd() { reset(); }
-	UniqueFd(UniqueFd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-	UniqueFd &operator=(UniqueFd &&other) noexcept
+	UniqueFd(UniqueFd &&o) noexcept : fd_(o.release()) {}
+	UniqueFd &operator=(UniqueFd &&o) noexcept
 	{
-		if (this != &other)
-			reset(std::exchange(other.fd_, -1));
+		if (this != &o)
+			reset(o.release());
 		return *this;
 	}
 	UniqueFd(const UniqueFd &) = delete;
 	UniqueFd &operator=(const UniqueFd &) = delete;
+	~UniqueFd() { reset(); }
 
 	int get() const { return fd_; }
 	bool valid() const { return fd_ >= 0; }
+	explicit operator bool() const { return valid(); }
+	int release() { return std::exchange(fd_, -1); }
 	void reset(int fd = -1)
 	{
 		if (fd_ >= 0)
@@ -36,4 +39,4 @@ private:
 	int fd_ = -1;
 };
 
-} // namespace vsst
+}  // namespace vsst
