@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// The device VM's command line: -machine rpc-backend -accel rpc,<how the channel and
+// RAM arrive>, its devices, and the isolation around them (no defaults, no NIC, no
+// monitor, QEMU's seccomp sandbox).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vsst/devvm/guest_ram.h"
+#include "vsst/rpc.h"
+
+namespace vsst::devvm {
+
+struct Argv {
+	std::vector<std::string> args;
+	std::vector<int> inherit; // fds the child must keep (same numbers)
+	Argv &add(std::initializer_list<std::string> more)
+	{
+		args.insert(args.end(), more);
+		return *this;
+	}
+};
+
+enum class DeviceKind { Sst, Rng, Blk };
+
+// A device served by a device VM (or, in the monolithic baseline, by the guest QEMU).
+struct DeviceSpec {
+	DeviceKind kind = DeviceKind::Sst;
+	std::string sim;       // virtio-sst: simulator socket path
+	std::string file;      // virtio-blk: image file (as the launcher names it)
+	bool readonly = false; // virtio-blk
+	// Further key=value pairs, passed through to its -device.
+	std::vector<std::pair<std::string, std::string>> extra;
+	std::string text; // as the user wrote it, for messages
+};
+
+const char *device_kind_name(DeviceKind k);
+
+// Appends the -device lines (and their -object / -add-fd / -drive) for devices.
+// blk_fds: one open image per virtio-blk, in order; handed over as QEMU fd sets, so the
+// device VM needs no access to the image's path.
+void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds);
+
+// ",k=v" for a device's extra properties.
+std::string device_props(const DeviceSpec &d);
+
+// Escapes a value for QEMU's key=value option syntax (a comma is written twice).
+std::string qemu_escape(const std::string &v);
+
+// How the device VM receives the channel and guest RAM (-accel rpc,...).
+enum class Handoff {
+	SetupSocket,   // setup-fd=N: an inherited socket; vsst_setup_send over it
+	InheritFds,    // fds=R:D:P,ram=fd@gpa+size+off: everything inherited
+	ControlSocket, // control=PATH: it connects to our listener; vsst_setup_send
+};
+
+struct DeviceVmArgs {
+	std::string qemu;
+	Handoff handoff = Handoff::SetupSocket;
+	int setup_fd = -1;                  // SetupSocket
+	vsst_rpc_fds channel{-1, -1, -1};   // InheritFds
+	int ram_fd = -1;                    // InheritFds
+	std::vector<RamRegion> ram_layout;  // InheritFds
+	std::string control_path;           // ControlSocket
+	std::vector<std::string> accel_options; // more "key=value" for -accel rpc
+	uint64_t ram_bytes = 0;             // -m (0: not given)
+	bool sandbox = true;                // QEMU's seccomp filter, strict
+	std::vector<std::string> args;      // devices and anything else, at the end
+};
+
+// The whole command line; inherit lists the handoff's fds (the caller adds those
+// its accel_options and args name).
+Argv device_vm_argv(const DeviceVmArgs &d);
+
+// Quotes a command line for the log (copy-paste into a shell).
+std::string shell_quote(const std::vector<std::string> &args);
+
+} // namespace vsst::devvm

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Unix stream sockets by path: listening, accepting within a bound, and waiting
+// until a server (a simulator, a device VM's control socket) accepts.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "vsst/posix/unique_fd.h"
+
+namespace vsst {
+
+class ChildProcess;
+
+// A listening socket at path (which must not exist: nothing is removed on the caller's
+// behalf); invalid with error set ("PATH: reason") on failure. The caller removes the
+// file when done.
+UniqueFd listen_unix(const std::string &path, std::string &error);
+
+// Accepts one connection within timeout; gives up early when stop() says so (checked
+// every 100 ms). The connection is blocking and close-on-exec; invalid on timeout.
+UniqueFd accept_within(int listener, std::chrono::milliseconds timeout,
+		       const std::function<bool()> &stop = {});
+
+// True once the Unix socket at path accepts a connection (each probe connects and
+// closes at once); false after timeout, or as soon as owner (if given) has exited.
+bool wait_for_socket(const std::string &path, std::chrono::milliseconds timeout,
+		     ChildProcess *owner = nullptr);
+
+} // namespace vsst
