@@ -6,18 +6,9 @@
 #include <memory>
 
 #include "options.h"
+#include "outcome.h"
 
 namespace vsst {
-
-// Exit statuses of vmm-proxy (also in usage_text and README.md).
-enum ExitStatus : int {
-	kExitPass = 0,        // the guest workload passed
-	kExitWorkloadFail = 1,// it failed, or printed no summary
-	kExitUsage = 2,
-	kExitDied = 3,        // a process died, or setup failed
-	kExitTimeout = 4,
-	kExitInterrupted = 130,
-};
 
 class Launcher {
 public:

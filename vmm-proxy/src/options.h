@@ -8,20 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "vsst/devvm/command_line.h"
+
 namespace vsst {
 
-enum class DeviceKind { Sst, Rng, Blk };
-
-// One --device: a device that lives in the device VM and is proxied into the guest.
-struct DeviceSpec {
-	DeviceKind kind = DeviceKind::Sst;
-	std::string sim;         // virtio-sst: simulator socket path
-	std::string file;        // virtio-blk: image file
-	bool readonly = false;   // virtio-blk
-	// Further key=value pairs, passed through to the backend's -device.
-	std::vector<std::pair<std::string, std::string>> extra;
-	std::string text;        // as written on the command line
-};
+// A --device: a device that lives in the device VM and is proxied into the guest
+// (the device-VM library's description, which writes its -device lines).
+using devvm::DeviceKind;
+using devvm::DeviceSpec;
 
 enum class Accel { Tcg, Kvm, Auto };
 enum class Isolation { Shared, PerDevice };

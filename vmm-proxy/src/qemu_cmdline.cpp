@@ -1,29 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "qemu_cmdline.h"
 
+#include <utility>
+
 namespace vsst {
 
 namespace {
-
-std::string device_props(const DeviceSpec &d)
-{
-	std::string s;
-	for (const auto &[k, v] : d.extra)
-		s += "," + k + "=" + v;
-	return s;
-}
-
-// Escapes a value for QEMU's key=value option syntax (a comma is written twice).
-std::string qemu_escape(const std::string &v)
-{
-	std::string out;
-	for (char c : v) {
-		out += c;
-		if (c == ',')
-			out += ',';
-	}
-	return out;
-}
 
 // Common front of both roles: nothing QEMU would add by itself.
 void add_common(Argv &a, const Options &o)
@@ -51,42 +33,6 @@ void add_boot(Argv &a, const Options &o)
 	a.add({"-no-reboot", "-action", "panic=exit-failure"});
 }
 
-// -device lines of devices that run inside this QEMU (device VM or baseline).
-void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices,
-		 const std::vector<int> &blk_fds)
-{
-	size_t blk = 0, rng = 0, sst = 0;
-	for (const DeviceSpec *d : devices) {
-		switch (d->kind) {
-		case DeviceKind::Sst:
-			a.add({"-device", "virtio-sst-pci,id=sst" + std::to_string(sst++) +
-						  ",socket=" + qemu_escape(d->sim) + device_props(*d)});
-			break;
-		case DeviceKind::Rng: {
-			std::string id = "rng" + std::to_string(rng++);
-			a.add({"-object", "rng-builtin,id=" + id + "-src", "-device",
-			       "virtio-rng-pci,id=" + id + ",rng=" + id + "-src" + device_props(*d)});
-			break;
-		}
-		case DeviceKind::Blk: {
-			std::string id = "blk" + std::to_string(blk);
-			int fd = blk_fds.at(blk);
-			std::string set = std::to_string(blk + 1);
-			// The image is opened by the launcher and handed over as an fd set, so
-			// the device VM needs no access to its path.
-			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set,
-			       "-drive", "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
-						 "-drive,readonly=" + (d->readonly ? "on" : "off"),
-			       "-device", "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" +
-						  device_props(*d)});
-			a.inherit.push_back(fd);
-			blk++;
-			break;
-		}
-		}
-	}
-}
-
 } // namespace
 
 std::string kernel_cmdline(const Options &o)
@@ -107,31 +53,38 @@ std::string kernel_cmdline(const Options &o)
 	return cmd;
 }
 
-Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes)
+DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes)
 {
-	Argv a;
-	add_common(a, o);
-	std::string accel = "rpc,setup-fd=" + std::to_string(plan.setup_fd);
-	a.inherit.push_back(plan.setup_fd);
+	DeviceVmCommand c;
+	devvm::DeviceVmArgs &d = c.args;
+	d.qemu = o.qemu;
+	d.handoff = devvm::Handoff::SetupSocket;
+	d.setup_fd = plan.setup_fd;
 	if (plan.trace_fd >= 0) {
 		// Descriptors, not paths: the device VM may run as nobody in a sandbox.
-		accel += ",trace-fd=" + std::to_string(plan.trace_fd);
-		a.inherit.push_back(plan.trace_fd);
+		d.accel_options.push_back("trace-fd=" + std::to_string(plan.trace_fd));
+		c.inherit.push_back(plan.trace_fd);
 		if (plan.trace_args_fd >= 0) {
-			accel += ",trace-args=/proc/self/fd/" + std::to_string(plan.trace_args_fd);
-			a.inherit.push_back(plan.trace_args_fd);
+			d.accel_options.push_back("trace-args=/proc/self/fd/" + std::to_string(plan.trace_args_fd));
+			c.inherit.push_back(plan.trace_args_fd);
 		}
-		a.inherit.insert(a.inherit.end(), plan.trace_image_fds.begin(), plan.trace_image_fds.end());
+		c.inherit.insert(c.inherit.end(), plan.trace_image_fds.begin(), plan.trace_image_fds.end());
 	}
-	a.add({"-machine", "rpc-backend", "-accel", accel, "-m", std::to_string(ram_bytes >> 20) + "M",
-	       "-serial", "none", "-parallel", "none"});
-	if (o.sandbox)
-		// No new processes, no privilege changes, no obsolete or resource syscalls.
-		a.add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
-				   "resourcecontrol=deny"});
-	add_devices(a, plan.devices, plan.blk_fds);
-	for (const auto &extra : o.device_args)
-		a.args.push_back(extra);
+	d.ram_bytes = ram_bytes;
+	d.sandbox = o.sandbox;
+	Argv devices;
+	devvm::add_devices(devices, plan.devices, plan.blk_fds);
+	d.args = std::move(devices.args);
+	d.args.insert(d.args.end(), o.device_args.begin(), o.device_args.end());
+	c.inherit.insert(c.inherit.end(), devices.inherit.begin(), devices.inherit.end());
+	return c;
+}
+
+Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes)
+{
+	DeviceVmCommand c = device_vm_command(o, plan, ram_bytes);
+	Argv a = devvm::device_vm_argv(c.args);
+	a.inherit.insert(a.inherit.end(), c.inherit.begin(), c.inherit.end());
 	return a;
 }
 
@@ -150,7 +103,7 @@ std::string trace_template(const DeviceVmPlan &plan)
 		switch (d->kind) {
 		case DeviceKind::Sst: {
 			line("-device");
-			line("virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket={sim}" + device_props(*d));
+			line("virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket={sim}" + devvm::device_props(*d));
 			bool acalsim = false;
 			for (const auto &[k, v] : d->extra)
 				acalsim = acalsim || (k == "protocol" && v == "acalsim");
@@ -162,7 +115,7 @@ std::string trace_template(const DeviceVmPlan &plan)
 			// The replay's device VM takes no -object: virtio-rng's default
 			// backend is the same rng-builtin the recording used.
 			line("-device");
-			line("virtio-rng-pci,id=rng" + std::to_string(rng++) + device_props(*d));
+			line("virtio-rng-pci,id=rng" + std::to_string(rng++) + devvm::device_props(*d));
 			break;
 		case DeviceKind::Blk: {
 			// The replay finds the image next to the trace by its file name.
@@ -176,7 +129,7 @@ std::string trace_template(const DeviceVmPlan &plan)
 			line("file={image:" + name + "},format=raw,if=none,id=" + id +
 			     "-drive,readonly=" + (d->readonly ? "on" : "off"));
 			line("-device");
-			line("virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d));
+			line("virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + devvm::device_props(*d));
 			if (blk < plan.trace_image_fds.size())
 				images += "image=" + name + "=/proc/self/fd/" + std::to_string(plan.trace_image_fds[blk]) +
 					  "\n";
@@ -255,33 +208,10 @@ Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk
 	std::vector<const DeviceSpec *> devices;
 	for (const auto &d : o.devices)
 		devices.push_back(&d);
-	add_devices(a, devices, blk_fds);
+	devvm::add_devices(a, devices, blk_fds);
 	for (const auto &extra : o.guest_args)
 		a.args.push_back(extra);
 	return a;
-}
-
-std::string shell_quote(const std::vector<std::string> &args)
-{
-	std::string out;
-	for (const auto &a : args) {
-		if (!out.empty())
-			out += ' ';
-		if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						      "0123456789-_=,./:@+%") == std::string::npos) {
-			out += a;
-			continue;
-		}
-		out += '\'';
-		for (char c : a) {
-			if (c == '\'')
-				out += "'\\''";
-			else
-				out += c;
-		}
-		out += '\'';
-	}
-	return out;
 }
 
 } // namespace vsst

@@ -1,24 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// qemu_cmdline.h - the command lines of the two QEMU roles.
+// qemu_cmdline.h - the command lines of the two QEMU roles as vmm-proxy's options shape
+// them: the device VM's through the device-VM library, the guest VM's (and the
+// monolithic baseline's) here.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "guest_ram.h"
 #include "options.h"
+#include "vsst/devvm/command_line.h"
+#include "vsst/devvm/guest_ram.h"
 
 namespace vsst {
 
-struct Argv {
-	std::vector<std::string> args;
-	std::vector<int> inherit; // fds the child must keep (same numbers)
-	Argv &add(std::initializer_list<std::string> more)
-	{
-		args.insert(args.end(), more);
-		return *this;
-	}
-};
+using devvm::Argv;
+using devvm::GuestRam;
+using devvm::shell_quote;
 
 // What the device VM needs: the setup socket (channel + guest RAM arrive over it, see
 // vsst_setup_send) and, for virtio-blk, the opened image files.
@@ -42,7 +39,15 @@ struct GuestChannel {
 
 std::string kernel_cmdline(const Options &o);
 
-// Device VM: -machine rpc-backend -accel rpc, the devices, isolation options.
+// Device VM: what the device-VM library needs for its command line (-machine
+// rpc-backend -accel rpc,setup-fd=N[,trace...], the devices, isolation), and the fds
+// its options name besides the setup socket.
+struct DeviceVmCommand {
+	devvm::DeviceVmArgs args;
+	std::vector<int> inherit;
+};
+DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
+// The same as one command line (the setup socket at plan.setup_fd).
 Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
 
 // --trace: the trace-args text for a device VM (qemu-backend/README.md): the
@@ -64,8 +69,5 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 
 // Baseline: the devices live inside the guest QEMU (no device VM, no channel).
 Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds);
-
-// Quotes a command line for the log (copy-paste into a shell).
-std::string shell_quote(const std::vector<std::string> &args);
 
 } // namespace vsst

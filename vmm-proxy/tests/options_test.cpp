@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
-#include "guest_ram.h"
 #include "options.h"
 #include "qemu_cmdline.h"
 
@@ -102,36 +101,7 @@ TEST(Options, Sizes)
 	EXPECT_FALSE(parse_size("99999999999999999999G"));
 }
 
-TEST(RamLayout, SmallRamIsOneRegion)
-{
-	auto l = pc_ram_layout(512ull << 20);
-	ASSERT_EQ(l.size(), 1u);
-	EXPECT_EQ(l[0].gpa, 0u);
-	EXPECT_EQ(l[0].size, 512ull << 20);
-}
-
-TEST(RamLayout, LargeRamSplitsAt3G)
-{
-	auto l = pc_ram_layout(4ull << 30);
-	ASSERT_EQ(l.size(), 2u);
-	EXPECT_EQ(l[0].size, 3ull << 30);
-	EXPECT_EQ(l[1].gpa, 4ull << 30);
-	EXPECT_EQ(l[1].size, 1ull << 30);
-	EXPECT_EQ(l[1].fd_offset, 3ull << 30);
-	// Just below the threshold everything stays low.
-	EXPECT_EQ(pc_ram_layout(0xdff00000ull).size(), 1u);
-}
-
-TEST(GuestRamTest, MemfdIsSealedAgainstResize)
-{
-	std::string err;
-	GuestRam ram = GuestRam::create(64ull << 20, err);
-	ASSERT_GE(ram.fd(), 0) << err;
-	EXPECT_EQ(ram.size(), 64ull << 20);
-	EXPECT_NE(ftruncate(ram.fd(), 32ll << 20), 0);
-	EXPECT_NE(ftruncate(ram.fd(), 128ll << 20), 0);
-	EXPECT_EQ(ftruncate(ram.fd(), 64ll << 20), 0); // same size stays possible (QEMU may do it)
-}
+// RAM layout and sealing: devvm/tests (devvm.unit).
 
 TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
 {

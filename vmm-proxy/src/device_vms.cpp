@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: Apache-2.0
+// Handshake ownership: the launcher attaches to each channel as the proxy, sends HELLO,
+// collects REGISTER_PCI_DEV and waits for START_VM, then closes its endpoint and hands
+// the channel to the guest QEMU, which re-attaches (ring indices live in the shared
+// region, so nothing is lost in between) and consumes every later event. The launcher
+// needs the registered device indices to write the guest's -device lines.
+#include "device_vms.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "vsst/posix/unix_socket.h"
+
+namespace vsst {
+
+using Clock = std::chrono::steady_clock;
+
+bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
+		     std::vector<int> &fds, Outcome &outcome)
+{
+	for (const DeviceSpec *d : devices) {
+		if (d->kind != DeviceKind::Blk)
+			continue;
+		UniqueFd f(open(d->file.c_str(), (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+		if (!f) {
+			outcome.fail(kExitUsage, "virtio-blk image " + d->file + ": " + strerror(errno));
+			return false;
+		}
+		fds.push_back(f.get());
+		out.push_back(std::move(f));
+	}
+	return true;
+}
+
+void DeviceVms::plan()
+{
+	vms_.clear();
+	if (o_.isolate == Isolation::PerDevice) {
+		for (size_t i = 0; i < o_.devices.size(); i++) {
+			auto vm = std::make_unique<HostedDeviceVm>();
+			vm->number = i;
+			vm->name = "device VM " + std::to_string(i) + " (" + devvm::device_kind_name(o_.devices[i].kind) + ")";
+			vm->devices.push_back(&o_.devices[i]);
+			vms_.push_back(std::move(vm));
+		}
+		return;
+	}
+	auto vm = std::make_unique<HostedDeviceVm>();
+	vm->name = "device VM";
+	for (const auto &d : o_.devices)
+		vm->devices.push_back(&d);
+	vms_.push_back(std::move(vm));
+}
+
+bool DeviceVms::start(const std::function<bool()> &interrupted)
+{
+	std::string error;
+	ram_ = GuestRam::create(o_.memory_bytes, error);
+	if (!ram_.valid()) {
+		outcome_.fail(kExitDied, "guest RAM: " + error);
+		return false;
+	}
+	plan();
+	for (auto &vm : vms_) {
+		vm->channel = devvm::Channel::create(error, 0, static_cast<uint32_t>(o_.rpc_spin_us));
+		if (!vm->channel.valid()) {
+			outcome_.fail(kExitDied, vm->name + ": " + error);
+			return false;
+		}
+		if (!(o_.attach.empty() ? spawn(*vm) : attach(*vm, interrupted)))
+			return false;
+	}
+	for (auto &vm : vms_)
+		if (!handshake(*vm))
+			return false;
+	return true;
+}
+
+bool DeviceVms::spawn(HostedDeviceVm &vm)
+{
+	int ap[2];
+	if (pipe2(ap, O_CLOEXEC) < 0) {
+		outcome_.fail(kExitDied, std::string("pipe: ") + strerror(errno));
+		return false;
+	}
+	vm.alive_rd.reset(ap[0]);
+	UniqueFd alive_wr(ap[1]);
+	DeviceVmPlan plan;
+	plan.devices = vm.devices;
+	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, outcome_))
+		return false;
+	if (!o_.trace.empty() && !open_trace(vm, plan))
+		return false;
+	std::string error;
+	UniqueFd err_wr = console_.pipe(vm.name, false, &vm.err, error);
+	if (!err_wr) {
+		outcome_.fail(kExitDied, error);
+		return false;
+	}
+	DeviceVmCommand cmd = device_vm_command(o_, plan, ram_.size());
+	devvm::DeviceVmSpec spec;
+	spec.name = vm.name;
+	spec.command = std::move(cmd.args);
+	spec.inherit = std::move(cmd.inherit);
+	spec.inherit.push_back(alive_wr.get());
+	spec.stdout_fd = err_wr.get();
+	spec.stderr_fd = err_wr.get();
+	spec.run_as = user_;
+	const bool ok = vm.vm.start(spec, vm.channel.fds(), ram_.fd(), ram_.layout(), error);
+	spdlog::info("{}: {}", vm.name, shell_quote(vm.vm.command_line()));
+	if (!ok) {
+		outcome_.fail(kExitDied, error);
+		return false;
+	}
+	spdlog::info("{}: started, pid {}{}", vm.name, vm.proc().pid(), user_ ? " as " + user_->name : "");
+	return true;
+}
+
+// --trace: the launcher creates the file (the device VM may run as nobody in a
+// sandbox) and passes it with the device template as descriptors.
+bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
+{
+	vm.trace_path = trace_path(o_.trace, vm.number, vms_.size());
+	vm.trace_file.reset(open(vm.trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+	if (!vm.trace_file) {
+		outcome_.fail(kExitUsage, "--trace " + vm.trace_path + ": " + strerror(errno));
+		return false;
+	}
+	for (int fd : plan.blk_fds) {
+		vm.trace_images.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+		if (!vm.trace_images.back()) {
+			outcome_.fail(kExitDied, std::string("--trace: dup: ") + strerror(errno));
+			return false;
+		}
+		plan.trace_image_fds.push_back(vm.trace_images.back().get());
+	}
+	const std::string text = trace_template(plan);
+	vm.trace_args.reset(memfd_create("vsst-trace-args", MFD_CLOEXEC));
+	bool ok = vm.trace_args.valid();
+	for (size_t off = 0; ok && off < text.size();) {
+		ssize_t w = write(vm.trace_args.get(), text.data() + off, text.size() - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? static_cast<size_t>(w) : 0;
+	}
+	if (!ok) {
+		outcome_.fail(kExitDied, std::string("--trace: writing the device template: ") + strerror(errno));
+		return false;
+	}
+	plan.trace_fd = vm.trace_file.get();
+	plan.trace_args_fd = vm.trace_args.get();
+	spdlog::info("{}: recording the RPC trace into {}", vm.name, vm.trace_path);
+	return true;
+}
+
+// --attach PATH: a device VM started by hand with -accel rpc,control=PATH connects
+// here; the socket exists only until it has.
+bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrupted)
+{
+	if (o_.attach.size() >= sizeof(sockaddr_un::sun_path)) {
+		outcome_.fail(kExitUsage, "--attach: socket path too long");
+		return false;
+	}
+	std::string error;
+	UniqueFd ls = listen_unix(o_.attach, error);
+	if (!ls) {
+		outcome_.fail(kExitDied, "--attach " + error);
+		return false;
+	}
+	if (user_)
+		chmod(o_.attach.c_str(), 0666); // the device VM may run unprivileged
+	spdlog::info("{}: waiting up to {} s for a device VM started with -accel rpc,control={}", vm.name,
+		     o_.start_timeout_s, o_.attach);
+	bool stopped = false;
+	UniqueFd conn = accept_within(ls.get(), std::chrono::seconds(o_.start_timeout_s),
+				      [&] { return stopped = interrupted(); });
+	unlink(o_.attach.c_str());
+	if (stopped) {
+		outcome_.fail(kExitInterrupted, "interrupted while waiting for the device VM");
+		return false;
+	}
+	if (!conn) {
+		outcome_.fail(kExitDied, "no device VM connected to " + o_.attach + " within " +
+						 std::to_string(o_.start_timeout_s) + " s");
+		return false;
+	}
+	spdlog::info("{}: connected through {}", vm.name, o_.attach);
+	if (!devvm::send_setup(conn.get(), vm.channel.fds(), ram_.fd(), ram_.layout(), error)) {
+		outcome_.fail(kExitDied, vm.name + ": " + error);
+		return false;
+	}
+	return true;
+}
+
+std::string DeviceVms::died_reason(HostedDeviceVm &vm)
+{
+	console_.pump_all();
+	std::string why = vm.name + " (pid " + std::to_string(vm.proc().pid()) + ") " + vm.proc().exit_info()->describe();
+	if (vm.err && !vm.err->tail.empty())
+		why += ": " + join_tail(vm.err->tail, 3);
+	return why;
+}
+
+// HELLO, then REGISTER_PCI_DEV..., until START_VM; bounded; watches the child.
+bool DeviceVms::handshake(HostedDeviceVm &vm)
+{
+	std::string error;
+	devvm::ProxyEndpoint ep = devvm::ProxyEndpoint::attach(vm.channel.fds(), error);
+	if (!ep) {
+		outcome_.fail(kExitDied, vm.name + ": " + error);
+		return false;
+	}
+	devvm::HandshakeOptions opt;
+	opt.name = vm.name;
+	opt.timeout = std::chrono::seconds(o_.start_timeout_s);
+	opt.min_devices = vm.devices.size();
+	opt.check = [&]() -> std::optional<std::string> {
+		console_.pump_all();
+		if (vm.proc().pid() > 0 && vm.proc().poll_exit())
+			return died_reason(vm) + " before START_VM";
+		return std::nullopt;
+	};
+	opt.on_event = [&](const vsst_rpcmsg &ev) {
+		switch (vsst_rpc_mr0_op(ev.mr0)) {
+		case VSST_RPC_OP_HELLO:
+			spdlog::debug("{}: HELLO, features 0x{:x}", vm.name, ev.mr2);
+			break;
+		case VSST_RPC_OP_REGISTER_PCI_DEV:
+			spdlog::info("{}: device {} registered: {:04x}:{:04x} class {:06x}", vm.name, ev.mr1,
+				     (ev.mr2 >> 16) & 0xffff, ev.mr2 & 0xffff, ev.mr3 & 0xffffff);
+			break;
+		case VSST_RPC_OP_START_VM:
+			break;
+		default:
+			spdlog::warn("{}: ignoring op {} during the handshake", vm.name, vsst_rpc_mr0_op(ev.mr0));
+			break;
+		}
+	};
+	devvm::HandshakeResult r = devvm::handshake(ep.get(), opt);
+	if (!r) {
+		std::string why = r.error;
+		if (r.failure == devvm::HandshakeFailure::Timeout && vm.err && !vm.err->tail.empty())
+			why += ": " + join_tail(vm.err->tail, 3);
+		outcome_.fail(kExitDied, why);
+		return false;
+	}
+	vm.registered = std::move(r.devices);
+	spdlog::info("{}: START_VM, {} device(s)", vm.name, vm.registered.size());
+	return true;
+}
+
+std::vector<GuestChannel> DeviceVms::guest_channels() const
+{
+	std::vector<GuestChannel> channels;
+	for (auto &vm : vms_) {
+		const vsst_rpc_fds fds = vm->channel.fds();
+		GuestChannel c;
+		c.region = fds.region;
+		c.to_device = fds.to_device;
+		c.to_proxy = fds.to_proxy;
+		c.peer_fd = vm->alive_rd.get(); // -1 when attached: no liveness pipe
+		for (const auto &r : vm->registered)
+			c.indices.push_back(r.index);
+		channels.push_back(c);
+	}
+	return channels;
+}
+
+std::vector<GuestChannel> DeviceVms::print_dry_run()
+{
+	plan();
+	std::vector<GuestChannel> channels;
+	int next_fd = 10;
+	for (auto &vm : vms_) {
+		DeviceVmPlan plan;
+		plan.devices = vm->devices;
+		plan.setup_fd = next_fd++;
+		for (const auto *d : vm->devices)
+			if (d->kind == DeviceKind::Blk)
+				plan.blk_fds.push_back(next_fd++);
+		if (!o_.trace.empty()) {
+			for (size_t i = 0; i < plan.blk_fds.size(); i++)
+				plan.trace_image_fds.push_back(next_fd++);
+			plan.trace_fd = next_fd++;
+			plan.trace_args_fd = next_fd++;
+			spdlog::info("{}: trace {}, template: {}", vm->name, trace_path(o_.trace, vm->number, vms_.size()),
+				     trace_template(plan));
+		}
+		spdlog::info("{}: {}", vm->name, shell_quote(device_vm_argv(o_, plan, o_.memory_bytes).args));
+		GuestChannel c{next_fd, next_fd + 1, next_fd + 2, plan.setup_fd, {}};
+		next_fd += 3;
+		for (unsigned i = 0; i < vm->devices.size(); i++)
+			c.indices.push_back(i);
+		channels.push_back(c);
+	}
+	std::string error;
+	ram_ = GuestRam::create(o_.memory_bytes, error);
+	return channels;
+}
+
+void DeviceVms::stop(bool guest_ran)
+{
+	// A guest QEMU that exits sends STOP: give the device VMs a moment (2 s) to end cleanly.
+	auto settle = Clock::now() + std::chrono::milliseconds(guest_ran ? 2000 : 0);
+	for (bool any = true; any && Clock::now() < settle;) {
+		any = false;
+		for (auto &vm : vms_)
+			any |= vm->proc().pid() > 0 && !vm->proc().poll_exit();
+		if (any)
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
+	for (auto &vm : vms_) {
+		if (vm->proc().exit_info() && !vm->expected_exit)
+			spdlog::info("{}: {}", vm->name, vm->proc().exit_info()->describe());
+		vm->expected_exit = true;
+		if (vm->proc().running())
+			vm->proc().terminate(std::chrono::milliseconds(2000));
+	}
+}
+
+void DeviceVms::report_traces()
+{
+	for (auto &vm : vms_) {
+		struct stat st;
+		if (!vm->trace_path.empty() && stat(vm->trace_path.c_str(), &st) == 0)
+			spdlog::info("{}: trace {} ({} bytes)", vm->name, vm->trace_path, st.st_size);
+	}
+}
+
+} // namespace vsst

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// device_vms.h - the device VM side of a run, on top of the device-VM library: guest
+// RAM, per device VM a channel, the liveness pipe, opened disk images and trace files,
+// the process (or a device VM started by hand, --attach) and the handshake; their
+// deaths while the guest runs; their teardown.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "console.h"
+#include "options.h"
+#include "outcome.h"
+#include "qemu_cmdline.h"
+#include "vsst/devvm/channel.h"
+#include "vsst/devvm/device_vm.h"
+#include "vsst/devvm/guest_ram.h"
+#include "vsst/devvm/handshake.h"
+#include "vsst/posix/child_process.h"
+
+namespace vsst {
+
+struct HostedDeviceVm {
+	std::string name;
+	std::vector<const DeviceSpec *> devices;
+	size_t number = 0; // position among the device VMs
+	devvm::Channel channel;
+	// Liveness pipe: only the device VM holds the write end, so the read end (given to
+	// the guest QEMU as peer-fd) reaches EOF the moment the device VM is gone.
+	UniqueFd alive_rd;
+	std::vector<UniqueFd> blk_files;
+	std::string trace_path;             // --trace: where this device VM records
+	UniqueFd trace_file, trace_args;    // handed to the device VM
+	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint
+	devvm::DeviceVm vm;
+	Stream *err = nullptr;
+	std::vector<devvm::RegisteredDevice> registered;
+	bool expected_exit = false;
+	std::optional<std::chrono::steady_clock::time_point> clean_exit_seen;
+
+	ChildProcess &proc() { return vm.process(); }
+};
+
+// Opens the virtio-blk images among devices (fds in order); false after o.fail().
+bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
+		     std::vector<int> &fds, Outcome &out_come);
+
+class DeviceVms {
+public:
+	DeviceVms(const Options &o, const std::optional<Credentials> &user, Console &console, Outcome &outcome)
+		: o_(o), user_(user), console_(console), outcome_(outcome)
+	{
+	}
+
+	// One device VM, or one per --device with --isolate per-device.
+	void plan();
+	// Guest RAM, then per device VM a channel and the process (or --attach), then the
+	// handshakes (after all spawns: the device VMs start up in parallel).
+	// interrupted() says whether a signal asks to stop (--attach waits on it).
+	bool start(const std::function<bool()> &interrupted);
+	// The command lines with placeholder descriptors, and the guest channels they
+	// would give (dry run).
+	std::vector<GuestChannel> print_dry_run();
+
+	const GuestRam &ram() const { return ram_; }
+	std::vector<GuestChannel> guest_channels() const;
+	std::vector<std::unique_ptr<HostedDeviceVm>> &all() { return vms_; }
+
+	// "device VM (pid N) killed by signal 9 (Killed): <last stderr lines>"
+	std::string died_reason(HostedDeviceVm &vm);
+	// After the guest: a moment to end cleanly (its STOP), then SIGTERM/SIGKILL.
+	void stop(bool guest_ran);
+	void report_traces();
+
+private:
+	bool spawn(HostedDeviceVm &vm);
+	bool attach(HostedDeviceVm &vm, const std::function<bool()> &interrupted);
+	bool open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan);
+	bool handshake(HostedDeviceVm &vm);
+
+	const Options &o_;
+	const std::optional<Credentials> &user_;
+	Console &console_;
+	Outcome &outcome_;
+	GuestRam ram_;
+	std::vector<std::unique_ptr<HostedDeviceVm>> vms_;
+};
+
+} // namespace vsst

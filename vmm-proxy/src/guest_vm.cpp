@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "guest_vm.h"
+
+#include <spdlog/spdlog.h>
+
+#include "qemu_cmdline.h"
+
+namespace vsst {
+
+bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Console &console, Outcome &outcome)
+{
+	Argv argv;
+	if (o.monolithic) {
+		std::vector<const DeviceSpec *> all;
+		std::vector<int> fds;
+		for (const auto &d : o.devices)
+			all.push_back(&d);
+		if (!open_blk_images(all, blk_files_, fds, outcome))
+			return false;
+		argv = monolithic_argv(o, use_kvm, fds);
+	} else {
+		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
+	}
+	spdlog::info("guest VM: {}", shell_quote(argv.args));
+	if (o.dry_run)
+		return true;
+	std::string error;
+	Stream *err_stream = nullptr;
+	UniqueFd con_wr = console.pipe("guest console", true, nullptr, error);
+	UniqueFd err_wr = con_wr ? console.pipe("guest VM", false, &err_stream, error) : UniqueFd();
+	if (!con_wr || !err_wr) {
+		outcome.fail(kExitDied, error);
+		return false;
+	}
+	console.set_guest_errors(err_stream);
+	SpawnSpec spec;
+	spec.name = "guest VM";
+	spec.argv = argv.args;
+	spec.inherit_fds = argv.inherit;
+	spec.stdout_fd = con_wr.get();
+	spec.stderr_fd = err_wr.get();
+	if (!proc_.spawn(spec, error)) {
+		outcome.fail(kExitDied, error);
+		return false;
+	}
+	spdlog::info("guest VM: started, pid {}", proc_.pid());
+	return true;
+}
+
+} // namespace vsst
