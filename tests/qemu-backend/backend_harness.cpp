@@ -1,25 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "backend_harness.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 #include <stdexcept>
-#include <thread>
 
 #include <gtest/gtest.h>
+
+#include "vsst/devvm/binaries.h"
+#include "vsst/devvm/handshake.h"
 
 namespace vsst::backend_test {
 
@@ -27,82 +15,34 @@ namespace {
 
 constexpr int kSetupTimeoutMs = 10000;
 
-std::runtime_error sys_error(const std::string &what)
-{
-	return std::runtime_error(what + ": " + std::strerror(errno));
-}
-
 int64_t now_ms()
 {
 	using namespace std::chrono;
 	return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-std::string temp_path(const std::string &stem)
-{
-	const char *dir = std::getenv("TMPDIR");
-	std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/" + stem + "-XXXXXX";
-	std::vector<char> buf(tmpl.begin(), tmpl.end());
-	buf.push_back('\0');
-	int fd = mkstemp(buf.data());
-	if (fd < 0)
-		throw sys_error("mkstemp");
-	close(fd);
-	return std::string(buf.data());
-}
-
-std::string ram_option(const GuestRam &ram, const std::vector<RamRegion> &layout)
-{
-	std::ostringstream os;
-	for (size_t i = 0; i < layout.size(); i++) {
-		if (i)
-			os << ':';
-		os << ram.fd() << "@0x" << std::hex << layout[i].gpa << "+0x" << layout[i].size
-		   << "+0x" << layout[i].fd_offset << std::dec;
-	}
-	return os.str();
-}
-
 } // namespace
 
-GuestRam::GuestRam(uint64_t bytes) : size_(bytes)
+GuestRam mapped_ram(uint64_t bytes)
 {
-	fd_.reset(memfd_create("vsst-test-guest-ram", MFD_CLOEXEC));
-	if (!fd_)
-		throw sys_error("memfd_create");
-	if (ftruncate(fd_.get(), static_cast<off_t>(bytes)) < 0)
-		throw sys_error("ftruncate");
-	void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
-	if (p == MAP_FAILED)
-		throw sys_error("mmap guest RAM");
-	base_ = static_cast<uint8_t *>(p);
-}
-
-GuestRam::~GuestRam()
-{
-	if (base_)
-		munmap(base_, size_);
+	std::string err;
+	GuestRam ram = GuestRam::create(bytes, err);
+	if (!ram.valid() || !ram.map(err))
+		throw std::runtime_error("guest RAM: " + err);
+	return ram;
 }
 
 ProxyChannel::ProxyChannel()
 {
-	char err[256] = "";
-	vsst_rpc_params params{};
-	params.ring_capacity = 256;
-	int r = vsst_rpc_create(&params, &fds_, err, sizeof(err));
-	if (r < 0)
-		throw std::runtime_error(std::string("vsst_rpc_create: ") + err);
-	rpc_ = vsst_rpc_attach(&fds_, VSST_RPC_ROLE_PROXY, err, sizeof(err));
-	if (!rpc_)
-		throw std::runtime_error(std::string("vsst_rpc_attach(proxy): ") + err);
-}
-
-ProxyChannel::~ProxyChannel()
-{
-	vsst_rpc_close(rpc_);
-	for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy})
-		if (fd >= 0)
-			close(fd);
+	std::string err;
+	channel_ = devvm::Channel::create(err, 256);
+	if (!channel_.valid())
+		throw std::runtime_error(err);
+	fds_ = channel_.fds();
+	ep_ = devvm::ProxyEndpoint::attach(fds_, err);
+	if (!ep_)
+		throw std::runtime_error(err);
+	rpc_ = ep_.get();
 }
 
 int ProxyChannel::send(unsigned op, uint64_t mr1, uint64_t mr2, uint64_t mr3)
@@ -186,171 +126,41 @@ void ProxyChannel::mem_write(uint64_t gpa, unsigned len, uint64_t v)
 
 std::string BackendProcess::qemu_path()
 {
-	const char *q = std::getenv("VSST_QEMU");
-	if (!q || !*q || access(q, X_OK) != 0)
-		return {};
-	return q;
+	const std::string q = devvm::default_qemu();
+	return devvm::executable(q) ? q : std::string();
 }
 
 BackendProcess::BackendProcess(SetupMode mode, ProxyChannel &ch, const GuestRam &ram,
 			       std::vector<RamRegion> layout, std::vector<std::string> extra)
 {
-	std::string qemu = qemu_path();
-	if (qemu.empty())
-		throw std::runtime_error("VSST_QEMU is not set or not executable");
-	log_path_ = temp_path("vsst-backend-log");
-
-	UniqueFd listener, pair_parent, pair_child;
-	std::string accel = "rpc";
-	std::vector<int> inherit;
-	switch (mode) {
-	case SetupMode::InheritFds: {
-		const vsst_rpc_fds &f = ch.fds();
-		accel += ",fds=" + std::to_string(f.region) + ":" + std::to_string(f.to_device) +
-			 ":" + std::to_string(f.to_proxy) + ",ram=" + ram_option(ram, layout);
-		inherit = {f.region, f.to_device, f.to_proxy, ram.fd()};
-		break;
-	}
-	case SetupMode::ControlSocket: {
-		sock_path_ = temp_path("vsst-backend-ctl");
-		unlink(sock_path_.c_str());
-		listener.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-		sockaddr_un sa{};
-		sa.sun_family = AF_UNIX;
-		std::snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path_.c_str());
-		if (!listener || bind(listener.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 ||
-		    listen(listener.get(), 1) < 0)
-			throw sys_error("control socket " + sock_path_);
-		accel += ",control=" + sock_path_;
-		break;
-	}
-	case SetupMode::SetupFd: {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-			throw sys_error("socketpair");
-		pair_parent.reset(sv[0]);
-		pair_child.reset(sv[1]);
-		accel += ",setup-fd=" + std::to_string(sv[1]);
-		inherit = {sv[1]};
-		break;
-	}
-	}
-
-	std::vector<std::string> args = {qemu, "-nodefaults", "-display", "none", "-machine",
-					  "rpc-backend", "-accel", accel, "-sandbox", "on"};
-	args.insert(args.end(), extra.begin(), extra.end());
-	std::vector<char *> argv;
-	for (auto &a : args)
-		argv.push_back(a.data());
-	argv.push_back(nullptr);
-
-	int logfd = open(log_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (logfd < 0)
-		throw sys_error("open " + log_path_);
-	pid_ = fork();
-	if (pid_ < 0)
-		throw sys_error("fork");
-	if (pid_ == 0) {
-		// Child: only async-signal-safe calls until exec.
-		for (int fd : inherit)
-			fcntl(fd, F_SETFD, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		execv(argv[0], argv.data());
-		_exit(127);
-	}
-	close(logfd);
-
-	if (mode == SetupMode::ControlSocket) {
-		pollfd p{listener.get(), POLLIN, 0};
-		if (poll(&p, 1, kSetupTimeoutMs) != 1)
-			throw std::runtime_error("backend did not connect to the control socket");
-		UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-		if (!conn)
-			throw sys_error("accept");
-		send_setup(conn.get(), ch, ram, layout);
-	} else if (mode == SetupMode::SetupFd) {
-		pair_child.reset();
-		send_setup(pair_parent.get(), ch, ram, layout);
-	}
-}
-
-void BackendProcess::send_setup(int sock, const ProxyChannel &ch, const GuestRam &ram,
-				const std::vector<RamRegion> &layout)
-{
-	vsst_ram_layout l{};
-	l.count = static_cast<uint32_t>(layout.size());
-	for (size_t i = 0; i < layout.size(); i++)
-		l.region[i] = {layout[i].gpa, layout[i].size, layout[i].fd_offset, ram.fd()};
-	int r = vsst_setup_send(sock, &ch.fds(), &l);
-	if (r < 0)
-		throw std::runtime_error(std::string("vsst_setup_send: ") + std::strerror(-r));
+	devvm::DeviceVmSpec spec;
+	spec.name = "backend QEMU";
+	spec.command.qemu = qemu_path();
+	if (spec.command.qemu.empty())
+		throw std::runtime_error("no QEMU: VSST_QEMU is not set and this checkout's build is missing");
+	spec.command.handoff = mode;
+	spec.command.control_path = dir_.file("ctl.sock");
+	spec.command.args = std::move(extra);
+	spec.log_path = dir_.file("qemu.log");
+	spec.connect_timeout = std::chrono::milliseconds(kSetupTimeoutMs);
+	std::string err;
+	if (!vm_.start(spec, ch.fds(), ram.fd(), layout, err))
+		throw std::runtime_error(err);
 }
 
 BackendProcess::~BackendProcess()
 {
-	if (pid_ > 0 && !status_) {
-		kill(pid_, SIGKILL);
-		int st;
-		waitpid(pid_, &st, 0);
-	}
-	if (!log_path_.empty()) {
-		if (::testing::Test::HasFailure())
-			std::fprintf(stderr, "---- backend QEMU output ----\n%s\n----\n", log().c_str());
-		unlink(log_path_.c_str());
-	}
-	if (!sock_path_.empty())
-		unlink(sock_path_.c_str());
+	if (::testing::Test::HasFailure())
+		std::fprintf(stderr, "---- backend QEMU output ----\n%s\n----\n", log().c_str());
+	vm_.process().terminate(std::chrono::milliseconds(0));
 }
 
 std::optional<int> BackendProcess::wait_exit(int timeout_ms)
 {
-	if (status_)
-		return status_;
-	int64_t deadline = now_ms() + timeout_ms;
-	for (;;) {
-		int st;
-		pid_t r = waitpid(pid_, &st, WNOHANG);
-		if (r == pid_) {
-			status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			return status_;
-		}
-		if (now_ms() >= deadline)
-			break;
-		std::this_thread::sleep_for(std::chrono::milliseconds(10));
-	}
-	kill(pid_, SIGKILL);
-	int st;
-	waitpid(pid_, &st, 0);
-	status_ = -1;
+	if (auto e = vm_.process().wait(std::chrono::milliseconds(timeout_ms)))
+		return e->code();
+	vm_.process().terminate(std::chrono::milliseconds(0));
 	return std::nullopt;
-}
-
-bool BackendProcess::running()
-{
-	if (status_)
-		return false;
-	int st;
-	pid_t r = waitpid(pid_, &st, WNOHANG);
-	if (r == pid_) {
-		status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		return false;
-	}
-	return true;
-}
-
-void BackendProcess::signal(int sig)
-{
-	if (!status_)
-		kill(pid_, sig);
-}
-
-std::string BackendProcess::log() const
-{
-	std::ifstream in(log_path_);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
 }
 
 std::vector<std::string> standard_devices()
@@ -361,26 +171,29 @@ std::vector<std::string> standard_devices()
 std::vector<vsst_rpcmsg> handshake(ProxyChannel &ch, unsigned expected_devices)
 {
 	std::vector<vsst_rpcmsg> regs;
-	EXPECT_EQ(ch.send(VSST_RPC_OP_HELLO, VSST_RPC_PROTOCOL_VERSION), 0);
-	auto hello = ch.next_event(kSetupTimeoutMs);
-	if (!hello) {
-		ADD_FAILURE() << "no HELLO from the backend";
+	std::vector<unsigned> ops;
+	devvm::HandshakeOptions o;
+	o.name = "backend";
+	o.timeout = std::chrono::milliseconds(kSetupTimeoutMs);
+	o.on_event = [&](const vsst_rpcmsg &m) {
+		ops.push_back(vsst_rpc_mr0_op(m.mr0));
+		if (ops.back() == VSST_RPC_OP_REGISTER_PCI_DEV)
+			regs.push_back(m);
+	};
+	devvm::HandshakeResult r = devvm::handshake(ch.rpc(), o);
+	if (!r) {
+		ADD_FAILURE() << r.error;
 		return regs;
 	}
-	EXPECT_EQ(vsst_rpc_mr0_op(hello->mr0), VSST_RPC_OP_HELLO);
-	EXPECT_EQ(hello->mr1, VSST_RPC_PROTOCOL_VERSION);
-	for (;;) {
-		auto ev = ch.next_event(kSetupTimeoutMs);
-		if (!ev) {
-			ADD_FAILURE() << "no START_VM from the backend";
-			return regs;
-		}
-		unsigned op = vsst_rpc_mr0_op(ev->mr0);
-		if (op == VSST_RPC_OP_START_VM)
-			break;
-		EXPECT_EQ(op, VSST_RPC_OP_REGISTER_PCI_DEV);
-		regs.push_back(*ev);
+	// Strictly HELLO, the registrations, START_VM.
+	if (ops.size() < 2) {
+		ADD_FAILURE() << "no HELLO before START_VM";
+		return regs;
 	}
+	EXPECT_EQ(ops.front(), VSST_RPC_OP_HELLO);
+	EXPECT_EQ(ops.back(), VSST_RPC_OP_START_VM);
+	for (size_t i = 1; i + 1 < ops.size(); i++)
+		EXPECT_EQ(ops[i], VSST_RPC_OP_REGISTER_PCI_DEV);
 	EXPECT_EQ(regs.size(), expected_devices);
 	return regs;
 }

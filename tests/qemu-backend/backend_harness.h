@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Test harness for the device-VM QEMU (qemu-backend/): starts the real
-// qemu-system-x86_64 with -machine rpc-backend -accel rpc and plays the
-// proxy side of the RPC channel through the rpc C API.
+// qemu-system-x86_64 with -machine rpc-backend -accel rpc (through vsst_devvm)
+// and plays the proxy side of the RPC channel through the rpc C API.
 #pragma once
 
 #include <sys/types.h>
@@ -13,33 +13,26 @@
 #include <string>
 #include <vector>
 
-#include "vsst/posix/unique_fd.h"
+#include "vsst/devvm/channel.h"
+#include "vsst/devvm/device_vm.h"
+#include "vsst/devvm/guest_ram.h"
+#include "vsst/posix/temp_dir.h"
 #include "vsst/rpc.h"
 
 namespace vsst::backend_test {
 
-// Guest RAM: one memfd, mapped here so tests can place data in it.
-class GuestRam {
-public:
-	explicit GuestRam(uint64_t bytes);
-	~GuestRam();
-	GuestRam(const GuestRam &) = delete;
-	GuestRam &operator=(const GuestRam &) = delete;
-	int fd() const { return fd_.get(); }
-	uint64_t size() const { return size_; }
-	uint8_t *at(uint64_t offset) const { return base_ + offset; }
+using devvm::GuestRam;
+using devvm::RamRegion;
+// How the backend receives its channel.
+using SetupMode = devvm::Handoff;
 
-private:
-	UniqueFd fd_;
-	uint64_t size_;
-	uint8_t *base_ = nullptr;
-};
+// Guest RAM (one memfd, pc layout), mapped here so tests can place data in it.
+GuestRam mapped_ram(uint64_t bytes);
 
 // The proxy end of a fresh channel. Owns the creator's fds and the endpoint.
 class ProxyChannel {
 public:
 	ProxyChannel();
-	~ProxyChannel();
 	ProxyChannel(const ProxyChannel &) = delete;
 	ProxyChannel &operator=(const ProxyChannel &) = delete;
 	vsst_rpc *rpc() const { return rpc_; }
@@ -63,22 +56,17 @@ public:
 	void mem_write(uint64_t gpa, unsigned len, uint64_t v);
 
 private:
+	devvm::Channel channel_;
 	vsst_rpc_fds fds_{-1, -1, -1};
+	devvm::ProxyEndpoint ep_;
 	vsst_rpc *rpc_ = nullptr;
 	std::vector<vsst_rpcmsg> skipped_;
-};
-
-// How the backend receives its channel.
-enum class SetupMode { InheritFds, ControlSocket, SetupFd };
-
-struct RamRegion {
-	uint64_t gpa, size, fd_offset;
 };
 
 // A running backend QEMU (killed on destruction if still alive).
 class BackendProcess {
 public:
-	// QEMU binary from $VSST_QEMU; empty when not available.
+	// The QEMU binary (devvm::default_qemu()); empty when not available.
 	static std::string qemu_path();
 
 	BackendProcess(SetupMode mode, ProxyChannel &ch, const GuestRam &ram,
@@ -89,19 +77,14 @@ public:
 
 	// Exit status, or nullopt if still running after timeout (then it is killed).
 	std::optional<int> wait_exit(int timeout_ms);
-	bool running();
-	void signal(int sig);
-	std::string log() const; // stderr + stdout of QEMU so far
-	pid_t pid() const { return pid_; }
+	bool running() { return vm_.process().running(); }
+	void signal(int sig) { vm_.process().signal(sig); }
+	std::string log() const { return vm_.process().log_tail(1 << 20); } // QEMU's output so far
+	pid_t pid() { return vm_.process().pid(); }
 
 private:
-	void send_setup(int sock, const ProxyChannel &ch, const GuestRam &ram,
-			const std::vector<RamRegion> &layout);
-
-	pid_t pid_ = -1;
-	std::optional<int> status_;
-	std::string log_path_;
-	std::string sock_path_;
+	TempDir dir_{"vsst-backend-test"};
+	devvm::DeviceVm vm_;
 };
 
 // The standard device set: index 0 virtio-sst-pci, index 1 virtio-rng-pci.

@@ -44,8 +44,8 @@ public:
 					     "and VSST_REQUIRE_ALL=1\n");
 			std::exit(1);
 		}
-		std::fprintf(stderr, "SKIP: VSST_QEMU is not set or not executable "
-				     "(run ./vsst qemu, then ./vsst test)\n");
+		std::fprintf(stderr, "SKIP: no QEMU: VSST_QEMU is not set and this checkout's build "
+				     "is missing (run ./vsst qemu, then ./vsst test)\n");
 		std::exit(77);
 	}
 };
@@ -53,7 +53,7 @@ const auto *const kEnv = ::testing::AddGlobalTestEnvironment(new Env);
 
 class BackendTest : public ::testing::Test {
 protected:
-	GuestRam ram{64 * kMiB};
+	GuestRam ram = mapped_ram(64 * kMiB);
 	ProxyChannel ch;
 	std::unique_ptr<BackendProcess> qemu;
 
@@ -133,7 +133,7 @@ TEST_F(BackendTest, StartsFromControlSocketWithSplitRamLayout)
 
 TEST_F(BackendTest, StartsFromInheritedSetupSocket)
 {
-	start(SetupMode::SetupFd);
+	start(SetupMode::SetupSocket);
 	expect_standard_registration(handshake(ch, 2));
 	EXPECT_EQ(ch.cfg_read(1, 0, 2), kRedHatVendor);
 	stop_cleanly();

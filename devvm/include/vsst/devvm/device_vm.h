@@ -50,6 +50,7 @@ public:
 	const std::string &name() const { return name_; }
 	const std::vector<std::string> &command_line() const { return argv_; }
 	ChildProcess &process() { return proc_; }
+	const ChildProcess &process() const { return proc_; }
 
 	// Teardown: STOP through proxy (if given), wait up to timeout for a clean exit,
 	// then terminate (SIGTERM, SIGKILL after 2 s). nullopt if it never ran.
