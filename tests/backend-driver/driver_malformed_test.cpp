@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "rig.h"
+#include "vsst/devvm/binaries.h"
 #include "vsst/virtio/spec.h"
 
 namespace vsst::test {
@@ -86,7 +87,7 @@ TEST(BackendDriverMalformed, RequestsBeforeHelloAreRefused) {
 	virtio::TempDir dir("vsst-backend-driver");
 	virtio::RpcGuest g;
 	virtio::BackendOptions bo;
-	bo.qemu = virtio::default_qemu_path();
+	bo.qemu = devvm::default_qemu();
 	bo.sim_socket = dir.file("none.sock");
 	bo.log = dir.file("qemu.log");
 	virtio::Backend backend(g, bo);

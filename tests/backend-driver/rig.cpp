@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "vsst/virtio/error.h"
+#include "vsst/devvm/binaries.h"
 #include "vsst/virtio/spec.h"
 
 namespace vsst::test {
@@ -16,10 +17,10 @@ std::optional<int> check_prerequisites() {
 		return v && std::strcmp(v, "1") == 0;
 	}();
 	std::string missing;
-	if (!virtio::executable(virtio::default_qemu_path()))
-		missing += " QEMU (" + virtio::default_qemu_path() + "; set VSST_QEMU or run ./vsst qemu)";
-	if (!virtio::executable(virtio::default_sim_path()))
-		missing += " sst-sim (" + virtio::default_sim_path() + "; set VSST_BIN or build it)";
+	if (!devvm::executable(devvm::default_qemu()))
+		missing += " QEMU (" + devvm::default_qemu() + "; set VSST_QEMU or run ./vsst qemu)";
+	if (!devvm::executable(devvm::default_sim()))
+		missing += " sst-sim (" + devvm::default_sim() + "; set VSST_BIN or build it)";
 	if (missing.empty())
 		return std::nullopt;
 	if (require) {
@@ -34,11 +35,11 @@ BackendRig::BackendRig(RigOptions opt) : dir_("vsst-backend-driver") {
 	std::string sock;
 	if (opt.with_sim) {
 		sock = dir_.file("sim.sock");
-		sim_ = std::make_unique<virtio::SimServer>(virtio::default_sim_path(), sock, dir_.file("sim.log"));
+		sim_ = std::make_unique<virtio::SimServer>(devvm::default_sim(), sock, dir_.file("sim.log"));
 	}
 	guest_ = std::make_unique<virtio::RpcGuest>(opt.guest);
 	virtio::BackendOptions bo;
-	bo.qemu = virtio::default_qemu_path();
+	bo.qemu = devvm::default_qemu();
 	// Without a simulator the device still exists; it answers NO_DEVICE.
 	bo.sim_socket = opt.with_sim ? sock : dir_.file("no-sim.sock");
 	bo.with_rng = opt.with_rng;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "vsst/devvm/binaries.h"
 #include "vsst/rpc_trace.h"
 #include "vsst/sst-protocol.h"
 #include "vsst/trace/child.hpp"
@@ -181,8 +182,8 @@ int main(int argc, char **argv)
 {
 	spdlog::set_pattern("vsst-record-driver: %l: %v");
 	Opts o;
-	o.qemu = vv::default_qemu_path();
-	o.sim_bin = vv::default_sim_path();
+	o.qemu = vsst::devvm::default_qemu();
+	o.sim_bin = vsst::devvm::default_sim();
 	for (int i = 1; i < argc; i++) {
 		const std::string a = argv[i];
 		auto val = [&]() -> std::string {

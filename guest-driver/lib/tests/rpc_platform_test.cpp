@@ -247,20 +247,3 @@ TEST(RpcPlatform, NoStartVmIsATimeout) {
 } // namespace
 } // namespace vsst::virtio
 
-namespace vsst::virtio {
-namespace {
-
-TEST(ChildProcess, ExitStatusSpawnFailureAndTermination) {
-	TempDir dir("vsst-child");
-	ChildProcess ok({"/bin/sh", "-c", "echo hello; exit 3"}, {}, dir.file("a.log"));
-	EXPECT_EQ(ok.wait(std::chrono::seconds(10)), 3);
-	EXPECT_NE(ok.log_tail().find("hello"), std::string::npos);
-	EXPECT_THROW(ChildProcess({"/nonexistent/binary"}, {}, dir.file("b.log")), Error);
-	ChildProcess sleeper({"/bin/sleep", "100"}, {}, dir.file("c.log"));
-	EXPECT_TRUE(sleeper.running());
-	EXPECT_EQ(sleeper.terminate(std::chrono::seconds(5)), 128 + 15);
-	EXPECT_FALSE(sleeper.running());
-}
-
-} // namespace
-} // namespace vsst::virtio

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vsst/virtio/rpc_platform.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "vsst/devvm/handshake.h"
 #include "vsst/virtio/error.h"
 
 namespace vsst::virtio {
@@ -76,39 +74,20 @@ RpcGuest::RpcGuest(RpcGuestOptions opt)
 	: opt_(opt), window_(opt.pci_hole_base, opt.pci_hole_size) {
 	if (opt.ram_size == 0 || opt.driver_mem_offset >= opt.ram_size || opt.ram_size > opt.pci_hole_base)
 		throw Error("rpc guest: RAM layout does not fit below the PCI hole");
-	ram_fd_ = ::memfd_create("vsst-guest-ram", MFD_CLOEXEC);
-	if (ram_fd_ < 0)
-		throw Error(std::string("rpc guest: memfd_create: ") + std::strerror(errno));
-	if (::ftruncate(ram_fd_, static_cast<off_t>(opt.ram_size)) != 0) {
-		::close(ram_fd_);
-		throw Error(std::string("rpc guest: ftruncate: ") + std::strerror(errno));
-	}
-	void *p = ::mmap(nullptr, opt.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd_, 0);
-	if (p == MAP_FAILED) {
-		::close(ram_fd_);
-		throw Error(std::string("rpc guest: mmap RAM: ") + std::strerror(errno));
-	}
-	ram_ = static_cast<std::byte *>(p);
-	layout_.count = 1;
-	layout_.region[0] = vsst_ram_region{0, opt.ram_size, 0, ram_fd_};
-
-	char err[256] = "";
-	vsst_rpc_params params{opt.ring_capacity, 0};
-	int rc = vsst_rpc_create(&params, &fds_, err, sizeof err);
-	if (rc < 0) {
-		::munmap(ram_, opt_.ram_size);
-		::close(ram_fd_);
-		throw Error(std::string("rpc guest: creating the channel: ") + err);
-	}
-	ch_ = vsst_rpc_attach(&fds_, VSST_RPC_ROLE_PROXY, err, sizeof err);
-	if (!ch_) {
-		for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy})
-			::close(fd);
-		::munmap(ram_, opt_.ram_size);
-		::close(ram_fd_);
-		throw Error(std::string("rpc guest: attaching the proxy side: ") + err);
-	}
-	alloc_ = std::make_unique<RegionAllocator>(ram_ + opt.driver_mem_offset, opt.driver_mem_offset,
+	std::string err;
+	ram_ = devvm::GuestRam::create(opt.ram_size, {{0, opt.ram_size, 0}}, err);
+	if (!ram_.valid() || !ram_.map(err))
+		throw Error("rpc guest: " + err);
+	devvm::to_setup_layout(ram_.fd(), ram_.layout(), layout_);
+	channel_ = devvm::Channel::create(err, opt.ring_capacity);
+	if (!channel_.valid())
+		throw Error("rpc guest: " + err);
+	fds_ = channel_.fds();
+	ep_ = devvm::ProxyEndpoint::attach(fds_, err);
+	if (!ep_)
+		throw Error("rpc guest: " + err);
+	ch_ = ep_.get();
+	alloc_ = std::make_unique<RegionAllocator>(ram_at(opt.driver_mem_offset, 0), opt.driver_mem_offset,
 						   opt.ram_size - opt.driver_mem_offset);
 	mmio_ = std::make_unique<Mmio>(*this);
 }
@@ -117,14 +96,6 @@ RpcGuest::~RpcGuest() {
 	irqs_.clear();
 	mmio_.reset();
 	alloc_.reset();
-	vsst_rpc_close(ch_);
-	for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy})
-		if (fd >= 0)
-			::close(fd);
-	if (ram_)
-		::munmap(ram_, opt_.ram_size);
-	if (ram_fd_ >= 0)
-		::close(ram_fd_);
 }
 
 void RpcGuest::channel_failed(const std::string &what, int rc) {
@@ -137,31 +108,18 @@ void RpcGuest::channel_failed(const std::string &what, int rc) {
 }
 
 void RpcGuest::start(std::chrono::milliseconds timeout) {
-	vsst_rpcmsg hello{vsst_rpc_mr0(VSST_RPC_OP_HELLO, 0, 0, 0, 0, 0), VSST_RPC_PROTOCOL_VERSION, 0, 0};
-	if (int rc = vsst_rpc_proxy_send(ch_, &hello, static_cast<int>(timeout.count())); rc < 0)
-		channel_failed("sending HELLO", rc);
-	const auto deadline = std::chrono::steady_clock::now() + timeout;
-	std::unique_lock lk(mu_);
-	while (!started_) {
-		if (stopped_)
-			throw Error("rpc guest: backend sent STOP during start-up");
-		const auto now = std::chrono::steady_clock::now();
-		if (now >= deadline)
-			throw TimeoutError("rpc guest: no START_VM from the backend in time (" +
-					   std::to_string(devices_.size()) + " devices registered)");
-		lk.unlock();
-		vsst_rpcmsg m;
-		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-		const int rc = vsst_rpc_proxy_wait_event(ch_, &m, static_cast<int>(std::min(left, kPumpSlice).count()) + 1);
-		lk.lock();
-		if (rc == 1)
-			handle(m);
-		else if (rc != -ETIMEDOUT)
-			channel_failed("waiting for start-up events", rc);
-	}
-	if (peer_version_ != VSST_RPC_PROTOCOL_VERSION)
-		throw Error("rpc guest: backend speaks protocol version " + std::to_string(peer_version_) +
-			    ", we speak " + std::to_string(VSST_RPC_PROTOCOL_VERSION));
+	devvm::HandshakeOptions o;
+	o.name = "backend";
+	o.timeout = timeout;
+	o.on_event = [this](const vsst_rpcmsg &m) {
+		std::lock_guard lk(mu_);
+		handle(m);
+	};
+	const devvm::HandshakeResult r = devvm::handshake(ch_, o);
+	if (r.failure == devvm::HandshakeFailure::Timeout)
+		throw TimeoutError("rpc guest: " + r.error);
+	if (!r)
+		throw Error("rpc guest: " + r.error);
 }
 
 std::optional<unsigned> RpcGuest::find_device(uint16_t vendor, uint16_t device) const {
@@ -190,7 +148,7 @@ InterruptSource &RpcGuest::interrupts(unsigned index) {
 std::byte *RpcGuest::ram_at(uint64_t gpa, size_t len) const {
 	if (gpa > opt_.ram_size || len > opt_.ram_size - gpa)
 		return nullptr;
-	return ram_ + gpa;
+	return reinterpret_cast<std::byte *>(ram_.base()) + gpa;
 }
 
 uint64_t RpcGuest::access(unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t data) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Starting the pieces a host-side test needs around an RpcGuest: the
-// simulator (sst-sim) and the backend QEMU (-machine rpc-backend -accel rpc)
-// with the guest's channel and RAM inherited as file descriptors, plus the
-// device bring-up (BARs in the PCI hole, virtio-pci transport) per device.
+// simulator (sst-sim, a posix/ ChildProcess) and the backend QEMU (a device VM
+// through devvm/) with the guest's channel and RAM inherited as file
+// descriptors, plus the device bring-up (BARs in the PCI hole, virtio-pci
+// transport) per device. Where the binaries are: vsst/devvm/binaries.h.
 #pragma once
 
 #include <chrono>
@@ -12,42 +13,24 @@
 #include <string>
 #include <vector>
 
+#include "vsst/devvm/device_vm.h"
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
 #include "vsst/virtio/pci.h"
 #include "vsst/virtio/pci_transport.h"
-#include "vsst/virtio/process.h"
 #include "vsst/virtio/rpc_platform.h"
 
 namespace vsst::virtio {
 
-// Where the binaries are: $VSST_QEMU (else $VSST_CACHE/qemu/build/...,
-// VSST_CACHE defaulting to ~/.cache/vsst) and $VSST_BIN/sst-sim (else the
-// build tree's bin/ given at compile time).
-std::string default_qemu_path();
-std::string default_sim_path();
-bool executable(const std::string &path);
-
-// A scratch directory removed on destruction (sockets, logs).
-class TempDir {
-public:
-	explicit TempDir(const std::string &prefix = "vsst-test");
-	~TempDir();
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-	const std::filesystem::path &path() const { return path_; }
-	std::string file(const std::string &name) const { return (path_ / name).string(); }
-	void keep() { keep_ = true; }
-
-private:
-	std::filesystem::path path_;
-	bool keep_ = false;
-};
+// A scratch directory (posix/).
+using vsst::TempDir;
 
 class SimServer {
 public:
 	// Starts sst-sim on socket and waits (bounded) until it accepts.
 	SimServer(std::string binary, std::string socket, std::string log,
 		  std::vector<std::string> extra_args = {});
-	void kill_now() { proc_.kill_now(); }
+	void kill_now() { proc_.terminate(std::chrono::milliseconds(0)); }
 	void restart(); // kill if running, start again on the same socket
 	bool running() { return proc_.running(); }
 	const std::string &socket() const { return socket_; }
@@ -70,20 +53,21 @@ struct BackendOptions {
 	std::string log;
 };
 
-// The backend QEMU, started with the RpcGuest's channel and RAM.
+// The backend QEMU (a device VM, devvm/), started with the RpcGuest's channel and
+// RAM inherited as descriptors.
 class Backend {
 public:
 	Backend(RpcGuest &guest, BackendOptions opt);
 	~Backend();
-	ChildProcess &process() { return proc_; }
-	const std::vector<std::string> &command_line() const { return argv_; }
-	// STOP, then wait for a clean exit (bounded); returns the exit status.
+	ChildProcess &process() { return vm_.process(); }
+	const std::vector<std::string> &command_line() const { return vm_.command_line(); }
+	// STOP, then wait for a clean exit (bounded), then SIGTERM/SIGKILL; returns the
+	// exit status (128 + signal when killed).
 	std::optional<int> shutdown(std::chrono::milliseconds timeout);
 
 private:
 	RpcGuest &guest_;
-	std::vector<std::string> argv_;
-	ChildProcess proc_;
+	devvm::DeviceVm vm_;
 };
 
 // One backend PCI device brought up as a virtio-pci transport.

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "vsst/devvm/channel.h"
+#include "vsst/devvm/guest_ram.h"
 #include "vsst/rpc.h"
 #include "vsst/virtio/accessor.h"
 #include "vsst/virtio/pci.h"
@@ -65,12 +67,12 @@ public:
 	// Resources to hand to the backend (inherit them, or vsst_setup_send).
 	const vsst_rpc_fds &channel_fds() const { return fds_; }
 	const vsst_ram_layout &ram_layout() const { return layout_; }
-	int ram_fd() const { return ram_fd_; }
+	int ram_fd() const { return ram_.fd(); }
 	vsst_rpc *channel() { return ch_; }
 
-	// Sends HELLO and collects the backend's start-up events (HELLO,
-	// REGISTER_PCI_DEV, MMIO_REGION_CONFIG) until START_VM. Throws Error
-	// or TimeoutError.
+	// The device-VM handshake (devvm/): sends HELLO and collects the backend's
+	// start-up events (HELLO, REGISTER_PCI_DEV, MMIO_REGION_CONFIG) until
+	// START_VM. Throws Error or TimeoutError.
 	void start(std::chrono::milliseconds timeout);
 	const std::vector<RpcPciDevice> &devices() const { return devices_; }
 	std::optional<unsigned> find_device(uint16_t vendor, uint16_t device) const;
@@ -109,10 +111,11 @@ private:
 	[[noreturn]] void channel_failed(const std::string &what, int rc);
 
 	RpcGuestOptions opt_;
-	int ram_fd_ = -1;
-	std::byte *ram_ = nullptr;
+	devvm::GuestRam ram_;
 	vsst_ram_layout layout_{};
+	devvm::Channel channel_;
 	vsst_rpc_fds fds_{-1, -1, -1};
+	devvm::ProxyEndpoint ep_;
 	vsst_rpc *ch_ = nullptr;
 	std::unique_ptr<RegionAllocator> alloc_;
 	std::unique_ptr<Mmio> mmio_;
