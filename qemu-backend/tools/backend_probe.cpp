@@ -2,52 +2,52 @@
 // vsst-backend-probe: start a device-VM QEMU by hand and look at it.
 //
 //   vsst-backend-probe [--qemu PATH] [--ram SIZE_MIB] [--timeout MS] [--keep]
-//                      [-- <extra QEMU arguments, e.g. -device virtio-sst-pci,...>]
+//                      [--no-sandbox] [-- <extra QEMU arguments, e.g. -device ...>]
 //
-// Creates an RPC channel and a guest RAM memfd, starts
-//   QEMU -nodefaults -display none -machine rpc-backend -accel rpc,setup-fd=N <extra>
+// Creates an RPC channel and a guest RAM memfd, starts the device VM as vmm-proxy
+// does (vsst_devvm: -machine rpc-backend -accel rpc,setup-fd=N, isolated, <extra>),
 // sends the set-up over the inherited socket, does the HELLO handshake, lists
 // every registered PCI device (REGISTER_PCI_DEV and its config space), then
 // sends STOP (or, with --keep, waits until QEMU exits) and reports the exit
-// status. QEMU defaults to $VSST_QEMU.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// status. QEMU defaults to $VSST_QEMU, else this checkout's build.
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "vsst/devvm/binaries.h"
+#include "vsst/devvm/channel.h"
+#include "vsst/devvm/device_vm.h"
+#include "vsst/devvm/guest_ram.h"
+#include "vsst/devvm/handshake.h"
 #include "vsst/rpc.h"
 
 namespace {
+
+namespace devvm = vsst::devvm;
 
 struct Options {
 	std::string qemu;
 	uint64_t ram_mib = 256;
 	int timeout_ms = 10000;
 	bool keep = false;
+	bool sandbox = true;
 	std::vector<std::string> extra;
 };
 
 int usage()
 {
 	std::fprintf(stderr, "usage: vsst-backend-probe [--qemu PATH] [--ram MIB] [--timeout MS] "
-			     "[--keep] [-- QEMU-ARGS...]\n");
+			     "[--keep] [--no-sandbox] [-- QEMU-ARGS...]\n");
 	return 2;
 }
 
 bool parse(int argc, char **argv, Options &o)
 {
-	const char *env = std::getenv("VSST_QEMU");
-	o.qemu = env ? env : "";
+	o.qemu = devvm::default_qemu();
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		auto value = [&](const char *name) -> const char * {
@@ -77,6 +77,8 @@ bool parse(int argc, char **argv, Options &o)
 			o.timeout_ms = std::atoi(v);
 		} else if (a == "--keep") {
 			o.keep = true;
+		} else if (a == "--no-sandbox") {
+			o.sandbox = false;
 		} else {
 			spdlog::error("unknown argument {}", a);
 			return false;
@@ -107,157 +109,80 @@ const char *op_name(unsigned op)
 	}
 }
 
-// Owns the channel fds, the proxy endpoint, the RAM memfd and the child.
-class Probe {
-public:
-	~Probe()
-	{
-		vsst_rpc_close(rpc_);
-		for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy, ram_fd_, sock_})
-			if (fd >= 0)
-				close(fd);
-		if (pid_ > 0 && !reaped_) {
-			kill(pid_, SIGKILL);
-			waitpid(pid_, nullptr, 0);
-		}
+int show_device(vsst_rpc *ep, unsigned index)
+{
+	uint64_t id = 0, cls = 0;
+	int r1 = vsst_rpc_proxy_mmio(ep, index, 0, 4, VSST_RPC_DIR_READ, &id, 2000);
+	int r2 = vsst_rpc_proxy_mmio(ep, index, 8, 4, VSST_RPC_DIR_READ, &cls, 2000);
+	if (r1 < 0 || r2 < 0) {
+		spdlog::error("device {}: config read failed: {}", index, std::strerror(-(r1 < 0 ? r1 : r2)));
+		return 1;
 	}
+	spdlog::info("device {}: config space {:04x}:{:04x} class {:06x}", index, id & 0xffff, (id >> 16) & 0xffff,
+		     cls >> 8);
+	return 0;
+}
 
-	int run(const Options &o)
-	{
-		char err[256] = "";
-		if (vsst_rpc_create(nullptr, &fds_, err, sizeof(err)) < 0) {
-			spdlog::error("creating the channel: {}", err);
-			return 1;
-		}
-		rpc_ = vsst_rpc_attach(&fds_, VSST_RPC_ROLE_PROXY, err, sizeof(err));
-		if (!rpc_) {
-			spdlog::error("attaching as proxy: {}", err);
-			return 1;
-		}
-		ram_fd_ = memfd_create("vsst-probe-ram", MFD_CLOEXEC);
-		if (ram_fd_ < 0 || ftruncate(ram_fd_, static_cast<off_t>(o.ram_mib << 20)) < 0) {
-			spdlog::error("guest RAM memfd: {}", std::strerror(errno));
-			return 1;
-		}
-		if (!spawn(o))
-			return 1;
-		vsst_ram_layout layout{};
-		layout.count = 1;
-		layout.region[0] = {0, o.ram_mib << 20, 0, ram_fd_};
-		if (int r = vsst_setup_send(sock_, &fds_, &layout); r < 0) {
-			spdlog::error("sending the set-up: {}", std::strerror(-r));
-			return 1;
-		}
-		vsst_rpcmsg hello{vsst_rpc_mr0(VSST_RPC_OP_HELLO, 0, 0, 0, 0, 0),
-				  VSST_RPC_PROTOCOL_VERSION, 0, 0};
-		if (int r = vsst_rpc_proxy_send(rpc_, &hello, o.timeout_ms); r < 0) {
-			spdlog::error("sending HELLO: {}", std::strerror(-r));
-			return 1;
-		}
-		if (!handshake(o))
-			return finish(o, 1);
-		return finish(o, 0);
+int run(const Options &o)
+{
+	std::string err;
+	devvm::Channel ch = devvm::Channel::create(err);
+	devvm::ProxyEndpoint ep = ch.valid() ? devvm::ProxyEndpoint::attach(ch.fds(), err) : devvm::ProxyEndpoint();
+	if (!ep) {
+		spdlog::error("{}", err);
+		return 1;
 	}
-
-private:
-	bool spawn(const Options &o)
-	{
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-			spdlog::error("socketpair: {}", std::strerror(errno));
-			return false;
-		}
-		std::vector<std::string> args = {o.qemu, "-nodefaults", "-display", "none",
-						  "-machine", "rpc-backend", "-accel",
-						  "rpc,setup-fd=" + std::to_string(sv[1])};
-		args.insert(args.end(), o.extra.begin(), o.extra.end());
-		std::string line;
-		for (auto &a : args)
-			line += a + " ";
-		spdlog::info("starting: {}", line);
-		std::vector<char *> argv;
-		for (auto &a : args)
-			argv.push_back(a.data());
-		argv.push_back(nullptr);
-		pid_ = fork();
-		if (pid_ < 0) {
-			spdlog::error("fork: {}", std::strerror(errno));
-			return false;
-		}
-		if (pid_ == 0) {
-			fcntl(sv[1], F_SETFD, 0);
-			execv(argv[0], argv.data());
-			_exit(127);
-		}
-		close(sv[1]);
-		sock_ = sv[0];
-		return true;
+	devvm::GuestRam ram = devvm::GuestRam::create(o.ram_mib << 20, {{0, o.ram_mib << 20, 0}}, err);
+	if (!ram.valid()) {
+		spdlog::error("guest RAM: {}", err);
+		return 1;
 	}
-
-	bool handshake(const Options &o)
-	{
-		for (;;) {
-			vsst_rpcmsg ev{};
-			int r = vsst_rpc_proxy_wait_event(rpc_, &ev, o.timeout_ms);
-			if (r != 1) {
-				spdlog::error("waiting for the backend: {}", std::strerror(-r));
-				return false;
-			}
-			unsigned op = vsst_rpc_mr0_op(ev.mr0);
-			spdlog::info("event {} mr1={:#x} mr2={:#x} mr3={:#x}", op_name(op), ev.mr1,
-				     ev.mr2, ev.mr3);
-			if (op == VSST_RPC_OP_REGISTER_PCI_DEV)
-				show_device(static_cast<unsigned>(ev.mr1));
-			if (op == VSST_RPC_OP_START_VM)
-				return true;
-		}
+	devvm::DeviceVmSpec spec;
+	spec.name = "backend";
+	spec.command.qemu = o.qemu;
+	spec.command.sandbox = o.sandbox;
+	spec.command.args = o.extra;
+	devvm::DeviceVm vm;
+	const bool started = vm.start(spec, ch.fds(), ram.fd(), ram.layout(), err);
+	spdlog::info("starting: {}", devvm::shell_quote(vm.command_line()));
+	if (!started) {
+		spdlog::error("{}", err);
+		return 1;
 	}
-
-	void show_device(unsigned index)
-	{
-		uint64_t id = 0, cls = 0;
-		int r1 = vsst_rpc_proxy_mmio(rpc_, index, 0, 4, VSST_RPC_DIR_READ, &id, 2000);
-		int r2 = vsst_rpc_proxy_mmio(rpc_, index, 8, 4, VSST_RPC_DIR_READ, &cls, 2000);
-		if (r1 < 0 || r2 < 0) {
-			spdlog::error("device {}: config read failed: {}", index,
-				      std::strerror(-(r1 < 0 ? r1 : r2)));
-			return;
-		}
-		spdlog::info("device {}: config space {:04x}:{:04x} class {:06x}", index,
-			     id & 0xffff, (id >> 16) & 0xffff, cls >> 8);
+	devvm::HandshakeOptions h;
+	h.name = "backend";
+	h.timeout = std::chrono::milliseconds(o.timeout_ms);
+	h.check = [&vm]() -> std::optional<std::string> {
+		if (vm.process().running())
+			return std::nullopt;
+		return "backend " + vm.process().exit_info()->describe() + " before START_VM";
+	};
+	int rc = 0;
+	h.on_event = [&](const vsst_rpcmsg &ev) {
+		unsigned op = vsst_rpc_mr0_op(ev.mr0);
+		spdlog::info("event {} mr1={:#x} mr2={:#x} mr3={:#x}", op_name(op), ev.mr1, ev.mr2, ev.mr3);
+		if (op == VSST_RPC_OP_REGISTER_PCI_DEV)
+			rc |= show_device(ep.get(), static_cast<unsigned>(ev.mr1));
+	};
+	devvm::HandshakeResult r = devvm::handshake(ep.get(), h);
+	if (!r) {
+		spdlog::error("{}", r.error);
+		rc = 1;
 	}
-
-	int finish(const Options &o, int rc)
-	{
-		if (!o.keep || rc != 0) {
-			vsst_rpcmsg stop{vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0), 0, 0, 0};
-			vsst_rpc_proxy_send(rpc_, &stop, 1000);
-		} else {
-			spdlog::info("backend running (pid {}); waiting for it to exit", pid_);
-		}
-		auto deadline = std::chrono::steady_clock::now() +
-				std::chrono::milliseconds(o.keep ? 24 * 3600 * 1000 : o.timeout_ms);
-		int st = 0;
-		while (waitpid(pid_, &st, WNOHANG) == 0) {
-			if (std::chrono::steady_clock::now() > deadline) {
-				spdlog::error("backend did not exit; killing it");
-				return 1;
-			}
-			std::this_thread::sleep_for(std::chrono::milliseconds(20));
-		}
-		reaped_ = true;
-		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		spdlog::info("backend exited with status {}", code);
-		return rc ? rc : code;
+	if (!o.keep || !r) {
+		ep.stop(0, 1000);
+	} else {
+		spdlog::info("backend running (pid {}); waiting for it to exit", vm.process().pid());
 	}
-
-	vsst_rpc_fds fds_{-1, -1, -1};
-	vsst_rpc *rpc_ = nullptr;
-	int ram_fd_ = -1;
-	int sock_ = -1;
-	pid_t pid_ = -1;
-	bool reaped_ = false;
-};
+	auto e = vm.process().wait(std::chrono::milliseconds(o.keep && r ? 24 * 3600 * 1000 : o.timeout_ms));
+	if (!e) {
+		spdlog::error("backend did not exit; killing it");
+		vm.process().terminate(std::chrono::milliseconds(0));
+		return 1;
+	}
+	spdlog::info("backend {}", e->describe());
+	return rc ? rc : e->code();
+}
 
 } // namespace
 
@@ -266,6 +191,5 @@ int main(int argc, char **argv)
 	Options o;
 	if (!parse(argc, argv, o))
 		return usage();
-	Probe probe;
-	return probe.run(o);
+	return run(o);
 }
