@@ -27,10 +27,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "vsst/posix/child_process.h"
 #include "vsst/rpc.h"
 #include "vsst/rpc/channel.hpp"
 #include "vsst/rpc/layout.hpp"
@@ -49,6 +48,9 @@
 namespace {
 
 using namespace vsst::rpc;
+using vsst::ChildProcess;
+using vsst::ExitInfo;
+using vsst::SpawnSpec;
 using vsst::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
@@ -150,62 +152,6 @@ private:
 	int kick_fd_ = -1;
 };
 
-// The real device VM, a child of ours.
-class Backend {
-public:
-	~Backend() { stop(2000); }
-	bool start(std::vector<std::string> args, int setup_fd)
-	{
-		std::vector<char *> argv;
-		for (auto &a : args)
-			argv.push_back(a.data());
-		argv.push_back(nullptr);
-		pid_ = fork();
-		if (pid_ < 0)
-			return false;
-		if (pid_ == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			vsst_fd_set_inheritable(setup_fd);
-			execv(argv[0], argv.data());
-			_exit(127);
-		}
-		return true;
-	}
-	pid_t pid() const { return pid_; }
-	// True once it exited; status in *st.
-	bool exited(int *st)
-	{
-		if (pid_ <= 0)
-			return true;
-		int s = 0;
-		if (waitpid(pid_, &s, WNOHANG) == pid_) {
-			pid_ = -1;
-			status_ = s;
-		}
-		if (pid_ <= 0 && st)
-			*st = status_;
-		return pid_ <= 0;
-	}
-	void stop(int ms)
-	{
-		if (pid_ <= 0)
-			return;
-		kill(pid_, SIGTERM);
-		const auto end = Clock::now() + std::chrono::milliseconds(ms);
-		while (!exited(nullptr) && Clock::now() < end)
-			std::this_thread::sleep_for(std::chrono::milliseconds(10));
-		if (pid_ > 0) {
-			kill(pid_, SIGKILL);
-			waitpid(pid_, nullptr, 0);
-			pid_ = -1;
-		}
-	}
-
-private:
-	pid_t pid_ = -1;
-	int status_ = 0;
-};
-
 class Interposer {
 public:
 	int run(const std::vector<std::string> &args, size_t accel_index, int setup_fd);
@@ -229,7 +175,7 @@ private:
 	std::unique_ptr<ProxyEndpoint> b_;  // towards the real device VM
 	RawRegion raw_;
 	RawRegion raw_b_; // channel B, read only: ring indices for the stats line
-	Backend backend_;
+	ChildProcess backend_; // the real device VM, a child of ours
 	std::mutex event_mu_;              // held while relaying one event on A
 	std::atomic<bool> events_on_{true};
 	std::atomic<bool> quit_{false};
@@ -290,7 +236,7 @@ int Interposer::wait_poisoned_and_exit()
 	else
 		spdlog::error("fault-device: the guest side did NOT poison the channel within 30 s");
 	quit_ = true;
-	backend_.stop(3000);
+	backend_.terminate(std::chrono::milliseconds(3000));
 	return 3;
 }
 
@@ -365,7 +311,7 @@ int Interposer::inject(const Message *req)
 		while (!g_term)
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		quit_ = true;
-		backend_.stop(2000);
+		backend_.terminate(std::chrono::milliseconds(2000));
 		return 0;
 	case Mode::flood:
 		flood();
@@ -424,8 +370,13 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 	std::vector<std::string> real = args;
 	real[0] = env("VSST_FAULT_QEMU");
 	real[accel_index] = "rpc,setup-fd=" + std::to_string(theirs.get());
-	if (!backend_.start(real, theirs.get())) {
-		spdlog::error("fault-device: cannot start {}", real[0]);
+	SpawnSpec spec;
+	spec.name = "real device VM";
+	spec.argv = real;
+	spec.inherit_fds = {theirs.get()};
+	std::string why;
+	if (!backend_.spawn(spec, why)) {
+		spdlog::error("fault-device: cannot start {}: {}", real[0], why);
 		return 1;
 	}
 	theirs.reset();
@@ -457,11 +408,11 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 			spdlog::info("fault-device: terminated");
 			break;
 		}
-		int st = 0;
-		if (backend_.exited(&st)) {
-			spdlog::error("fault-device: the real device VM exited ({})", st);
+		if (backend_.poll_exit()) {
+			const ExitInfo &e = *backend_.exit_info();
+			spdlog::error("fault-device: the real device VM {}", e.describe());
 			a_->poison("the real device VM behind fault-device exited");
-			status = WIFEXITED(st) ? WEXITSTATUS(st) : 3;
+			status = e.exited ? e.status : 3;
 			break;
 		}
 		if (quit_) {
@@ -502,7 +453,7 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 			if (req.op() == Op::Stop) {
 				spdlog::info("fault-device: STOP from the guest side");
 				quit_ = true;
-				backend_.stop(3000);
+				backend_.terminate(std::chrono::milliseconds(3000));
 				events.join();
 				return 0;
 			}
@@ -530,7 +481,7 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 	}
 	quit_ = true;
 	events.join();
-	backend_.stop(3000);
+	backend_.terminate(std::chrono::milliseconds(3000));
 	return status;
 }
 
