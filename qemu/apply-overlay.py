@@ -192,9 +192,12 @@ def main():
             print(f"  overlay: removed {rel}")
     for rel in sorted(desired):
         write_if_different(os.path.join(args.work, rel), desired[rel], stats)
-    with open(manifest_path + ".tmp", "w") as f:
-        f.write("\n".join(sorted(desired)) + "\n")
-    os.replace(manifest_path + ".tmp", manifest_path)
+    # Rewritten only when the set of files changes: a no-op run touches nothing.
+    manifest = ("\n".join(sorted(desired)) + "\n").encode()
+    if read_file(manifest_path) != manifest:
+        with open(manifest_path + ".tmp", "wb") as f:
+            f.write(manifest)
+        os.replace(manifest_path + ".tmp", manifest_path)
     print(f"  overlay: {len(desired)} files ({stats['written']} updated, "
           f"{stats['kept']} unchanged, {stats['restored']} restored, "
           f"{stats['removed']} removed)")
