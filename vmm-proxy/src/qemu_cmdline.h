@@ -45,7 +45,7 @@ std::string kernel_cmdline(const Options &o);
 // Device VM: -machine rpc-backend -accel rpc, the devices, isolation options.
 Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
 
-// --trace: the trace-args text for a device VM (qemu-backend/README.md): the
+// --trace: the trace-args text for a device VM (qemu/README.md): the
 // device arguments as a replay passes them ({sim}, {image:NAME}), one per
 // line, "image=NAME=PATH" for each disk image (PATH as the device VM can
 // open it: /proc/self/fd/N of trace_image_fds) and "sim-protocol=".

@@ -20,7 +20,7 @@
 #define RPC_ACCEL_MAX_PCI_DEVICES 32
 
 /*
- * Exit statuses of a backend QEMU (documented in qemu-backend/README.md).
+ * Exit statuses of a backend QEMU (documented in qemu/README.md).
  * 1 is QEMU's own status for start-up errors (bad options, setup failed).
  */
 enum RpcAccelExit {

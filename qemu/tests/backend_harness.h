@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test harness for the device-VM QEMU (qemu-backend/): starts the real
+// Test harness for the device-VM QEMU (qemu/overlay): starts the real
 // qemu-system-x86_64 with -machine rpc-backend -accel rpc and plays the
 // proxy side of the RPC channel through the rpc C API.
 #pragma once
