@@ -89,6 +89,7 @@ def generated_files(args, desired):
     lib = os.path.abspath(args.lib_build)
     rpc_inc = os.path.join(root, "rpc", "include")
     dev_inc = os.path.join(root, "device", "include")
+    protocol_inc = os.path.join(root, "protocol", "include")
     rpc_a = os.path.join(lib, "rpc", "libvsst_rpc.a")
     dev_a = os.path.join(lib, "device", "libvsst_device.a")
     trace_dirs = ["accel/rpc", "hw/vsst", "hw/vsst-proxy"]
@@ -97,7 +98,7 @@ def generated_files(args, desired):
 # The project's static libraries, for QEMU code in the overlay. Each archive
 # is copied into the build tree by a custom target so that ninja tracks it:
 # a changed archive relinks every binary that uses the dependency.
-vsst_inc = include_directories({meson_str(rpc_inc)}, {meson_str(dev_inc)})
+vsst_inc = include_directories({meson_str(rpc_inc)}, {meson_str(dev_inc)}, {meson_str(protocol_inc)})
 vsst_rpc_lib = custom_target('vsst_rpc_lib', input: {meson_str(rpc_a)},
   output: 'libvsst_rpc.a', command: ['cp', '@INPUT@', '@OUTPUT@'])
 vsst_device_lib = custom_target('vsst_device_lib', input: {meson_str(dev_a)},

@@ -17,8 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "vsst/sim/byte_buffer.h"
-#include "vsst/sim/frame_codec.h"
+#include "vsst/protocol/byte_buffer.h"
+#include "vsst/protocol/frame_codec.h"
+#include "vsst/protocol/wire_size.h"
 
 namespace vsst::sim {
 
@@ -27,10 +28,6 @@ enum class Protocol : uint8_t { kAuto, kFramed, kAcalsim };
 std::optional<Protocol> protocol_by_name(std::string_view name);
 std::string_view protocol_name(Protocol p);
 
-inline constexpr size_t kAcalsimRequestSize = 4104;   // sizeof(SSTRequest)
-inline constexpr size_t kAcalsimResponseSize = 4112;  // sizeof(SSTResponse)
-inline constexpr size_t kMinRequestPayload = 24;      // SST_REQUEST_HEADER_SIZE
-inline constexpr size_t kMaxRequestPayload = 4104;
 // A peer that keeps sending bad-but-delimited frames is cut off after this many.
 inline constexpr uint64_t kMaxRecoverableErrors = 1000;
 

@@ -16,7 +16,7 @@
 
 #include "sim_test_util.h"
 #include "connection.h"  // sst-element/server/src: backpressure test
-#include "vsst/sim/frame_codec.h"
+#include "vsst/protocol/frame_codec.h"
 #include "vsst/sim/server.h"
 #include "vsst/sim/sim_client.h"
 
@@ -346,7 +346,7 @@ TEST(Backpressure, BufferedRequestsServedAfterPeerHalfClose) {
     uint8_t* buf = in.prepare(1 << 20);
     const ssize_t n = ::recv(peer.get(), buf, 1 << 20, 0);
     in.commit(n > 0 ? static_cast<size_t>(n) : 0);
-    for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::kFrame;
+    for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
          f = parse_frame(in.view())) {
       responses += f.hdr.type == VSST_SIM_RESPONSE;
       in.consume(f.consumed);
@@ -359,7 +359,7 @@ TEST(Backpressure, BufferedRequestsServedAfterPeerHalfClose) {
     in.commit(static_cast<size_t>(n));
   }
   in.commit(0);
-  for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::kFrame;
+  for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
        f = parse_frame(in.view())) {
     responses += f.hdr.type == VSST_SIM_RESPONSE;
     in.consume(f.consumed);

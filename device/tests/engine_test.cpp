@@ -157,19 +157,6 @@ TEST(Engine, GetInfoIncludesSimulatorCapacities)
 	EXPECT_EQ(resp.result, 1u);
 }
 
-TEST(Engine, WireLengthCoversTheTypesPayload)
-{
-	SSTRequest r = make_req(SST_REQ_COMPUTE, 1);
-	EXPECT_EQ(RequestEngine::wire_length(r), SST_REQUEST_HEADER_SIZE + 12u);
-	r.type = SST_REQ_CONFIGURE;
-	EXPECT_EQ(RequestEngine::wire_length(r), SST_REQUEST_HEADER_SIZE + 16u);
-	r.type = SST_REQ_WRITE;
-	r.payload.memory.size = 300;
-	EXPECT_EQ(RequestEngine::wire_length(r), SST_REQUEST_HEADER_SIZE + 12u + 300u);
-	r.type = SST_REQ_READ;
-	EXPECT_EQ(RequestEngine::wire_length(r), SST_REQUEST_HEADER_SIZE + 12u);
-}
-
 // Through the C API, without a simulator configured.
 TEST(DeviceLocal, AnswersLocallyAndNoDeviceForForwardedTypes)
 {

@@ -70,8 +70,8 @@ size_t ServerSession::feed_framed(ByteBuffer& in, ByteBuffer& out, const Request
   size_t n = 0;
   while (n < max_requests && !closing_) {
     const ParsedFrame f = parse_frame(in.view());
-    if (f.status == ParsedFrame::Status::kNeedMore) break;
-    if (f.status == ParsedFrame::Status::kBad) {
+    if (f.status == ParsedFrame::Status::need_more) break;
+    if (f.status == ParsedFrame::Status::bad) {
       // The frame boundary is lost: report and hang up.
       error(out, 0, f.error, f.why, true);
       in.clear();

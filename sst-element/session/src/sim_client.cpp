@@ -11,7 +11,7 @@
 #include <cstring>
 #include <thread>
 
-#include "vsst/sim/frame_codec.h"
+#include "vsst/protocol/frame_codec.h"
 
 namespace vsst::sim {
 
@@ -159,21 +159,6 @@ std::optional<SSTResponse> SimClient::acalsim_call(const SSTRequest& req, int ti
   SSTResponse resp;
   if (!read_exact(&resp, sizeof resp, timeout_ms)) return std::nullopt;
   return resp;
-}
-
-size_t request_wire_size(const SSTRequest& req) {
-  switch (req.type) {
-    case SST_REQ_COMPUTE: return SST_REQUEST_HEADER_SIZE + 12;
-    case SST_REQ_READ: return SST_REQUEST_HEADER_SIZE + 12;
-    case SST_REQ_WRITE: {
-      const size_t n = req.payload.memory.size;
-      return SST_REQUEST_HEADER_SIZE + SST_WRITE_DATA_OFFSET +
-             (n < SST_MAX_WRITE_SIZE ? n : SST_MAX_WRITE_SIZE);
-    }
-    case SST_REQ_CONFIGURE: return SST_REQUEST_HEADER_SIZE + 16;
-    case SST_REQ_ECHO: return sizeof(SSTRequest);
-    default: return SST_REQUEST_HEADER_SIZE;
-  }
 }
 
 }  // namespace vsst::sim

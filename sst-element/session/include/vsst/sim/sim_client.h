@@ -11,6 +11,7 @@
 
 #include "vsst/sim-wire.h"
 #include "vsst/posix/unique_fd.h"
+#include "vsst/protocol/wire_size.h"  // request_wire_size, for callers of send_request
 #include "vsst/sst-protocol.h"
 
 namespace vsst::sim {
@@ -48,9 +49,5 @@ class SimClient {
  private:
   UniqueFd fd_;
 };
-
-// Length of the request prefix that carries everything a request type uses
-// (what a pipelined client sends in a REQUEST frame).
-size_t request_wire_size(const SSTRequest& req);
 
 }  // namespace vsst::sim

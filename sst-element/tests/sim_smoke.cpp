@@ -9,6 +9,7 @@
 #include "sim_test_util.h"
 #include "vsst/sim/sim_client.h"
 
+using namespace vsst;
 using namespace vsst::sim;
 
 namespace {
