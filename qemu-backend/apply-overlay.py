@@ -57,9 +57,9 @@ def edits(have_proxy, proxy_kconfig):
             hw_kconfig_lines.append("source vsst-proxy/Kconfig")
 
     def top_meson(t):
-        # vsst/meson.build declares vsst_rpc_dep / vsst_device_dep and adds
-        # the overlay's trace-events folders; it must run before trace/, hw/
-        # and accel/ are processed.
+        # vsst/meson.build declares vsst_rpc_dep / vsst_device_dep /
+        # vsst_trace_recorder_dep and adds the overlay's trace-events
+        # folders; it must run before trace/, hw/ and accel/ are processed.
         return insert_before(t, "subdir('qapi')", "subdir('vsst')" + tag, "meson.build")
 
     def hw_meson(t):
@@ -102,8 +102,10 @@ def generated_files(args, desired, have_proxy, proxy_kconfig):
     lib = os.path.abspath(args.lib_build)
     rpc_inc = os.path.join(root, "rpc", "include")
     dev_inc = os.path.join(root, "device", "include")
+    trace_inc = os.path.join(root, "trace", "include")
     rpc_a = os.path.join(lib, "rpc", "libvsst_rpc.a")
     dev_a = os.path.join(lib, "device", "libvsst_device.a")
+    rec_a = os.path.join(lib, "trace", "libvsst_trace_recorder.a")
     trace_dirs = ["accel/rpc", "hw/vsst"]
     if have_proxy and (PROXY_DIR + "/trace-events") in desired:
         trace_dirs.append(PROXY_DIR)
@@ -112,15 +114,20 @@ def generated_files(args, desired, have_proxy, proxy_kconfig):
 # The project's static libraries, for QEMU code in the overlays. Each archive
 # is copied into the build tree by a custom target so that ninja tracks it:
 # a changed archive relinks every binary that uses the dependency.
-vsst_inc = include_directories({meson_str(rpc_inc)}, {meson_str(dev_inc)})
+vsst_inc = include_directories({meson_str(rpc_inc)}, {meson_str(dev_inc)},
+  {meson_str(trace_inc)})
 vsst_rpc_lib = custom_target('vsst_rpc_lib', input: {meson_str(rpc_a)},
   output: 'libvsst_rpc.a', command: ['cp', '@INPUT@', '@OUTPUT@'])
 vsst_device_lib = custom_target('vsst_device_lib', input: {meson_str(dev_a)},
   output: 'libvsst_device.a', command: ['cp', '@INPUT@', '@OUTPUT@'])
+vsst_trace_recorder_lib = custom_target('vsst_trace_recorder_lib', input: {meson_str(rec_a)},
+  output: 'libvsst_trace_recorder.a', command: ['cp', '@INPUT@', '@OUTPUT@'])
 vsst_rpc_dep = declare_dependency(include_directories: vsst_inc,
   link_with: vsst_rpc_lib, link_args: ['-lstdc++', '-lpthread'])
 vsst_device_dep = declare_dependency(include_directories: vsst_inc,
   link_with: vsst_device_lib, link_args: ['-lstdc++', '-lpthread'])
+vsst_trace_recorder_dep = declare_dependency(include_directories: vsst_inc,
+  link_with: vsst_trace_recorder_lib, dependencies: vsst_rpc_dep)
 trace_events_subdirs += [{", ".join(meson_str(d) for d in trace_dirs)}]
 """
     desired["vsst/meson.build"] = meson.encode()

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * accel rpc: recording an RPC trace in the device VM (rpc/TRACE.md).
+ * accel rpc: recording an RPC trace in the device VM (trace/TRACE.md).
  *
  *   -accel rpc,...,trace=FILE            the device VM creates FILE
  *   -accel rpc,...,trace-fd=N            an inherited, writable fd (the launcher's)
@@ -9,12 +9,13 @@
  *                                        a line "image=NAME=PATH" names a disk image
  *                                        to fingerprint into the header
  *
- * The recorder (vsst_rpc's rpc_trace.h) observes every message on the
- * channel and, with the guest RAM layout this accelerator received, runs
- * the virtio tap: at each doorbell it copies the new descriptor chains and
- * driver-written buffers, at each interrupt the used elements and the bytes
- * the device wrote. Writing happens on the recorder's own thread from a
- * bounded buffer; the dispatcher never waits for the disk.
+ * The recorder (trace/: vsst/trace.h, libvsst_trace_recorder.a) observes
+ * every message on the channel and, with the guest RAM layout this
+ * accelerator received, runs the virtio tap: at each doorbell it copies
+ * the new descriptor chains and driver-written buffers, at each interrupt
+ * the used elements and the bytes the device wrote. Writing happens on
+ * the recorder's own thread from a bounded buffer; the dispatcher never
+ * waits for the disk.
  *
  * Devices add what the channel cannot show (rpc_accel_trace_*): virtio-sst
  * reports its simulator byte stream (the device core's observer) and each
@@ -29,7 +30,7 @@
 #include "qemu/error-report.h"
 #include "rpc-internal.h"
 #include "qemu/atomic.h"
-#include "vsst/rpc_trace.h"
+#include "vsst/trace.h"
 
 /*
  * Guards s->tracer for the device hooks, which run on other threads (the

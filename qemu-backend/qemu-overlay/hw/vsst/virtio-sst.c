@@ -76,7 +76,7 @@ static PCIDevice *virtio_sst_pci(VirtIOSST *s)
  * virtqueue_push() that, while an RPC trace is recorded, reports the
  * element between writing it and publishing used.idx: a driver that
  * rewrites the buffer as soon as it sees the element cannot race the
- * recorder (rpc/TRACE.md).
+ * recorder (trace/TRACE.md).
  */
 static void virtio_sst_push(VirtIOSST *s, VirtQueue *vq,
                             const VirtQueueElement *elem, unsigned int len)

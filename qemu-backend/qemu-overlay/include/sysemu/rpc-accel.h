@@ -56,7 +56,7 @@ void rpc_accel_set_irq(unsigned index, int level);
 void rpc_accel_msi(unsigned index, uint64_t address, uint32_t data);
 
 /*
- * RPC trace recording (-accel rpc,trace=... / trace-fd=...; rpc/TRACE.md).
+ * RPC trace recording (-accel rpc,trace=... / trace-fd=...; trace/TRACE.md).
  * All of these are no-ops when nothing is recorded, and safe from any
  * thread, also while the recording stops.
  */
