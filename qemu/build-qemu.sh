@@ -5,8 +5,9 @@
 #
 # Env: VSST_CACHE (cache root: the pristine source in $VSST_CACHE/qemu),
 #      VSST_QEMU_DIR (this checkout's work copy and builds, scripts/lib.sh),
-#      VSST_LIB_BUILD (CMake build dir holding rpc/libvsst_rpc.a and
-#      device/libvsst_device.a), VSST_JOBS (ninja -j, default nproc).
+#      VSST_LIB_BUILD (CMake build dir holding rpc/libvsst_rpc.a,
+#      device/libvsst_device.a and trace/libvsst_trace_recorder.a),
+#      VSST_JOBS (ninja -j, default nproc).
 # Output: $VSST_QEMU_DIR/build/qemu-system-x86_64 (build-asan/ with --asan).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -118,16 +119,16 @@ prepare_work_copy() {
 
 ensure_libs() {
 	local missing=() a
-	for a in rpc/libvsst_rpc.a device/libvsst_device.a; do
+	for a in rpc/libvsst_rpc.a device/libvsst_device.a trace/libvsst_trace_recorder.a; do
 		[ -f "$VSST_LIB_BUILD/$a" ] || missing+=("$a")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ -f "$VSST_LIB_BUILD/CMakeCache.txt" ]; then
 		vsst_progress "qemu: building the project libraries QEMU links (${missing[*]})"
-		cmake --build "$VSST_LIB_BUILD" -j "$JOBS" --target vsst_rpc vsst_device ||
-			vsst_die "qemu: building vsst_rpc/vsst_device in $VSST_LIB_BUILD failed"
+		cmake --build "$VSST_LIB_BUILD" -j "$JOBS" --target vsst_rpc vsst_device vsst_trace_recorder ||
+			vsst_die "qemu: building vsst_rpc/vsst_device/vsst_trace_recorder in $VSST_LIB_BUILD failed"
 	fi
-	for a in rpc/libvsst_rpc.a device/libvsst_device.a; do
+	for a in rpc/libvsst_rpc.a device/libvsst_device.a trace/libvsst_trace_recorder.a; do
 		[ -f "$VSST_LIB_BUILD/$a" ] ||
 			vsst_die "qemu: $VSST_LIB_BUILD/$a is missing; build the C++ components first (./vsst build)"
 	done

@@ -592,7 +592,7 @@ ByteWriter trace_file(bool with_end, bool all_items)
 		ByteWriter nondet;
 		nondet.u16(0x1af4).u16(0x1044).u32(1);
 		tlv(items, tf::Tag::Nondet, nondet.data().data(), 8);
-		const char note[] = "re-record: tests/traces/record.sh";
+		const char note[] = "re-record: trace/tests/golden/record.sh";
 		tlv(items, tf::Tag::Note, note, sizeof note - 1);
 	}
 	ByteWriter w;

@@ -113,7 +113,7 @@ void rpc_dispatch_stop(RpcAccelState *s);
 /* rpc-regions.c (BQL held) */
 void rpc_regions_update(RpcAccelState *s, unsigned index);
 
-/* rpc-trace.c (rpc/TRACE.md): start after the channel is attached; stop
+/* rpc-trace.c (trace/TRACE.md): start after the channel is attached; stop
  * after it is closed. */
 bool rpc_trace_start(RpcAccelState *s, Error **errp);
 void rpc_trace_stop(RpcAccelState *s);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * accel rpc: recording an RPC trace in the device VM (rpc/TRACE.md).
+ * accel rpc: recording an RPC trace in the device VM (trace/TRACE.md).
  *
  *   -accel rpc,...,trace=FILE            the device VM creates FILE
  *   -accel rpc,...,trace-fd=N            an inherited, writable fd (the launcher's)
@@ -9,14 +9,16 @@
  *                                        a line "image=NAME=PATH" names a disk image
  *                                        to fingerprint into the header
  *
- * The recorder (vsst_rpc's rpc_trace.h) observes every message on the
- * channel and, with the guest RAM layout this accelerator received, runs
- * the virtio tap: at each doorbell it copies the new descriptor chains and
- * driver-written buffers, at each interrupt the used elements and the bytes
- * the device wrote. Writing happens on the recorder's own thread from a
- * bounded buffer; the dispatcher never waits for the disk.
+ * The recorder (trace/: vsst/trace.h, libvsst_trace_recorder.a) observes
+ * every message on the channel and, with the guest RAM layout this
+ * accelerator received, runs the virtio tap: at each doorbell it copies
+ * the new descriptor chains and driver-written buffers, at each interrupt
+ * the used elements and the bytes the device wrote. Writing happens on
+ * the recorder's own thread from a bounded buffer; the dispatcher never
+ * waits for the disk.
  *
- * Devices add what the channel cannot show (rpc_accel_trace_*): virtio-sst
+ * Devices add what the channel cannot show through their trace hook
+ * (hw/vsst/trace-hook.h), installed here while recording: virtio-sst
  * reports its simulator byte stream (the device core's observer) and each
  * used element as it writes it. trace-args may also hold header lines
  * "sim-protocol=framed|acalsim", "origin=TEXT" and "note=TEXT".
@@ -29,7 +31,8 @@
 #include "qemu/error-report.h"
 #include "rpc-internal.h"
 #include "qemu/atomic.h"
-#include "vsst/rpc_trace.h"
+#include "hw/vsst/trace-hook.h"
+#include "vsst/trace.h"
 
 /*
  * Guards s->tracer for the device hooks, which run on other threads (the
@@ -40,17 +43,13 @@
 static GMutex rpc_trace_lock;
 static unsigned rpc_trace_next_sim_conn;
 
-bool rpc_accel_tracing(void)
-{
-    return rpc_accel_state && qatomic_read(&rpc_accel_state->tracer) != NULL;
-}
-
-unsigned rpc_accel_trace_new_sim_conn(void)
+static unsigned rpc_trace_new_sim_conn(void)
 {
     return qatomic_fetch_inc(&rpc_trace_next_sim_conn);
 }
 
-void rpc_accel_trace_sim(int what, unsigned conn, const void *data, size_t len)
+static void rpc_trace_sim(int what, unsigned conn, const void *data,
+                          size_t len)
 {
     RpcAccelState *s = rpc_accel_state;
 
@@ -60,14 +59,14 @@ void rpc_accel_trace_sim(int what, unsigned conn, const void *data, size_t len)
     g_mutex_lock(&rpc_trace_lock);
     if (s->tracer) {
         switch (what) {
-        case 0:
-        case 1:
+        case VSST_TRACE_HOOK_SIM_SENT:
+        case VSST_TRACE_HOOK_SIM_RECEIVED:
             vsst_trace_sim_data(s->tracer, conn, what, data, len);
             break;
-        case 2:
+        case VSST_TRACE_HOOK_SIM_CONNECTED:
             vsst_trace_sim_connected(s->tracer, conn);
             break;
-        case 3:
+        case VSST_TRACE_HOOK_SIM_CLOSED:
             vsst_trace_sim_closed(s->tracer, conn);
             break;
         default:
@@ -77,8 +76,8 @@ void rpc_accel_trace_sim(int what, unsigned conn, const void *data, size_t len)
     g_mutex_unlock(&rpc_trace_lock);
 }
 
-void rpc_accel_trace_used(PCIDevice *dev, unsigned queue, uint16_t pos,
-                          uint32_t head, uint32_t len)
+static void rpc_trace_used(PCIDevice *dev, unsigned queue, uint16_t pos,
+                           uint32_t head, uint32_t len)
 {
     RpcAccelState *s = rpc_accel_state;
     int index = dev ? rpc_accel_pci_index(dev) : -1;
@@ -92,6 +91,17 @@ void rpc_accel_trace_used(PCIDevice *dev, unsigned queue, uint16_t pos,
     }
     g_mutex_unlock(&rpc_trace_lock);
 }
+
+/*
+ * The devices' trace hook, installed while s->tracer records. A device
+ * thread may still call in after rpc_trace_stop removed it; the functions
+ * then find no recorder and do nothing.
+ */
+static const VsstTraceHook rpc_trace_hook = {
+    .new_sim_conn = rpc_trace_new_sim_conn,
+    .sim = rpc_trace_sim,
+    .used = rpc_trace_used,
+};
 
 bool rpc_trace_start(RpcAccelState *s, Error **errp)
 {
@@ -170,6 +180,7 @@ bool rpc_trace_start(RpcAccelState *s, Error **errp)
         s->trace_fd = -1;
     }
     vsst_trace_observe(s->tracer, s->ch);
+    vsst_trace_hook_set(&rpc_trace_hook);
     return true;
 }
 
@@ -182,6 +193,7 @@ void rpc_trace_stop(RpcAccelState *s)
     if (!s->tracer) {
         return;
     }
+    vsst_trace_hook_set(NULL);
     vsst_trace_get_stats(s->tracer, &st);
     g_mutex_lock(&rpc_trace_lock);
     tracer = s->tracer;

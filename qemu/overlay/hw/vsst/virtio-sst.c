@@ -27,7 +27,7 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-access.h"
 #include "hw/pci/pci.h"
-#include "sysemu/rpc-accel.h"
+#include "hw/vsst/trace-hook.h"
 #include "hw/vsst/virtio-sst.h"
 #include "migration/vmstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -76,7 +76,7 @@ static PCIDevice *virtio_sst_pci(VirtIOSST *s)
  * virtqueue_push() that, while an RPC trace is recorded, reports the
  * element between writing it and publishing used.idx: a driver that
  * rewrites the buffer as soon as it sees the element cannot race the
- * recorder (rpc/TRACE.md).
+ * recorder (trace/TRACE.md).
  */
 static void virtio_sst_push(VirtIOSST *s, VirtQueue *vq,
                             const VirtQueueElement *elem, unsigned int len)
@@ -86,14 +86,14 @@ static void virtio_sst_push(VirtIOSST *s, VirtQueue *vq,
     hwaddr used = virtio_queue_get_used_addr(vdev, n);
     uint16_t pos;
 
-    if (!rpc_accel_tracing() || !used) {
+    if (!vsst_trace_hook_active() || !used) {
         virtqueue_push(vq, elem, len);
         return;
     }
     /* The device is the only writer of used.idx: it is the next position. */
     pos = virtio_lduw_phys(vdev, used + 2);
     virtqueue_fill(vq, elem, len, 0);
-    rpc_accel_trace_used(virtio_sst_pci(s), n, pos, elem->index, len);
+    vsst_trace_hook_used(virtio_sst_pci(s), n, pos, elem->index, len);
     virtqueue_flush(vq, 1);
 }
 
@@ -104,10 +104,10 @@ static void virtio_sst_sim_observed(void *opaque, int what, unsigned conn,
     VirtIOSST *s = opaque;
 
     /* Calls come one at a time (the core serialises them). */
-    if (what == 2) {
-        s->trace_sim_conn = rpc_accel_trace_new_sim_conn();
+    if (what == VSST_TRACE_HOOK_SIM_CONNECTED) {
+        s->trace_sim_conn = vsst_trace_hook_new_sim_conn();
     }
-    rpc_accel_trace_sim(what, s->trace_sim_conn, data, len);
+    vsst_trace_hook_sim(what, s->trace_sim_conn, data, len);
 }
 
 /* Hold a copy of obj (len bytes); the oldest goes when the queue is full. */
@@ -406,7 +406,7 @@ static void virtio_sst_realize(DeviceState *dev, Error **errp)
     g_queue_init(&s->pending_events);
     g_queue_init(&s->pending_responses);
 
-    if (rpc_accel_tracing()) {
+    if (vsst_trace_hook_active()) {
         /* Right after vsst_dev_new: the core hands over the connection it
          * may already have opened from its first byte. */
         vsst_dev_set_sim_observer(s->core, virtio_sst_sim_observed, s);

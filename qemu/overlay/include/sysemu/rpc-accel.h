@@ -55,19 +55,4 @@ int rpc_accel_pci_index_by_requester(uint16_t requester_id);
 void rpc_accel_set_irq(unsigned index, int level);
 void rpc_accel_msi(unsigned index, uint64_t address, uint32_t data);
 
-/*
- * RPC trace recording (-accel rpc,trace=... / trace-fd=...; rpc/TRACE.md).
- * All of these are no-ops when nothing is recorded, and safe from any
- * thread, also while the recording stops.
- */
-bool rpc_accel_tracing(void);
-/* A fresh id for a simulator connection (trace SIMCONN records). */
-unsigned rpc_accel_trace_new_sim_conn(void);
-/* Simulator stream: what 0 sent, 1 received, 2 connected, 3 closed. */
-void rpc_accel_trace_sim(int what, unsigned conn, const void *data, size_t len);
-/* A used element of dev's queue, reported after it and its bytes are in
- * guest RAM and before used.idx is published (virtqueue_fill .. flush). */
-void rpc_accel_trace_used(PCIDevice *dev, unsigned queue, uint16_t pos,
-                          uint32_t head, uint32_t len);
-
 #endif /* SYSEMU_RPC_ACCEL_H */

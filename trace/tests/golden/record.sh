@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Re-records the golden traces in this folder from real device-VM runs:
-#   tests/traces/record.sh [sst|rng|blk|guest]...     (default: all four)
+#   trace/tests/golden/record.sh [sst|rng|blk|guest]...     (default: all four)
 # sst, rng, blk: the guest is played by the host-side virtio driver
 #   (guest-driver/lib, vsst-record-driver) through the real backend QEMU
 #   (-machine rpc-backend -accel rpc) over the RPC channel; sst additionally
@@ -19,10 +19,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VSST_TRACES_OUT:-$here}
-root=$(cd "$here/../.." && pwd)
+root=$(cd "$here/../../.." && pwd)
 bin=${VSST_BIN:-$root/build/default/bin}
 cache=${VSST_CACHE:-$HOME/.cache/vsst}
-source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
+source "$root/scripts/lib.sh"
 qemu=${VSST_QEMU:-$(vsst_qemu_bin)}
 images=${VSST_IMAGES:-$cache/images}
 rec=$bin/vsst-record-driver

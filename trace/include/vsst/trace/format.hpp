@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The vsst RPC trace file format, version 1 (see rpc/TRACE.md).
+// The vsst RPC trace file format, version 1 (see trace/TRACE.md).
 //
 // A trace is a file header followed by records, all little-endian:
 //

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// vsst-trace: look at and replay RPC traces (format: rpc/TRACE.md).
+// vsst-trace: look at and replay RPC traces (format: trace/TRACE.md).
 //
 //   vsst-trace dump FILE [--dev N] [--op OP[,OP..]] [--from I] [--to I] [--limit N] [--no-header]
 //   vsst-trace stats FILE

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "vsst/rpc_trace.h"
+#include "vsst/trace.h"
 #include "vsst/sst-protocol.h"
 #include "vsst/trace/child.hpp"
 #include "vsst/virtio/backend.h"
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 		std::vector<const char *> targs;
 		for (const std::string &s : tmpl)
 			targs.push_back(s.c_str());
-		const std::string note = "re-record: tests/traces/record.sh " + o.scenario +
+		const std::string note = "re-record: trace/tests/golden/record.sh " + o.scenario +
 					 " (vsst-record-driver --scenario " + o.scenario +
 					 "; host-side driver through the real device VM)";
 		vsst_trace_image image{"blk-disk.img", o.image.c_str()};

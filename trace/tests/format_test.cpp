@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "vsst/rpc_trace.h"
+#include "vsst/trace.h"
 #include "vsst/trace/reader.hpp"
 
 using namespace vsst::trace;

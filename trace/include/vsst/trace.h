@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rpc_trace.h - recording RPC traces (format: rpc/TRACE.md), a C interface
+ * trace.h - recording RPC traces (format: trace/TRACE.md), a C interface
  * usable from QEMU code and from C++ test drivers.
  *
  * A recorder writes one trace file. It is fed by:
@@ -17,8 +17,8 @@
  * are dropped and a DROPPED record says how many. Nothing aborts; errors are
  * negative errno values.
  */
-#ifndef VSST_RPC_TRACE_H
-#define VSST_RPC_TRACE_H
+#ifndef VSST_TRACE_H
+#define VSST_TRACE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -112,4 +112,4 @@ void vsst_trace_device_used(vsst_trace *t, unsigned dev, unsigned queue, uint16_
 }
 #endif
 
-#endif /* VSST_RPC_TRACE_H */
+#endif /* VSST_TRACE_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// replay.golden: every golden trace in tests/traces replays to a full match
+// replay.golden: every golden trace in trace/tests/golden replays to a full match
 // against a fresh device VM, twice with identical results (hermetic, the
 // simulator served from the trace), and the sst trace also against a live
 // sst-sim.

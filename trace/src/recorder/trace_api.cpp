@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The recorder's C interface (rpc_trace.h). No exception leaves here.
+// The recorder's C interface (vsst/trace.h). No exception leaves here.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "guest_ram.hpp"
 #include "sim_relay.hpp"
 #include "virtio_tap.hpp"
-#include "vsst/rpc_trace.h"
+#include "vsst/trace.h"
 #include "writer.hpp"
 
 using namespace vsst::trace;

@@ -24,9 +24,9 @@ done
 # core's observer, so its device-side trace replays exactly. QEMU's own
 # virtio-rng/-blk are captured at their interrupt, which this host-side
 # driver can outrun (it polls with interrupts suppressed and zeroes a buffer
-# before reusing it; rpc/TRACE.md): their device-side traces are checked
+# before reusing it; trace/TRACE.md): their device-side traces are checked
 # for validity here, and replayed as the Linux guest recordings
-# tests/traces/guest-{rng,blk}.vtrace (replay.golden).
+# trace/tests/golden/guest-{rng,blk}.vtrace (replay.golden).
 for s in sst rng blk; do
 	VSST_BIN=$bin "$rec" --scenario "$s" --out "$tmp/p-$s.vtrace" --device-trace "$tmp/d-$s.vtrace" \
 		--image "$tmp/blk-disk.img" --log-dir "$tmp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Replaying a trace against a fresh device VM (see rpc/TRACE.md).
+// Replaying a trace against a fresh device VM (see trace/TRACE.md).
 //
 // The replayer plays the proxy: it creates guest RAM and a channel, starts
 // QEMU (-machine rpc-backend -accel rpc) with the trace's device arguments,

@@ -3,7 +3,7 @@
 # replay.guest_record: vmm-proxy --trace end to end. A real Linux guest with
 # virtio-sst, virtio-rng and virtio-blk, one device VM each, each recording
 # its trace; each trace then replays to a full match twice
-# (tests/traces/record.sh guest, written to a scratch folder).
+# (trace/tests/golden/record.sh guest, written to a scratch folder).
 set -euo pipefail
 root=$1 bin=$2
 cache=${VSST_CACHE:-$HOME/.cache/vsst}
@@ -18,7 +18,7 @@ for f in "$qemu" "$images/vmlinuz" "$images/initramfs.cpio.gz" "$bin/vmm-proxy";
 done
 out=$(mktemp -d /tmp/vsst-guest-rec-XXXXXX)
 trap 'rm -rf "$out"' EXIT
-VSST_TRACES_OUT=$out VSST_BIN=$bin VSST_QEMU=$qemu VSST_IMAGES=$images "$root/tests/traces/record.sh" guest | tee "$out/log"
+VSST_TRACES_OUT=$out VSST_BIN=$bin VSST_QEMU=$qemu VSST_IMAGES=$images "$root/trace/tests/golden/record.sh" guest | tee "$out/log"
 for t in sst rng blk; do
 	[ -s "$out/guest-$t.vtrace" ] || { echo "FAIL: no guest-$t.vtrace" >&2; exit 1; }
 done
