@@ -9,7 +9,7 @@ only when its content differs, so unchanged files keep their mtime and ninja
 rebuilds only what changed. Files written by an earlier run that are no longer
 wanted are restored from the pristine tree (with a fresh mtime) or removed.
 
-Every edit of an existing QEMU file is a function in EDITS below and is listed
+Every edit of an existing QEMU file is a function in edits() below and is listed
 in qemu/README.md ("Edits to QEMU's own files").
 """
 
