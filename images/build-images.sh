@@ -163,13 +163,9 @@ MODULE_NOTE=""
 build_module() {
 	local script=$VSST_ROOT/guest-driver/linux/build.sh
 	local out=$WORK/module-$KVER stamp
-	if [ ! -f "$script" ]; then
-		MODULE_NOTE="guest-driver/linux/build.sh does not exist yet"
-		return
-	fi
 	# The module's sources plus the shared headers build.sh stages with them.
 	stamp=$( (echo "$KVER"; cd "$VSST_ROOT" && find guest-driver/linux guest-driver/include \
-		device/include -type f \( -name '*.[ch]' -o -name 'Makefile' -o -name 'Kbuild' \
+		protocol/include/vsst/sst-protocol.h -type f \( -name '*.[ch]' -o -name 'Makefile' -o -name 'Kbuild' \
 		-o -name '*.sh' \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha)
 	if [ -f "$out/virtio_sst.ko" ] && [ "$(cat "$out/.src-sha256" 2>/dev/null)" = "$stamp" ]; then
 		MODULE_KO=$out/virtio_sst.ko

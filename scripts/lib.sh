@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Shared shell helpers for ./vsst and the component scripts. Source it.
 
 VSST_ROOT=${VSST_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}

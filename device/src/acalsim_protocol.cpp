@@ -4,6 +4,8 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "vsst/protocol/wire_size.h"
+
 namespace vsst {
 
 void AcalsimProtocol::link_up(LinkOps &ops)
@@ -26,16 +28,16 @@ void AcalsimProtocol::pump(LinkOps &ops)
 	ForwardRequest req = std::move(queue_.front());
 	queue_.pop_front();
 	// The reference peers read a whole struct; always send all of it.
-	ops.out().append(req.body.get(), sizeof(SSTRequest));
+	ops.out().append(req.body.get(), kAcalsimRequestSize);
 	on_wire_ = req.info;
 }
 
 bool AcalsimProtocol::on_input(LinkOps &ops, ByteBuffer &in, std::string &fault)
 {
-	while (in.size() >= sizeof(SSTResponse)) {
+	while (in.size() >= kAcalsimResponseSize) {
 		SSTResponse resp;
-		std::memcpy(&resp, in.data(), sizeof(resp));
-		in.consume(sizeof(resp));
+		std::memcpy(&resp, in.data(), kAcalsimResponseSize);
+		in.consume(kAcalsimResponseSize);
 		if (ghost_) {
 			ghost_ = false;
 			VSST_LOG(ops.log(), debug, "late acalsim reply dropped");

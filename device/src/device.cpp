@@ -8,6 +8,7 @@
 
 #include "acalsim_protocol.h"
 #include "framed_protocol.h"
+#include "vsst/protocol/wire_size.h"
 
 namespace vsst {
 
@@ -116,7 +117,7 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 	fw.info.type = copy.type;
 	fw.info.param = copy.payload.config.param;
 	fw.info.deadline = Clock::now() + request_timeout_;
-	fw.wire_len = RequestEngine::wire_length(copy);
+	fw.wire_len = request_wire_size(copy);
 	fw.body = std::make_unique<SSTRequest>(copy);
 	if (!link_) {
 		complete_with_status(*this, fw.info, SST_STATUS_NO_DEVICE);
@@ -140,7 +141,7 @@ void Device::propagate_reset(const SSTRequest &req)
 	fw.info.user_data = req.user_data;
 	fw.info.type = SST_REQ_RESET;
 	fw.info.deadline = Clock::now() + request_timeout_;
-	fw.wire_len = SST_REQUEST_HEADER_SIZE;
+	fw.wire_len = request_wire_size(req); // the header: RESET carries no payload
 	fw.body = std::make_unique<SSTRequest>(req);
 	link_->submit(std::move(fw));
 }

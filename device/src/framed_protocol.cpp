@@ -5,7 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include "frame_codec.h"
+#include "vsst/protocol/frame_codec.h"
+#include "vsst/protocol/wire_size.h"
 #include "vsst/sim-wire.h"
 
 namespace vsst {
@@ -28,13 +29,13 @@ void FramedProtocol::link_up(LinkOps &ops)
 	hello.device_id = ops.device_id();
 	hello.features = kHelloFeatureEvents;
 	hello.clock_hz = 0;
-	wire::append(ops.out(), VSST_SIM_HELLO, 0, &hello, sizeof(hello));
+	encode_frame(ops.out(), VSST_SIM_HELLO, 0, {as_bytes(hello)});
 }
 
 void FramedProtocol::send(LinkOps &ops, ForwardRequest &&req)
 {
 	const uint64_t tag = next_tag_++;
-	wire::append(ops.out(), VSST_SIM_REQUEST, tag, req.body.get(), req.wire_len);
+	encode_frame(ops.out(), VSST_SIM_REQUEST, tag, {as_bytes(req.body.get(), req.wire_len)});
 	inflight_.emplace(tag, req.info);
 }
 
@@ -50,25 +51,25 @@ void FramedProtocol::probe_capacities(LinkOps &ops)
 	probe.body = std::make_unique<SSTRequest>();
 	std::memset(probe.body.get(), 0, sizeof(SSTRequest));
 	probe.body->type = SST_REQ_GET_INFO;
-	probe.wire_len = SST_REQUEST_HEADER_SIZE;
+	probe.wire_len = request_wire_size(*probe.body);
 	send(ops, std::move(probe));
 }
 
 bool FramedProtocol::on_input(LinkOps &ops, ByteBuffer &in, std::string &fault)
 {
 	for (;;) {
-		wire::Frame f;
-		const wire::Parse p = wire::parse(in.data(), in.size(), f);
-		if (p == wire::Parse::need_more)
+		const ParsedFrame f = parse_frame(in.view());
+		if (f.status == ParsedFrame::Status::need_more)
 			return true;
-		if (p != wire::Parse::frame) {
-			fault = wire::parse_error_name(p);
+		if (f.status == ParsedFrame::Status::bad) {
+			fault = f.why;
 			return false;
 		}
 		// f.payload points into `in`; handlers append only to the output
 		// buffer, so it stays valid until consumed here.
-		const bool ok = on_frame(ops, f.type, f.tag, f.payload, f.length, fault);
-		in.consume(f.total);
+		const bool ok = on_frame(ops, f.hdr.type, f.hdr.tag, f.payload.data(),
+					 static_cast<uint32_t>(f.payload.size()), fault);
+		in.consume(f.consumed);
 		if (!ok)
 			return false;
 	}
@@ -119,7 +120,7 @@ bool FramedProtocol::on_frame(LinkOps &ops, uint16_t type, uint64_t tag, const u
 	case VSST_SIM_ERROR:
 		return on_error(ops, tag, p, len, fault);
 	case VSST_SIM_PING:
-		wire::append(ops.out(), VSST_SIM_PONG, tag, nullptr, 0);
+		encode_frame(ops.out(), VSST_SIM_PONG, tag, {});
 		return true;
 	case VSST_SIM_PONG:
 		return true; // we never ping; harmless

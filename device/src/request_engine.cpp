@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "request_engine.h"
 
-#include <algorithm>
 #include <cstring>
 
 namespace vsst {
@@ -60,29 +59,6 @@ uint32_t RequestEngine::validate(const SSTRequest &req, size_t len)
 		break;
 	}
 	return SST_STATUS_OK;
-}
-
-uint32_t RequestEngine::wire_length(const SSTRequest &req)
-{
-	size_t n = SST_REQUEST_HEADER_SIZE;
-	switch (req.type) {
-	case SST_REQ_COMPUTE:
-		n += kComputeDesc;
-		break;
-	case SST_REQ_READ:
-		n += kMemoryDesc;
-		break;
-	case SST_REQ_WRITE:
-		n += kMemoryDesc + std::min<size_t>(req.payload.memory.size, SST_MAX_WRITE_SIZE);
-		break;
-	case SST_REQ_CONFIGURE:
-		n += kConfigDesc;
-		break;
-	default:
-		n = sizeof(SSTRequest);
-		break;
-	}
-	return static_cast<uint32_t>(n);
 }
 
 Route RequestEngine::handle(const SSTRequest &req, size_t len, SSTResponse &resp) const

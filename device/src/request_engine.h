@@ -36,9 +36,6 @@ public:
 
 	static bool is_local_type(uint32_t type);
 
-	// Bytes of the request the simulator needs (header + the type's payload).
-	static uint32_t wire_length(const SSTRequest &req);
-
 	// Local or invalid requests: fills `resp` completely and returns
 	// Route::local. Requests for the simulator: returns Route::forward and
 	// leaves `resp` alone.

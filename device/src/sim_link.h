@@ -21,13 +21,13 @@
 #include <thread>
 #include <vector>
 
-#include "byte_buffer.h"
 #include "logger.h"
 #include "pending.h"
 #include "request_engine.h"
 #include "sim_protocol.h"
 #include "stats.h"
 #include "vsst/posix/unique_fd.h"
+#include "vsst/protocol/byte_buffer.h"
 
 namespace vsst {
 

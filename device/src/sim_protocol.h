@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "byte_buffer.h"
 #include "logger.h"
 #include "pending.h"
+#include "vsst/protocol/byte_buffer.h"
 
 namespace vsst {
 

@@ -5,7 +5,7 @@
 #   build.sh --kdir <kernel headers/build dir> --out <dir> [options]
 #
 # The sources are staged in a scratch folder together with the two shared
-# headers (device/include/vsst/sst-protocol.h and
+# headers (protocol/include/vsst/sst-protocol.h and
 # guest-driver/include/vsst/sst-ioctl.h), so the source tree never holds
 # build products. See README.md.
 set -euo pipefail
@@ -63,7 +63,7 @@ fi
 [ -f "$kdir/Makefile" ] || die "$kdir is not a kernel build tree (no Makefile)"
 case "$jobs" in '' | *[!0-9]*) die "--jobs must be a number" ;; esac
 
-protocol_h=$root/device/include/vsst/sst-protocol.h
+protocol_h=$root/protocol/include/vsst/sst-protocol.h
 ioctl_h=$root/guest-driver/include/vsst/sst-ioctl.h
 for f in "$protocol_h" "$ioctl_h"; do
 	[ -f "$f" ] || die "missing shared header $f"

@@ -18,11 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "vsst/sim/frame_codec.h"
+#include "vsst/protocol/frame_codec.h"
 #include "vsst/sim/sim_client.h"
 
 namespace {
 
+using namespace vsst;
 using namespace vsst::sim;
 using Clock = std::chrono::steady_clock;
 
@@ -92,7 +93,7 @@ double run_framed(SimClient& c, bool write4k, int depth, double seconds) {
       }
       for (;;) {
         ParsedFrame f = parse_frame(in.view());
-        if (f.status != ParsedFrame::Status::kFrame) break;
+        if (f.status != ParsedFrame::Status::frame) break;
         if (f.hdr.type == VSST_SIM_RESPONSE) {
           --inflight;
           ++done;

@@ -15,7 +15,7 @@
 #include <span>
 #include <string>
 
-#include "vsst/sim/byte_buffer.h"
+#include "vsst/protocol/byte_buffer.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_session.h"
 #include "vsst/posix/unique_fd.h"
@@ -106,8 +106,8 @@ class Bridge : public SST::Component {
   bool client_eof_ = false;
   bool ended_ = false;
   bool busy_ = false;  // counted in the process-wide busy-bridge count
-  sim::ByteBuffer in_;
-  sim::ByteBuffer wire_out_;
+  ByteBuffer in_;
+  ByteBuffer wire_out_;
   std::map<uint64_t, Pending> pending_;  // remote requests by internal id
   std::map<uint64_t, sim::SimOutput> due_;  // embedded-model outputs by internal id
   uint64_t next_id_ = 1;

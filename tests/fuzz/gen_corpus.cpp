@@ -13,6 +13,7 @@
 
 #include "fuzz_formats.h"
 #include "fuzz_support.h"
+#include "vsst/protocol/wire_size.h"
 #include "vsst/rpc/message.hpp"
 #include "vsst/sim-wire.h"
 #include "vsst/sst-protocol.h"
@@ -376,16 +377,10 @@ SSTRequest request_of(uint32_t type, uint64_t id)
 	return r;
 }
 
-// Payload bytes a framed client sends for a request of `type`.
-uint32_t wire_len(uint32_t type)
+// Payload bytes a framed client sends for `r` (the protocol's one rule).
+uint32_t wire_len(const SSTRequest &r)
 {
-	switch (type) {
-	case SST_REQ_COMPUTE: return SST_REQUEST_HEADER_SIZE + 12;
-	case SST_REQ_READ: return SST_REQUEST_HEADER_SIZE + 12;
-	case SST_REQ_WRITE: return SST_REQUEST_HEADER_SIZE + 12 + 128;
-	case SST_REQ_CONFIGURE: return SST_REQUEST_HEADER_SIZE + 16;
-	}
-	return SST_REQUEST_HEADER_SIZE;
+	return vsst::request_wire_size(r);
 }
 
 void sim_framing_seeds()
@@ -398,11 +393,11 @@ void sim_framing_seeds()
 			frame(stream, VSST_SIM_PING, 77, nullptr, 0);
 			for (uint32_t t = 0; t < SST_REQ_MAX; ++t) {
 				SSTRequest r = request_of(t, 10 + t);
-				frame(stream, VSST_SIM_REQUEST, 100 + t, &r, wire_len(t));
+				frame(stream, VSST_SIM_REQUEST, 100 + t, &r, wire_len(r));
 			}
 			SSTRequest async = request_of(SST_REQ_COMPUTE, 99);
 			async.flags = SST_REQ_FLAG_ASYNC;
-			frame(stream, VSST_SIM_REQUEST, 200, &async, wire_len(SST_REQ_COMPUTE));
+			frame(stream, VSST_SIM_REQUEST, 200, &async, wire_len(async));
 			ByteWriter w;
 			w.u8(mode);
 			w.u8(sf::kSrvFeed).u16(static_cast<uint16_t>(stream.size())).raw(stream.data().data(), stream.size()).u8(3);
@@ -530,8 +525,8 @@ void loop_seeds()
 		w.u8(sf::kLoopToClient).u8(0).u16(0);
 		for (uint32_t t = 0; t < SST_REQ_MAX; ++t) {
 			const SSTRequest r = request_of(t, 0x100 + t);
-			const uint16_t extra = static_cast<uint16_t>(wire_len(t) - SST_REQUEST_HEADER_SIZE);
-			w.u8(sf::kLoopSend).u8(static_cast<uint8_t>(t)).u16(extra).raw(&r, wire_len(t));
+			const uint16_t extra = static_cast<uint16_t>(wire_len(r) - SST_REQUEST_HEADER_SIZE);
+			w.u8(sf::kLoopSend).u8(static_cast<uint8_t>(t)).u16(extra).raw(&r, wire_len(r));
 		}
 		w.u8(sf::kLoopToServer).u8(3).u16(100); // in two pieces
 		w.u8(sf::kLoopToClient).u8(3).u16(4000);
@@ -543,7 +538,7 @@ void loop_seeds()
 		v.u8(sf::kLoopToServer).u8(0).u16(0).u8(sf::kLoopToClient).u8(0).u16(0);
 		for (int i = 0; i < 3; ++i) {
 			const SSTRequest r = request_of(SST_REQ_COMPUTE, 0x200 + i);
-			v.u8(sf::kLoopSend).u8(SST_REQ_COMPUTE).u16(12).raw(&r, wire_len(SST_REQ_COMPUTE));
+			v.u8(sf::kLoopSend).u8(SST_REQ_COMPUTE).u16(12).raw(&r, wire_len(r));
 		}
 		v.u8(sf::kLoopToServer).u8(0).u16(0);
 		v.u8(sf::kLoopExpire).u32(1500);        // the client gives up; late answers follow
@@ -554,7 +549,7 @@ void loop_seeds()
 		v.u8(sf::kLoopToClient).u8(2).u16(50);  // a lost tail
 		v.u8(sf::kLoopReconnect);
 		const SSTRequest r = request_of(SST_REQ_READ, 0x300);
-		v.u8(sf::kLoopSend).u8(SST_REQ_READ).u16(12).raw(&r, wire_len(SST_REQ_READ));
+		v.u8(sf::kLoopSend).u8(SST_REQ_READ).u16(12).raw(&r, wire_len(r));
 		v.u8(sf::kLoopCancel);
 		v.u8(sf::kLoopToServer).u8(0).u16(0).u8(sf::kLoopToClient).u8(0).u16(0);
 		save("sim_framing", acalsim ? "loop_acalsim_damage" : "loop_framed_damage", v);
@@ -597,7 +592,7 @@ ByteWriter trace_file(bool with_end, bool all_items)
 		ByteWriter nondet;
 		nondet.u16(0x1af4).u16(0x1044).u32(1);
 		tlv(items, tf::Tag::Nondet, nondet.data().data(), 8);
-		const char note[] = "re-record: tests/traces/record.sh";
+		const char note[] = "re-record: trace/tests/golden/record.sh";
 		tlv(items, tf::Tag::Note, note, sizeof note - 1);
 	}
 	ByteWriter w;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target sim_framing: the simulator socket protocols, both ends.
 //
-// Server modes (sst-element/wire ServerSession + the DeviceModel it feeds, as
+// Server modes (sst-element/session ServerSession + the DeviceModel it feeds, as
 // sst-sim runs them): a client's byte stream, framed, acalsim, or detected
 // (auto). Invariants: requests handed out are 24..4104 bytes (framed) or
 // exactly 4104 (acalsim), at most max_requests per feed; once closing, nothing
@@ -39,8 +39,6 @@
 
 // device core internals (device/src)
 #include "acalsim_protocol.h"
-#include "byte_buffer.h"
-#include "frame_codec.h"
 #include "framed_protocol.h"
 #include "pending.h"
 #include "sim_protocol.h"
@@ -48,8 +46,10 @@
 #include "fuzz_formats.h"
 #include "fuzz_support.h"
 #include "vsst/sim-wire.h"
+#include "vsst/protocol/byte_buffer.h"
+#include "vsst/protocol/frame_codec.h"
+#include "vsst/protocol/wire_size.h"
 #include "vsst/sim/device_model.h"
-#include "vsst/sim/frame_codec.h"
 #include "vsst/sim/server_session.h"
 #include "vsst/sst-protocol.h"
 
@@ -117,7 +117,7 @@ public:
 		check_output();
 	}
 	// When set, everything the server writes is copied here after checking.
-	vsst::sim::ByteBuffer *tap = nullptr;
+	vsst::ByteBuffer *tap = nullptr;
 
 	void finish()
 	{
@@ -151,7 +151,7 @@ private:
 	void on_request(uint64_t token, std::span<const uint8_t> req)
 	{
 		const bool acalsim = session_.protocol() == vsst::sim::Protocol::kAcalsim;
-		FUZZ_CHECK(acalsim ? req.size() == vsst::sim::kAcalsimRequestSize
+		FUZZ_CHECK(acalsim ? req.size() == vsst::kAcalsimRequestSize
 				   : req.size() >= SST_REQUEST_HEADER_SIZE && req.size() <= sizeof(SSTRequest),
 			   "request of %zu bytes handed out (%s)", req.size(), acalsim ? "acalsim" : "framed");
 		++requests_;
@@ -189,19 +189,19 @@ private:
 	void check_output()
 	{
 		if (session_.protocol() == vsst::sim::Protocol::kAcalsim) {
-			FUZZ_CHECK(out_.size() % vsst::sim::kAcalsimResponseSize == 0, "acalsim output of %zu bytes",
+			FUZZ_CHECK(out_.size() % vsst::kAcalsimResponseSize == 0, "acalsim output of %zu bytes",
 				   out_.size());
 			while (!out_.empty()) {
-				response(acalsim_out_++, out_.data(), vsst::sim::kAcalsimResponseSize);
+				response(acalsim_out_++, out_.data(), vsst::kAcalsimResponseSize);
 				if (tap)
-					tap->append(out_.data(), vsst::sim::kAcalsimResponseSize);
-				out_.consume(vsst::sim::kAcalsimResponseSize);
+					tap->append(out_.data(), vsst::kAcalsimResponseSize);
+				out_.consume(vsst::kAcalsimResponseSize);
 			}
 			return;
 		}
 		while (!out_.empty()) {
-			const auto f = vsst::sim::parse_frame(out_.view());
-			FUZZ_CHECK(f.status == vsst::sim::ParsedFrame::Status::kFrame,
+			const auto f = vsst::parse_frame(out_.view());
+			FUZZ_CHECK(f.status == vsst::ParsedFrame::Status::frame,
 				   "server wrote a broken or partial frame (%zu bytes left)", out_.size());
 			const size_t len = f.payload.size();
 			switch (f.hdr.type) {
@@ -234,7 +234,7 @@ private:
 
 	vsst::sim::ServerSession session_;
 	vsst::sim::DeviceModel model_;
-	vsst::sim::ByteBuffer in_, out_;
+	vsst::ByteBuffer in_, out_;
 	uint64_t requests_ = 0, responses_ = 0, acalsim_out_ = 0;
 	std::multiset<uint64_t> open_tags_;
 };
@@ -503,31 +503,32 @@ private:
 			return;
 		}
 		while (!out_.empty()) {
-			vsst::wire::Frame f;
-			const vsst::wire::Parse p = vsst::wire::parse(out_.data(), out_.size(), f);
-			FUZZ_CHECK(p == vsst::wire::Parse::frame, "client wrote a broken or partial frame (%s)",
-				   vsst::wire::parse_error_name(p));
-			FUZZ_CHECK(hello_seen_ || f.type == VSST_SIM_HELLO, "client's first frame is type %u", f.type);
-			switch (f.type) {
+			const vsst::ParsedFrame f = vsst::parse_frame(out_.view());
+			FUZZ_CHECK(f.status == vsst::ParsedFrame::Status::frame, "client wrote a broken or partial frame (%s)",
+				   f.status == vsst::ParsedFrame::Status::bad ? std::string(f.why).c_str() : "partial");
+			const uint16_t type = f.hdr.type;
+			const size_t len = f.payload.size();
+			FUZZ_CHECK(hello_seen_ || type == VSST_SIM_HELLO, "client's first frame is type %u", type);
+			switch (type) {
 			case VSST_SIM_HELLO:
-				FUZZ_CHECK(!hello_seen_ && f.length == sizeof(vsst_sim_hello), "client HELLO twice or malformed");
+				FUZZ_CHECK(!hello_seen_ && len == sizeof(vsst_sim_hello), "client HELLO twice or malformed");
 				hello_seen_ = true;
 				break;
 			case VSST_SIM_REQUEST:
-				FUZZ_CHECK(f.length >= SST_REQUEST_HEADER_SIZE && f.length <= sizeof(SSTRequest),
-					   "REQUEST payload of %u bytes", f.length);
-				FUZZ_CHECK(sent_tags_.insert(f.tag).second, "tag %llu reused on one connection",
-					   static_cast<unsigned long long>(f.tag));
+				FUZZ_CHECK(len >= vsst::kMinRequestPayload && len <= vsst::kMaxRequestPayload,
+					   "REQUEST payload of %zu bytes", len);
+				FUZZ_CHECK(sent_tags_.insert(f.hdr.tag).second, "tag %llu reused on one connection",
+					   static_cast<unsigned long long>(f.hdr.tag));
 				break;
 			case VSST_SIM_PONG:
-				FUZZ_CHECK(f.length == 0, "PONG with payload");
+				FUZZ_CHECK(len == 0, "PONG with payload");
 				break;
 			default:
-				FUZZ_CHECK(false, "client wrote frame type %u", f.type);
+				FUZZ_CHECK(false, "client wrote frame type %u", type);
 			}
 			if (tap)
-				tap->append(out_.data(), f.total);
-			out_.consume(f.total);
+				tap->append(out_.data(), f.consumed);
+			out_.consume(f.consumed);
 		}
 	}
 
@@ -633,7 +634,7 @@ private:
 	ClientHarness client_;
 	std::unique_ptr<ServerHarness> server_;
 	vsst::ByteBuffer to_server_;
-	vsst::sim::ByteBuffer to_client_;
+	vsst::ByteBuffer to_client_;
 };
 
 } // namespace

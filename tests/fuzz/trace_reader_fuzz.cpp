@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzz target trace_reader: the RPC trace reader/validator (rpc/ vsst_trace:
+// Fuzz target trace_reader: the RPC trace reader/validator (trace/ vsst_trace:
 // parse_trace, the record accessors, describe) fed arbitrary files.
 //
 // Input: one flag byte (bit 0: allow_truncated), then the trace file bytes.

@@ -141,7 +141,7 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --qemu PATH              QEMU binary for both roles (default $VSST_QEMU)
   --console FILE           guest serial console to FILE (default stdout)
   --quiet-console          do not echo the console (it is still parsed)
-  --trace FILE             record the device VM's RPC trace into FILE (rpc/TRACE.md); with
+  --trace FILE             record the device VM's RPC trace into FILE (trace/TRACE.md); with
                            --isolate per-device one per device VM: FILE.<n>.<ext>
   --attach SOCKET          use a device VM already running, reached at its control socket
   --run-as USER            device VM user when started as root (default nobody; "" = root)

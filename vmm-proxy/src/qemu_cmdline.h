@@ -23,7 +23,7 @@ struct DeviceVmPlan {
 	std::vector<const DeviceSpec *> devices;
 	int setup_fd = -1;
 	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
-	int trace_fd = -1;        // --trace: the open trace file (rpc/TRACE.md)
+	int trace_fd = -1;        // --trace: the open trace file (trace/TRACE.md)
 	int trace_args_fd = -1;   // its device template (trace_template), a memfd
 	// Duplicates of blk_fds the recorder fingerprints the images through
 	// (QEMU's -add-fd does not keep the original numbers open).
@@ -50,7 +50,7 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 // The same as one command line (the setup socket at plan.setup_fd).
 Argv device_vm_argv(const Options &o, const DeviceVmPlan &plan, uint64_t ram_bytes);
 
-// --trace: the trace-args text for a device VM (qemu-backend/README.md): the
+// --trace: the trace-args text for a device VM (qemu/README.md): the
 // device arguments as a replay passes them ({sim}, {image:NAME}), one per
 // line, "image=NAME=PATH" for each disk image (PATH as the device VM can
 // open it: /proc/self/fd/N of trace_image_fds) and "sim-protocol=".

@@ -80,7 +80,7 @@ struct vsst_dev_stats {
 void vsst_dev_get_stats(vsst_dev *dev, struct vsst_dev_stats *st);
 
 /*
- * Observe the simulator byte stream (RPC trace recording, rpc/TRACE.md).
+ * Observe the simulator byte stream (RPC trace recording, trace/TRACE.md).
  * fn(opaque, what, conn, data, len): what 0 = bytes sent to the simulator,
  * 1 = bytes received from it (reported before the core acts on them),
  * 2 = connection conn is up (before any of its bytes), 3 = it is closed;

@@ -50,7 +50,9 @@ if [ -z "$checkpatch" ]; then
 	fi
 fi
 if [ -n "$checkpatch" ] && [ -f "$checkpatch" ]; then
-	check "checkpatch clean" perl "$checkpatch" --no-tree --quiet -f \
+	# From the scratch folder: checkpatch.pl (--strict) writes a camel-case cache
+	# (.checkpatch-camelcase.*) into the current directory.
+	check "checkpatch clean" env -C "$work" perl "$checkpatch" --no-tree --quiet -f \
 		"$linux"/*.c "$linux"/*.h "$linux/tests/sst_fake.c" \
 		"$linux/../include/vsst/sst-ioctl.h"
 elif [ "${VSST_REQUIRE_ALL:-}" = 1 ]; then

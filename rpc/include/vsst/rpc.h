@@ -158,7 +158,7 @@ struct vsst_rpc_stats {
 };
 void vsst_rpc_get_stats(const vsst_rpc *ch, struct vsst_rpc_stats *out);
 
-/* Optional per-message observer (trace recording). dir: 0 sent, 1 received;
+/* Optional per-message observer (e.g. a trace recorder). dir: 0 sent, 1 received;
  * ring: 0 requests, 1 completions, 2 events. Called on the calling thread. */
 typedef void (*vsst_rpc_observer)(void *opaque, int dir, int ring,
 				  const struct vsst_rpcmsg *msg);

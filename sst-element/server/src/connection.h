@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "vsst/sim/byte_buffer.h"
+#include "vsst/protocol/byte_buffer.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_options.h"
 #include "vsst/sim/server_session.h"

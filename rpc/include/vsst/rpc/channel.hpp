@@ -66,7 +66,7 @@ public:
 	// "" when healthy; once poisoned, stable for the endpoint's lifetime.
 	const char *poison_reason() const;
 	Stats stats() const;
-	// Trace hook, called on the calling thread for each message sent/received.
+	// Observer, called on the calling thread for each message sent/received.
 	void set_observer(Observer fn, void *opaque);
 	// Spin budget before blocking (0: block at once).
 	void set_spin_us(uint32_t us);

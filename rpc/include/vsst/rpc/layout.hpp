@@ -3,7 +3,7 @@
 // (requests, completions, events), each a control block (producer and
 // consumer indices on separate cache lines) followed by `capacity` inline
 // 32-byte messages. Every field is little-endian and accessed through
-// std::atomic_ref where both sides touch it. Public so tests and trace tools
+// std::atomic_ref where both sides touch it. Public so tests and tools
 // can inspect (or deliberately corrupt) a region.
 #pragma once
 

@@ -41,8 +41,8 @@ public:
 	}
 
 	// As above; before_publish runs after the slot is written and before
-	// the consumer can see it (the trace recorder's observer uses it so a
-	// "sent" record always precedes anything the peer does in response).
+	// the consumer can see it (the endpoint's observer runs there, so a
+	// message is observed as sent before anything the peer does in response).
 	template <class F>
 	RingStatus try_push(const Message &m, F &&before_publish)
 	{
