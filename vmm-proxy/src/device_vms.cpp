@@ -118,7 +118,12 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 	const bool ok = vm.vm.start(spec, vm.channel.fds(), ram_.fd(), ram_.layout(), error);
 	spdlog::info("{}: {}", vm.name, shell_quote(vm.vm.command_line()));
 	if (!ok) {
-		outcome_.fail(kExitDied, error);
+		// A device VM that exits at once makes the hand-over fail (EPIPE): its exit
+		// and last words are the reason, not the broken pipe.
+		if (vm.proc().pid() > 0 && vm.proc().wait(std::chrono::seconds(1)))
+			outcome_.fail(kExitDied, died_reason(vm) + " before START_VM");
+		else
+			outcome_.fail(kExitDied, error);
 		return false;
 	}
 	spdlog::info("{}: started, pid {}{}", vm.name, vm.proc().pid(), user_ ? " as " + user_->name : "");
