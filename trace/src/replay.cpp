@@ -20,12 +20,18 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <thread>
 
+#include "vsst/devvm/channel.h"
+#include "vsst/devvm/device_vm.h"
+#include "vsst/devvm/guest_ram.h"
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
+#include "vsst/posix/unix_socket.h"
 #include "vsst/rpc.h"
-#include "vsst/trace/child.hpp"
 
 namespace vsst::trace {
 
@@ -58,62 +64,6 @@ bool is_irq(const vsst_rpcmsg &m)
 
 std::tuple<uint64_t, uint64_t, uint64_t, uint64_t> key(const vsst_rpcmsg &m) { return {m.mr0, m.mr1, m.mr2, m.mr3}; }
 
-class Ram {
-public:
-	~Ram()
-	{
-		if (base_)
-			::munmap(base_, total_);
-		if (fd_ >= 0)
-			::close(fd_);
-	}
-	void create(const std::vector<RamRegion> &regions)
-	{
-		if (regions.empty())
-			error("the trace has no guest RAM layout");
-		for (const RamRegion &r : regions) {
-			regs_.push_back({r.gpa, r.size, total_});
-			total_ += r.size;
-		}
-		fd_ = ::memfd_create("vsst-replay-ram", MFD_CLOEXEC);
-		if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(total_)) < 0)
-			error(std::string("guest RAM memfd: ") + std::strerror(errno));
-		void *p = ::mmap(nullptr, total_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-		if (p == MAP_FAILED)
-			error(std::string("mapping guest RAM: ") + std::strerror(errno));
-		base_ = static_cast<uint8_t *>(p);
-	}
-	uint8_t *at(uint64_t gpa, uint64_t len)
-	{
-		for (const Reg &r : regs_)
-			if (gpa >= r.gpa && gpa - r.gpa <= r.size && len <= r.size - (gpa - r.gpa))
-				return base_ + r.off + (gpa - r.gpa);
-		return nullptr;
-	}
-	int fd() const { return fd_; }
-	std::string qemu_arg() const
-	{
-		std::string s;
-		for (const Reg &r : regs_) {
-			if (!s.empty())
-				s += ':';
-			s += std::to_string(fd_) + "@" + hex(r.gpa) + "+" + hex(r.size);
-			if (r.off)
-				s += "+" + hex(r.off);
-		}
-		return s;
-	}
-
-private:
-	struct Reg {
-		uint64_t gpa, size, off;
-	};
-	std::vector<Reg> regs_;
-	uint64_t total_ = 0;
-	int fd_ = -1;
-	uint8_t *base_ = nullptr;
-};
-
 class Replayer {
 public:
 	Replayer(const Trace &t, const ReplayOptions &o) : t_(t), o_(o) {}
@@ -144,11 +94,13 @@ private:
 	const Trace &t_;
 	ReplayOptions o_;
 	std::string dir_;
-	bool own_dir_ = false;
-	Ram ram_;
-	vsst_rpc_fds fds_{-1, -1, -1};
+	std::optional<TempDir> own_dir_;
+	devvm::GuestRam ram_;
+	devvm::Channel channel_;
+	devvm::ProxyEndpoint ep_;
 	vsst_rpc *ch_ = nullptr;
-	Child qemu_, live_sim_;
+	devvm::DeviceVm qemu_; // the device VM under replay
+	ChildProcess live_sim_;
 	bool hermetic_ = true;
 	std::string sim_socket_;
 	int sim_listen_ = -1;
@@ -169,20 +121,12 @@ private:
 
 Replayer::~Replayer()
 {
-	vsst_rpc_close(ch_);
-	qemu_.terminate(std::chrono::milliseconds(2000));
+	qemu_.process().terminate(std::chrono::milliseconds(2000));
 	live_sim_.terminate(std::chrono::milliseconds(1000));
 	for (auto &[c, fd] : sim_fd_)
 		::close(fd);
 	if (sim_listen_ >= 0)
 		::close(sim_listen_);
-	for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy})
-		if (fd >= 0)
-			::close(fd);
-	if (own_dir_) {
-		std::error_code ec;
-		fs::remove_all(dir_, ec);
-	}
 }
 
 std::string Replayer::substitute(const std::string &arg)
@@ -243,11 +187,14 @@ void Replayer::start_sim()
 			sim_socket_ = o_.sim;
 			return;
 		}
+		SpawnSpec sim;
+		sim.name = "sst-sim";
+		sim.argv = {o_.sim, "--socket", sim_socket_, "--status-interval", "0"};
+		sim.log_path = dir_ + "/sst-sim.log";
 		std::string err;
-		if (!live_sim_.spawn({o_.sim, "--socket", sim_socket_, "--status-interval", "0"}, {},
-				     dir_ + "/sst-sim.log", err))
+		if (!live_sim_.spawn(sim, err))
 			error("starting " + o_.sim + ": " + err);
-		if (!wait_socket(sim_socket_, timeout(), &live_sim_))
+		if (!wait_for_socket(sim_socket_, timeout(), &live_sim_))
 			error("sst-sim did not listen on " + sim_socket_ + ": " + live_sim_.log_tail(500));
 		return;
 	}
@@ -297,11 +244,12 @@ void Replayer::setup()
 			error("the trace lost " + std::to_string(r.dropped().records) + " records at #" +
 			      std::to_string(r.index) + " (recording budget): it cannot be replayed exactly");
 	if (o_.work_dir.empty()) {
-		std::string tmpl = (fs::temp_directory_path() / "vsst-replay-XXXXXX").string();
-		if (!::mkdtemp(tmpl.data()))
-			error("mkdtemp: " + std::string(std::strerror(errno)));
-		dir_ = tmpl;
-		own_dir_ = true;
+		try {
+			own_dir_.emplace("vsst-replay");
+		} catch (const std::exception &e) {
+			error(e.what());
+		}
+		dir_ = own_dir_->path().string();
 	} else {
 		dir_ = o_.work_dir;
 	}
@@ -311,42 +259,48 @@ void Replayer::setup()
 		uses_sim = uses_sim || a.find("{sim}") != std::string::npos;
 	if (uses_sim)
 		start_sim();
-	ram_.create(t_.header.ram);
-	char err[256] = "";
-	if (vsst_rpc_create(nullptr, &fds_, err, sizeof err) < 0)
-		error(std::string("creating the channel: ") + err);
-	ch_ = vsst_rpc_attach(&fds_, VSST_RPC_ROLE_PROXY, err, sizeof err);
-	if (!ch_)
-		error(std::string("attaching the channel: ") + err);
-	std::vector<std::string> argv = {o_.qemu,
-					 "-machine",
-					 "rpc-backend",
-					 "-accel",
-					 "rpc,fds=" + std::to_string(fds_.region) + ":" + std::to_string(fds_.to_device) +
-						 ":" + std::to_string(fds_.to_proxy) + ",ram=" + ram_.qemu_arg(),
-					 "-nodefaults",
-					 "-display",
-					 "none"};
-	check_args(t_.header.qemu_args);
-	for (const std::string &a : t_.header.qemu_args)
-		argv.push_back(substitute(a));
-	argv.insert(argv.end(), o_.extra_qemu_args.begin(), o_.extra_qemu_args.end());
-	std::string why;
-	if (!qemu_.spawn(argv, {fds_.region, fds_.to_device, fds_.to_proxy, ram_.fd()}, dir_ + "/device-vm.log", why))
-		error("starting the device VM: " + why);
-	if (o_.verbose) {
-		std::string cmd;
-		for (const std::string &a : argv)
-			cmd += a + " ";
-		log("device VM: " + cmd);
+	// The recorded layout, its regions back to back in one memfd.
+	if (t_.header.ram.empty())
+		error("the trace has no guest RAM layout");
+	std::vector<devvm::RamRegion> layout;
+	uint64_t total = 0;
+	for (const RamRegion &r : t_.header.ram) {
+		layout.push_back({r.gpa, r.size, total});
+		total += r.size;
 	}
+	std::string err;
+	ram_ = devvm::GuestRam::create(total, layout, err);
+	if (!ram_.valid() || !ram_.map(err))
+		error("guest RAM: " + err);
+	channel_ = devvm::Channel::create(err);
+	if (channel_.valid())
+		ep_ = devvm::ProxyEndpoint::attach(channel_.fds(), err);
+	if (!ep_)
+		error(err);
+	ch_ = ep_.get();
+	check_args(t_.header.qemu_args);
+	devvm::DeviceVmSpec spec;
+	spec.command.qemu = o_.qemu;
+	spec.command.handoff = devvm::Handoff::InheritFds;
+	// As recorded devices ran: the trace's arguments are checked (check_args), and a
+	// recording's device VM may have run without QEMU's sandbox.
+	spec.command.sandbox = false;
+	for (const std::string &a : t_.header.qemu_args)
+		spec.command.args.push_back(substitute(a));
+	spec.command.args.insert(spec.command.args.end(), o_.extra_qemu_args.begin(), o_.extra_qemu_args.end());
+	spec.log_path = dir_ + "/device-vm.log";
+	std::string why;
+	const bool started = qemu_.start(spec, channel_.fds(), ram_.fd(), ram_.layout(), why);
+	if (o_.verbose)
+		log("device VM: " + devvm::shell_quote(qemu_.command_line()));
+	if (!started)
+		error("starting the device VM: " + why);
 }
 
 void Replayer::check_alive()
 {
-	if (!stopped_ && !qemu_.running())
-		error("the device VM exited (status " + std::to_string(qemu_.wait(std::chrono::milliseconds(0)).value_or(-1)) +
-		      ")");
+	if (!stopped_ && !qemu_.process().running())
+		error("the device VM exited (status " + std::to_string(qemu_.process().exit_info()->code()) + ")");
 }
 
 void Replayer::request(const Record &r, const vsst_rpcmsg &m)
@@ -724,10 +678,10 @@ ReplayResult Replayer::run()
 	}
 	res_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 	if (res_.status != ReplayStatus::Match)
-		res_.qemu_log_tail = qemu_.log_tail(2000);
+		res_.qemu_log_tail = qemu_.process().log_tail(2000);
 	// A trace that ends with STOP lets the device VM exit by itself.
 	if (stopped_)
-		qemu_.wait(std::chrono::milliseconds(2000));
+		qemu_.process().wait(std::chrono::milliseconds(2000));
 	return res_;
 }
 

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "vsst/devvm/binaries.h"
+#include "vsst/devvm/device_vm.h"
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/unix_socket.h"
 #include "vsst/trace.h"
 #include "vsst/sst-protocol.h"
-#include "vsst/trace/child.hpp"
 #include "vsst/virtio/backend.h"
 #include "vsst/virtio/blk_driver.h"
 #include "vsst/virtio/error.h"
@@ -235,12 +237,15 @@ int main(int argc, char **argv)
 				"virtio-blk-pci,drive=blk0"};
 		}
 		// The simulator (sst scenario): sst-sim behind the recorder's relay.
-		vsst::trace::Child sim;
+		vsst::ChildProcess sim;
 		const std::string sim_sock = dir.file("sim.sock"), relay_sock = dir.file("relay.sock");
 		if (o.scenario == "sst") {
+			vsst::SpawnSpec spec;
+			spec.name = "sst-sim";
+			spec.argv = {o.sim_bin, "--socket", sim_sock, "--status-interval", "0"};
+			spec.log_path = logs + "/sst-sim.log";
 			std::string err;
-			if (!sim.spawn({o.sim_bin, "--socket", sim_sock, "--status-interval", "0"}, {}, logs + "/sst-sim.log", err) ||
-			    !vsst::trace::wait_socket(sim_sock, 10s, &sim))
+			if (!sim.spawn(spec, err) || !vsst::wait_for_socket(sim_sock, 10s, &sim))
 				throw vv::Error("sst-sim did not start: " + err + sim.log_tail(500));
 		}
 		vv::RpcGuest guest;
@@ -270,14 +275,12 @@ int main(int argc, char **argv)
 			throw vv::Error("starting the simulator relay failed");
 		vsst_trace_observe(tr, guest.channel());
 
-		// The device VM, with the same argument construction a replay uses.
-		const vsst_rpc_fds &f = guest.channel_fds();
-		const vsst_ram_layout &l = guest.ram_layout();
-		std::vector<std::string> qargv = {o.qemu, "-machine", "rpc-backend", "-accel",
-						  "rpc,fds=" + std::to_string(f.region) + ":" + std::to_string(f.to_device) +
-							  ":" + std::to_string(f.to_proxy) + ",ram=" + std::to_string(l.region[0].fd) +
-							  "@0x0+" + std::to_string(l.region[0].size),
-						  "-nodefaults", "-display", "none"};
+		// The device VM (devvm/), started the way a replay starts it.
+		vsst::devvm::DeviceVmSpec spec;
+		spec.command.qemu = o.qemu;
+		spec.command.handoff = vsst::devvm::Handoff::InheritFds;
+		spec.command.sandbox = false;
+		spec.log_path = logs + "/device-vm.log";
 		if (!o.device_trace.empty()) {
 			// The device VM records too: same template, its own end of the channel.
 			const std::string args_file = dir.file("trace-args");
@@ -287,13 +290,20 @@ int main(int argc, char **argv)
 			if (o.scenario == "blk")
 				af << "image=blk-disk.img=" << fs::absolute(o.image).string() << "\n";
 			af.close();
-			qargv[4] += ",trace=" + fs::absolute(o.device_trace).string() + ",trace-args=" + args_file;
+			spec.command.accel_options = {"trace=" + fs::absolute(o.device_trace).string(),
+						      "trace-args=" + args_file};
 		}
 		for (const std::string &s : tmpl)
-			qargv.push_back(substitute(s, relay_sock, o.image.empty() ? "" : fs::absolute(o.image).string()));
-		vsst::trace::Child qemu;
+			spec.command.args.push_back(
+				substitute(s, relay_sock, o.image.empty() ? "" : fs::absolute(o.image).string()));
+		const vsst_ram_layout &l = guest.ram_layout();
+		std::vector<vsst::devvm::RamRegion> layout;
+		for (uint32_t i = 0; i < l.count; i++)
+			layout.push_back({l.region[i].gpa, l.region[i].size, l.region[i].fd_offset});
+		vsst::devvm::DeviceVm device_vm;
+		vsst::ChildProcess &qemu = device_vm.process();
 		std::string why;
-		if (!qemu.spawn(qargv, {f.region, f.to_device, f.to_proxy, l.region[0].fd}, logs + "/device-vm.log", why))
+		if (!device_vm.start(spec, guest.channel_fds(), guest.ram_fd(), layout, why))
 			throw vv::Error("starting the device VM: " + why);
 		int rc = 0;
 		try {
@@ -309,7 +319,8 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 		guest.stop();
-		const auto st = qemu.wait(5s);
+		const auto exit = qemu.wait(5s);
+		const std::optional<int> st = exit ? std::optional<int>(exit->code()) : std::nullopt;
 		vsst_rpc_set_observer(guest.channel(), nullptr, nullptr);
 		vsst_trace_stats ts{};
 		vsst_trace_get_stats(tr, &ts);
