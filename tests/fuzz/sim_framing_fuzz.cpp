@@ -506,7 +506,9 @@ private:
 			const vsst::ParsedFrame f = vsst::parse_frame(out_.view());
 			FUZZ_CHECK(f.status == vsst::ParsedFrame::Status::frame, "client wrote a broken or partial frame (%s)",
 				   f.status == vsst::ParsedFrame::Status::bad ? std::string(f.why).c_str() : "partial");
+			// Copies: the header is packed, its fields cannot be bound to references.
 			const uint16_t type = f.hdr.type;
+			const uint64_t tag = f.hdr.tag;
 			const size_t len = f.payload.size();
 			FUZZ_CHECK(hello_seen_ || type == VSST_SIM_HELLO, "client's first frame is type %u", type);
 			switch (type) {
@@ -517,8 +519,8 @@ private:
 			case VSST_SIM_REQUEST:
 				FUZZ_CHECK(len >= vsst::kMinRequestPayload && len <= vsst::kMaxRequestPayload,
 					   "REQUEST payload of %zu bytes", len);
-				FUZZ_CHECK(sent_tags_.insert(f.hdr.tag).second, "tag %llu reused on one connection",
-					   static_cast<unsigned long long>(f.hdr.tag));
+				FUZZ_CHECK(sent_tags_.insert(tag).second, "tag %llu reused on one connection",
+					   static_cast<unsigned long long>(tag));
 				break;
 			case VSST_SIM_PONG:
 				FUZZ_CHECK(len == 0, "PONG with payload");
