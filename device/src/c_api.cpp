@@ -116,7 +116,8 @@ void vsst_dev_get_stats(vsst_dev *dev, struct vsst_dev_stats *st)
 }
 
 void vsst_dev_set_sim_observer(vsst_dev *dev,
-			       void (*fn)(void *opaque, int what, unsigned conn, const void *data, size_t len),
+			       void (*fn)(void *opaque, int what, unsigned conn, const void *data,
+					  size_t len),
 			       void *opaque)
 {
 	if (!dev)

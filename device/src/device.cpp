@@ -20,8 +20,8 @@ uint32_t Device::offered_features()
 }
 
 Device::Device(const vsst_dev_config &cfg)
-	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id), protocol_(cfg.protocol),
-	  max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
+	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id),
+	  protocol_(cfg.protocol), max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
 	  request_timeout_(std::chrono::milliseconds(cfg.request_timeout_ms ? cfg.request_timeout_ms
 									    : kDefaultTimeoutMs)),
 	  features_(offered_features()), log_(cfg.log, cfg.log_opaque, "virtio-sst: "),
@@ -57,7 +57,8 @@ std::unique_ptr<Device> Device::create(const vsst_dev_config &cfg, std::string &
 		const uint32_t cap_ms = cfg.reconnect_max_ms ? cfg.reconnect_max_ms : kDefaultReconnectMaxMs;
 		o.reconnect_max = std::chrono::milliseconds(cap_ms);
 		o.reconnect_min = std::min<Clock::duration>(std::chrono::milliseconds(10), o.reconnect_max);
-		o.handshake_timeout = std::min<Clock::duration>(dev->request_timeout_, std::chrono::seconds(5));
+		o.handshake_timeout =
+			std::min<Clock::duration>(dev->request_timeout_, std::chrono::seconds(5));
 		std::unique_ptr<SimProtocol> proto;
 		if (cfg.protocol == VSST_DEV_PROTO_ACALSIM)
 			proto = std::make_unique<AcalsimProtocol>();

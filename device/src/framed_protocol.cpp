@@ -211,7 +211,8 @@ void FramedProtocol::finish(LinkOps &ops, const PendingInfo &info, SSTResponse &
 {
 	if (info.internal) {
 		if (info.type == SST_REQ_GET_INFO && resp.status == SST_STATUS_OK)
-			ops.set_capacities(resp.payload.info.max_compute_units, resp.payload.info.memory_size);
+			ops.set_capacities(resp.payload.info.max_compute_units,
+					   resp.payload.info.memory_size);
 		else if (info.type == SST_REQ_RESET && resp.status == SST_STATUS_OK)
 			probe_capacities(ops); // a reset restores the start-up parameters
 		return;

@@ -24,10 +24,10 @@ private:
 	const char *prefix_ = "";
 };
 
-#define VSST_LOG(logger, lvl, ...)                                                                 \
-	do {                                                                                       \
-		if ((logger).enabled())                                                            \
-			(logger).log(::vsst::LogLevel::lvl, __VA_ARGS__);                          \
+#define VSST_LOG(logger, lvl, ...)                                                                           \
+	do {                                                                                                 \
+		if ((logger).enabled())                                                                      \
+			(logger).log(::vsst::LogLevel::lvl, __VA_ARGS__);                                    \
 	} while (0)
 
 } // namespace vsst

@@ -18,14 +18,14 @@ struct PendingInfo {
 	uint64_t request_id = 0;
 	uint64_t user_data = 0;
 	uint32_t type = 0;
-	uint32_t param = 0; // CONFIGURE parameter, to refresh cached capacities
+	uint32_t param = 0;    // CONFIGURE parameter, to refresh cached capacities
 	bool internal = false; // issued by the core itself (capacity probe): no completion
 	Clock::time_point deadline{};
 };
 
 struct ForwardRequest {
 	PendingInfo info;
-	uint32_t wire_len = 0; // meaningful leading bytes of *body
+	uint32_t wire_len = 0;            // meaningful leading bytes of *body
 	std::unique_ptr<SSTRequest> body; // zero-filled beyond what the guest supplied
 };
 

@@ -120,7 +120,8 @@ void SimLink::set_observer(Observer fn, void *opaque)
 		return;
 	// Hand over the current connection from its start if the log has it;
 	// otherwise the observer starts with the next connection.
-	if (conn_open_ && startup_logging_ && !startup_log_.empty() && startup_log_.front().what == kSimConnected) {
+	if (conn_open_ && startup_logging_ && !startup_log_.empty() &&
+	    startup_log_.front().what == kSimConnected) {
 		for (const LoggedEvent &e : startup_log_)
 			fn(opaque, e.what, conn_, e.bytes.data(), e.bytes.size());
 		obs_whole_ = true;

@@ -124,9 +124,9 @@ private:
 	std::mutex obs_mu_;
 	Observer obs_fn_ = nullptr;
 	void *obs_opaque_ = nullptr;
-	bool obs_whole_ = false;   // the observer saw the current connection from its start
+	bool obs_whole_ = false; // the observer saw the current connection from its start
 	bool conn_open_ = false;
-	unsigned conn_ = 0;        // current connection's id
+	unsigned conn_ = 0; // current connection's id
 	unsigned next_conn_ = 0;
 	bool startup_logging_ = true;
 	size_t startup_bytes_ = 0;

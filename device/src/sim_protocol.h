@@ -19,10 +19,10 @@ namespace vsst {
 // What a protocol may ask of the link.
 class LinkOps {
 public:
-	virtual ByteBuffer &out() = 0;          // bytes to send; the link flushes them
-	virtual CompletionSink &sink() = 0;     // completions/events for the device
-	virtual void handshake_done() = 0;      // the peer is ready: forwarding starts
-	virtual void peer_healthy() = 0;        // a well-formed reply arrived: backoff resets
+	virtual ByteBuffer &out() = 0;      // bytes to send; the link flushes them
+	virtual CompletionSink &sink() = 0; // completions/events for the device
+	virtual void handshake_done() = 0;  // the peer is ready: forwarding starts
+	virtual void peer_healthy() = 0;    // a well-formed reply arrived: backoff resets
 	virtual void set_capacities(uint64_t max_compute_units, uint64_t memory_size) = 0;
 	virtual void note_protocol_error() = 0; // counted in stats.errors
 	virtual const Logger &log() const = 0;

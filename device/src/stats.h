@@ -19,7 +19,10 @@ struct Stats {
 	std::atomic<uint64_t> reconnects{0}; // connections established after a lost one
 	std::atomic<uint32_t> connected{0};
 
-	static void bump(std::atomic<uint64_t> &c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+	static void bump(std::atomic<uint64_t> &c, uint64_t n = 1)
+	{
+		c.fetch_add(n, std::memory_order_relaxed);
+	}
 };
 
 } // namespace vsst

@@ -37,7 +37,8 @@ void FakeSim::start()
 	a.sun_family = AF_UNIX;
 	std::strncpy(a.sun_path, path_.c_str(), sizeof(a.sun_path) - 1);
 	::unlink(path_.c_str());
-	if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0 || ::listen(listen_fd_, 8) < 0)
+	if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0 ||
+	    ::listen(listen_fd_, 8) < 0)
 		throw std::runtime_error(std::string("fake sim bind/listen: ") + std::strerror(errno));
 	wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	stop_ = false;

@@ -40,18 +40,18 @@ public:
 	void stop();  // "kill": listener and connection closed, socket file removed
 
 	// Knobs.
-	std::atomic<bool> auto_reply{true};   // else requests are held for the test
+	std::atomic<bool> auto_reply{true}; // else requests are held for the test
 	std::atomic<bool> answer_hello{true};
 	std::atomic<bool> answer_get_info{true};
-	std::atomic<int> reply_delay_ms{0};   // acalsim: delay before each reply
-	std::atomic<bool> wrong_ids{false};   // reply with garbage request_id/user_data
+	std::atomic<int> reply_delay_ms{0}; // acalsim: delay before each reply
+	std::atomic<bool> wrong_ids{false}; // reply with garbage request_id/user_data
 
 	// Observations.
 	std::atomic<int> connections{0};
 	std::atomic<int> hellos{0};
-	std::atomic<int> requests{0};       // forwarded requests received (probes excluded)
+	std::atomic<int> requests{0}; // forwarded requests received (probes excluded)
 	std::atomic<int> pongs{0};
-	std::atomic<int> overlap{0};        // acalsim: a request arrived before the previous reply
+	std::atomic<int> overlap{0}; // acalsim: a request arrived before the previous reply
 	std::atomic<uint32_t> hello_device_id{0};
 	std::atomic<uint32_t> hello_features{0};
 	std::atomic<uint32_t> last_req_len{0};
@@ -62,8 +62,8 @@ public:
 
 	// Actions, callable from the test thread.
 	void reply(const Held &h, uint32_t status = SST_STATUS_OK);
-	void send_frame(uint16_t type, uint64_t tag, const void *payload, uint32_t len, uint32_t magic = VSST_SIM_MAGIC,
-			uint16_t version = VSST_SIM_VERSION);
+	void send_frame(uint16_t type, uint64_t tag, const void *payload, uint32_t len,
+			uint32_t magic = VSST_SIM_MAGIC, uint16_t version = VSST_SIM_VERSION);
 	void send_raw(const void *p, size_t n);
 	void send_event(const SSTEvent &ev);
 	void drop_client();

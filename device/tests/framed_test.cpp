@@ -325,12 +325,14 @@ INSTANTIATE_TEST_SUITE_P(
 		Garbage{"bad_magic",
 			[](FakeSim &s, uint64_t) { s.send_frame(VSST_SIM_PONG, 0, nullptr, 0, 0xdeadbeef); }},
 		Garbage{"bad_version",
-			[](FakeSim &s, uint64_t) { s.send_frame(VSST_SIM_PONG, 0, nullptr, 0, VSST_SIM_MAGIC, 9); }},
+			[](FakeSim &s, uint64_t) {
+				s.send_frame(VSST_SIM_PONG, 0, nullptr, 0, VSST_SIM_MAGIC, 9);
+			}},
 		Garbage{"oversize",
 			[](FakeSim &s, uint64_t) {
 				// Header only: the client must not wait for 1 MiB of payload.
-				vsst_sim_frame_hdr hdr{VSST_SIM_MAGIC, VSST_SIM_VERSION, VSST_SIM_RESPONSE,
-						       1u << 20, 0, 1};
+				vsst_sim_frame_hdr hdr{
+					VSST_SIM_MAGIC, VSST_SIM_VERSION, VSST_SIM_RESPONSE, 1u << 20, 0, 1};
 				s.send_raw(&hdr, sizeof(hdr));
 			}},
 		Garbage{"unknown_tag",
@@ -339,8 +341,7 @@ INSTANTIATE_TEST_SUITE_P(
 				FakeSim::Held fake{live + 1000, 36, r};
 				s.reply(fake);
 			}},
-		Garbage{"unknown_type",
-			[](FakeSim &s, uint64_t) { s.send_frame(42, 0, nullptr, 0); }},
+		Garbage{"unknown_type", [](FakeSim &s, uint64_t) { s.send_frame(42, 0, nullptr, 0); }},
 		Garbage{"short_response",
 			[](FakeSim &s, uint64_t live) {
 				uint8_t p[20] = {};
@@ -380,7 +381,8 @@ TEST_F(Framed, SimulatorRejectingHelloIsReported)
 	struct {
 		vsst_sim_error e;
 		char text[11];
-	} __attribute__((packed)) err{{VSST_SIM_ERR_BAD_VERSION, 0}, {'b', 'a', 'd', ' ', 'v', 'e', 'r', 's', 'i', 'o', 'n'}};
+	} __attribute__((packed))
+	err{{VSST_SIM_ERR_BAD_VERSION, 0}, {'b', 'a', 'd', ' ', 'v', 'e', 'r', 's', 'i', 'o', 'n'}};
 	sim.send_frame(VSST_SIM_ERROR, 0, &err, sizeof(err));
 	ASSERT_TRUE(sim.wait_connections(2, 5s)); // dropped and retried
 	EXPECT_TRUE(h.log.contains("rejected HELLO: bad version"));

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -64,8 +64,9 @@ public:
 		SSTResponse resp;
 	};
 
-	explicit Harness(const char *socket, uint32_t protocol = VSST_DEV_PROTO_FRAMED, uint32_t timeout_ms = 10000,
-			 uint32_t max_inflight = 0, uint32_t reconnect_max_ms = 50)
+	explicit Harness(const char *socket, uint32_t protocol = VSST_DEV_PROTO_FRAMED,
+			 uint32_t timeout_ms = 10000, uint32_t max_inflight = 0,
+			 uint32_t reconnect_max_ms = 50)
 	{
 		vsst_dev_config cfg{};
 		cfg.socket_path = socket;

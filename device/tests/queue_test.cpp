@@ -105,7 +105,8 @@ TEST(CompletionQueue, EventBacklogIsBounded)
 		ASSERT_TRUE(q.push_event(ev));
 	EXPECT_FALSE(q.push_event(ev));
 	Collected c;
-	EXPECT_EQ(q.reap(nullptr, &Collected::event, &c), static_cast<int>(CompletionQueue::kMaxQueuedEvents));
+	EXPECT_EQ(q.reap(nullptr, &Collected::event, &c),
+		  static_cast<int>(CompletionQueue::kMaxQueuedEvents));
 	EXPECT_TRUE(q.push_event(ev));
 }
 

@@ -146,10 +146,11 @@ TEST_P(Reconnect, ConnectionDroppedBySimulatorRecovers)
 	EXPECT_GE(h.stats().reconnects, 5u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Protocols, Reconnect,
-			 ::testing::Values(ProtoCase{"framed", FakeSim::Proto::framed, VSST_DEV_PROTO_FRAMED},
-					   ProtoCase{"acalsim", FakeSim::Proto::acalsim, VSST_DEV_PROTO_ACALSIM}),
-			 [](const ::testing::TestParamInfo<ProtoCase> &i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+	Protocols, Reconnect,
+	::testing::Values(ProtoCase{"framed", FakeSim::Proto::framed, VSST_DEV_PROTO_FRAMED},
+			  ProtoCase{"acalsim", FakeSim::Proto::acalsim, VSST_DEV_PROTO_ACALSIM}),
+	[](const ::testing::TestParamInfo<ProtoCase> &i) { return std::string(i.param.name); });
 
 } // namespace
 } // namespace vsst

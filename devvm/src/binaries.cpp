@@ -24,10 +24,19 @@ std::string env_or(const char *name, const std::string &fallback)
 
 } // namespace
 
-std::string default_qemu() { return env_or("VSST_QEMU", VSST_DEFAULT_QEMU); }
+std::string default_qemu()
+{
+	return env_or("VSST_QEMU", VSST_DEFAULT_QEMU);
+}
 
-std::string default_sim() { return env_or("VSST_BIN", VSST_DEFAULT_BIN_DIR) + "/sst-sim"; }
+std::string default_sim()
+{
+	return env_or("VSST_BIN", VSST_DEFAULT_BIN_DIR) + "/sst-sim";
+}
 
-bool executable(const std::string &path) { return !path.empty() && access(path.c_str(), X_OK) == 0; }
+bool executable(const std::string &path)
+{
+	return !path.empty() && access(path.c_str(), X_OK) == 0;
+}
 
 } // namespace vsst::devvm

@@ -41,8 +41,8 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 	for (const DeviceSpec *d : devices) {
 		switch (d->kind) {
 		case DeviceKind::Sst:
-			a.add({"-device", "virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket=" + qemu_escape(d->sim) +
-						  device_props(*d)});
+			a.add({"-device", "virtio-sst-pci,id=sst" + std::to_string(sst++) +
+						  ",socket=" + qemu_escape(d->sim) + device_props(*d)});
 			break;
 		case DeviceKind::Rng: {
 			std::string id = "rng" + std::to_string(rng++);
@@ -57,7 +57,8 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set, "-drive",
 			       "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
 				       "-drive,readonly=" + (d->readonly ? "on" : "off"),
-			       "-device", "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d)});
+			       "-device",
+			       "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d)});
 			a.inherit.push_back(fd);
 			blk++;
 			break;
@@ -79,9 +80,11 @@ Argv device_vm_argv(const DeviceVmArgs &d)
 		a.inherit.push_back(d.setup_fd);
 		break;
 	case Handoff::InheritFds:
-		accel += ",fds=" + std::to_string(d.channel.region) + ":" + std::to_string(d.channel.to_device) + ":" +
-			 std::to_string(d.channel.to_proxy) + ",ram=" + ram_option(d.ram_fd, d.ram_layout);
-		a.inherit.insert(a.inherit.end(), {d.channel.region, d.channel.to_device, d.channel.to_proxy, d.ram_fd});
+		accel += ",fds=" + std::to_string(d.channel.region) + ":" +
+			 std::to_string(d.channel.to_device) + ":" + std::to_string(d.channel.to_proxy) +
+			 ",ram=" + ram_option(d.ram_fd, d.ram_layout);
+		a.inherit.insert(a.inherit.end(),
+				 {d.channel.region, d.channel.to_device, d.channel.to_proxy, d.ram_fd});
 		break;
 	case Handoff::ControlSocket:
 		accel += ",control=" + qemu_escape(d.control_path);
@@ -95,7 +98,8 @@ Argv device_vm_argv(const DeviceVmArgs &d)
 	a.add({"-serial", "none", "-parallel", "none"});
 	if (d.sandbox)
 		// No new processes, no privilege changes, no obsolete or resource syscalls.
-		a.add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+		a.add({"-sandbox",
+		       "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
 	a.args.insert(a.args.end(), d.args.begin(), d.args.end());
 	return a;
 }

@@ -81,7 +81,8 @@ bool DeviceVm::start(const DeviceVmSpec &spec, const vsst_rpc_fds &channel, int 
 	child_end.reset();
 
 	if (cmd.handoff == Handoff::ControlSocket) {
-		setup = accept_within(listener.get(), spec.connect_timeout, [this] { return !proc_.running(); });
+		setup = accept_within(listener.get(), spec.connect_timeout,
+				      [this] { return !proc_.running(); });
 		unlink(cmd.control_path.c_str()); // the socket exists only until it has connected
 		if (!setup) {
 			error = name_ + " did not connect to " + cmd.control_path;

@@ -40,8 +40,8 @@ std::string ram_option(int fd, const std::vector<RamRegion> &layout)
 	std::string s;
 	for (const RamRegion &r : layout) {
 		char b[96];
-		std::snprintf(b, sizeof b, "%s%d@0x%" PRIx64 "+0x%" PRIx64 "+0x%" PRIx64, s.empty() ? "" : ":", fd,
-			      r.gpa, r.size, r.fd_offset);
+		std::snprintf(b, sizeof b, "%s%d@0x%" PRIx64 "+0x%" PRIx64 "+0x%" PRIx64,
+			      s.empty() ? "" : ":", fd, r.gpa, r.size, r.fd_offset);
 		s += b;
 	}
 	return s;

@@ -36,9 +36,9 @@ HandshakeResult handshake(vsst_rpc *proxy, const HandshakeOptions &o)
 			if (auto why = o.check())
 				return fail(HandshakeFailure::Aborted, *why);
 		if (Clock::now() >= deadline)
-			return fail(HandshakeFailure::Timeout, o.name + " sent no START_VM within " + duration_text(o.timeout) +
-								 " (" + std::to_string(res.devices.size()) +
-								 " device(s) registered)");
+			return fail(HandshakeFailure::Timeout,
+				    o.name + " sent no START_VM within " + duration_text(o.timeout) + " (" +
+					    std::to_string(res.devices.size()) + " device(s) registered)");
 		vsst_rpcmsg ev{};
 		const int r = vsst_rpc_proxy_wait_event(proxy, &ev, 100);
 		if (r == -ETIMEDOUT || r == 0)
@@ -52,34 +52,40 @@ HandshakeResult handshake(vsst_rpc *proxy, const HandshakeOptions &o)
 		case VSST_RPC_OP_HELLO:
 			if (ev.mr1 != VSST_RPC_PROTOCOL_VERSION)
 				return fail(HandshakeFailure::Protocol,
-					    o.name + " speaks RPC protocol " + std::to_string(ev.mr1) + ", we speak " +
+					    o.name + " speaks RPC protocol " + std::to_string(ev.mr1) +
+						    ", we speak " +
 						    std::to_string(VSST_RPC_PROTOCOL_VERSION));
 			res.peer_features = ev.mr2;
 			break;
 		case VSST_RPC_OP_REGISTER_PCI_DEV: {
 			if (ev.mr1 >= VSST_RPC_AS_PCI_LIMIT)
 				return fail(HandshakeFailure::Protocol,
-					    o.name + " registered an impossible device index " + std::to_string(ev.mr1));
+					    o.name + " registered an impossible device index " +
+						    std::to_string(ev.mr1));
 			const unsigned index = static_cast<unsigned>(ev.mr1);
 			for (const auto &d : res.devices)
 				if (d.index == index)
-					return fail(HandshakeFailure::Protocol, o.name + " registered device index " +
-											 std::to_string(index) + " twice");
-			res.devices.push_back({index, static_cast<uint16_t>(ev.mr2 >> 16), static_cast<uint16_t>(ev.mr2),
+					return fail(HandshakeFailure::Protocol,
+						    o.name + " registered device index " +
+							    std::to_string(index) + " twice");
+			res.devices.push_back({index, static_cast<uint16_t>(ev.mr2 >> 16),
+					       static_cast<uint16_t>(ev.mr2),
 					       static_cast<uint32_t>(ev.mr3 & 0xffffff)});
 			break;
 		}
 		case VSST_RPC_OP_START_VM:
 			if (res.devices.size() < o.min_devices)
 				return fail(HandshakeFailure::Protocol,
-					    o.name + " is ready with " + std::to_string(res.devices.size()) + " device(s), " +
-						    std::to_string(o.min_devices) + " were asked for");
+					    o.name + " is ready with " + std::to_string(res.devices.size()) +
+						    " device(s), " + std::to_string(o.min_devices) +
+						    " were asked for");
 			if (o.on_event)
 				o.on_event(ev);
 			return res;
 		case VSST_RPC_OP_STOP:
-			return fail(HandshakeFailure::Stopped,
-				    o.name + " sent STOP (reason " + std::to_string(ev.mr1) + ") during the handshake");
+			return fail(HandshakeFailure::Stopped, o.name + " sent STOP (reason " +
+								       std::to_string(ev.mr1) +
+								       ") during the handshake");
 		default:
 			break;
 		}

@@ -37,11 +37,14 @@ public:
 			return;
 		const char *req = std::getenv("VSST_REQUIRE_ALL");
 		if (req && std::strcmp(req, "1") == 0) {
-			std::fprintf(stderr, "FAIL: no QEMU (VSST_QEMU or this checkout's build) and VSST_REQUIRE_ALL=1\n");
+			std::fprintf(
+				stderr,
+				"FAIL: no QEMU (VSST_QEMU or this checkout's build) and VSST_REQUIRE_ALL=1\n");
 			std::exit(1);
 		}
-		std::fprintf(stderr, "SKIP: no QEMU: VSST_QEMU is not set and this checkout's build is missing "
-				     "(run ./vsst qemu)\n");
+		std::fprintf(stderr,
+			     "SKIP: no QEMU: VSST_QEMU is not set and this checkout's build is missing "
+			     "(run ./vsst qemu)\n");
 		std::exit(77);
 	}
 };
@@ -59,7 +62,8 @@ protected:
 	void TearDown() override
 	{
 		if (HasFailure())
-			std::fprintf(stderr, "---- device VM output ----\n%s\n----\n", vm.process().log_tail().c_str());
+			std::fprintf(stderr, "---- device VM output ----\n%s\n----\n",
+				     vm.process().log_tail().c_str());
 	}
 };
 
@@ -98,7 +102,8 @@ TEST_P(DeviceVmTest, StartsHandshakesAndStops)
 }
 
 INSTANTIATE_TEST_SUITE_P(Handoffs, DeviceVmTest,
-			 ::testing::Values(Handoff::SetupSocket, Handoff::InheritFds, Handoff::ControlSocket));
+			 ::testing::Values(Handoff::SetupSocket, Handoff::InheritFds,
+					   Handoff::ControlSocket));
 
 TEST(DeviceVmFailure, BadDeviceExitsAndHandshakeSaysWhy)
 {
@@ -121,7 +126,8 @@ TEST(DeviceVmFailure, BadDeviceExitsAndHandshakeSaysWhy)
 	o.check = [&vm]() -> std::optional<std::string> {
 		if (vm.process().running())
 			return std::nullopt;
-		return "device VM " + vm.process().exit_info()->describe() + ": " + vm.process().log_tail(200);
+		return "device VM " + vm.process().exit_info()->describe() + ": " +
+		       vm.process().log_tail(200);
 	};
 	HandshakeResult r = handshake(ep.get(), o);
 	EXPECT_EQ(r.failure, HandshakeFailure::Aborted);

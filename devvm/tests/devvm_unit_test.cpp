@@ -21,7 +21,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool has(const std::vector<int> &v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<int> &v, int x)
+{
+	return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 TEST(RamLayout, SmallRamIsOneRegion)
 {
@@ -107,10 +110,11 @@ TEST(CommandLine, SetupSocketIsolatedWithSandbox)
 	d.ram_bytes = 512ull << 20;
 	d.args = {"-device", "virtio-rng-pci"};
 	Argv a = device_vm_argv(d);
-	EXPECT_EQ(shell_quote(a.args),
-		  "/q -nodefaults -no-user-config -display none -monitor none -nic none -machine rpc-backend "
-		  "-accel rpc,setup-fd=9,trace-fd=12 -m 512M -serial none -parallel none -sandbox "
-		  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -device virtio-rng-pci");
+	EXPECT_EQ(
+		shell_quote(a.args),
+		"/q -nodefaults -no-user-config -display none -monitor none -nic none -machine rpc-backend "
+		"-accel rpc,setup-fd=9,trace-fd=12 -m 512M -serial none -parallel none -sandbox "
+		"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -device virtio-rng-pci");
 	EXPECT_EQ(a.inherit, std::vector<int>{9});
 }
 
@@ -125,7 +129,8 @@ TEST(CommandLine, InheritedFdsAndControlSocket)
 	d.sandbox = false;
 	Argv a = device_vm_argv(d);
 	const std::string line = shell_quote(a.args);
-	EXPECT_NE(line.find("-accel rpc,fds=3:4:5,ram=6@0x0+0x4000000+0x0 -serial"), std::string::npos) << line;
+	EXPECT_NE(line.find("-accel rpc,fds=3:4:5,ram=6@0x0+0x4000000+0x0 -serial"), std::string::npos)
+		<< line;
 	EXPECT_EQ(line.find("-sandbox"), std::string::npos);
 	EXPECT_EQ(line.find("-m "), std::string::npos);
 	for (int fd : {3, 4, 5, 6})
@@ -145,11 +150,14 @@ TEST(CommandLine, DevicesWithFdSetsAndEscapes)
 	Argv a;
 	add_devices(a, {&sst, &rng, &blk}, {11});
 	const std::string line = shell_quote(a.args);
-	EXPECT_NE(line.find("-device virtio-sst-pci,id=sst0,socket=/we,,ird,queue-size=64"), std::string::npos);
+	EXPECT_NE(line.find("-device virtio-sst-pci,id=sst0,socket=/we,,ird,queue-size=64"),
+		  std::string::npos);
 	EXPECT_NE(line.find("-object rng-builtin,id=rng0-src -device virtio-rng-pci,id=rng0,rng=rng0-src"),
 		  std::string::npos);
-	EXPECT_NE(line.find("-add-fd fd=11,set=1 -drive file=/dev/fdset/1,format=raw,if=none,id=blk0-drive,readonly=on"),
-		  std::string::npos);
+	EXPECT_NE(
+		line.find(
+			"-add-fd fd=11,set=1 -drive file=/dev/fdset/1,format=raw,if=none,id=blk0-drive,readonly=on"),
+		std::string::npos);
 	EXPECT_EQ(line.find("/img"), std::string::npos) << "the image path must not reach the device VM";
 	EXPECT_EQ(a.inherit, std::vector<int>{11});
 	EXPECT_STREQ(device_kind_name(DeviceKind::Blk), "virtio-blk");
@@ -160,7 +168,8 @@ TEST(CommandLine, DevicesWithFdSetsAndEscapes)
 // with the given events.
 class FakeDevice {
 public:
-	FakeDevice(const Channel &ch, std::vector<vsst_rpcmsg> answer, uint64_t version = VSST_RPC_PROTOCOL_VERSION)
+	FakeDevice(const Channel &ch, std::vector<vsst_rpcmsg> answer,
+		   uint64_t version = VSST_RPC_PROTOCOL_VERSION)
 	{
 		const vsst_rpc_fds fds = ch.fds();
 		char err[256] = "";
@@ -212,9 +221,10 @@ struct HandshakeTest : ::testing::Test {
 
 TEST_F(HandshakeTest, HelloRegistrationsStartVm)
 {
-	FakeDevice dev(ch, {ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 0x1af4107f, 0xff00),
-			    ev(VSST_RPC_OP_MMIO_REGION_CONFIG, 0xe0000000, 0x1000, 1),
-			    ev(VSST_RPC_OP_REGISTER_PCI_DEV, 1, 0x1af41044, 0xff00), ev(VSST_RPC_OP_START_VM)});
+	FakeDevice dev(ch,
+		       {ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 0x1af4107f, 0xff00),
+			ev(VSST_RPC_OP_MMIO_REGION_CONFIG, 0xe0000000, 0x1000, 1),
+			ev(VSST_RPC_OP_REGISTER_PCI_DEV, 1, 0x1af41044, 0xff00), ev(VSST_RPC_OP_START_VM)});
 	std::vector<unsigned> seen;
 	opt.min_devices = 2;
 	opt.on_event = [&](const vsst_rpcmsg &m) { seen.push_back(vsst_rpc_mr0_op(m.mr0)); };
@@ -243,10 +253,16 @@ TEST_F(HandshakeTest, HostilePeersFailWithAReason)
 	const std::vector<Case> cases = {
 		{{}, VSST_RPC_PROTOCOL_VERSION + 1, HandshakeFailure::Protocol, "dvm speaks RPC protocol"},
 		{{ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 1, 1), ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 1, 1)},
-		 VSST_RPC_PROTOCOL_VERSION, HandshakeFailure::Protocol, "dvm registered device index 0 twice"},
-		{{ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 1, 1), ev(VSST_RPC_OP_START_VM)}, VSST_RPC_PROTOCOL_VERSION,
-		 HandshakeFailure::Protocol, "dvm is ready with 1 device(s), 2 were asked for"},
-		{{ev(VSST_RPC_OP_STOP, 7)}, VSST_RPC_PROTOCOL_VERSION, HandshakeFailure::Stopped,
+		 VSST_RPC_PROTOCOL_VERSION,
+		 HandshakeFailure::Protocol,
+		 "dvm registered device index 0 twice"},
+		{{ev(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 1, 1), ev(VSST_RPC_OP_START_VM)},
+		 VSST_RPC_PROTOCOL_VERSION,
+		 HandshakeFailure::Protocol,
+		 "dvm is ready with 1 device(s), 2 were asked for"},
+		{{ev(VSST_RPC_OP_STOP, 7)},
+		 VSST_RPC_PROTOCOL_VERSION,
+		 HandshakeFailure::Stopped,
 		 "dvm sent STOP (reason 7) during the handshake"},
 	};
 	for (const Case &c : cases) {

@@ -25,7 +25,9 @@ TempDir::TempDir(const std::string &prefix)
 	path_ = tmpl;
 }
 
-TempDir::TempDir(TempDir &&o) noexcept : path_(std::exchange(o.path_, {})), keep_(o.keep_) {}
+TempDir::TempDir(TempDir &&o) noexcept : path_(std::exchange(o.path_, {})), keep_(o.keep_)
+{
+}
 
 TempDir &TempDir::operator=(TempDir &&o) noexcept
 {
@@ -37,7 +39,10 @@ TempDir &TempDir::operator=(TempDir &&o) noexcept
 	return *this;
 }
 
-TempDir::~TempDir() { remove(); }
+TempDir::~TempDir()
+{
+	remove();
+}
 
 void TempDir::remove()
 {

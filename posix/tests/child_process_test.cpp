@@ -143,7 +143,8 @@ TEST(ChildProcess, BoundedWaitOnAChildThatIgnoresSigterm)
 	ChildProcess c;
 	std::string err;
 	// The trap is set before "ready" appears in the log.
-	ASSERT_TRUE(c.spawn(sh("trap '' TERM; echo ready; while :; do sleep 0.05; done", dir.file("log")), err));
+	ASSERT_TRUE(
+		c.spawn(sh("trap '' TERM; echo ready; while :; do sleep 0.05; done", dir.file("log")), err));
 	const auto until = std::chrono::steady_clock::now() + 5s;
 	while (c.log_tail().find("ready") == std::string::npos && std::chrono::steady_clock::now() < until)
 		usleep(10000);

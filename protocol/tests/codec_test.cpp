@@ -28,7 +28,10 @@ std::vector<uint8_t> frame(uint16_t type, uint64_t tag, uint32_t len, uint32_t m
 	return f;
 }
 
-std::span<const uint8_t> first(const std::vector<uint8_t> &v, size_t n) { return {v.data(), n}; }
+std::span<const uint8_t> first(const std::vector<uint8_t> &v, size_t n)
+{
+	return {v.data(), n};
+}
 
 TEST(Codec, RoundTrip)
 {

@@ -28,14 +28,14 @@ TEST(WireSize, EveryRequestType)
 {
 	constexpr uint32_t header = 24;
 	const std::map<uint32_t, uint32_t> expected = {
-		{SST_REQ_NOOP, header},            // no payload
-		{SST_REQ_ECHO, 4104},              // all data, length unknown: whole struct
-		{SST_REQ_COMPUTE, header + 12},    // compute_units, latency_model
-		{SST_REQ_READ, header + 12},       // addr, size
+		{SST_REQ_NOOP, header},             // no payload
+		{SST_REQ_ECHO, 4104},               // all data, length unknown: whole struct
+		{SST_REQ_COMPUTE, header + 12},     // compute_units, latency_model
+		{SST_REQ_READ, header + 12},        // addr, size
 		{SST_REQ_WRITE, header + 12 + 300}, // addr, size, then `size` data bytes
-		{SST_REQ_RESET, header},           // no payload
-		{SST_REQ_GET_INFO, header},        // no payload
-		{SST_REQ_CONFIGURE, header + 16},  // param, reserved, value
+		{SST_REQ_RESET, header},            // no payload
+		{SST_REQ_GET_INFO, header},         // no payload
+		{SST_REQ_CONFIGURE, header + 16},   // param, reserved, value
 	};
 	// A new request type must get its entry here.
 	ASSERT_EQ(expected.size(), size_t{SST_REQ_MAX});
@@ -59,7 +59,8 @@ TEST(WireSize, WriteCarriesItsDataCappedAtTheLargestWrite)
 	SSTRequest r = request(SST_REQ_WRITE);
 	for (uint32_t size : {0u, 1u, 8u, 4067u, 4068u}) {
 		r.payload.memory.size = size;
-		EXPECT_EQ(request_wire_size(r), SST_REQUEST_HEADER_SIZE + SST_WRITE_DATA_OFFSET + size) << size;
+		EXPECT_EQ(request_wire_size(r), SST_REQUEST_HEADER_SIZE + SST_WRITE_DATA_OFFSET + size)
+			<< size;
 	}
 	for (uint32_t size : {4069u, 4080u, 0xffffffffu}) {
 		r.payload.memory.size = size;

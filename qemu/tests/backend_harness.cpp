@@ -59,8 +59,8 @@ std::optional<vsst_rpcmsg> ProxyChannel::next_event(int timeout_ms)
 	return std::nullopt;
 }
 
-std::optional<vsst_rpcmsg>
-ProxyChannel::wait_for(const std::function<bool(const vsst_rpcmsg &)> &pred, int timeout_ms)
+std::optional<vsst_rpcmsg> ProxyChannel::wait_for(const std::function<bool(const vsst_rpcmsg &)> &pred,
+						  int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
@@ -78,8 +78,7 @@ ProxyChannel::wait_for(const std::function<bool(const vsst_rpcmsg &)> &pred, int
 
 std::optional<vsst_rpcmsg> ProxyChannel::wait_op(unsigned op, int timeout_ms)
 {
-	return wait_for([op](const vsst_rpcmsg &m) { return vsst_rpc_mr0_op(m.mr0) == op; },
-			timeout_ms);
+	return wait_for([op](const vsst_rpcmsg &m) { return vsst_rpc_mr0_op(m.mr0) == op; }, timeout_ms);
 }
 
 int ProxyChannel::read(unsigned as, uint64_t addr, unsigned len, uint64_t *data)
@@ -108,8 +107,7 @@ uint32_t ProxyChannel::cfg_read(unsigned dev, unsigned off, unsigned len)
 
 void ProxyChannel::cfg_write(unsigned dev, unsigned off, unsigned len, uint32_t v)
 {
-	EXPECT_EQ(write(dev, off, len, v), 0)
-		<< "config write dev " << dev << " off 0x" << std::hex << off;
+	EXPECT_EQ(write(dev, off, len, v), 0) << "config write dev " << dev << " off 0x" << std::hex << off;
 }
 
 uint64_t ProxyChannel::mem_read(uint64_t gpa, unsigned len)
@@ -137,7 +135,8 @@ BackendProcess::BackendProcess(SetupMode mode, ProxyChannel &ch, const GuestRam 
 	spec.name = "backend QEMU";
 	spec.command.qemu = qemu_path();
 	if (spec.command.qemu.empty())
-		throw std::runtime_error("no QEMU: VSST_QEMU is not set and this checkout's build is missing");
+		throw std::runtime_error(
+			"no QEMU: VSST_QEMU is not set and this checkout's build is missing");
 	spec.command.handoff = mode;
 	spec.command.control_path = dir_.file("ctl.sock");
 	spec.command.args = std::move(extra);

@@ -69,8 +69,8 @@ public:
 	// The QEMU binary (devvm::default_qemu()); empty when not available.
 	static std::string qemu_path();
 
-	BackendProcess(SetupMode mode, ProxyChannel &ch, const GuestRam &ram,
-		       std::vector<RamRegion> layout, std::vector<std::string> extra_args);
+	BackendProcess(SetupMode mode, ProxyChannel &ch, const GuestRam &ram, std::vector<RamRegion> layout,
+		       std::vector<std::string> extra_args);
 	~BackendProcess();
 	BackendProcess(const BackendProcess &) = delete;
 	BackendProcess &operator=(const BackendProcess &) = delete;

@@ -156,16 +156,20 @@ TEST_F(BackendTest, BarProgrammingAnnouncesRegionsAndRoutesMmio)
 	ch.cfg_write(0, kPciCommand, 2, kCmdMem | kCmdMaster);
 
 	// The BAR is announced for routing and the notify region as posted.
-	auto bar_ev = ch.wait_for([&](const vsst_rpcmsg &m) {
-		return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG && m.mr1 == bar_gpa;
-	}, kEventMs);
+	auto bar_ev = ch.wait_for(
+		[&](const vsst_rpcmsg &m) {
+			return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG && m.mr1 == bar_gpa;
+		},
+		kEventMs);
 	ASSERT_TRUE(bar_ev.has_value());
 	EXPECT_EQ(bar_ev->mr2, size);
 	EXPECT_EQ(bar_ev->mr3, 0u);
-	auto notify_ev = ch.wait_for([&](const vsst_rpcmsg &m) {
-		return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG &&
-		       (m.mr3 & VSST_RPC_REGION_POSTED);
-	}, kEventMs);
+	auto notify_ev = ch.wait_for(
+		[&](const vsst_rpcmsg &m) {
+			return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG &&
+			       (m.mr3 & VSST_RPC_REGION_POSTED);
+		},
+		kEventMs);
 	ASSERT_TRUE(notify_ev.has_value());
 	EXPECT_EQ(notify_ev->mr1, bar_gpa + caps.notify);
 	EXPECT_GT(notify_ev->mr2, 0u);
@@ -179,10 +183,12 @@ TEST_F(BackendTest, BarProgrammingAnnouncesRegionsAndRoutesMmio)
 	ch.cfg_write(0, kPciCommand, 2, 0);
 	program_bar(0, caps.bar, bar_gpa + 0x100000);
 	ch.cfg_write(0, kPciCommand, 2, kCmdMem);
-	auto moved = ch.wait_for([&](const vsst_rpcmsg &m) {
-		return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG &&
-		       m.mr1 == bar_gpa + 0x100000;
-	}, kEventMs);
+	auto moved = ch.wait_for(
+		[&](const vsst_rpcmsg &m) {
+			return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MMIO_REGION_CONFIG &&
+			       m.mr1 == bar_gpa + 0x100000;
+		},
+		kEventMs);
 	EXPECT_TRUE(moved.has_value());
 	EXPECT_EQ(ch.mem_read(bar_gpa + 0x100000 + caps.common + 0x12, 2), SST_NUM_VQS);
 	stop_cleanly();
@@ -208,13 +214,11 @@ TEST_F(BackendTest, MalformedRequestsGetErrorCompletionsAndServingContinues)
 		{"misaligned config read", 0, 1, 4, VSST_RPC_DIR_READ},
 		{"misaligned config write", 1, 0x6, 4, VSST_RPC_DIR_WRITE},
 		{"config read past 256 bytes (conventional PCI)", 0, 0x100, 4, VSST_RPC_DIR_READ},
-		{"unmapped guest-physical address", VSST_RPC_AS_GLOBAL, 0xd0000000ULL, 4,
-		 VSST_RPC_DIR_READ},
+		{"unmapped guest-physical address", VSST_RPC_AS_GLOBAL, 0xd0000000ULL, 4, VSST_RPC_DIR_READ},
 		{"unmapped guest-physical write", VSST_RPC_AS_GLOBAL, 0x7fff00000000ULL, 8,
 		 VSST_RPC_DIR_WRITE},
 		{"8-byte I/O port access", VSST_RPC_AS_IOPORT, 0x100, 8, VSST_RPC_DIR_READ},
-		{"write to the MSI window", VSST_RPC_AS_GLOBAL, 0xfee00000ULL, 4,
-		 VSST_RPC_DIR_WRITE},
+		{"write to the MSI window", VSST_RPC_AS_GLOBAL, 0xfee00000ULL, 4, VSST_RPC_DIR_WRITE},
 		{"read of the MSI window", VSST_RPC_AS_GLOBAL, 0xfee00ff0ULL, 4, VSST_RPC_DIR_READ},
 	};
 	for (const BadRequest &b : bad) {
@@ -247,15 +251,13 @@ TEST_F(BackendTest, StructurallyInvalidRequestsAreRefusedBeforeTheBackend)
 	const BadRequest bad[] = {
 		{"reserved address space 0xf3", 0xf3, 0, 4, VSST_RPC_DIR_READ},
 		{"config offset beyond 4 KiB", 1, 0x10000, 2, VSST_RPC_DIR_WRITE},
-		{"address that wraps", VSST_RPC_AS_GLOBAL, 0xfffffffffffffffcULL, 8,
-		 VSST_RPC_DIR_READ},
+		{"address that wraps", VSST_RPC_AS_GLOBAL, 0xfffffffffffffffcULL, 8, VSST_RPC_DIR_READ},
 		{"I/O port beyond 64 KiB", VSST_RPC_AS_IOPORT, 0xffff, 2, VSST_RPC_DIR_READ},
 		{"length 3", VSST_RPC_AS_GLOBAL, 0, 3, VSST_RPC_DIR_READ},
 	};
 	for (const BadRequest &b : bad) {
 		uint64_t v = 0;
-		EXPECT_EQ(vsst_rpc_proxy_mmio(ch.rpc(), b.as, b.addr, b.len, b.dir, &v, 5000),
-			  -EINVAL)
+		EXPECT_EQ(vsst_rpc_proxy_mmio(ch.rpc(), b.as, b.addr, b.len, b.dir, &v, 5000), -EINVAL)
 			<< b.what;
 	}
 	EXPECT_EQ(ch.post(0xf3, 0, 4, 1), -EINVAL);
@@ -437,9 +439,11 @@ protected:
 		// (an older MSI may still be queued).
 		bool done = false;
 		for (int i = 0; i < 8 && !done; i++) {
-			auto msi = ch.wait_for([](const vsst_rpcmsg &m) {
-				return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x30;
-			}, kEventMs);
+			auto msi = ch.wait_for(
+				[](const vsst_rpcmsg &m) {
+					return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x30;
+				},
+				kEventMs);
 			if (!msi)
 				break;
 			EXPECT_EQ(msi->mr3, 0u);
@@ -488,9 +492,11 @@ TEST_F(VirtioSstTest, RequestWithoutInBufferIsAnsweredOnTheResponseQueue)
 	v->submit(SST_VQ_RESPONSE, {{kResp2, sizeof(SSTResponse), true}});
 	uint32_t len = put_request(SST_REQ_NOOP, 77);
 	v->submit(SST_VQ_REQUEST, {{kReq, len, false}});
-	auto msi = ch.wait_for([](const vsst_rpcmsg &m) {
-		return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x31;
-	}, kEventMs);
+	auto msi = ch.wait_for(
+		[](const vsst_rpcmsg &m) {
+			return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x31;
+		},
+		kEventMs);
 	ASSERT_TRUE(msi.has_value()) << "no MSI on the response queue";
 	EXPECT_EQ(v->used_idx(SST_VQ_RESPONSE), 1);
 	EXPECT_EQ(v->used_elem(SST_VQ_RESPONSE, 0).second, sizeof(SSTResponse));
@@ -498,9 +504,11 @@ TEST_F(VirtioSstTest, RequestWithoutInBufferIsAnsweredOnTheResponseQueue)
 	EXPECT_EQ(r.status, SST_STATUS_OK);
 	EXPECT_EQ(r.request_id, 77u);
 	// The request element itself comes back empty.
-	auto req_done = ch.wait_for([](const vsst_rpcmsg &m) {
-		return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x30;
-	}, kEventMs);
+	auto req_done = ch.wait_for(
+		[](const vsst_rpcmsg &m) {
+			return vsst_rpc_mr0_op(m.mr0) == VSST_RPC_OP_MSI && m.mr2 == 0x30;
+		},
+		kEventMs);
 	EXPECT_TRUE(req_done.has_value());
 	EXPECT_EQ(v->used_idx(SST_VQ_REQUEST), 1);
 	EXPECT_EQ(v->used_elem(SST_VQ_REQUEST, 0).second, 0u);
@@ -534,7 +542,7 @@ TEST_F(VirtioSstTest, ResetDropsRequestsInFlight)
 
 	v->reset();
 	EXPECT_EQ(ch.mem_read(v->common() + 0x14, 1), 0u); // status reads 0 after reset
-	conn.reset(); // the simulator goes away too
+	conn.reset();                                      // the simulator goes away too
 	ASSERT_NE(v->negotiate((1ULL << 32) | 0x3f), 0u);
 	v->setup_queue(SST_VQ_REQUEST, 0x130000);
 	v->driver_ok();

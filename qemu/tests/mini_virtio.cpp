@@ -15,8 +15,7 @@ constexpr unsigned kCmdMem = 0x2, kCmdMaster = 0x4;
 // virtio_pci_common_cfg offsets
 constexpr unsigned kDevFeatSel = 0x00, kDevFeat = 0x04, kDrvFeatSel = 0x08, kDrvFeat = 0x0c;
 constexpr unsigned kStatus = 0x14, kQSel = 0x16, kQSize = 0x18, kQVector = 0x1a;
-constexpr unsigned kQEnable = 0x1c, kQNotifyOff = 0x1e, kQDesc = 0x20, kQDriver = 0x28,
-		   kQDevice = 0x30;
+constexpr unsigned kQEnable = 0x1c, kQNotifyOff = 0x1e, kQDesc = 0x20, kQDriver = 0x28, kQDevice = 0x30;
 constexpr uint8_t kAck = 1, kDriver = 2, kDriverOk = 4, kFeaturesOk = 8;
 
 } // namespace
@@ -54,10 +53,21 @@ VirtioCaps MiniVirtio::find_caps(ProxyChannel &ch, unsigned dev)
 			unsigned bar = ch.cfg_read(dev, ptr + 4, 1);
 			uint32_t off = ch.cfg_read(dev, ptr + 8, 4);
 			switch (type) {
-			case 1: c.common = off; c.bar = bar; c.found_common = true; break;
-			case 2: c.notify = off; c.notify_mult = ch.cfg_read(dev, ptr + 16, 4); break;
-			case 3: c.isr = off; break;
-			case 4: c.device = off; break;
+			case 1:
+				c.common = off;
+				c.bar = bar;
+				c.found_common = true;
+				break;
+			case 2:
+				c.notify = off;
+				c.notify_mult = ch.cfg_read(dev, ptr + 16, 4);
+				break;
+			case 3:
+				c.isr = off;
+				break;
+			case 4:
+				c.device = off;
+				break;
 			}
 		}
 		ptr = ch.cfg_read(dev, ptr + 1, 1) & 0xfc;
@@ -65,8 +75,7 @@ VirtioCaps MiniVirtio::find_caps(ProxyChannel &ch, unsigned dev)
 	return c;
 }
 
-MiniVirtio::MiniVirtio(ProxyChannel &ch, GuestRam &ram, unsigned dev, uint64_t bar_gpa,
-		       uint64_t msix_gpa)
+MiniVirtio::MiniVirtio(ProxyChannel &ch, GuestRam &ram, unsigned dev, uint64_t bar_gpa, uint64_t msix_gpa)
 	: ch_(ch), ram_(ram), dev_(dev), bar_(bar_gpa)
 {
 	caps_ = find_caps(ch, dev);

@@ -30,8 +30,7 @@ class MiniVirtio {
 public:
 	// Places the device's virtio BAR at bar_gpa (and its MSI-X BAR at msix_gpa),
 	// enables memory decoding and bus mastering.
-	MiniVirtio(ProxyChannel &ch, GuestRam &ram, unsigned dev, uint64_t bar_gpa,
-		   uint64_t msix_gpa);
+	MiniVirtio(ProxyChannel &ch, GuestRam &ram, unsigned dev, uint64_t bar_gpa, uint64_t msix_gpa);
 
 	const VirtioCaps &caps() const { return caps_; }
 	uint64_t common() const { return bar_ + caps_.common; }

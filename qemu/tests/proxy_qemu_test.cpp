@@ -83,7 +83,8 @@ struct FakeFunction {
 	{
 		for (unsigned i = 0; i < len; i++) {
 			uint8_t b = static_cast<uint8_t>(v >> (8 * i));
-			cfg[off + i] = static_cast<uint8_t>((cfg[off + i] & ~wmask[off + i]) | (b & wmask[off + i]));
+			cfg[off + i] =
+				static_cast<uint8_t>((cfg[off + i] & ~wmask[off + i]) | (b & wmask[off + i]));
 		}
 	}
 	uint32_t bar(unsigned n) const { return static_cast<uint32_t>(read(0x10 + 4 * n, 4)); }
@@ -103,7 +104,10 @@ public:
 	explicit FakeBackend(vsst_rpc *ch) : ch_(ch) {}
 	~FakeBackend() { stop(); }
 
-	void start() { thread_ = std::thread([this] { serve(); }); }
+	void start()
+	{
+		thread_ = std::thread([this] { serve(); });
+	}
 	void stop()
 	{
 		quit_ = true;
@@ -113,7 +117,9 @@ public:
 	void event(unsigned op, uint64_t a, uint64_t b, uint64_t c) { ASSERT_EQ(try_event(op, a, b, c), 0); }
 	int try_event(unsigned op, uint64_t a, uint64_t b, uint64_t c)
 	{
-		struct vsst_rpcmsg ev{vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c};
+		struct vsst_rpcmsg ev {
+			vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c
+		};
 		return vsst_rpc_dev_send_event(ch_, &ev, 1000);
 	}
 	std::vector<Seen> seen()
@@ -152,8 +158,11 @@ private:
 			}
 			if (op != VSST_RPC_OP_MMIO)
 				continue;
-			Seen s{vsst_rpc_mr0_as(req.mr0), req.mr1, vsst_rpc_mr0_len(req.mr0),
-			       vsst_rpc_mr0_dir(req.mr0) == VSST_RPC_DIR_WRITE, vsst_rpc_mr0_posted(req.mr0) != 0,
+			Seen s{vsst_rpc_mr0_as(req.mr0),
+			       req.mr1,
+			       vsst_rpc_mr0_len(req.mr0),
+			       vsst_rpc_mr0_dir(req.mr0) == VSST_RPC_DIR_WRITE,
+			       vsst_rpc_mr0_posted(req.mr0) != 0,
 			       req.mr2};
 			uint64_t data = 0;
 			{
@@ -190,8 +199,9 @@ public:
 		int in[2], out[2];
 		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
 			return false;
-		std::string chan = "rpc-channel,id=ch0,handshake=on,timeout=400,fds=" + std::to_string(fds.region) +
-				   ":" + std::to_string(fds.to_device) + ":" + std::to_string(fds.to_proxy);
+		std::string chan =
+			"rpc-channel,id=ch0,handshake=on,timeout=400,fds=" + std::to_string(fds.region) +
+			":" + std::to_string(fds.to_device) + ":" + std::to_string(fds.to_proxy);
 		pid_ = fork();
 		if (pid_ == 0) {
 			dup2(in[0], 0);
@@ -200,9 +210,10 @@ public:
 			dup2(e, 2);
 			for (int fd : {fds.region, fds.to_device, fds.to_proxy})
 				fcntl(fd, F_SETFD, 0);
-			execl(qemu.c_str(), qemu.c_str(), "-machine", "pc", "-accel", "qtest", "-qtest", "stdio",
-			      "-nodefaults", "-display", "none", "-m", "128M", "-device", chan.c_str(), "-device",
-			      "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5", nullptr);
+			execl(qemu.c_str(), qemu.c_str(), "-machine", "pc", "-accel", "qtest", "-qtest",
+			      "stdio", "-nodefaults", "-display", "none", "-m", "128M", "-device",
+			      chan.c_str(), "-device", "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5",
+			      nullptr);
 			_exit(127);
 		}
 		close(in[0]);
@@ -509,7 +520,8 @@ TEST_F(ProxyQemu, UnansweredReadsTimeOutThenTheChannelIsDead)
 	EXPECT_LT(took, 5s);
 	t0 = std::chrono::steady_clock::now();
 	EXPECT_EQ(q_.value("readl 0xe0000010"), 0xffffffffu);
-	EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms) << "dead after three timeouts: no more waiting";
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms)
+		<< "dead after three timeouts: no more waiting";
 	EXPECT_TRUE(q_.alive());
 	EXPECT_NE(slurp(err_file_).find("stopped answering"), std::string::npos) << slurp(err_file_);
 }
@@ -523,11 +535,13 @@ int main(int argc, char **argv)
 	if (!qemu_has_proxy(qemu)) {
 		const char *req = getenv("VSST_REQUIRE_ALL");
 		if (req && std::string(req) == "1") {
-			fprintf(stderr, "FAIL: no QEMU with rpc-proxy-pci (VSST_QEMU='%s'), VSST_REQUIRE_ALL=1\n",
+			fprintf(stderr,
+				"FAIL: no QEMU with rpc-proxy-pci (VSST_QEMU='%s'), VSST_REQUIRE_ALL=1\n",
 				qemu.c_str());
 			return 1;
 		}
-		fprintf(stderr, "\n*** SKIP: no QEMU with rpc-proxy-pci (VSST_QEMU='%s'; run ./vsst qemu) ***\n\n",
+		fprintf(stderr,
+			"\n*** SKIP: no QEMU with rpc-proxy-pci (VSST_QEMU='%s'; run ./vsst qemu) ***\n\n",
 			qemu.c_str());
 		return 77;
 	}

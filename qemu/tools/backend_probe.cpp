@@ -98,14 +98,22 @@ bool parse(int argc, char **argv, Options &o)
 const char *op_name(unsigned op)
 {
 	switch (op) {
-	case VSST_RPC_OP_HELLO: return "HELLO";
-	case VSST_RPC_OP_REGISTER_PCI_DEV: return "REGISTER_PCI_DEV";
-	case VSST_RPC_OP_START_VM: return "START_VM";
-	case VSST_RPC_OP_STOP: return "STOP";
-	case VSST_RPC_OP_MSI: return "MSI";
-	case VSST_RPC_OP_SET_IRQ: return "SET_IRQ";
-	case VSST_RPC_OP_MMIO_REGION_CONFIG: return "MMIO_REGION_CONFIG";
-	default: return "?";
+	case VSST_RPC_OP_HELLO:
+		return "HELLO";
+	case VSST_RPC_OP_REGISTER_PCI_DEV:
+		return "REGISTER_PCI_DEV";
+	case VSST_RPC_OP_START_VM:
+		return "START_VM";
+	case VSST_RPC_OP_STOP:
+		return "STOP";
+	case VSST_RPC_OP_MSI:
+		return "MSI";
+	case VSST_RPC_OP_SET_IRQ:
+		return "SET_IRQ";
+	case VSST_RPC_OP_MMIO_REGION_CONFIG:
+		return "MMIO_REGION_CONFIG";
+	default:
+		return "?";
 	}
 }
 
@@ -118,8 +126,8 @@ int show_device(vsst_rpc *ep, unsigned index)
 		spdlog::error("device {}: config read failed: {}", index, std::strerror(-(r1 < 0 ? r1 : r2)));
 		return 1;
 	}
-	spdlog::info("device {}: config space {:04x}:{:04x} class {:06x}", index, id & 0xffff, (id >> 16) & 0xffff,
-		     cls >> 8);
+	spdlog::info("device {}: config space {:04x}:{:04x} class {:06x}", index, id & 0xffff,
+		     (id >> 16) & 0xffff, cls >> 8);
 	return 0;
 }
 
@@ -127,7 +135,8 @@ int run(const Options &o)
 {
 	std::string err;
 	devvm::Channel ch = devvm::Channel::create(err);
-	devvm::ProxyEndpoint ep = ch.valid() ? devvm::ProxyEndpoint::attach(ch.fds(), err) : devvm::ProxyEndpoint();
+	devvm::ProxyEndpoint ep =
+		ch.valid() ? devvm::ProxyEndpoint::attach(ch.fds(), err) : devvm::ProxyEndpoint();
 	if (!ep) {
 		spdlog::error("{}", err);
 		return 1;

@@ -36,8 +36,7 @@ constexpr int kTimeoutMs = 10000;
 
 class Peer {
 public:
-	template <class Fn>
-	explicit Peer(Fn &&fn)
+	template <class Fn> explicit Peer(Fn &&fn)
 	{
 		pid_ = ::fork();
 		if (pid_ == 0)
@@ -73,8 +72,14 @@ bool full_io(ssize_t (*op)(int, void *, size_t), int fd, void *buf, size_t n)
 	}
 	return true;
 }
-ssize_t do_read(int fd, void *b, size_t n) { return ::read(fd, b, n); }
-ssize_t do_write(int fd, void *b, size_t n) { return ::write(fd, b, n); }
+ssize_t do_read(int fd, void *b, size_t n)
+{
+	return ::read(fd, b, n);
+}
+ssize_t do_write(int fd, void *b, size_t n)
+{
+	return ::write(fd, b, n);
+}
 
 // ---- (a)/(b) our rings ----
 
@@ -111,7 +116,7 @@ void ring_bench(benchmark::State &state, uint32_t spin_us, bool one_way)
 	auto px = ProxyEndpoint::attach(fds);
 	px->set_spin_us(spin_us);
 	uint64_t v = 0;
-	px->read(kAsGlobal, 0, 8, &v, kTimeoutMs);  // peer is up
+	px->read(kAsGlobal, 0, 8, &v, kTimeoutMs); // peer is up
 	int64_t n = 0;
 	for (auto _ : state) {
 		if (one_way) {
@@ -122,7 +127,7 @@ void ring_bench(benchmark::State &state, uint32_t spin_us, bool one_way)
 		}
 		++n;
 	}
-	if (one_way)  // the last message has been consumed, inside the timing
+	if (one_way) // the last message has been consumed, inside the timing
 		px->read(kAsGlobal, 0, 8, &v, kTimeoutMs);
 	if (n != state.iterations() || px->poisoned())
 		state.SkipWithError("channel failed");
@@ -130,10 +135,22 @@ void ring_bench(benchmark::State &state, uint32_t spin_us, bool one_way)
 	px->send(stop(), kTimeoutMs);
 }
 
-void BM_RingSpin_RoundTrip(benchmark::State &s) { ring_bench(s, kSpinUs, false); }
-void BM_RingBlock_RoundTrip(benchmark::State &s) { ring_bench(s, 0, false); }
-void BM_RingSpin_OneWay(benchmark::State &s) { ring_bench(s, kSpinUs, true); }
-void BM_RingBlock_OneWay(benchmark::State &s) { ring_bench(s, 0, true); }
+void BM_RingSpin_RoundTrip(benchmark::State &s)
+{
+	ring_bench(s, kSpinUs, false);
+}
+void BM_RingBlock_RoundTrip(benchmark::State &s)
+{
+	ring_bench(s, 0, false);
+}
+void BM_RingSpin_OneWay(benchmark::State &s)
+{
+	ring_bench(s, kSpinUs, true);
+}
+void BM_RingBlock_OneWay(benchmark::State &s)
+{
+	ring_bench(s, 0, true);
+}
 
 // ---- (c) Unix stream socket ----
 
@@ -174,13 +191,19 @@ void socket_bench(benchmark::State &state, bool one_way)
 		if (n != state.iterations())
 			state.SkipWithError("socket failed");
 		state.SetItemsProcessed(n);
-		::close(sv[0]);  // the peer sees EOF and exits
+		::close(sv[0]); // the peer sees EOF and exits
 	}
 	::close(sv[1]);
 }
 
-void BM_Socket_RoundTrip(benchmark::State &s) { socket_bench(s, false); }
-void BM_Socket_OneWay(benchmark::State &s) { socket_bench(s, true); }
+void BM_Socket_RoundTrip(benchmark::State &s)
+{
+	socket_bench(s, false);
+}
+void BM_Socket_OneWay(benchmark::State &s)
+{
+	socket_bench(s, true);
+}
 
 // ---- (d) eventfd ping-pong ----
 
@@ -193,7 +216,7 @@ void BM_Eventfd_RoundTrip(benchmark::State &state)
 			for (;;) {
 				if (::read(ping, &v, sizeof v) != sizeof v)
 					return 1;
-				if (v > 1000)  // stop signal
+				if (v > 1000) // stop signal
 					return 0;
 				::write(pong, &v, sizeof v);
 			}
@@ -237,7 +260,7 @@ public:
 			if (r.error_occurred || r.run_type != Run::RT_Iteration)
 				continue;
 			Figure f;
-			f.ns_per_op = r.GetAdjustedRealTime();  // default unit: ns
+			f.ns_per_op = r.GetAdjustedRealTime(); // default unit: ns
 			auto it = r.counters.find("items_per_second");
 			if (it != r.counters.end())
 				f.items_per_s = it->second.value;
@@ -248,7 +271,7 @@ public:
 	std::map<std::string, Figure> figures;
 };
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -261,13 +284,14 @@ int main(int argc, char **argv)
 	auto fig = [&](const char *name) { return rep.figures[name]; };
 	const auto a = fig("BM_RingSpin_RoundTrip"), b = fig("BM_RingBlock_RoundTrip"),
 		   c = fig("BM_Socket_RoundTrip"), d = fig("BM_Eventfd_RoundTrip");
-	const auto a1 = fig("BM_RingSpin_OneWay"), b1 = fig("BM_RingBlock_OneWay"), c1 = fig("BM_Socket_OneWay");
+	const auto a1 = fig("BM_RingSpin_OneWay"), b1 = fig("BM_RingBlock_OneWay"),
+		   c1 = fig("BM_Socket_OneWay");
 	auto us = [](const SummaryReporter::Figure &f) { return f.ok ? f.ns_per_op / 1000.0 : -1.0; };
 	auto mps = [](const SummaryReporter::Figure &f) { return f.ok ? f.items_per_s / 1e6 : -1.0; };
 	std::printf("\n=== RPC channel summary: 32-byte messages, two processes (-1: not run) ===\n");
 	std::printf("                                   round trip     one-way\n");
-	std::printf("(a) our rings, spinning consumer  %8.2f us   %8.2f M msgs/s   (spin budget %u us)\n", us(a),
-		    mps(a1), kSpinUs);
+	std::printf("(a) our rings, spinning consumer  %8.2f us   %8.2f M msgs/s   (spin budget %u us)\n",
+		    us(a), mps(a1), kSpinUs);
 	std::printf("(b) our rings, blocking consumer  %8.2f us   %8.2f M msgs/s\n", us(b), mps(b1));
 	std::printf("(c) Unix stream socket            %8.2f us   %8.2f M msgs/s\n", us(c), mps(c1));
 	std::printf("(d) eventfd ping-pong alone       %8.2f us\n", us(d));

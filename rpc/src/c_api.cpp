@@ -30,8 +30,7 @@ void put_err(char *err, size_t errlen, const char *msg)
 }
 
 // Runs fn, mapping any exception (allocation failure) to -ENOMEM.
-template <class Fn>
-int guarded(Fn &&fn) noexcept
+template <class Fn> int guarded(Fn &&fn) noexcept
 {
 	try {
 		return fn();
@@ -40,10 +39,16 @@ int guarded(Fn &&fn) noexcept
 	}
 }
 
-ProxyEndpoint *proxy_of(vsst_rpc *ch) { return ch && ch->role == VSST_RPC_ROLE_PROXY ? ch->proxy.get() : nullptr; }
-DeviceEndpoint *device_of(vsst_rpc *ch) { return ch && ch->role == VSST_RPC_ROLE_DEVICE ? ch->device.get() : nullptr; }
+ProxyEndpoint *proxy_of(vsst_rpc *ch)
+{
+	return ch && ch->role == VSST_RPC_ROLE_PROXY ? ch->proxy.get() : nullptr;
+}
+DeviceEndpoint *device_of(vsst_rpc *ch)
+{
+	return ch && ch->role == VSST_RPC_ROLE_DEVICE ? ch->device.get() : nullptr;
+}
 
-}  // namespace
+} // namespace
 
 extern "C" {
 
@@ -91,7 +96,7 @@ vsst_rpc *vsst_rpc_attach(const struct vsst_rpc_fds *fds, enum vsst_rpc_role rol
 			put_err(err, errlen, msg.c_str());
 			return nullptr;
 		}
-		return ch.release();  // owned by the caller until vsst_rpc_close
+		return ch.release(); // owned by the caller until vsst_rpc_close
 	} catch (...) {
 		put_err(err, errlen, "out of memory");
 		return nullptr;
@@ -113,9 +118,15 @@ void vsst_rpc_poison(vsst_rpc *ch, const char *reason)
 	});
 }
 
-int vsst_rpc_poisoned(const vsst_rpc *ch) { return ch ? ch->ep()->poisoned() : 1; }
+int vsst_rpc_poisoned(const vsst_rpc *ch)
+{
+	return ch ? ch->ep()->poisoned() : 1;
+}
 
-const char *vsst_rpc_poison_reason(const vsst_rpc *ch) { return ch ? ch->ep()->poison_reason() : ""; }
+const char *vsst_rpc_poison_reason(const vsst_rpc *ch)
+{
+	return ch ? ch->ep()->poison_reason() : "";
+}
 
 int vsst_rpc_proxy_mmio(vsst_rpc *ch, unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t *data,
 			int timeout_ms)
@@ -249,4 +260,4 @@ int vsst_rpc_dev_request_fd(vsst_rpc *ch)
 	return d ? d->request_fd() : -EINVAL;
 }
 
-}  // extern "C"
+} // extern "C"

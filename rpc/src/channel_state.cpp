@@ -26,16 +26,19 @@ int fail(std::string *err, int rc, const std::string &what)
 	return rc;
 }
 
-std::string errno_text(const char *what, int e) { return std::string(what) + ": " + std::strerror(e); }
+std::string errno_text(const char *what, int e)
+{
+	return std::string(what) + ": " + std::strerror(e);
+}
 
-}  // namespace
+} // namespace
 
 int create_channel(const ChannelParams &params, ChannelFds &out, std::string *err)
 {
 	const uint32_t cap = params.ring_capacity ? params.ring_capacity : layout::kDefaultCapacity;
 	if (!layout::valid_capacity(cap))
-		return fail(err, -EINVAL, "ring capacity " + std::to_string(cap) +
-						  " is not a power of two in [2, 65536]");
+		return fail(err, -EINVAL,
+			    "ring capacity " + std::to_string(cap) + " is not a power of two in [2, 65536]");
 	const size_t size = layout::region_size(cap);
 
 	UniqueFd region(::memfd_create("vsst-rpc", MFD_CLOEXEC | MFD_ALLOW_SEALING));
@@ -93,17 +96,20 @@ bool is_eventfd(int fd)
 	std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	const ssize_t n = ::readlink(path, target, sizeof target - 1);
 	if (n < 0)
-		return true;  // no /proc: cannot tell, the poll/read calls will fail cleanly
+		return true; // no /proc: cannot tell, the poll/read calls will fail cleanly
 	return std::strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
-UniqueFd dup_fd(int fd) { return UniqueFd(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1); }
+UniqueFd dup_fd(int fd)
+{
+	return UniqueFd(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1);
+}
 
-}  // namespace
+} // namespace
 
 std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role role, std::string *err)
 {
-	std::unique_ptr<ChannelState> st(new ChannelState());  // private constructor
+	std::unique_ptr<ChannelState> st(new ChannelState()); // private constructor
 	st->role_ = role;
 	st->region_fd_ = dup_fd(fds.region);
 	st->to_device_ = dup_fd(fds.to_device);
@@ -134,8 +140,9 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 	if (magic != layout::kMagic)
 		return fail(err, 0, "region has a bad magic"), nullptr;
 	if (h->version != layout::kVersion)
-		return fail(err, 0, "region version " + std::to_string(h->version) + ", expected " +
-					    std::to_string(layout::kVersion)),
+		return fail(err, 0,
+			    "region version " + std::to_string(h->version) + ", expected " +
+				    std::to_string(layout::kVersion)),
 		       nullptr;
 	const uint32_t cap = h->ring_capacity;
 	if (!layout::valid_capacity(cap))
@@ -143,8 +150,9 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 	if (h->message_size != sizeof(Message) || h->header_size != sizeof(layout::Header))
 		return fail(err, 0, "region message or header size mismatch"), nullptr;
 	if (h->region_size != size || layout::region_size(cap) != size)
-		return fail(err, 0, "region size " + std::to_string(size) + " does not match capacity " +
-					    std::to_string(cap)),
+		return fail(err, 0,
+			    "region size " + std::to_string(size) + " does not match capacity " +
+				    std::to_string(cap)),
 		       nullptr;
 	st->hdr_ = h;
 	st->capacity_ = cap;
@@ -154,7 +162,8 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 		const uint32_t prod = std::atomic_ref<uint32_t>(c->prod).load(std::memory_order_acquire);
 		const uint32_t cons = std::atomic_ref<uint32_t>(c->cons).load(std::memory_order_acquire);
 		if (prod - cons > cap)
-			return fail(err, 0, std::string(to_string(r)) + " ring indices inconsistent"), nullptr;
+			return fail(err, 0, std::string(to_string(r)) + " ring indices inconsistent"),
+			       nullptr;
 	}
 	// The creator's suggestion (0: block at once); capped, as it comes from shared memory.
 	st->set_spin_us(std::min<uint32_t>(h->spin_us, 100000));
@@ -164,20 +173,25 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 layout::RingControl *ChannelState::ring_control(Ring r) const
 {
 	auto *base = static_cast<char *>(map_.get());
-	return reinterpret_cast<layout::RingControl *>(base + layout::ring_offset(static_cast<size_t>(r), capacity_));
+	return reinterpret_cast<layout::RingControl *>(
+		base + layout::ring_offset(static_cast<size_t>(r), capacity_));
 }
 
 Message *ChannelState::ring_slots(Ring r) const
 {
-	return reinterpret_cast<Message *>(reinterpret_cast<char *>(ring_control(r)) + sizeof(layout::RingControl));
+	return reinterpret_cast<Message *>(reinterpret_cast<char *>(ring_control(r)) +
+					   sizeof(layout::RingControl));
 }
 
 uint32_t &ChannelState::sleep_flag(Ring ring) const
 {
 	switch (ring) {
-	case Ring::Requests: return hdr_->device_sleeping;
-	case Ring::Completions: return hdr_->proxy_sleeping_completions;
-	case Ring::Events: break;
+	case Ring::Requests:
+		return hdr_->device_sleeping;
+	case Ring::Completions:
+		return hdr_->proxy_sleeping_completions;
+	case Ring::Events:
+		break;
 	}
 	return hdr_->proxy_sleeping_events;
 }
@@ -245,7 +259,7 @@ void ChannelState::poison(std::string_view reason)
 		state.store(layout::kPoisoned, std::memory_order_release);
 		latch(text);
 	} else {
-		check_poisoned();  // somebody was first: adopt their reason
+		check_poisoned(); // somebody was first: adopt their reason
 	}
 	// Wake every sleeper on both sides so they notice.
 	sys::kick(to_device());
@@ -303,7 +317,7 @@ int ChannelState::ring_empty(RingConsumer &ring, Ring which, bool &empty)
 {
 	if (ring.peek_empty(empty) == RingStatus::Corrupt) {
 		Message dummy;
-		return pop(ring, which, dummy);  // reports and poisons
+		return pop(ring, which, dummy); // reports and poisons
 	}
 	return 0;
 }
@@ -340,7 +354,7 @@ int ChannelState::push_wait(RingProducer &ring, Ring which, const Message &m, st
 		std::lock_guard<std::mutex> lk(mtx);
 		r = push(ring, which, m);
 	}
-	if (r != 0)  // fast path: no clock read
+	if (r != 0) // fast path: no clock read
 		return r < 0 ? r : 0;
 	// Full ring: the consumer is behind. There is no doorbell for space, so
 	// back off: spin for a while, then sleep in growing steps.
@@ -381,5 +395,5 @@ void ChannelState::set_observer(vsst_rpc_observer fn, void *opaque)
 	observer_.store(observer_recs_.back().get(), std::memory_order_release);
 }
 
-}  // namespace detail
-}  // namespace vsst::rpc
+} // namespace detail
+} // namespace vsst::rpc

@@ -11,11 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 #include "vsst/rpc/channel.hpp"
 #include "vsst/rpc/layout.hpp"
 #include "vsst/rpc/ring.hpp"
-#include "vsst/posix/unique_fd.h"
 
 namespace vsst::rpc::detail {
 
@@ -137,8 +137,8 @@ private:
 		void *opaque;
 	};
 	std::mutex observer_mtx_;
-	std::vector<std::unique_ptr<ObserverRec>> observer_recs_;  // kept until close
+	std::vector<std::unique_ptr<ObserverRec>> observer_recs_; // kept until close
 	std::atomic<const ObserverRec *> observer_{nullptr};
 };
 
-}  // namespace vsst::rpc::detail
+} // namespace vsst::rpc::detail

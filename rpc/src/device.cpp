@@ -13,10 +13,10 @@ namespace detail {
 class DeviceState {
 public:
 	explicit DeviceState(ChannelState &ch)
-	    : ch_(ch),
-	      req_(ch.ring_control(Ring::Requests), ch.ring_slots(Ring::Requests), ch.capacity()),
-	      cpl_(ch.ring_control(Ring::Completions), ch.ring_slots(Ring::Completions), ch.capacity()),
-	      evt_(ch.ring_control(Ring::Events), ch.ring_slots(Ring::Events), ch.capacity())
+		: ch_(ch),
+		  req_(ch.ring_control(Ring::Requests), ch.ring_slots(Ring::Requests), ch.capacity()),
+		  cpl_(ch.ring_control(Ring::Completions), ch.ring_slots(Ring::Completions), ch.capacity()),
+		  evt_(ch.ring_control(Ring::Events), ch.ring_slots(Ring::Events), ch.capacity())
 	{
 	}
 
@@ -50,7 +50,8 @@ int DeviceState::try_request(Message &m)
 	std::lock_guard<std::mutex> il(inflight_mtx_);
 	if (inflight_ & (uint64_t{1} << s)) {
 		char why[120];
-		std::snprintf(why, sizeof why, "requests ring: request on slot %u while slot %u is still in flight", s, s);
+		std::snprintf(why, sizeof why,
+			      "requests ring: request on slot %u while slot %u is still in flight", s, s);
 		ch_.counters().rejected.fetch_add(1, std::memory_order_relaxed);
 		ch_.poison(why);
 		return -EPIPE;
@@ -83,7 +84,7 @@ int DeviceState::wait_request(Message &m, int timeout_ms)
 	std::atomic_ref<uint32_t> flag(ch_.sleep_flag(Ring::Requests));
 	const int fd = ch_.to_device();
 	for (;;) {
-		flag.store(1, std::memory_order_seq_cst);  // announce, then re-check
+		flag.store(1, std::memory_order_seq_cst); // announce, then re-check
 		const int r = try_request(m);
 		if (r != 0) {
 			flag.store(0, std::memory_order_relaxed);
@@ -126,7 +127,7 @@ int DeviceState::finish(const Message &req, uint64_t data, bool error, int timeo
 				    timeout_ms);
 	if (r < 0 && r != -EPIPE) {
 		std::lock_guard<std::mutex> il(inflight_mtx_);
-		inflight_ |= bit;  // not completed: the caller may retry
+		inflight_ |= bit; // not completed: the caller may retry
 	}
 	return r;
 }
@@ -138,7 +139,7 @@ int DeviceState::send_event(const Message &ev, int timeout_ms)
 	return ch_.push_wait(evt_, Ring::Events, ev, evt_mtx_, timeout_ms);
 }
 
-}  // namespace detail
+} // namespace detail
 
 std::unique_ptr<DeviceEndpoint> DeviceEndpoint::attach(const vsst_rpc_fds &fds, std::string *err)
 {
@@ -149,14 +150,20 @@ std::unique_ptr<DeviceEndpoint> DeviceEndpoint::attach(const vsst_rpc_fds &fds, 
 }
 
 DeviceEndpoint::DeviceEndpoint(std::unique_ptr<detail::ChannelState> st)
-    : Endpoint(std::move(st)), dv_(std::make_unique<detail::DeviceState>(*st_))
+	: Endpoint(std::move(st)), dv_(std::make_unique<detail::DeviceState>(*st_))
 {
 }
 
 DeviceEndpoint::~DeviceEndpoint() = default;
 
-int DeviceEndpoint::try_request(Message &req) { return dv_->try_request(req); }
-int DeviceEndpoint::wait_request(Message &req, int timeout_ms) { return dv_->wait_request(req, timeout_ms); }
+int DeviceEndpoint::try_request(Message &req)
+{
+	return dv_->try_request(req);
+}
+int DeviceEndpoint::wait_request(Message &req, int timeout_ms)
+{
+	return dv_->wait_request(req, timeout_ms);
+}
 int DeviceEndpoint::complete(const Message &req, uint64_t read_data, int timeout_ms)
 {
 	return dv_->finish(req, read_data, false, timeout_ms);
@@ -169,19 +176,48 @@ int DeviceEndpoint::finish(const Message &req, uint64_t data, bool error, int ti
 {
 	return dv_->finish(req, data, error, timeout_ms);
 }
-int DeviceEndpoint::send_event(const Message &ev, int timeout_ms) { return dv_->send_event(ev, timeout_ms); }
-int DeviceEndpoint::request_fd() const { return st_->to_device(); }
+int DeviceEndpoint::send_event(const Message &ev, int timeout_ms)
+{
+	return dv_->send_event(ev, timeout_ms);
+}
+int DeviceEndpoint::request_fd() const
+{
+	return st_->to_device();
+}
 
 // ---- Endpoint (both roles) ----
 
-Endpoint::Endpoint(std::unique_ptr<detail::ChannelState> st) : st_(std::move(st)) {}
+Endpoint::Endpoint(std::unique_ptr<detail::ChannelState> st) : st_(std::move(st))
+{
+}
 Endpoint::~Endpoint() = default;
-void Endpoint::poison(std::string_view reason) { st_->poison(reason); }
-bool Endpoint::poisoned() const { return st_->check_poisoned(); }
-const char *Endpoint::poison_reason() const { return st_->poison_reason(); }
-Stats Endpoint::stats() const { return st_->stats(); }
-void Endpoint::set_observer(Observer fn, void *opaque) { st_->set_observer(fn, opaque); }
-void Endpoint::set_spin_us(uint32_t us) { st_->set_spin_us(us); }
-uint32_t Endpoint::ring_capacity() const { return st_->capacity(); }
+void Endpoint::poison(std::string_view reason)
+{
+	st_->poison(reason);
+}
+bool Endpoint::poisoned() const
+{
+	return st_->check_poisoned();
+}
+const char *Endpoint::poison_reason() const
+{
+	return st_->poison_reason();
+}
+Stats Endpoint::stats() const
+{
+	return st_->stats();
+}
+void Endpoint::set_observer(Observer fn, void *opaque)
+{
+	st_->set_observer(fn, opaque);
+}
+void Endpoint::set_spin_us(uint32_t us)
+{
+	st_->set_spin_us(us);
+}
+uint32_t Endpoint::ring_capacity() const
+{
+	return st_->capacity();
+}
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

@@ -6,25 +6,44 @@ namespace vsst::rpc {
 const char *to_string(DecodeError e)
 {
 	switch (e) {
-	case DecodeError::None: return "ok";
-	case DecodeError::UnknownOp: return "unknown op";
-	case DecodeError::OpNotAllowedOnRing: return "op not allowed on this ring";
-	case DecodeError::ReservedBits: return "reserved MR0 bits set";
-	case DecodeError::ErrorBitOnRequest: return "error bit outside a completion";
-	case DecodeError::ControlOpFields: return "MMIO fields set on a control op";
-	case DecodeError::BadLength: return "len not in {1,2,4,8}";
-	case DecodeError::BadAddressSpace: return "unknown address space";
-	case DecodeError::AddressOutOfRange: return "address out of range for its address space";
-	case DecodeError::PostedRead: return "posted read";
-	case DecodeError::PostedCompletion: return "posted bit on a completion";
-	case DecodeError::DataWiderThanAccess: return "data wider than the access";
-	case DecodeError::BadIrqLevel: return "SET_IRQ level not 0/1/2";
-	case DecodeError::BadDeviceIndex: return "device index out of range";
-	case DecodeError::BadRegion: return "MMIO region empty or wrapping";
-	case DecodeError::UnknownRegionFlags: return "unknown MMIO region flags";
-	case DecodeError::BadMsiData: return "MSI data wider than 32 bits";
-	case DecodeError::BadPciIds: return "PCI ids or class code too wide";
-	case DecodeError::NonZeroPayload: return "unused word not zero";
+	case DecodeError::None:
+		return "ok";
+	case DecodeError::UnknownOp:
+		return "unknown op";
+	case DecodeError::OpNotAllowedOnRing:
+		return "op not allowed on this ring";
+	case DecodeError::ReservedBits:
+		return "reserved MR0 bits set";
+	case DecodeError::ErrorBitOnRequest:
+		return "error bit outside a completion";
+	case DecodeError::ControlOpFields:
+		return "MMIO fields set on a control op";
+	case DecodeError::BadLength:
+		return "len not in {1,2,4,8}";
+	case DecodeError::BadAddressSpace:
+		return "unknown address space";
+	case DecodeError::AddressOutOfRange:
+		return "address out of range for its address space";
+	case DecodeError::PostedRead:
+		return "posted read";
+	case DecodeError::PostedCompletion:
+		return "posted bit on a completion";
+	case DecodeError::DataWiderThanAccess:
+		return "data wider than the access";
+	case DecodeError::BadIrqLevel:
+		return "SET_IRQ level not 0/1/2";
+	case DecodeError::BadDeviceIndex:
+		return "device index out of range";
+	case DecodeError::BadRegion:
+		return "MMIO region empty or wrapping";
+	case DecodeError::UnknownRegionFlags:
+		return "unknown MMIO region flags";
+	case DecodeError::BadMsiData:
+		return "MSI data wider than 32 bits";
+	case DecodeError::BadPciIds:
+		return "PCI ids or class code too wide";
+	case DecodeError::NonZeroPayload:
+		return "unused word not zero";
 	}
 	return "unknown decode error";
 }
@@ -32,14 +51,22 @@ const char *to_string(DecodeError e)
 const char *to_string(Op op)
 {
 	switch (op) {
-	case Op::Mmio: return "MMIO";
-	case Op::SetIrq: return "SET_IRQ";
-	case Op::StartVm: return "START_VM";
-	case Op::RegisterPciDev: return "REGISTER_PCI_DEV";
-	case Op::MmioRegionConfig: return "MMIO_REGION_CONFIG";
-	case Op::Msi: return "MSI";
-	case Op::Hello: return "HELLO";
-	case Op::Stop: return "STOP";
+	case Op::Mmio:
+		return "MMIO";
+	case Op::SetIrq:
+		return "SET_IRQ";
+	case Op::StartVm:
+		return "START_VM";
+	case Op::RegisterPciDev:
+		return "REGISTER_PCI_DEV";
+	case Op::MmioRegionConfig:
+		return "MMIO_REGION_CONFIG";
+	case Op::Msi:
+		return "MSI";
+	case Op::Hello:
+		return "HELLO";
+	case Op::Stop:
+		return "STOP";
 	}
 	return "?";
 }
@@ -47,9 +74,12 @@ const char *to_string(Op op)
 const char *to_string(Ring r)
 {
 	switch (r) {
-	case Ring::Requests: return "requests";
-	case Ring::Completions: return "completions";
-	case Ring::Events: return "events";
+	case Ring::Requests:
+		return "requests";
+	case Ring::Completions:
+		return "completions";
+	case Ring::Events:
+		return "events";
 	}
 	return "?";
 }
@@ -57,8 +87,17 @@ const char *to_string(Ring r)
 bool is_known_op(unsigned v)
 {
 	switch (v) {
-	case 0: case 16: case 18: case 19: case 20: case 21: case 22: case 23: return true;
-	default: return false;
+	case 0:
+	case 16:
+	case 18:
+	case 19:
+	case 20:
+	case 21:
+	case 22:
+	case 23:
+		return true;
+	default:
+		return false;
 	}
 }
 
@@ -68,23 +107,29 @@ bool op_allowed_on(Ring ring, unsigned v)
 		return false;
 	const Op op = static_cast<Op>(v);
 	switch (ring) {
-	case Ring::Requests: return op == Op::Mmio || op == Op::Hello || op == Op::Stop;
-	case Ring::Completions: return op == Op::Mmio;
-	case Ring::Events: return op != Op::Mmio;
+	case Ring::Requests:
+		return op == Op::Mmio || op == Op::Hello || op == Op::Stop;
+	case Ring::Completions:
+		return op == Op::Mmio;
+	case Ring::Events:
+		return op != Op::Mmio;
 	}
 	return false;
 }
 
 namespace {
 
-bool valid_len(unsigned len) { return len == 1 || len == 2 || len == 4 || len == 8; }
+bool valid_len(unsigned len)
+{
+	return len == 1 || len == 2 || len == 4 || len == 8;
+}
 
 DecodeError validate_mmio(const Message &m, Ring ring)
 {
 	if (!valid_len(m.len()))
 		return DecodeError::BadLength;
 	const unsigned as = m.as();
-	uint64_t limit = 0;  // 0: whole 64-bit space
+	uint64_t limit = 0; // 0: whole 64-bit space
 	if (as == kAsIoPort)
 		limit = kIoPortSpace;
 	else if (as < kAsPciLimit)
@@ -128,12 +173,12 @@ DecodeError validate_control(const Message &m)
 		if (m.mr1 >= kAsPciLimit)
 			return DecodeError::BadDeviceIndex;
 		return (m.mr2 > 0xffffffffu || m.mr3 > 0xffffffu) ? DecodeError::BadPciIds
-								   : DecodeError::None;
+								  : DecodeError::None;
 	case Op::MmioRegionConfig:
 		if (m.mr2 == 0 || m.mr1 + (m.mr2 - 1) < m.mr1)
 			return DecodeError::BadRegion;
 		return (m.mr3 & ~uint64_t{VSST_RPC_REGION_POSTED}) ? DecodeError::UnknownRegionFlags
-								    : DecodeError::None;
+								   : DecodeError::None;
 	case Op::Msi:
 		if (m.mr2 > 0xffffffffu)
 			return DecodeError::BadMsiData;
@@ -148,7 +193,7 @@ DecodeError validate_control(const Message &m)
 	return DecodeError::None;
 }
 
-}  // namespace
+} // namespace
 
 DecodeError validate(const Message &m, Ring ring)
 {
@@ -163,4 +208,4 @@ DecodeError validate(const Message &m, Ring ring)
 	return validate_control(m);
 }
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

@@ -53,7 +53,7 @@ private:
 	int wait_slot(unsigned s, const sys::Deadline &dl);
 	int take_result(unsigned s, uint64_t *data);
 	int lead(unsigned s, const sys::Deadline &dl);
-	int drain_completions_locked();  // requires cpl_mtx_
+	int drain_completions_locked(); // requires cpl_mtx_
 	void forward_events_if_pending();
 	bool slot_done(unsigned s) const { return slots_[s].state.load(std::memory_order_acquire) == kDone; }
 
@@ -80,7 +80,8 @@ private:
 bool ProxyState::init(std::string *err)
 {
 	req_ = RingProducer(ch_.ring_control(Ring::Requests), ch_.ring_slots(Ring::Requests), ch_.capacity());
-	cpl_ = RingConsumer(ch_.ring_control(Ring::Completions), ch_.ring_slots(Ring::Completions), ch_.capacity());
+	cpl_ = RingConsumer(ch_.ring_control(Ring::Completions), ch_.ring_slots(Ring::Completions),
+			    ch_.capacity());
 	evt_ = RingConsumer(ch_.ring_control(Ring::Events), ch_.ring_slots(Ring::Events), ch_.capacity());
 	leader_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	event_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -138,13 +139,20 @@ int ProxyState::drain_completions_locked()
 		uint32_t st = sl.state.load(std::memory_order_acquire);
 		char why[160] = {};
 		if (st != kWaiting && st != kAbandoned)
-			std::snprintf(why, sizeof why, "completions ring: completion for slot %u, which has no request in flight", s);
+			std::snprintf(
+				why, sizeof why,
+				"completions ring: completion for slot %u, which has no request in flight",
+				s);
 		else if (m.token() != sl.req.token())
-			std::snprintf(why, sizeof why, "completions ring: token mismatch on slot %u (got %llu, expected %llu)", s,
-				      static_cast<unsigned long long>(m.token()), static_cast<unsigned long long>(sl.req.token()));
+			std::snprintf(why, sizeof why,
+				      "completions ring: token mismatch on slot %u (got %llu, expected %llu)",
+				      s, static_cast<unsigned long long>(m.token()),
+				      static_cast<unsigned long long>(sl.req.token()));
 		else if (m.addr() != sl.req.addr() || m.as() != sl.req.as() || m.len() != sl.req.len() ||
 			 m.dir() != sl.req.dir())
-			std::snprintf(why, sizeof why, "completions ring: completion for slot %u does not match its request", s);
+			std::snprintf(why, sizeof why,
+				      "completions ring: completion for slot %u does not match its request",
+				      s);
 		if (why[0]) {
 			ch_.counters().rejected.fetch_add(1, std::memory_order_relaxed);
 			ch_.poison(why);
@@ -153,7 +161,8 @@ int ProxyState::drain_completions_locked()
 		}
 		sl.data = m.data();
 		sl.error = m.error();
-		if (st == kWaiting && sl.state.compare_exchange_strong(st, kDone, std::memory_order_acq_rel)) {
+		if (st == kWaiting &&
+		    sl.state.compare_exchange_strong(st, kDone, std::memory_order_acq_rel)) {
 			++delivered;
 		} else {
 			// The requester gave up (timeout): the late completion frees the slot.
@@ -205,7 +214,7 @@ int ProxyState::lead(unsigned s, const sys::Deadline &dl)
 	const int fds[2] = {ch_.to_proxy(), leader_efd_.get()};
 	int rc = 0;
 	for (;;) {
-		flag.store(1, std::memory_order_seq_cst);  // announce, then re-check
+		flag.store(1, std::memory_order_seq_cst); // announce, then re-check
 		{
 			std::lock_guard<std::mutex> lk(cpl_mtx_);
 			rc = drain_completions_locked();
@@ -323,7 +332,7 @@ int ProxyState::mmio(unsigned as, uint64_t addr, unsigned len, Dir dir, uint64_t
 	if (r == -ETIMEDOUT) {
 		uint32_t st = kWaiting;
 		if (!sl.state.compare_exchange_strong(st, kAbandoned, std::memory_order_acq_rel))
-			return take_result(static_cast<unsigned>(s), data);  // it arrived just now
+			return take_result(static_cast<unsigned>(s), data); // it arrived just now
 		ch_.counters().timeouts.fetch_add(1, std::memory_order_relaxed);
 	}
 	return r;
@@ -334,7 +343,7 @@ int ProxyState::post(const Message &m, int timeout_ms)
 	if (timeout_ms < 0 || validate(m, Ring::Requests) != DecodeError::None)
 		return -EINVAL;
 	if (m.op() == Op::Mmio && !m.posted())
-		return -EINVAL;  // non-posted MMIO must go through mmio() to own a slot
+		return -EINVAL; // non-posted MMIO must go through mmio() to own a slot
 	return ch_.push_wait(req_, Ring::Requests, m, req_mtx_, timeout_ms);
 }
 
@@ -345,7 +354,7 @@ int ProxyState::recv_event(Message &ev)
 	int r = ch_.pop(evt_, Ring::Events, ev);
 	if (r != 0) {
 		if (r > 0)
-			flag.store(0, std::memory_order_relaxed);  // awake: no kicks needed
+			flag.store(0, std::memory_order_relaxed); // awake: no kicks needed
 		return r;
 	}
 	// About to report "nothing": reset our doorbells so a level-triggered
@@ -362,7 +371,7 @@ int ProxyState::recv_event(Message &ev)
 		if (leader_active_.load(std::memory_order_seq_cst))
 			sys::kick(leader_efd_.get());
 	}
-	flag.store(1, std::memory_order_seq_cst);  // announce, then re-check
+	flag.store(1, std::memory_order_seq_cst); // announce, then re-check
 	r = ch_.pop(evt_, Ring::Events, ev);
 	if (r > 0)
 		flag.store(0, std::memory_order_relaxed);
@@ -389,7 +398,7 @@ int ProxyState::wait_event(Message &ev, int timeout_ms)
 	}
 }
 
-}  // namespace detail
+} // namespace detail
 
 // ---- public wrappers ----
 
@@ -405,12 +414,15 @@ std::unique_ptr<ProxyEndpoint> ProxyEndpoint::attach(const vsst_rpc_fds &fds, st
 }
 
 ProxyEndpoint::ProxyEndpoint(std::unique_ptr<detail::ChannelState> st)
-    : Endpoint(std::move(st)), px_(std::make_unique<detail::ProxyState>(*st_))
+	: Endpoint(std::move(st)), px_(std::make_unique<detail::ProxyState>(*st_))
 {
 	st_->set_poison_hook([px = px_.get()] { px->wake_all_local(); });
 }
 
-ProxyEndpoint::~ProxyEndpoint() { st_->set_poison_hook({}); }
+ProxyEndpoint::~ProxyEndpoint()
+{
+	st_->set_poison_hook({});
+}
 
 int ProxyEndpoint::mmio(unsigned as, uint64_t addr, unsigned len, Dir dir, uint64_t *data, int timeout_ms)
 {
@@ -431,8 +443,17 @@ int ProxyEndpoint::send(const Message &m, int timeout_ms)
 	return px_->post(m, timeout_ms);
 }
 
-int ProxyEndpoint::event_fd() const { return px_->event_fd(); }
-int ProxyEndpoint::recv_event(Message &ev) { return px_->recv_event(ev); }
-int ProxyEndpoint::wait_event(Message &ev, int timeout_ms) { return px_->wait_event(ev, timeout_ms); }
+int ProxyEndpoint::event_fd() const
+{
+	return px_->event_fd();
+}
+int ProxyEndpoint::recv_event(Message &ev)
+{
+	return px_->recv_event(ev);
+}
+int ProxyEndpoint::wait_event(Message &ev, int timeout_ms)
+{
+	return px_->wait_event(ev, timeout_ms);
+}
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "vsst/rpc.h"
 #include "vsst/posix/unique_fd.h"
+#include "vsst/rpc.h"
 
 namespace {
 
 using vsst::UniqueFd;
 
-constexpr uint32_t kSetupMagic = 0x55535356;  // "VSSU"
+constexpr uint32_t kSetupMagic = 0x55535356; // "VSSU"
 constexpr uint32_t kSetupVersion = 1;
 constexpr int kChannelFds = 3;
 constexpr int kMaxFds = kChannelFds + VSST_RAM_MAX_REGIONS;
@@ -46,7 +46,8 @@ int set_err(char *err, size_t errlen, int rc, const std::string &msg)
 int wait_in(int fd, std::chrono::steady_clock::time_point end)
 {
 	for (;;) {
-		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+			end - std::chrono::steady_clock::now());
 		pollfd p{fd, POLLIN, 0};
 		const int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
 		if (r > 0)
@@ -110,8 +111,8 @@ int setup_send(int sock, const struct vsst_rpc_fds *ch, const struct vsst_ram_la
 	return 0;
 }
 
-int setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, int timeout_ms,
-	       char *err, size_t errlen)
+int setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, int timeout_ms, char *err,
+	       size_t errlen)
 {
 	if (!ch || timeout_ms < 0)
 		return set_err(err, errlen, -EINVAL, "bad argument");
@@ -123,8 +124,9 @@ int setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, i
 	while (got < sizeof w) {
 		const int wr = wait_in(sock, end);
 		if (wr < 0)
-			return set_err(err, errlen, wr, wr == -ETIMEDOUT ? "timed out waiting for setup message"
-									: "poll on setup socket failed");
+			return set_err(err, errlen, wr,
+				       wr == -ETIMEDOUT ? "timed out waiting for setup message"
+							: "poll on setup socket failed");
 		alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
 		iovec iov{reinterpret_cast<char *>(&w) + got, sizeof w - got};
 		msghdr mh{};
@@ -168,14 +170,17 @@ int setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, i
 		struct stat sb;
 		const int fd = fds[kChannelFds + i].get();
 		if (r.size == 0 || r.gpa + r.size < r.gpa || r.fd_offset + r.size < r.fd_offset)
-			return set_err(err, errlen, -EPROTO, "RAM region " + std::to_string(i) + " is empty or wraps");
+			return set_err(err, errlen, -EPROTO,
+				       "RAM region " + std::to_string(i) + " is empty or wraps");
 		if (::fstat(fd, &sb) < 0 || static_cast<uint64_t>(sb.st_size) < r.fd_offset + r.size)
-			return set_err(err, errlen, -EPROTO, "RAM region " + std::to_string(i) + " exceeds its file");
+			return set_err(err, errlen, -EPROTO,
+				       "RAM region " + std::to_string(i) + " exceeds its file");
 		for (uint32_t j = 0; j < i; ++j) {
 			const WireRegion &o = w.region[j];
 			if (r.gpa < o.gpa + o.size && o.gpa < r.gpa + r.size)
-				return set_err(err, errlen, -EPROTO, "RAM regions " + std::to_string(j) + " and " +
-									     std::to_string(i) + " overlap");
+				return set_err(err, errlen, -EPROTO,
+					       "RAM regions " + std::to_string(j) + " and " +
+						       std::to_string(i) + " overlap");
 		}
 	}
 	ch->region = fds[0].release();
@@ -191,7 +196,7 @@ int setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, i
 	return 0;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" {
 
@@ -204,8 +209,8 @@ int vsst_setup_send(int sock, const struct vsst_rpc_fds *ch, const struct vsst_r
 	}
 }
 
-int vsst_setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, int timeout_ms,
-		    char *err, size_t errlen)
+int vsst_setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, int timeout_ms, char *err,
+		    size_t errlen)
 {
 	try {
 		return setup_recv(sock, ch, ram, timeout_ms, err, errlen);
@@ -222,4 +227,4 @@ int vsst_fd_set_inheritable(int fd)
 	return 0;
 }
 
-}  // extern "C"
+} // extern "C"

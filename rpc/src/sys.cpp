@@ -15,7 +15,10 @@
 
 namespace vsst::rpc::sys {
 
-void yield_cpu() { ::sched_yield(); }
+void yield_cpu()
+{
+	::sched_yield();
+}
 
 void Backoff::pause(const Deadline &dl)
 {
@@ -24,7 +27,8 @@ void Backoff::pause(const Deadline &dl)
 		cpu_relax();
 	} else {
 		nap_us_ = nap_us_ ? std::min<int64_t>(nap_us_ * 2, 1000) : 10;
-		std::this_thread::sleep_for(std::chrono::microseconds(std::min<int64_t>(nap_us_, dl.remaining_ns() / 1000 + 1)));
+		std::this_thread::sleep_for(
+			std::chrono::microseconds(std::min<int64_t>(nap_us_, dl.remaining_ns() / 1000 + 1)));
 	}
 }
 
@@ -63,7 +67,8 @@ int wait_readable(const int *fds, int nfds, int64_t timeout_ns)
 		p[i] = {fds[i], POLLIN, 0};
 	const auto end = Clock::now() + std::chrono::nanoseconds(timeout_ns);
 	for (;;) {
-		const int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(end - Clock::now()).count();
+		const int64_t left =
+			std::chrono::duration_cast<std::chrono::nanoseconds>(end - Clock::now()).count();
 		const timespec ts = to_timespec(left);
 		const int r = ::ppoll(p, nfds, &ts, nullptr);
 		if (r >= 0) {
@@ -89,8 +94,8 @@ int set_nonblock(int fd)
 void futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns)
 {
 	const timespec ts = to_timespec(timeout_ns);
-	::syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word), FUTEX_WAIT_PRIVATE, expected, &ts,
-		  nullptr, 0);
+	::syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr,
+		  0);
 }
 
 void futex_wake_all(std::atomic<uint32_t> &word)
@@ -99,4 +104,4 @@ void futex_wake_all(std::atomic<uint32_t> &word)
 		  nullptr, 0);
 }
 
-}  // namespace vsst::rpc::sys
+} // namespace vsst::rpc::sys

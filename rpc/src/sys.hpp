@@ -52,7 +52,10 @@ private:
 // Spinning for a peer. No sched_yield here: on a busy host a yield can cost
 // a whole time slice (milliseconds), while a thread that sleeps on its
 // doorbell after the spin budget is woken with priority.
-inline void spin_pause(unsigned) { cpu_relax(); }
+inline void spin_pause(unsigned)
+{
+	cpu_relax();
+}
 
 // Adds 1 to an eventfd. Failure (EAGAIN on a saturated counter) is harmless.
 void kick(int efd);
@@ -69,4 +72,4 @@ int set_nonblock(int fd);
 void futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns);
 void futex_wake_all(std::atomic<uint32_t> &word);
 
-}  // namespace vsst::rpc::sys
+} // namespace vsst::rpc::sys

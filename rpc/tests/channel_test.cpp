@@ -72,7 +72,7 @@ bool readable(int fd)
 	return ::poll(&p, 1, 0) == 1;
 }
 
-}  // namespace
+} // namespace
 
 TEST(Attach, RejectsBadRegions)
 {
@@ -94,10 +94,10 @@ TEST(Attach, RejectsBadRegions)
 	{
 		TestChannel ch(256, 5, false);
 		RawRegion raw(ch.fds.region.get());
-		raw.header()->ring_capacity = 512;  // does not match the file size
+		raw.header()->ring_capacity = 512; // does not match the file size
 		EXPECT_FALSE(DeviceEndpoint::attach(ch.fds.raw(), &err));
 		EXPECT_NE(err.find("size"), std::string::npos) << err;
-		raw.header()->ring_capacity = 100;  // not a power of two
+		raw.header()->ring_capacity = 100; // not a power of two
 		EXPECT_FALSE(DeviceEndpoint::attach(ch.fds.raw(), &err));
 		EXPECT_NE(err.find("capacity"), std::string::npos) << err;
 	}
@@ -222,7 +222,7 @@ TEST(Endpoints, EventsWakeAMainLoopThroughEventFd)
 		for (uint32_t i = 0; i < 1000; ++i) {
 			ASSERT_EQ(ch.device->send_event(msi(0xfee00000, i, 0), 1000), 0);
 			if (i % 100 == 0)
-				std::this_thread::sleep_for(1ms);  // let the main loop fall asleep
+				std::this_thread::sleep_for(1ms); // let the main loop fall asleep
 		}
 	});
 	uint32_t next = 0;
@@ -254,7 +254,9 @@ TEST(Endpoints, EventsFromManyThreads)
 	for (int t = 0; t < kThreads; ++t)
 		emitters.emplace_back([&, t] {
 			for (uint32_t i = 0; i < kEach; ++i)
-				ASSERT_EQ(ch.device->send_event(msi(0xfee00000, i, static_cast<uint64_t>(t)), 5000), 0);
+				ASSERT_EQ(ch.device->send_event(msi(0xfee00000, i, static_cast<uint64_t>(t)),
+								5000),
+					  0);
 		});
 	uint32_t next[kThreads] = {};
 	Message m;
@@ -304,7 +306,8 @@ TEST(Timeouts, EveryWaitIsBounded)
 	uint64_t v = 0;
 	auto t0 = std::chrono::steady_clock::now();
 	EXPECT_EQ(ch.proxy->read(kAsGlobal, 0x10, 4, &v, 50), -ETIMEDOUT);
-	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+			  .count();
 	EXPECT_GE(ms, 45);
 	EXPECT_LT(ms, 2000);
 	Message m;
@@ -413,7 +416,8 @@ void many_vcpus(uint32_t spin_us, int threads, int each)
 			for (int i = 0; i < each; ++i) {
 				const uint64_t addr = (uint64_t(t) << 32) | (uint64_t(i) * 8);
 				uint64_t v = 0;
-				if (ch.proxy->read(kAsGlobal, addr, 8, &v, 3000) != 0 || v != (addr ^ kPattern))
+				if (ch.proxy->read(kAsGlobal, addr, 8, &v, 3000) != 0 ||
+				    v != (addr ^ kPattern))
 					++bad;
 			}
 		});
@@ -428,10 +432,16 @@ void many_vcpus(uint32_t spin_us, int threads, int each)
 	EXPECT_FALSE(ch.proxy->poisoned()) << ch.proxy->poison_reason();
 }
 
-}  // namespace
+} // namespace
 
-TEST(ManyThreads, BlockingWaitersShareOneDoorbell) { many_vcpus(0, 4, static_cast<int>(scaled(3000, 5))); }
-TEST(ManyThreads, SpinningWaiters) { many_vcpus(30, 4, static_cast<int>(scaled(3000, 5))); }
+TEST(ManyThreads, BlockingWaitersShareOneDoorbell)
+{
+	many_vcpus(0, 4, static_cast<int>(scaled(3000, 5)));
+}
+TEST(ManyThreads, SpinningWaiters)
+{
+	many_vcpus(30, 4, static_cast<int>(scaled(3000, 5)));
+}
 
 TEST(Stats, CountersAndObserver)
 {
@@ -456,7 +466,7 @@ TEST(Stats, CountersAndObserver)
 	Message m;
 	ASSERT_EQ(ch.proxy->wait_event(m, 100), 1);
 	const Stats s = ch.proxy->stats();
-	EXPECT_EQ(s.sent, 11u);  // 10 reads + the STOP that ends the echo device
+	EXPECT_EQ(s.sent, 11u); // 10 reads + the STOP that ends the echo device
 	EXPECT_EQ(s.received, 11u);
 	EXPECT_EQ(s.rejected, 0u);
 	EXPECT_EQ(s.kicks_sent + s.kicks_suppressed, 11u);
@@ -474,7 +484,7 @@ TEST(Device, PollingDispatcherWithRequestFd)
 		int handled = 0;
 		while (handled < 200) {
 			pollfd p{ch.device->request_fd(), POLLIN, 0};
-			::poll(&p, 1, 10000);  // long: a lost kick fails the proxy's read
+			::poll(&p, 1, 10000); // long: a lost kick fails the proxy's read
 			Message req;
 			while (ch.device->wait_request(req, 0) == 1) {
 				ch.device->complete(req, 1, 100);

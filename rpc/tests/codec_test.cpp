@@ -49,15 +49,18 @@ TEST(Codec, BuildersProduceValidMessagesOnTheirRing)
 	EXPECT_EQ(rd.token(), 77u);
 	const Message c = mmio_completion(rd, 0x1122334455667788ull);
 	EXPECT_EQ(validate(c, Ring::Completions), DecodeError::None);
-	EXPECT_EQ(c.data(), 0x55667788u);  // masked to the access size
+	EXPECT_EQ(c.data(), 0x55667788u); // masked to the access size
 	EXPECT_EQ(c.token(), 77u);
 	EXPECT_FALSE(c.error());
 	EXPECT_TRUE(mmio_completion(rd, 0, true).error());
-	EXPECT_EQ(validate(mmio_posted_write(kAsIoPort, 0xcf8, 4, 0x80000000), Ring::Requests), DecodeError::None);
-	EXPECT_EQ(validate(mmio_request(0, 5, 0x10, 2, Dir::Write, 0xbeef, 1), Ring::Requests), DecodeError::None);
-	for (const Message &ev : {set_irq(1, VSST_RPC_IRQ_PULSE), start_vm(), register_pci_dev(0, 0x1af4, 0x1053, 0xff0000),
-				  mmio_region_config(0xfe000000, 0x1000, VSST_RPC_REGION_POSTED),
-				  msi(0xfee00000, 0x4021, 0), hello(), stop(3)})
+	EXPECT_EQ(validate(mmio_posted_write(kAsIoPort, 0xcf8, 4, 0x80000000), Ring::Requests),
+		  DecodeError::None);
+	EXPECT_EQ(validate(mmio_request(0, 5, 0x10, 2, Dir::Write, 0xbeef, 1), Ring::Requests),
+		  DecodeError::None);
+	for (const Message &ev :
+	     {set_irq(1, VSST_RPC_IRQ_PULSE), start_vm(), register_pci_dev(0, 0x1af4, 0x1053, 0xff0000),
+	      mmio_region_config(0xfe000000, 0x1000, VSST_RPC_REGION_POSTED), msi(0xfee00000, 0x4021, 0),
+	      hello(), stop(3)})
 		EXPECT_EQ(validate(ev, Ring::Events), DecodeError::None) << to_string(ev.op());
 	EXPECT_EQ(validate(hello(), Ring::Requests), DecodeError::None);
 	EXPECT_EQ(validate(stop(), Ring::Requests), DecodeError::None);
@@ -96,43 +99,94 @@ TEST(Codec, EachBadFieldHasItsOwnError)
 	const uint64_t rd4 = make_mr0(Op::Mmio, 1, Dir::Read, kAsGlobal, 4);
 	const BadCase cases[] = {
 		{"reserved bit 27", {rd4 | (1ull << 27), 0, 0, 0}, Ring::Requests, DecodeError::ReservedBits},
-		{"reserved bit 63", {rd4 | (1ull << 63), 0, 0, 0}, Ring::Completions, DecodeError::ReservedBits},
+		{"reserved bit 63",
+		 {rd4 | (1ull << 63), 0, 0, 0},
+		 Ring::Completions,
+		 DecodeError::ReservedBits},
 		{"unknown op", {17, 0, 0, 0}, Ring::Events, DecodeError::UnknownOp},
 		{"op on wrong ring", {set_irq(0, 1)}, Ring::Requests, DecodeError::OpNotAllowedOnRing},
-		{"len 3", {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 3), 0, 0, 0}, Ring::Requests, DecodeError::BadLength},
-		{"len 0", {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 0), 0, 0, 0}, Ring::Completions, DecodeError::BadLength},
-		{"as 0xf0", {make_mr0(Op::Mmio, 0, Dir::Read, 0xf0, 4), 0, 0, 0}, Ring::Requests, DecodeError::BadAddressSpace},
-		{"ioport past 64K", {make_mr0(Op::Mmio, 0, Dir::Read, kAsIoPort, 4), 0xfffe, 0, 0}, Ring::Requests,
+		{"len 3",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 3), 0, 0, 0},
+		 Ring::Requests,
+		 DecodeError::BadLength},
+		{"len 0",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 0), 0, 0, 0},
+		 Ring::Completions,
+		 DecodeError::BadLength},
+		{"as 0xf0",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, 0xf0, 4), 0, 0, 0},
+		 Ring::Requests,
+		 DecodeError::BadAddressSpace},
+		{"ioport past 64K",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsIoPort, 4), 0xfffe, 0, 0},
+		 Ring::Requests,
 		 DecodeError::AddressOutOfRange},
-		{"config past 4K", {make_mr0(Op::Mmio, 0, Dir::Read, 3, 2), 0xfff, 0, 0}, Ring::Requests,
+		{"config past 4K",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, 3, 2), 0xfff, 0, 0},
+		 Ring::Requests,
 		 DecodeError::AddressOutOfRange},
-		{"global wraps", {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 8), ~0ull - 2, 0, 0}, Ring::Requests,
+		{"global wraps",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 8), ~0ull - 2, 0, 0},
+		 Ring::Requests,
 		 DecodeError::AddressOutOfRange},
-		{"posted read", {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 4, true), 0, 0, 0}, Ring::Requests,
+		{"posted read",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 4, true), 0, 0, 0},
+		 Ring::Requests,
 		 DecodeError::PostedRead},
-		{"error bit on request", {rd4 | VSST_RPC_MR0_ERROR, 0, 0, 0}, Ring::Requests, DecodeError::ErrorBitOnRequest},
-		{"posted completion", {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 4, true), 0, 0, 0}, Ring::Completions,
+		{"error bit on request",
+		 {rd4 | VSST_RPC_MR0_ERROR, 0, 0, 0},
+		 Ring::Requests,
+		 DecodeError::ErrorBitOnRequest},
+		{"posted completion",
+		 {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 4, true), 0, 0, 0},
+		 Ring::Completions,
 		 DecodeError::PostedCompletion},
-		{"read data too wide", {rd4, 0, 0x100000000ull, 0}, Ring::Completions, DecodeError::DataWiderThanAccess},
-		{"write data too wide", {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 1), 0, 0x100, 0}, Ring::Requests,
+		{"read data too wide",
+		 {rd4, 0, 0x100000000ull, 0},
+		 Ring::Completions,
 		 DecodeError::DataWiderThanAccess},
-		{"control op with slot", {make_mr0(Op::Hello, 5), 1, 0, 0}, Ring::Requests, DecodeError::ControlOpFields},
-		{"control op with error bit", {make_mr0(Op::Stop) | VSST_RPC_MR0_ERROR, 0, 0, 0}, Ring::Events,
+		{"write data too wide",
+		 {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 1), 0, 0x100, 0},
+		 Ring::Requests,
+		 DecodeError::DataWiderThanAccess},
+		{"control op with slot",
+		 {make_mr0(Op::Hello, 5), 1, 0, 0},
+		 Ring::Requests,
+		 DecodeError::ControlOpFields},
+		{"control op with error bit",
+		 {make_mr0(Op::Stop) | VSST_RPC_MR0_ERROR, 0, 0, 0},
+		 Ring::Events,
 		 DecodeError::ErrorBitOnRequest},
 		{"irq level 3", {set_irq(0, 3)}, Ring::Events, DecodeError::BadIrqLevel},
 		{"irq device 0xf0", {set_irq(0xf0, 1)}, Ring::Events, DecodeError::BadDeviceIndex},
-		{"pci dev index", {register_pci_dev(0x100, 1, 2, 3)}, Ring::Events, DecodeError::BadDeviceIndex},
-		{"pci class too wide", {make_mr0(Op::RegisterPciDev), 0, 0, 0x1000000}, Ring::Events, DecodeError::BadPciIds},
+		{"pci dev index",
+		 {register_pci_dev(0x100, 1, 2, 3)},
+		 Ring::Events,
+		 DecodeError::BadDeviceIndex},
+		{"pci class too wide",
+		 {make_mr0(Op::RegisterPciDev), 0, 0, 0x1000000},
+		 Ring::Events,
+		 DecodeError::BadPciIds},
 		{"region size 0", {mmio_region_config(0x1000, 0, 0)}, Ring::Events, DecodeError::BadRegion},
 		{"region wraps", {mmio_region_config(~0ull, 2, 0)}, Ring::Events, DecodeError::BadRegion},
-		{"region flags", {mmio_region_config(0x1000, 0x1000, 0x80)}, Ring::Events, DecodeError::UnknownRegionFlags},
-		{"msi data", {make_mr0(Op::Msi), 0xfee00000, 0x100000000ull, 0}, Ring::Events, DecodeError::BadMsiData},
+		{"region flags",
+		 {mmio_region_config(0x1000, 0x1000, 0x80)},
+		 Ring::Events,
+		 DecodeError::UnknownRegionFlags},
+		{"msi data",
+		 {make_mr0(Op::Msi), 0xfee00000, 0x100000000ull, 0},
+		 Ring::Events,
+		 DecodeError::BadMsiData},
 		{"msi device", {msi(0xfee00000, 1, 0xf5)}, Ring::Events, DecodeError::BadDeviceIndex},
-		{"start_vm payload", {make_mr0(Op::StartVm), 1, 0, 0}, Ring::Events, DecodeError::NonZeroPayload},
+		{"start_vm payload",
+		 {make_mr0(Op::StartVm), 1, 0, 0},
+		 Ring::Events,
+		 DecodeError::NonZeroPayload},
 		{"stop payload", {make_mr0(Op::Stop), 1, 2, 0}, Ring::Requests, DecodeError::NonZeroPayload},
 	};
 	for (const BadCase &c : cases) {
-		EXPECT_EQ(validate(c.msg, c.ring), c.expect) << c.name << ": got " << to_string(validate(c.msg, c.ring));
+		EXPECT_EQ(validate(c.msg, c.ring), c.expect)
+			<< c.name << ": got " << to_string(validate(c.msg, c.ring));
 		EXPECT_FALSE(decode(c.msg, c.ring)) << c.name;
 		EXPECT_STRNE(to_string(c.expect), "unknown decode error");
 	}
@@ -146,7 +200,7 @@ TEST(Codec, DecodeIsTotalOverRandomBitPatterns)
 	for (int i = 0; i < 200000; ++i) {
 		Message m{rng(), rng(), rng(), rng()};
 		if (i & 1)
-			m.mr0 &= (1ull << 27) - 1;  // keep more messages in the interesting range
+			m.mr0 &= (1ull << 27) - 1; // keep more messages in the interesting range
 		if (i & 2)
 			m.mr2 &= 0xff;
 		for (Ring r : {Ring::Requests, Ring::Completions, Ring::Events}) {

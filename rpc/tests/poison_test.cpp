@@ -62,7 +62,7 @@ int read_with_forged_completion(TestChannel &ch, const std::function<Message(con
 	return rc;
 }
 
-}  // namespace
+} // namespace
 
 // ---- indices ----
 
@@ -73,7 +73,8 @@ TEST(Poison, RequestsProducerIndexTooFarAhead)
 	raw.set_prod(Ring::Requests, 9);
 	Message m;
 	EXPECT_EQ(ch.device->try_request(m), -EPIPE);
-	expect_poisoned(ch, "requests ring: producer index 9 is more than capacity 8 ahead of consumer index 0");
+	expect_poisoned(ch,
+			"requests ring: producer index 9 is more than capacity 8 ahead of consumer index 0");
 }
 
 TEST(Poison, CompletionsProducerIndexBehindConsumer)
@@ -102,7 +103,7 @@ TEST(Poison, RequestsConsumerIndexImpossible)
 	for (int i = 0; i < 4; ++i)
 		ASSERT_EQ(ch.proxy->post(kAsGlobal, 0, 4, 0, 10), 0);
 	RawRegion raw(ch.fds.region.get());
-	raw.set_cons(Ring::Requests, 100);  // ahead of everything the proxy produced
+	raw.set_cons(Ring::Requests, 100); // ahead of everything the proxy produced
 	EXPECT_EQ(ch.proxy->post(kAsGlobal, 0, 4, 0, 100), -EPIPE);
 	expect_poisoned(ch, "requests ring: consumer index 100");
 }
@@ -138,9 +139,15 @@ TEST_P(BadField, PoisonsWithTheDecodeError)
 	Message m;
 	uint64_t v;
 	switch (c.ring) {
-	case Ring::Requests: EXPECT_EQ(ch.device->wait_request(m, 1000), -EPIPE); break;
-	case Ring::Completions: EXPECT_EQ(ch.proxy->read(kAsGlobal, 0, 4, &v, 1000), -EPIPE); break;
-	case Ring::Events: EXPECT_EQ(ch.proxy->wait_event(m, 1000), -EPIPE); break;
+	case Ring::Requests:
+		EXPECT_EQ(ch.device->wait_request(m, 1000), -EPIPE);
+		break;
+	case Ring::Completions:
+		EXPECT_EQ(ch.proxy->read(kAsGlobal, 0, 4, &v, 1000), -EPIPE);
+		break;
+	case Ring::Events:
+		EXPECT_EQ(ch.proxy->wait_event(m, 1000), -EPIPE);
+		break;
 	}
 	expect_poisoned(ch, std::string(to_string(c.ring)) + " ring: bad message: " + to_string(c.expect));
 	EXPECT_EQ(ch.proxy->stats().rejected + ch.device->stats().rejected, 1u);
@@ -153,45 +160,89 @@ INSTANTIATE_TEST_SUITE_P(
 	::testing::Values(
 		FieldCase{"req_unknown_op", Ring::Requests, {9, 0, 0, 0}, DecodeError::UnknownOp},
 		FieldCase{"req_event_op", Ring::Requests, set_irq(0, 1), DecodeError::OpNotAllowedOnRing},
-		FieldCase{"req_reserved", Ring::Requests, {kRd4 | (1ull << 40), 0, 0, 0}, DecodeError::ReservedBits},
-		FieldCase{"req_len", Ring::Requests, {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 5), 0, 0, 0},
+		FieldCase{"req_reserved",
+			  Ring::Requests,
+			  {kRd4 | (1ull << 40), 0, 0, 0},
+			  DecodeError::ReservedBits},
+		FieldCase{"req_len",
+			  Ring::Requests,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 5), 0, 0, 0},
 			  DecodeError::BadLength},
-		FieldCase{"req_as", Ring::Requests, {make_mr0(Op::Mmio, 0, Dir::Read, 0xf7, 4), 0, 0, 0},
+		FieldCase{"req_as",
+			  Ring::Requests,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, 0xf7, 4), 0, 0, 0},
 			  DecodeError::BadAddressSpace},
-		FieldCase{"req_range", Ring::Requests, {make_mr0(Op::Mmio, 0, Dir::Read, kAsIoPort, 2), 0xffff, 0, 0},
+		FieldCase{"req_range",
+			  Ring::Requests,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, kAsIoPort, 2), 0xffff, 0, 0},
 			  DecodeError::AddressOutOfRange},
-		FieldCase{"req_posted_read", Ring::Requests,
-			  {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 4, true), 0, 0, 0}, DecodeError::PostedRead},
-		FieldCase{"req_error_bit", Ring::Requests, {kRd4 | VSST_RPC_MR0_ERROR, 0, 0, 0},
+		FieldCase{"req_posted_read",
+			  Ring::Requests,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 4, true), 0, 0, 0},
+			  DecodeError::PostedRead},
+		FieldCase{"req_error_bit",
+			  Ring::Requests,
+			  {kRd4 | VSST_RPC_MR0_ERROR, 0, 0, 0},
 			  DecodeError::ErrorBitOnRequest},
-		FieldCase{"req_wide_data", Ring::Requests,
-			  {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 2), 0, 0x10000, 0}, DecodeError::DataWiderThanAccess},
-		FieldCase{"req_control_fields", Ring::Requests, {make_mr0(Op::Hello, 0, Dir::Write), 1, 0, 0},
+		FieldCase{"req_wide_data",
+			  Ring::Requests,
+			  {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 2), 0, 0x10000, 0},
+			  DecodeError::DataWiderThanAccess},
+		FieldCase{"req_control_fields",
+			  Ring::Requests,
+			  {make_mr0(Op::Hello, 0, Dir::Write), 1, 0, 0},
 			  DecodeError::ControlOpFields},
-		FieldCase{"req_stop_payload", Ring::Requests, {make_mr0(Op::Stop), 0, 0, 1}, DecodeError::NonZeroPayload},
+		FieldCase{"req_stop_payload",
+			  Ring::Requests,
+			  {make_mr0(Op::Stop), 0, 0, 1},
+			  DecodeError::NonZeroPayload},
 		FieldCase{"cpl_op", Ring::Completions, hello(), DecodeError::OpNotAllowedOnRing},
 		FieldCase{"cpl_unknown_op", Ring::Completions, {63, 0, 0, 0}, DecodeError::UnknownOp},
-		FieldCase{"cpl_len", Ring::Completions, {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 0), 0, 0, 0},
+		FieldCase{"cpl_len",
+			  Ring::Completions,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, kAsGlobal, 0), 0, 0, 0},
 			  DecodeError::BadLength},
-		FieldCase{"cpl_as", Ring::Completions, {make_mr0(Op::Mmio, 0, Dir::Read, 0xfd, 4), 0, 0, 0},
+		FieldCase{"cpl_as",
+			  Ring::Completions,
+			  {make_mr0(Op::Mmio, 0, Dir::Read, 0xfd, 4), 0, 0, 0},
 			  DecodeError::BadAddressSpace},
-		FieldCase{"cpl_posted", Ring::Completions,
-			  {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 4, true), 0, 0, 0}, DecodeError::PostedCompletion},
-		FieldCase{"cpl_wide_data", Ring::Completions, {kRd4, 0, 0x1'0000'0000ull, 0},
+		FieldCase{"cpl_posted",
+			  Ring::Completions,
+			  {make_mr0(Op::Mmio, 0, Dir::Write, kAsGlobal, 4, true), 0, 0, 0},
+			  DecodeError::PostedCompletion},
+		FieldCase{"cpl_wide_data",
+			  Ring::Completions,
+			  {kRd4, 0, 0x1'0000'0000ull, 0},
 			  DecodeError::DataWiderThanAccess},
-		FieldCase{"cpl_reserved", Ring::Completions, {kRd4 | (1ull << 27), 0, 0, 0}, DecodeError::ReservedBits},
+		FieldCase{"cpl_reserved",
+			  Ring::Completions,
+			  {kRd4 | (1ull << 27), 0, 0, 0},
+			  DecodeError::ReservedBits},
 		FieldCase{"evt_mmio", Ring::Events, {kRd4, 0, 0, 0}, DecodeError::OpNotAllowedOnRing},
 		FieldCase{"evt_unknown", Ring::Events, {17, 0, 0, 0}, DecodeError::UnknownOp},
 		FieldCase{"evt_irq_level", Ring::Events, set_irq(0, 3), DecodeError::BadIrqLevel},
 		FieldCase{"evt_irq_dev", Ring::Events, set_irq(0xff, 1), DecodeError::BadDeviceIndex},
-		FieldCase{"evt_pci_dev", Ring::Events, register_pci_dev(0xf0, 0, 0, 0), DecodeError::BadDeviceIndex},
-		FieldCase{"evt_pci_ids", Ring::Events, {make_mr0(Op::RegisterPciDev), 0, 1ull << 32, 0},
+		FieldCase{"evt_pci_dev", Ring::Events, register_pci_dev(0xf0, 0, 0, 0),
+			  DecodeError::BadDeviceIndex},
+		FieldCase{"evt_pci_ids",
+			  Ring::Events,
+			  {make_mr0(Op::RegisterPciDev), 0, 1ull << 32, 0},
 			  DecodeError::BadPciIds},
-		FieldCase{"evt_region_size", Ring::Events, mmio_region_config(0, 0, 0), DecodeError::BadRegion},
-		FieldCase{"evt_region_flags", Ring::Events, mmio_region_config(0, 16, 6), DecodeError::UnknownRegionFlags},
-		FieldCase{"evt_msi_data", Ring::Events, {make_mr0(Op::Msi), 0, 1ull << 33, 0}, DecodeError::BadMsiData},
-		FieldCase{"evt_start_payload", Ring::Events, {make_mr0(Op::StartVm), 0, 0, 9}, DecodeError::NonZeroPayload},
-		FieldCase{"evt_control_fields", Ring::Events, {make_mr0(Op::StartVm, 3), 0, 0, 0},
+		FieldCase{"evt_region_size", Ring::Events, mmio_region_config(0, 0, 0),
+			  DecodeError::BadRegion},
+		FieldCase{"evt_region_flags", Ring::Events, mmio_region_config(0, 16, 6),
+			  DecodeError::UnknownRegionFlags},
+		FieldCase{"evt_msi_data",
+			  Ring::Events,
+			  {make_mr0(Op::Msi), 0, 1ull << 33, 0},
+			  DecodeError::BadMsiData},
+		FieldCase{"evt_start_payload",
+			  Ring::Events,
+			  {make_mr0(Op::StartVm), 0, 0, 9},
+			  DecodeError::NonZeroPayload},
+		FieldCase{"evt_control_fields",
+			  Ring::Events,
+			  {make_mr0(Op::StartVm, 3), 0, 0, 0},
 			  DecodeError::ControlOpFields}),
 	[](const ::testing::TestParamInfo<FieldCase> &i) { return std::string(i.param.name); });
 
@@ -223,7 +274,8 @@ TEST(Poison, CompletionNotMatchingItsRequest)
 {
 	TestChannel ch;
 	const int rc = read_with_forged_completion(ch, [](const Message &req) {
-		return mmio_completion(mmio_request(req.slot(), kAsGlobal, req.addr() + 4, 4, Dir::Read, 0, req.token()), 1);
+		return mmio_completion(
+			mmio_request(req.slot(), kAsGlobal, req.addr() + 4, 4, Dir::Read, 0, req.token()), 1);
 	});
 	EXPECT_EQ(rc, -EPIPE);
 	expect_poisoned(ch, "completion for slot 0 does not match its request");
@@ -233,7 +285,8 @@ TEST(Poison, DuplicateCompletion)
 {
 	TestChannel ch;
 	RawRegion raw(ch.fds.region.get());
-	const int rc = read_with_forged_completion(ch, [](const Message &req) { return mmio_completion(req, 7); });
+	const int rc =
+		read_with_forged_completion(ch, [](const Message &req) { return mmio_completion(req, 7); });
 	EXPECT_EQ(rc, 0);
 	// The same completion again: slot 0 has nothing in flight any more. The
 	// main loop's receive drains completions when it takes a kick.
@@ -275,13 +328,13 @@ TEST(Poison, ExplicitPoisonWakesBlockedWaitersOnBothSides)
 		loop_rc = ch.proxy->wait_event(m, 20000);
 	});
 	Message req;
-	ASSERT_EQ(ch.device->wait_request(req, 5000), 1);  // the vCPU's read, never answered
-	std::this_thread::sleep_for(20ms);                  // let both proxy threads block
+	ASSERT_EQ(ch.device->wait_request(req, 5000), 1); // the vCPU's read, never answered
+	std::this_thread::sleep_for(20ms);                // let both proxy threads block
 	const auto t0 = std::chrono::steady_clock::now();
 	ch.device->poison("device model crashed");
 	vcpu.join();
 	main_loop.join();
-	EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // woken, not timed out
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s); // woken, not timed out
 	EXPECT_EQ(vcpu_rc, -EPIPE);
 	EXPECT_EQ(loop_rc, -EPIPE);
 	EXPECT_STREQ(ch.proxy->poison_reason(), "device model crashed");
@@ -322,7 +375,7 @@ TEST(Poison, GarbagePoisonWordAndReason)
 	{
 		TestChannel ch;
 		RawRegion raw(ch.fds.region.get());
-		std::memset(raw.header()->poison_reason, 0x07, sizeof raw.header()->poison_reason);  // no NUL
+		std::memset(raw.header()->poison_reason, 0x07, sizeof raw.header()->poison_reason); // no NUL
 		std::atomic_ref<uint32_t>(raw.header()->poison_state).store(layout::kPoisoned);
 		const std::string r = ch.proxy->poison_reason();
 		EXPECT_LT(r.size(), layout::kReasonMax);

@@ -10,9 +10,12 @@ using namespace vsst::rpc::test;
 
 namespace {
 
-Message numbered(uint64_t i) { return {i, ~i, i * 3, i ^ 0x5555}; }
+Message numbered(uint64_t i)
+{
+	return {i, ~i, i * 3, i ^ 0x5555};
+}
 
-}  // namespace
+} // namespace
 
 TEST(Ring, EmptyThenFullThenEmpty)
 {
@@ -30,7 +33,7 @@ TEST(Ring, EmptyThenFullThenEmpty)
 		EXPECT_EQ(m, numbered(i));
 	}
 	EXPECT_EQ(c.try_pop(m), RingStatus::Empty);
-	EXPECT_EQ(p.try_push(numbered(10)), RingStatus::Ok);  // space again
+	EXPECT_EQ(p.try_push(numbered(10)), RingStatus::Ok); // space again
 }
 
 TEST(Ring, WrapsAroundSlotsManyTimes)
@@ -42,7 +45,7 @@ TEST(Ring, WrapsAroundSlotsManyTimes)
 	uint64_t next_in = 0, next_out = 0;
 	Message m;
 	for (int round = 0; round < 1000; ++round) {
-		const int burst = 1 + round % 8;  // uneven bursts walk every slot offset
+		const int burst = 1 + round % 8; // uneven bursts walk every slot offset
 		for (int i = 0; i < burst; ++i)
 			ASSERT_EQ(p.try_push(numbered(next_in++)), RingStatus::Ok);
 		for (int i = 0; i < burst; ++i) {
@@ -71,7 +74,7 @@ TEST(Ring, IndicesWrapPast32Bits)
 		ASSERT_EQ(c.try_pop(m), RingStatus::Ok);
 		ASSERT_EQ(m, numbered(i + 100));
 	}
-	EXPECT_EQ(c.index(), start + 40);  // wrapped through zero
+	EXPECT_EQ(c.index(), start + 40); // wrapped through zero
 	EXPECT_LT(c.index(), start);
 }
 
@@ -80,13 +83,13 @@ TEST(Ring, ConsumerRejectsProducerTooFarAhead)
 	TestChannel ch(4, 0, false);
 	RawRegion raw(ch.fds.region.get());
 	RingConsumer c = raw.consumer(Ring::Completions);
-	raw.set_prod(Ring::Completions, 5);  // capacity 4, cons 0
+	raw.set_prod(Ring::Completions, 5); // capacity 4, cons 0
 	Message m;
 	EXPECT_EQ(c.try_pop(m), RingStatus::Corrupt);
 	EXPECT_EQ(c.fault().prod, 5u);
-	raw.set_prod(Ring::Completions, 0xffffffffu);  // "behind" the consumer
+	raw.set_prod(Ring::Completions, 0xffffffffu); // "behind" the consumer
 	EXPECT_EQ(c.try_pop(m), RingStatus::Corrupt);
-	raw.set_prod(Ring::Completions, 4);  // exactly full is fine
+	raw.set_prod(Ring::Completions, 4); // exactly full is fine
 	EXPECT_EQ(c.try_pop(m), RingStatus::Ok);
 }
 
@@ -97,7 +100,7 @@ TEST(Ring, ProducerRejectsImpossibleConsumerIndex)
 	RingProducer p = raw.producer(Ring::Requests);
 	for (uint64_t i = 0; i < 4; ++i)
 		ASSERT_EQ(p.try_push(numbered(i)), RingStatus::Ok);
-	raw.set_cons(Ring::Requests, 9);  // consumer claims to be ahead of the producer
+	raw.set_cons(Ring::Requests, 9); // consumer claims to be ahead of the producer
 	EXPECT_EQ(p.try_push(numbered(5)), RingStatus::Corrupt);
 	EXPECT_EQ(p.check(), RingStatus::Corrupt);
 	raw.set_cons(Ring::Requests, 2);

@@ -34,7 +34,10 @@ inline constexpr bool kSanitized = false;
 inline constexpr bool kSanitized = false;
 #endif
 
-inline uint64_t scaled(uint64_t n, uint64_t divisor = 10) { return kSanitized ? n / divisor : n; }
+inline uint64_t scaled(uint64_t n, uint64_t divisor = 10)
+{
+	return kSanitized ? n / divisor : n;
+}
 
 struct TestChannel {
 	ChannelFds fds;
@@ -76,12 +79,13 @@ public:
 	uint32_t capacity() const { return header()->ring_capacity; }
 	layout::RingControl *control(Ring r) const
 	{
-		return reinterpret_cast<layout::RingControl *>(static_cast<char *>(base_) +
-							       layout::ring_offset(static_cast<size_t>(r), capacity()));
+		return reinterpret_cast<layout::RingControl *>(
+			static_cast<char *>(base_) + layout::ring_offset(static_cast<size_t>(r), capacity()));
 	}
 	Message *slots(Ring r) const
 	{
-		return reinterpret_cast<Message *>(reinterpret_cast<char *>(control(r)) + sizeof(layout::RingControl));
+		return reinterpret_cast<Message *>(reinterpret_cast<char *>(control(r)) +
+						   sizeof(layout::RingControl));
 	}
 	RingProducer producer(Ring r) const { return RingProducer(control(r), slots(r), capacity()); }
 	RingConsumer consumer(Ring r) const { return RingConsumer(control(r), slots(r), capacity()); }
@@ -179,4 +183,4 @@ private:
 	bool reaped_ = false;
 };
 
-}  // namespace vsst::rpc::test
+} // namespace vsst::rpc::test

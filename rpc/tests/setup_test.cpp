@@ -62,7 +62,7 @@ void send_raw(int sock, const void *bytes, size_t len, const int *fds, int nfds)
 	ASSERT_EQ(::sendmsg(sock, &mh, 0), static_cast<ssize_t>(len));
 }
 
-}  // namespace
+} // namespace
 
 TEST(Setup, ChannelAndRamLayoutTravelOverASocket)
 {
@@ -90,8 +90,10 @@ TEST(Setup, ChannelAndRamLayoutTravelOverASocket)
 	EXPECT_TRUE(::fcntl(g1.get(), F_GETFD) & FD_CLOEXEC);
 
 	// The received RAM fd is the same memory.
-	auto *mine = static_cast<uint32_t *>(::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, high.get(), 0));
-	auto *theirs = static_cast<uint32_t *>(::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, g1.get(), 0));
+	auto *mine = static_cast<uint32_t *>(
+		::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, high.get(), 0));
+	auto *theirs = static_cast<uint32_t *>(
+		::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, g1.get(), 0));
 	ASSERT_NE(mine, MAP_FAILED);
 	ASSERT_NE(theirs, MAP_FAILED);
 	mine[100] = 0xfeedface;
@@ -124,7 +126,7 @@ TEST(Setup, HostileMessagesAreRefusedAndLeakNoFds)
 	const int four[4] = {three[0], three[1], three[2], small.get()};
 	const int before = open_fd_count();
 	{
-		SockPair sp;  // bad magic
+		SockPair sp; // bad magic
 		Wire w{};
 		w.magic = 1;
 		w.version = 1;
@@ -133,7 +135,7 @@ TEST(Setup, HostileMessagesAreRefusedAndLeakNoFds)
 		EXPECT_NE(std::string(err).find("magic"), std::string::npos) << err;
 	}
 	{
-		SockPair sp;  // fd count does not match the layout
+		SockPair sp; // fd count does not match the layout
 		Wire w{0x55535356, 1, 1, 0, {}};
 		w.region[0][1] = 4096;
 		send_raw(sp.a.get(), &w, sizeof w, three, 3);
@@ -141,7 +143,7 @@ TEST(Setup, HostileMessagesAreRefusedAndLeakNoFds)
 		EXPECT_NE(std::string(err).find("fds"), std::string::npos) << err;
 	}
 	{
-		SockPair sp;  // region larger than its file
+		SockPair sp; // region larger than its file
 		Wire w{0x55535356, 1, 1, 0, {}};
 		w.region[0][1] = 8192;
 		send_raw(sp.a.get(), &w, sizeof w, four, 4);
@@ -149,20 +151,20 @@ TEST(Setup, HostileMessagesAreRefusedAndLeakNoFds)
 		EXPECT_NE(std::string(err).find("exceeds"), std::string::npos) << err;
 	}
 	{
-		SockPair sp;  // too many regions claimed
+		SockPair sp; // too many regions claimed
 		Wire w{0x55535356, 1, 9, 0, {}};
 		send_raw(sp.a.get(), &w, sizeof w, three, 3);
 		EXPECT_EQ(vsst_setup_recv(sp.b.get(), &got, &ram, 1000, err, sizeof err), -EPROTO);
 	}
 	{
-		SockPair sp;  // short message then the peer goes away
+		SockPair sp; // short message then the peer goes away
 		Wire w{0x55535356, 1, 0, 0, {}};
 		send_raw(sp.a.get(), &w, 8, three, 3);
 		sp.a.reset();
 		EXPECT_EQ(vsst_setup_recv(sp.b.get(), &got, &ram, 1000, err, sizeof err), -EPIPE);
 	}
 	{
-		SockPair sp;  // nothing arrives: bounded wait
+		SockPair sp; // nothing arrives: bounded wait
 		EXPECT_EQ(vsst_setup_recv(sp.b.get(), &got, &ram, 50, err, sizeof err), -ETIMEDOUT);
 	}
 	EXPECT_EQ(open_fd_count(), before);

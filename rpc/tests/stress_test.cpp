@@ -16,9 +16,12 @@ using namespace vsst::rpc::test;
 namespace {
 
 constexpr uint64_t kMix = 0x9e37'79b9'7f4a'7c15ull;
-uint64_t addr_of(uint64_t i) { return (i * kMix) >> 1; }  // stays below 2^63: no wrap
+uint64_t addr_of(uint64_t i)
+{
+	return (i * kMix) >> 1;
+} // stays below 2^63: no wrap
 
-}  // namespace
+} // namespace
 
 TEST(Stress, TenMillionPostedWritesAcrossProcesses)
 {
@@ -38,20 +41,22 @@ TEST(Stress, TenMillionPostedWritesAcrossProcesses)
 				return next == n ? 0 : 12;
 			if (m.op() != Op::Mmio)
 				return 13;
-			if (!m.posted()) {  // the flush read: answer with the count
+			if (!m.posted()) { // the flush read: answer with the count
 				if (dev->complete(m, next, 5000) != 0)
 					return 14;
 				continue;
 			}
-			if (m.data() != next || m.addr() != addr_of(next) || m.len() != 8 || m.as() != kAsGlobal)
-				return 15;  // lost, duplicated, reordered or torn
+			if (m.data() != next || m.addr() != addr_of(next) || m.len() != 8 ||
+			    m.as() != kAsGlobal)
+				return 15; // lost, duplicated, reordered or torn
 			++next;
 		}
 	});
 	auto px = ProxyEndpoint::attach(fds);
 	ASSERT_TRUE(px);
 	for (uint64_t i = 0; i < n; ++i)
-		ASSERT_EQ(px->post(kAsGlobal, addr_of(i), 8, i, 10000), 0) << "at " << i << ": " << px->poison_reason();
+		ASSERT_EQ(px->post(kAsGlobal, addr_of(i), 8, i, 10000), 0)
+			<< "at " << i << ": " << px->poison_reason();
 	uint64_t count = 0;
 	ASSERT_EQ(px->read(kAsGlobal, 0, 8, &count, 10000), 0);
 	EXPECT_EQ(count, n);

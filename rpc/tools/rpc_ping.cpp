@@ -30,7 +30,7 @@ using namespace vsst::rpc;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kPattern = 0x5a5a'0000'a5a5'0000ull;
-constexpr int kTimeoutMs = 10000;  // generous: busy hosts deschedule peers for milliseconds
+constexpr int kTimeoutMs = 10000; // generous: busy hosts deschedule peers for milliseconds
 
 int usage()
 {
@@ -63,7 +63,8 @@ int run_device(const vsst_rpc_fds &fds)
 			return 1;
 		}
 		if (req.op() == Op::Stop) {
-			spdlog::info("device: STOP after {} reads, {} writes, {} posted writes", reads, writes, posted);
+			spdlog::info("device: STOP after {} reads, {} writes, {} posted writes", reads,
+				     writes, posted);
 			return 0;
 		}
 		if (req.op() != Op::Mmio)
@@ -201,7 +202,8 @@ int run_demo(const DemoOptions &o)
 		spdlog::error("no HELLO from the device side ({})", r < 0 ? std::strerror(-r) : "wrong op");
 		return reap(pid, kTimeoutMs), 1;
 	}
-	std::printf("rpc-ping: device process %d attached (%s), protocol version %" PRIu64 ", ring capacity %u\n",
+	std::printf("rpc-ping: device process %d attached (%s), protocol version %" PRIu64
+		    ", ring capacity %u\n",
 		    static_cast<int>(pid), o.via_socket ? "fds over a Unix socket" : "fds inherited", ev.mr1,
 		    px->ring_capacity());
 	px->send(hello(), kTimeoutMs);
@@ -217,7 +219,8 @@ int run_demo(const DemoOptions &o)
 		const int r = px->read(VSST_RPC_AS_GLOBAL, addr, 8, &v, kTimeoutMs);
 		lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
 		if (r < 0 || v != (addr ^ kPattern)) {
-			spdlog::error("round trip {} failed: {} (value 0x{:x})", i, r < 0 ? std::strerror(-r) : "bad data", v);
+			spdlog::error("round trip {} failed: {} (value 0x{:x})", i,
+				      r < 0 ? std::strerror(-r) : "bad data", v);
 			rc = 1;
 		}
 	}
@@ -226,7 +229,7 @@ int run_demo(const DemoOptions &o)
 	for (int i = 1; i <= o.count && rc == 0; ++i)
 		if (px->post(VSST_RPC_AS_GLOBAL, 0x2000, 8, uint64_t(i), kTimeoutMs) < 0)
 			rc = 1;
-	uint64_t flush = 0;  // a synchronous access behind the posted writes
+	uint64_t flush = 0; // a synchronous access behind the posted writes
 	if (rc == 0 && px->read(VSST_RPC_AS_GLOBAL, 0x3000, 4, &flush, kTimeoutMs) < 0)
 		rc = 1;
 	const double post_s = std::chrono::duration<double>(Clock::now() - p0).count();
@@ -237,11 +240,12 @@ int run_demo(const DemoOptions &o)
 			sum += x;
 		const double mean = sum / static_cast<double>(lat.size());
 		const double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
-		std::printf("rpc-ping: %d round trips (synchronous 8-byte MMIO reads) in %.3f s\n", o.count, total_s);
-		std::printf("rpc-ping: latency mean %.2f us, p50 %.2f us, p99 %.2f us (spin budget %u us)\n", mean,
-			    p50, p99, o.spin_us);
-		std::printf("rpc-ping: %d posted writes + 1 read in %.3f s (%.2f M msgs/s)\n", o.count, post_s,
-			    o.count / post_s / 1e6);
+		std::printf("rpc-ping: %d round trips (synchronous 8-byte MMIO reads) in %.3f s\n", o.count,
+			    total_s);
+		std::printf("rpc-ping: latency mean %.2f us, p50 %.2f us, p99 %.2f us (spin budget %u us)\n",
+			    mean, p50, p99, o.spin_us);
+		std::printf("rpc-ping: %d posted writes + 1 read in %.3f s (%.2f M msgs/s)\n", o.count,
+			    post_s, o.count / post_s / 1e6);
 		const Stats s = px->stats();
 		std::printf("rpc-ping: proxy sent %" PRIu64 ", received %" PRIu64 ", kicks %" PRIu64
 			    " (suppressed %" PRIu64 "), sleeps %" PRIu64 "\n",
@@ -259,7 +263,7 @@ int run_demo(const DemoOptions &o)
 	return rc;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {

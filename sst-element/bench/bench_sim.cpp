@@ -28,186 +28,205 @@ using namespace vsst::sim;
 using Clock = std::chrono::steady_clock;
 
 struct Case {
-  const char* name;
-  bool framed;
-  bool write4k;
-  int depth;
+	const char *name;
+	bool framed;
+	bool write4k;
+	int depth;
 };
 
-SSTRequest make_request(bool write4k, uint64_t id) {
-  SSTRequest r{};
-  r.request_id = id;
-  if (!write4k) {
-    r.type = SST_REQ_NOOP;
-    return r;
-  }
-  r.type = SST_REQ_WRITE;
-  r.payload.memory.addr = (id % 1024) * 4096;
-  r.payload.memory.size = SST_MAX_WRITE_SIZE;  // the whole 4 KiB request
-  std::memset(r.payload.data + SST_WRITE_DATA_OFFSET, static_cast<int>(id), SST_MAX_WRITE_SIZE);
-  return r;
+SSTRequest make_request(bool write4k, uint64_t id)
+{
+	SSTRequest r{};
+	r.request_id = id;
+	if (!write4k) {
+		r.type = SST_REQ_NOOP;
+		return r;
+	}
+	r.type = SST_REQ_WRITE;
+	r.payload.memory.addr = (id % 1024) * 4096;
+	r.payload.memory.size = SST_MAX_WRITE_SIZE; // the whole 4 KiB request
+	std::memset(r.payload.data + SST_WRITE_DATA_OFFSET, static_cast<int>(id), SST_MAX_WRITE_SIZE);
+	return r;
 }
 
 // Keeps `depth` framed requests in flight for `seconds`; returns requests/s.
-double run_framed(SimClient& c, bool write4k, int depth, double seconds) {
-  ByteBuffer out, in;
-  const SSTRequest templ = make_request(write4k, 1);
-  const size_t wire = request_wire_size(templ);
-  uint64_t next_tag = 1, done = 0;
-  int inflight = 0;
-  const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
-  bool sending = true;
-  while (sending || inflight > 0) {
-    if (sending && Clock::now() >= end) sending = false;
-    if (!sending && inflight == 0) break;
-    while (sending && inflight < depth) {
-      SSTRequest r = templ;
-      r.request_id = next_tag;
-      encode_frame(out, VSST_SIM_REQUEST, next_tag++, {{reinterpret_cast<uint8_t*>(&r), wire}});
-      ++inflight;
-    }
-    // Try the write first: most of the time the socket takes it, saving a poll.
-    while (!out.empty()) {
-      const ssize_t n = ::send(c.fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n <= 0) break;
-      out.consume(static_cast<size_t>(n));
-    }
-    pollfd p{c.fd(), static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT)), 0};
-    if (::poll(&p, 1, 5000) <= 0) {
-      std::fprintf(stderr, "bench: simulator stopped answering (in flight %d, %zu bytes unsent, %zu bytes unparsed, %llu done)\n", inflight, out.size(), in.size(), static_cast<unsigned long long>(done));
-      return 0;
-    }
-    if (p.revents & POLLOUT) {
-      const ssize_t n = ::send(c.fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) out.consume(static_cast<size_t>(n));
-    }
-    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-      uint8_t* buf = in.prepare(256 * 1024);
-      const ssize_t n = ::recv(c.fd(), buf, 256 * 1024, MSG_DONTWAIT);
-      in.commit(n > 0 ? static_cast<size_t>(n) : 0);
-      if (n == 0) {
-        std::fprintf(stderr, "bench: simulator closed the connection\n");
-        return 0;
-      }
-      for (;;) {
-        ParsedFrame f = parse_frame(in.view());
-        if (f.status != ParsedFrame::Status::frame) break;
-        if (f.hdr.type == VSST_SIM_RESPONSE) {
-          --inflight;
-          ++done;
-        }
-        in.consume(f.consumed);
-      }
-    }
-  }
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  return static_cast<double>(done) / secs;
+double run_framed(SimClient &c, bool write4k, int depth, double seconds)
+{
+	ByteBuffer out, in;
+	const SSTRequest templ = make_request(write4k, 1);
+	const size_t wire = request_wire_size(templ);
+	uint64_t next_tag = 1, done = 0;
+	int inflight = 0;
+	const auto start = Clock::now();
+	const auto end =
+		start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+	bool sending = true;
+	while (sending || inflight > 0) {
+		if (sending && Clock::now() >= end)
+			sending = false;
+		if (!sending && inflight == 0)
+			break;
+		while (sending && inflight < depth) {
+			SSTRequest r = templ;
+			r.request_id = next_tag;
+			encode_frame(out, VSST_SIM_REQUEST, next_tag++,
+				     {{reinterpret_cast<uint8_t *>(&r), wire}});
+			++inflight;
+		}
+		// Try the write first: most of the time the socket takes it, saving a poll.
+		while (!out.empty()) {
+			const ssize_t n = ::send(c.fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n <= 0)
+				break;
+			out.consume(static_cast<size_t>(n));
+		}
+		pollfd p{c.fd(), static_cast<short>(POLLIN | (out.empty() ? 0 : POLLOUT)), 0};
+		if (::poll(&p, 1, 5000) <= 0) {
+			std::fprintf(
+				stderr,
+				"bench: simulator stopped answering (in flight %d, %zu bytes unsent, %zu bytes unparsed, %llu done)\n",
+				inflight, out.size(), in.size(), static_cast<unsigned long long>(done));
+			return 0;
+		}
+		if (p.revents & POLLOUT) {
+			const ssize_t n = ::send(c.fd(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0)
+				out.consume(static_cast<size_t>(n));
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			uint8_t *buf = in.prepare(256 * 1024);
+			const ssize_t n = ::recv(c.fd(), buf, 256 * 1024, MSG_DONTWAIT);
+			in.commit(n > 0 ? static_cast<size_t>(n) : 0);
+			if (n == 0) {
+				std::fprintf(stderr, "bench: simulator closed the connection\n");
+				return 0;
+			}
+			for (;;) {
+				ParsedFrame f = parse_frame(in.view());
+				if (f.status != ParsedFrame::Status::frame)
+					break;
+				if (f.hdr.type == VSST_SIM_RESPONSE) {
+					--inflight;
+					++done;
+				}
+				in.consume(f.consumed);
+			}
+		}
+	}
+	const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+	return static_cast<double>(done) / secs;
 }
 
-double run_acalsim(SimClient& c, bool write4k, double seconds) {
-  uint64_t done = 0;
-  const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
-  while (Clock::now() < end) {
-    if (!c.acalsim_call(make_request(write4k, done + 1), 5000)) {
-      std::fprintf(stderr, "bench: acalsim call failed\n");
-      return 0;
-    }
-    ++done;
-  }
-  return static_cast<double>(done) / std::chrono::duration<double>(Clock::now() - start).count();
+double run_acalsim(SimClient &c, bool write4k, double seconds)
+{
+	uint64_t done = 0;
+	const auto start = Clock::now();
+	const auto end =
+		start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+	while (Clock::now() < end) {
+		if (!c.acalsim_call(make_request(write4k, done + 1), 5000)) {
+			std::fprintf(stderr, "bench: acalsim call failed\n");
+			return 0;
+		}
+		++done;
+	}
+	return static_cast<double>(done) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string find_sim(const char* override_path) {
-  if (override_path) return override_path;
-  char self[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    std::string dir(self);
-    dir.resize(dir.rfind('/'));
-    if (::access((dir + "/sst-sim").c_str(), X_OK) == 0) return dir + "/sst-sim";
-  }
-  if (const char* bin = std::getenv("VSST_BIN")) return std::string(bin) + "/sst-sim";
-  return "sst-sim";
+std::string find_sim(const char *override_path)
+{
+	if (override_path)
+		return override_path;
+	char self[PATH_MAX];
+	const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		std::string dir(self);
+		dir.resize(dir.rfind('/'));
+		if (::access((dir + "/sst-sim").c_str(), X_OK) == 0)
+			return dir + "/sst-sim";
+	}
+	if (const char *bin = std::getenv("VSST_BIN"))
+		return std::string(bin) + "/sst-sim";
+	return "sst-sim";
 }
 
-}  // namespace
+} // namespace
 
-int main(int argc, char** argv) {
-  double seconds = 2.0;
-  const char* sim_path = nullptr;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) {
-      seconds = std::atof(argv[++i]);
-    } else if (a == "--sim" && i + 1 < argc) {
-      sim_path = argv[++i];
-    } else {
-      std::printf("usage: vsst-bench-sim [--seconds S per case, default 2] [--sim PATH]\n");
-      return a == "--help" ? 0 : 2;
-    }
-  }
-  signal(SIGPIPE, SIG_IGN);
-  const std::string sim = find_sim(sim_path);
-  char tmpl[] = "/tmp/vsst-bench-sim-XXXXXX";
-  if (!::mkdtemp(tmpl)) return 1;
-  const std::string sock = std::string(tmpl) + "/sim.sock";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(sim.c_str(), sim.c_str(), "--socket", sock.c_str(), "--status-interval", "0",
-            "--log-level", "warn", static_cast<char*>(nullptr));
-    std::perror(sim.c_str());
-    ::_exit(127);
-  }
+int main(int argc, char **argv)
+{
+	double seconds = 2.0;
+	const char *sim_path = nullptr;
+	for (int i = 1; i < argc; ++i) {
+		const std::string a = argv[i];
+		if (a == "--seconds" && i + 1 < argc) {
+			seconds = std::atof(argv[++i]);
+		} else if (a == "--sim" && i + 1 < argc) {
+			sim_path = argv[++i];
+		} else {
+			std::printf("usage: vsst-bench-sim [--seconds S per case, default 2] [--sim PATH]\n");
+			return a == "--help" ? 0 : 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	const std::string sim = find_sim(sim_path);
+	char tmpl[] = "/tmp/vsst-bench-sim-XXXXXX";
+	if (!::mkdtemp(tmpl))
+		return 1;
+	const std::string sock = std::string(tmpl) + "/sim.sock";
+	const pid_t pid = ::fork();
+	if (pid == 0) {
+		::execl(sim.c_str(), sim.c_str(), "--socket", sock.c_str(), "--status-interval", "0",
+			"--log-level", "warn", static_cast<char *>(nullptr));
+		std::perror(sim.c_str());
+		::_exit(127);
+	}
 
-  const Case cases[] = {
-      {"framed   NOOP        depth  1", true, false, 1},
-      {"framed   NOOP        depth 64", true, false, 64},
-      {"framed   WRITE 4 KiB depth  1", true, true, 1},
-      {"framed   WRITE 4 KiB depth 64", true, true, 64},
-      {"acalsim  NOOP        depth  1", false, false, 1},
-      {"acalsim  WRITE 4 KiB depth  1", false, true, 1},
-  };
-  std::vector<double> rates;
-  int rc = 0;
-  std::printf("vsst-bench-sim: %s, %.1f s per case\n", sim.c_str(), seconds);
-  for (const Case& c : cases) {
-    std::string err;
-    auto client = SimClient::connect(sock, 10000, &err);
-    if (!client) {
-      std::fprintf(stderr, "bench: %s\n", err.c_str());
-      rc = 1;
-      break;
-    }
-    double rate = 0;
-    if (c.framed) {
-      if (!client->hello(0, false, 5000)) {
-        rc = 1;
-        break;
-      }
-      rate = run_framed(*client, c.write4k, c.depth, seconds);
-    } else {
-      rate = run_acalsim(*client, c.write4k, seconds);
-    }
-    rates.push_back(rate);
-    std::printf("  %s  %12.0f requests/s\n", c.name, rate);
-    std::fflush(stdout);
-    if (rate == 0) rc = 1;
-  }
-  if (rates.size() == std::size(cases)) {
-    std::printf("ratio depth 64 / depth 1 (framed): NOOP %.2fx, WRITE 4 KiB %.2fx\n",
-                rates[1] / rates[0], rates[3] / rates[2]);
-    std::printf("framed depth 1 / acalsim depth 1: NOOP %.2fx, WRITE 4 KiB %.2fx\n",
-                rates[0] / rates[4], rates[2] / rates[5]);
-    std::printf("(acalsim carries one request at a time by definition: no depth-64 figure)\n");
-  }
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::rmdir(tmpl);
-  return rc;
+	const Case cases[] = {
+		{"framed   NOOP        depth  1", true, false, 1},
+		{"framed   NOOP        depth 64", true, false, 64},
+		{"framed   WRITE 4 KiB depth  1", true, true, 1},
+		{"framed   WRITE 4 KiB depth 64", true, true, 64},
+		{"acalsim  NOOP        depth  1", false, false, 1},
+		{"acalsim  WRITE 4 KiB depth  1", false, true, 1},
+	};
+	std::vector<double> rates;
+	int rc = 0;
+	std::printf("vsst-bench-sim: %s, %.1f s per case\n", sim.c_str(), seconds);
+	for (const Case &c : cases) {
+		std::string err;
+		auto client = SimClient::connect(sock, 10000, &err);
+		if (!client) {
+			std::fprintf(stderr, "bench: %s\n", err.c_str());
+			rc = 1;
+			break;
+		}
+		double rate = 0;
+		if (c.framed) {
+			if (!client->hello(0, false, 5000)) {
+				rc = 1;
+				break;
+			}
+			rate = run_framed(*client, c.write4k, c.depth, seconds);
+		} else {
+			rate = run_acalsim(*client, c.write4k, seconds);
+		}
+		rates.push_back(rate);
+		std::printf("  %s  %12.0f requests/s\n", c.name, rate);
+		std::fflush(stdout);
+		if (rate == 0)
+			rc = 1;
+	}
+	if (rates.size() == std::size(cases)) {
+		std::printf("ratio depth 64 / depth 1 (framed): NOOP %.2fx, WRITE 4 KiB %.2fx\n",
+			    rates[1] / rates[0], rates[3] / rates[2]);
+		std::printf("framed depth 1 / acalsim depth 1: NOOP %.2fx, WRITE 4 KiB %.2fx\n",
+			    rates[0] / rates[4], rates[2] / rates[5]);
+		std::printf("(acalsim carries one request at a time by definition: no depth-64 figure)\n");
+	}
+	::kill(pid, SIGTERM);
+	int status = 0;
+	::waitpid(pid, &status, 0);
+	::rmdir(tmpl);
+	return rc;
 }

@@ -15,114 +15,115 @@
 #include <span>
 #include <string>
 
+#include "vsst/posix/unique_fd.h"
 #include "vsst/protocol/byte_buffer.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_session.h"
-#include "vsst/posix/unique_fd.h"
 
 namespace vsst::sstcore {
 
 class Bridge : public SST::Component {
- public:
-  SST_ELI_REGISTER_COMPONENT(Bridge, "vsst", "Bridge", SST_ELI_ELEMENT_VERSION(1, 0, 0),
-                             "Socket bridge to one virtio-sst device (framed or acalsim "
-                             "protocol); primary component",
-                             COMPONENT_CATEGORY_UNCATEGORIZED)
+public:
+	SST_ELI_REGISTER_COMPONENT(Bridge, "vsst", "Bridge", SST_ELI_ELEMENT_VERSION(1, 0, 0),
+				   "Socket bridge to one virtio-sst device (framed or acalsim "
+				   "protocol); primary component",
+				   COMPONENT_CATEGORY_UNCATEGORIZED)
 
-  SST_ELI_DOCUMENT_PARAMS(
-      {"socket_path", "Unix socket to listen on (required)", nullptr},
-      {"device_id", "device number, for logs", "0"},
-      {"clock", "model clock (cycles in responses are counted in it)", "1GHz"},
-      {"protocol", "auto | framed | acalsim", "auto"},
-      {"poll_period", "simulated time between two polls of the socket", "100ns"},
-      {"idle_wait_ms", "wall-clock wait per poll while nothing is in flight", "1"},
-      {"connect_timeout_s", "end the run if no client connects within this wall time (0: wait)", "0"},
-      {"compute_units", "hardware compute units (embedded model)", "4"},
-      {"latency_model", "fixed | pipelined | bandwidth (embedded model)", "fixed"},
-      {"unit_latency_cycles", "L (embedded model)", "100"},
-      {"pipeline_startup_cycles", "S (embedded model)", "20"},
-      {"unit_bandwidth", "Bu, bytes/cycle (embedded model)", "8"},
-      {"mem_latency_cycles", "Lm (embedded model)", "100"},
-      {"mem_bandwidth", "Bm, bytes/cycle (embedded model)", "16"},
-      {"mem_size", "device memory bytes (embedded model)", "268435456"})
+	SST_ELI_DOCUMENT_PARAMS({"socket_path", "Unix socket to listen on (required)", nullptr},
+				{"device_id", "device number, for logs", "0"},
+				{"clock", "model clock (cycles in responses are counted in it)", "1GHz"},
+				{"protocol", "auto | framed | acalsim", "auto"},
+				{"poll_period", "simulated time between two polls of the socket", "100ns"},
+				{"idle_wait_ms", "wall-clock wait per poll while nothing is in flight", "1"},
+				{"connect_timeout_s",
+				 "end the run if no client connects within this wall time (0: wait)", "0"},
+				{"compute_units", "hardware compute units (embedded model)", "4"},
+				{"latency_model", "fixed | pipelined | bandwidth (embedded model)", "fixed"},
+				{"unit_latency_cycles", "L (embedded model)", "100"},
+				{"pipeline_startup_cycles", "S (embedded model)", "20"},
+				{"unit_bandwidth", "Bu, bytes/cycle (embedded model)", "8"},
+				{"mem_latency_cycles", "Lm (embedded model)", "100"},
+				{"mem_bandwidth", "Bm, bytes/cycle (embedded model)", "16"},
+				{"mem_size", "device memory bytes (embedded model)", "268435456"})
 
-  SST_ELI_DOCUMENT_PORTS(
-      {"compute", "to a vsst.Compute; unconnected: the embedded model serves COMPUTE",
-       {"vsst.RequestEvent", "vsst.ResponseEvent", "vsst.ControlEvent"}},
-      {"memory", "to a vsst.Memory; unconnected: the embedded model serves READ/WRITE",
-       {"vsst.RequestEvent", "vsst.ResponseEvent", "vsst.ControlEvent"}})
+	SST_ELI_DOCUMENT_PORTS({"compute",
+				"to a vsst.Compute; unconnected: the embedded model serves COMPUTE",
+				{"vsst.RequestEvent", "vsst.ResponseEvent", "vsst.ControlEvent"}},
+			       {"memory",
+				"to a vsst.Memory; unconnected: the embedded model serves READ/WRITE",
+				{"vsst.RequestEvent", "vsst.ResponseEvent", "vsst.ControlEvent"}})
 
-  SST_ELI_DOCUMENT_STATISTICS(
-      {"requests", "requests received from the device", "requests", 1},
-      {"invalid", "requests answered SST_STATUS_INVALID", "requests", 1},
-      {"latency_cycles", "request latency in model cycles (arrival to response)", "cycles", 1},
-      {"events", "completion events sent to the device", "events", 1},
-      {"error_frames", "protocol ERROR frames sent", "frames", 1})
+	SST_ELI_DOCUMENT_STATISTICS({"requests", "requests received from the device", "requests", 1},
+				    {"invalid", "requests answered SST_STATUS_INVALID", "requests", 1},
+				    {"latency_cycles",
+				     "request latency in model cycles (arrival to response)", "cycles", 1},
+				    {"events", "completion events sent to the device", "events", 1},
+				    {"error_frames", "protocol ERROR frames sent", "frames", 1})
 
-  Bridge(SST::ComponentId_t id, SST::Params& params);
-  ~Bridge() override;
+	Bridge(SST::ComponentId_t id, SST::Params &params);
+	~Bridge() override;
 
-  void setup() override;
-  void finish() override;
+	void setup() override;
+	void finish() override;
 
- private:
-  struct Pending {
-    uint64_t wire_token;
-    uint64_t arrival_ps;
-    uint32_t type;
-    bool async_event;  // answered already; completion goes out as an SSTEvent
-    uint64_t request_id;
-  };
+private:
+	struct Pending {
+		uint64_t wire_token;
+		uint64_t arrival_ps;
+		uint32_t type;
+		bool async_event; // answered already; completion goes out as an SSTEvent
+		uint64_t request_id;
+	};
 
-  bool tick(SST::Cycle_t cycle);
-  void handle_due(SST::Event* ev);
-  void handle_remote(SST::Event* ev);
+	bool tick(SST::Cycle_t cycle);
+	void handle_due(SST::Event *ev);
+	void handle_remote(SST::Event *ev);
 
-  bool accept_client();
-  void read_client();
-  void on_request(uint64_t wire_token, std::span<const uint8_t> request);
-  void submit_local(uint64_t wire_token, std::span<const uint8_t> request);
-  void schedule_local_outputs();
-  void emit_response(uint64_t wire_token, uint64_t arrival_ps, std::vector<uint8_t> bytes,
-                     bool timing_in_payload);
-  void broadcast(uint32_t kind, uint32_t param, uint64_t value);
-  void flush();
-  void end_run(const char* why);
-  void set_busy(bool busy);
-  int idle_wait_now() const;
-  uint64_t now_ps() const;
+	bool accept_client();
+	void read_client();
+	void on_request(uint64_t wire_token, std::span<const uint8_t> request);
+	void submit_local(uint64_t wire_token, std::span<const uint8_t> request);
+	void schedule_local_outputs();
+	void emit_response(uint64_t wire_token, uint64_t arrival_ps, std::vector<uint8_t> bytes,
+			   bool timing_in_payload);
+	void broadcast(uint32_t kind, uint32_t param, uint64_t value);
+	void flush();
+	void end_run(const char *why);
+	void set_busy(bool busy);
+	int idle_wait_now() const;
+	uint64_t now_ps() const;
 
-  SST::Output& out_;
-  std::string socket_path_;
-  uint32_t device_id_ = 0;
-  sim::Protocol protocol_ = sim::Protocol::kAuto;
-  int idle_wait_ms_ = 1;
-  double connect_timeout_s_ = 0;
-  sim::DeviceModel model_;
-  std::unique_ptr<sim::ServerSession> session_;
-  UniqueFd listen_fd_;
-  UniqueFd client_fd_;
-  bool had_client_ = false;
-  bool client_eof_ = false;
-  bool ended_ = false;
-  bool busy_ = false;  // counted in the process-wide busy-bridge count
-  ByteBuffer in_;
-  ByteBuffer wire_out_;
-  std::map<uint64_t, Pending> pending_;  // remote requests by internal id
-  std::map<uint64_t, sim::SimOutput> due_;  // embedded-model outputs by internal id
-  uint64_t next_id_ = 1;
-  uint64_t wall_start_ns_ = 0;
+	SST::Output &out_;
+	std::string socket_path_;
+	uint32_t device_id_ = 0;
+	sim::Protocol protocol_ = sim::Protocol::kAuto;
+	int idle_wait_ms_ = 1;
+	double connect_timeout_s_ = 0;
+	sim::DeviceModel model_;
+	std::unique_ptr<sim::ServerSession> session_;
+	UniqueFd listen_fd_;
+	UniqueFd client_fd_;
+	bool had_client_ = false;
+	bool client_eof_ = false;
+	bool ended_ = false;
+	bool busy_ = false; // counted in the process-wide busy-bridge count
+	ByteBuffer in_;
+	ByteBuffer wire_out_;
+	std::map<uint64_t, Pending> pending_;    // remote requests by internal id
+	std::map<uint64_t, sim::SimOutput> due_; // embedded-model outputs by internal id
+	uint64_t next_id_ = 1;
+	uint64_t wall_start_ns_ = 0;
 
-  SST::Link* compute_link_ = nullptr;
-  SST::Link* memory_link_ = nullptr;
-  SST::Link* due_link_ = nullptr;
+	SST::Link *compute_link_ = nullptr;
+	SST::Link *memory_link_ = nullptr;
+	SST::Link *due_link_ = nullptr;
 
-  SST::Statistics::Statistic<uint64_t>* stat_requests_ = nullptr;
-  SST::Statistics::Statistic<uint64_t>* stat_invalid_ = nullptr;
-  SST::Statistics::Statistic<uint64_t>* stat_latency_ = nullptr;
-  SST::Statistics::Statistic<uint64_t>* stat_events_ = nullptr;
-  SST::Statistics::Statistic<uint64_t>* stat_errors_ = nullptr;
-  uint64_t errors_reported_ = 0;
+	SST::Statistics::Statistic<uint64_t> *stat_requests_ = nullptr;
+	SST::Statistics::Statistic<uint64_t> *stat_invalid_ = nullptr;
+	SST::Statistics::Statistic<uint64_t> *stat_latency_ = nullptr;
+	SST::Statistics::Statistic<uint64_t> *stat_events_ = nullptr;
+	SST::Statistics::Statistic<uint64_t> *stat_errors_ = nullptr;
+	uint64_t errors_reported_ = 0;
 };
 
-}  // namespace vsst::sstcore
+} // namespace vsst::sstcore

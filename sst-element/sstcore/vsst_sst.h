@@ -41,57 +41,64 @@ namespace vsst::sstcore {
 
 // Bridge -> Compute/Memory: one SSTRequest (its first 24..4104 bytes).
 class RequestEvent : public SST::Event {
- public:
-  RequestEvent() = default;
-  RequestEvent(uint64_t token, std::vector<uint8_t> request)
-      : token(token), request(std::move(request)) {}
-  uint64_t token = 0;
-  std::vector<uint8_t> request;
+public:
+	RequestEvent() = default;
+	RequestEvent(uint64_t token, std::vector<uint8_t> request) : token(token), request(std::move(request))
+	{
+	}
+	uint64_t token = 0;
+	std::vector<uint8_t> request;
 
-  void serialize_order(SST::Core::Serialization::serializer& ser) override {
-    Event::serialize_order(ser);
-    SST_SER(token);
-    SST_SER(request);
-  }
-  ImplementSerializable(vsst::sstcore::RequestEvent);
+	void serialize_order(SST::Core::Serialization::serializer &ser) override
+	{
+		Event::serialize_order(ser);
+		SST_SER(token);
+		SST_SER(request);
+	}
+	ImplementSerializable(vsst::sstcore::RequestEvent);
 };
 
 // Compute/Memory -> Bridge: the SSTResponse (first 32..4112 bytes); the
 // bridge fills in the timing fields when it arrives.
 class ResponseEvent : public SST::Event {
- public:
-  ResponseEvent() = default;
-  ResponseEvent(uint64_t token, std::vector<uint8_t> response)
-      : token(token), response(std::move(response)) {}
-  uint64_t token = 0;
-  std::vector<uint8_t> response;
+public:
+	ResponseEvent() = default;
+	ResponseEvent(uint64_t token, std::vector<uint8_t> response)
+		: token(token), response(std::move(response))
+	{
+	}
+	uint64_t token = 0;
+	std::vector<uint8_t> response;
 
-  void serialize_order(SST::Core::Serialization::serializer& ser) override {
-    Event::serialize_order(ser);
-    SST_SER(token);
-    SST_SER(response);
-  }
-  ImplementSerializable(vsst::sstcore::ResponseEvent);
+	void serialize_order(SST::Core::Serialization::serializer &ser) override
+	{
+		Event::serialize_order(ser);
+		SST_SER(token);
+		SST_SER(response);
+	}
+	ImplementSerializable(vsst::sstcore::ResponseEvent);
 };
 
 // Bridge -> Compute/Memory: a CONFIGURE the bridge accepted, or a RESET.
 class ControlEvent : public SST::Event {
- public:
-  enum Kind : uint32_t { kConfigure = 0, kReset = 1 };
-  ControlEvent() = default;
-  ControlEvent(uint32_t kind, uint32_t param, uint64_t value)
-      : kind(kind), param(param), value(value) {}
-  uint32_t kind = kConfigure;
-  uint32_t param = 0;
-  uint64_t value = 0;
+public:
+	enum Kind : uint32_t { kConfigure = 0, kReset = 1 };
+	ControlEvent() = default;
+	ControlEvent(uint32_t kind, uint32_t param, uint64_t value) : kind(kind), param(param), value(value)
+	{
+	}
+	uint32_t kind = kConfigure;
+	uint32_t param = 0;
+	uint64_t value = 0;
 
-  void serialize_order(SST::Core::Serialization::serializer& ser) override {
-    Event::serialize_order(ser);
-    SST_SER(kind);
-    SST_SER(param);
-    SST_SER(value);
-  }
-  ImplementSerializable(vsst::sstcore::ControlEvent);
+	void serialize_order(SST::Core::Serialization::serializer &ser) override
+	{
+		Event::serialize_order(ser);
+		SST_SER(kind);
+		SST_SER(param);
+		SST_SER(value);
+	}
+	ImplementSerializable(vsst::sstcore::ControlEvent);
 };
 
-}  // namespace vsst::sstcore
+} // namespace vsst::sstcore

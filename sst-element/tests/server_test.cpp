@@ -14,8 +14,8 @@
 #include <fstream>
 #include <thread>
 
+#include "connection.h" // sst-element/server/src: backpressure test
 #include "sim_test_util.h"
-#include "connection.h"  // sst-element/server/src: backpressure test
 #include "vsst/protocol/frame_codec.h"
 #include "vsst/sim/server.h"
 #include "vsst/sim/sim_client.h"
@@ -25,402 +25,435 @@ namespace {
 
 constexpr int kTimeout = 5000;
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/vsst-simtest-XXXXXX";
-  const char* d = ::mkdtemp(tmpl);
-  EXPECT_NE(d, nullptr);
-  return d ? d : "/tmp";
+std::string temp_dir()
+{
+	char tmpl[] = "/tmp/vsst-simtest-XXXXXX";
+	const char *d = ::mkdtemp(tmpl);
+	EXPECT_NE(d, nullptr);
+	return d ? d : "/tmp";
 }
 
 class RunningServer {
- public:
-  explicit RunningServer(ServerOptions o) : server_(std::move(o)) {
-    std::string err;
-    ok_ = server_.open(&err);
-    EXPECT_TRUE(ok_) << err;
-    if (ok_) thread_ = std::thread([this] { server_.run(); });
-  }
-  ~RunningServer() { stop(); }
-  void stop() {
-    if (thread_.joinable()) {
-      server_.stop();
-      thread_.join();
-    }
-  }
-  Server& server() { return server_; }
+public:
+	explicit RunningServer(ServerOptions o) : server_(std::move(o))
+	{
+		std::string err;
+		ok_ = server_.open(&err);
+		EXPECT_TRUE(ok_) << err;
+		if (ok_)
+			thread_ = std::thread([this] { server_.run(); });
+	}
+	~RunningServer() { stop(); }
+	void stop()
+	{
+		if (thread_.joinable()) {
+			server_.stop();
+			thread_.join();
+		}
+	}
+	Server &server() { return server_; }
 
- private:
-  Server server_;
-  bool ok_ = false;
-  std::thread thread_;
+private:
+	Server server_;
+	bool ok_ = false;
+	std::thread thread_;
 };
 
-ServerOptions test_options(const std::string& path) {
-  ServerOptions o;
-  o.socket_path = path;
-  o.handle_signals = false;
-  o.status_interval_s = 0;
-  return o;
+ServerOptions test_options(const std::string &path)
+{
+	ServerOptions o;
+	o.socket_path = path;
+	o.handle_signals = false;
+	o.status_interval_s = 0;
+	return o;
 }
 
 class ServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    spdlog::set_level(spdlog::level::warn);
-    dir_ = temp_dir();
-    path_ = dir_ + "/sim.sock";
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  SimClient connect() {
-    std::string err;
-    auto c = SimClient::connect(path_, kTimeout, &err);
-    EXPECT_TRUE(c) << err;
-    return std::move(*c);
-  }
-  SimClient framed_client(bool events = false) {
-    SimClient c = connect();
-    EXPECT_TRUE(c.hello(3, events, kTimeout));
-    return c;
-  }
-  // One request/response round trip over the framed protocol.
-  static std::optional<SSTResponse> roundtrip(SimClient& c, const SSTRequest& r, uint64_t tag,
-                                              vsst_sim_resp_meta* meta = nullptr) {
-    if (!c.send_request(tag, r, request_wire_size(r), kTimeout)) return std::nullopt;
-    auto f = c.read_frame(kTimeout);
-    if (!f || f->hdr.type != VSST_SIM_RESPONSE || f->hdr.tag != tag ||
-        f->payload.size() < sizeof(vsst_sim_resp_meta) + SST_RESPONSE_HEADER_SIZE) {
-      return std::nullopt;
-    }
-    if (meta) std::memcpy(meta, f->payload.data(), sizeof *meta);
-    SSTResponse resp{};
-    std::memcpy(&resp, f->payload.data() + sizeof(vsst_sim_resp_meta),
-                std::min(sizeof resp, f->payload.size() - sizeof(vsst_sim_resp_meta)));
-    return resp;
-  }
-  void expect_served(SimClient& c, uint64_t tag) {
-    auto r = roundtrip(c, test::make_req(SST_REQ_GET_INFO, tag), tag);
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, SST_STATUS_OK);
-    EXPECT_EQ(r->request_id, tag);
-  }
+protected:
+	void SetUp() override
+	{
+		spdlog::set_level(spdlog::level::warn);
+		dir_ = temp_dir();
+		path_ = dir_ + "/sim.sock";
+	}
+	void TearDown() override
+	{
+		::unlink(path_.c_str());
+		::rmdir(dir_.c_str());
+	}
+	SimClient connect()
+	{
+		std::string err;
+		auto c = SimClient::connect(path_, kTimeout, &err);
+		EXPECT_TRUE(c) << err;
+		return std::move(*c);
+	}
+	SimClient framed_client(bool events = false)
+	{
+		SimClient c = connect();
+		EXPECT_TRUE(c.hello(3, events, kTimeout));
+		return c;
+	}
+	// One request/response round trip over the framed protocol.
+	static std::optional<SSTResponse> roundtrip(SimClient &c, const SSTRequest &r, uint64_t tag,
+						    vsst_sim_resp_meta *meta = nullptr)
+	{
+		if (!c.send_request(tag, r, request_wire_size(r), kTimeout))
+			return std::nullopt;
+		auto f = c.read_frame(kTimeout);
+		if (!f || f->hdr.type != VSST_SIM_RESPONSE || f->hdr.tag != tag ||
+		    f->payload.size() < sizeof(vsst_sim_resp_meta) + SST_RESPONSE_HEADER_SIZE) {
+			return std::nullopt;
+		}
+		if (meta)
+			std::memcpy(meta, f->payload.data(), sizeof *meta);
+		SSTResponse resp{};
+		std::memcpy(&resp, f->payload.data() + sizeof(vsst_sim_resp_meta),
+			    std::min(sizeof resp, f->payload.size() - sizeof(vsst_sim_resp_meta)));
+		return resp;
+	}
+	void expect_served(SimClient &c, uint64_t tag)
+	{
+		auto r = roundtrip(c, test::make_req(SST_REQ_GET_INFO, tag), tag);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(r->status, SST_STATUS_OK);
+		EXPECT_EQ(r->request_id, tag);
+	}
 
-  std::string dir_, path_;
+	std::string dir_, path_;
 };
 
-TEST_F(ServerTest, FramedRequestsCarryTimingAndData) {
-  RunningServer s(test_options(path_));
-  SimClient c = connect();
-  auto hello = c.hello(9, false, kTimeout);
-  ASSERT_TRUE(hello);
-  EXPECT_EQ(hello->device_id, 9u);
-  EXPECT_EQ(hello->clock_hz, 1'000'000'000u);
-  vsst_sim_resp_meta meta{};
-  auto r = roundtrip(c, test::compute_req(10, SST_LATENCY_FIXED, 1), 1, &meta);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(meta.cycles, 1000u);
-  EXPECT_EQ(meta.complete_ps, 1'000'000u);
-  EXPECT_EQ(r->payload.compute.timestamp, 1'000'000u);
-  const uint8_t data[6] = {9, 8, 7, 6, 5, 4};
-  ASSERT_EQ(roundtrip(c, test::write_req(4096, data, 2), 2)->status, SST_STATUS_OK);
-  auto rd = roundtrip(c, test::read_req(4096, 6, 3), 3);
-  ASSERT_TRUE(rd);
-  EXPECT_EQ(rd->result, 6u);
-  EXPECT_EQ(0, std::memcmp(rd->payload.data, data, 6));
-  // Bad request: INVALID, not a protocol error.
-  EXPECT_EQ(roundtrip(c, test::read_req(1ull << 40, 6, 4), 4)->status, SST_STATUS_INVALID);
-  // PING/PONG.
-  ASSERT_TRUE(c.send_frame(VSST_SIM_PING, 31337, nullptr, 0, kTimeout));
-  auto pong = c.read_frame(kTimeout);
-  ASSERT_TRUE(pong);
-  EXPECT_EQ(pong->hdr.type, VSST_SIM_PONG);
-  EXPECT_EQ(pong->hdr.tag, 31337u);
+TEST_F(ServerTest, FramedRequestsCarryTimingAndData)
+{
+	RunningServer s(test_options(path_));
+	SimClient c = connect();
+	auto hello = c.hello(9, false, kTimeout);
+	ASSERT_TRUE(hello);
+	EXPECT_EQ(hello->device_id, 9u);
+	EXPECT_EQ(hello->clock_hz, 1'000'000'000u);
+	vsst_sim_resp_meta meta{};
+	auto r = roundtrip(c, test::compute_req(10, SST_LATENCY_FIXED, 1), 1, &meta);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(meta.cycles, 1000u);
+	EXPECT_EQ(meta.complete_ps, 1'000'000u);
+	EXPECT_EQ(r->payload.compute.timestamp, 1'000'000u);
+	const uint8_t data[6] = {9, 8, 7, 6, 5, 4};
+	ASSERT_EQ(roundtrip(c, test::write_req(4096, data, 2), 2)->status, SST_STATUS_OK);
+	auto rd = roundtrip(c, test::read_req(4096, 6, 3), 3);
+	ASSERT_TRUE(rd);
+	EXPECT_EQ(rd->result, 6u);
+	EXPECT_EQ(0, std::memcmp(rd->payload.data, data, 6));
+	// Bad request: INVALID, not a protocol error.
+	EXPECT_EQ(roundtrip(c, test::read_req(1ull << 40, 6, 4), 4)->status, SST_STATUS_INVALID);
+	// PING/PONG.
+	ASSERT_TRUE(c.send_frame(VSST_SIM_PING, 31337, nullptr, 0, kTimeout));
+	auto pong = c.read_frame(kTimeout);
+	ASSERT_TRUE(pong);
+	EXPECT_EQ(pong->hdr.type, VSST_SIM_PONG);
+	EXPECT_EQ(pong->hdr.tag, 31337u);
 }
 
-TEST_F(ServerTest, AsyncComputeSendsEventFrame) {
-  RunningServer s(test_options(path_));
-  SimClient c = framed_client(true);
-  const SSTRequest r = test::compute_req(10, SST_LATENCY_FIXED, 555, SST_REQ_FLAG_ASYNC);
-  ASSERT_TRUE(c.send_request(8, r, request_wire_size(r), kTimeout));
-  auto resp = c.read_frame(kTimeout);
-  auto ev = c.read_frame(kTimeout);
-  ASSERT_TRUE(resp && ev);
-  EXPECT_EQ(resp->hdr.type, VSST_SIM_RESPONSE);
-  ASSERT_EQ(ev->hdr.type, VSST_SIM_EVENT);
-  SSTEvent e;
-  ASSERT_EQ(ev->payload.size(), sizeof e);
-  std::memcpy(&e, ev->payload.data(), sizeof e);
-  EXPECT_EQ(e.data, 555u);
-  EXPECT_EQ(e.timestamp, 1'000'000u);
+TEST_F(ServerTest, AsyncComputeSendsEventFrame)
+{
+	RunningServer s(test_options(path_));
+	SimClient c = framed_client(true);
+	const SSTRequest r = test::compute_req(10, SST_LATENCY_FIXED, 555, SST_REQ_FLAG_ASYNC);
+	ASSERT_TRUE(c.send_request(8, r, request_wire_size(r), kTimeout));
+	auto resp = c.read_frame(kTimeout);
+	auto ev = c.read_frame(kTimeout);
+	ASSERT_TRUE(resp && ev);
+	EXPECT_EQ(resp->hdr.type, VSST_SIM_RESPONSE);
+	ASSERT_EQ(ev->hdr.type, VSST_SIM_EVENT);
+	SSTEvent e;
+	ASSERT_EQ(ev->payload.size(), sizeof e);
+	std::memcpy(&e, ev->payload.data(), sizeof e);
+	EXPECT_EQ(e.data, 555u);
+	EXPECT_EQ(e.timestamp, 1'000'000u);
 }
 
-TEST_F(ServerTest, MalformedConnectionsAreDroppedOthersKeepBeingServed) {
-  RunningServer s(test_options(path_));
-  SimClient good = framed_client();
-  expect_served(good, 1);
+TEST_F(ServerTest, MalformedConnectionsAreDroppedOthersKeepBeingServed)
+{
+	RunningServer s(test_options(path_));
+	SimClient good = framed_client();
+	expect_served(good, 1);
 
-  struct Bad {
-    const char* name;
-    std::vector<uint8_t> bytes;
-    uint32_t code;  // 0: no ERROR frame expected, just a close
-    bool hello_first = false;  // auto mode: only a framed peer can send a bad magic
-  };
-  auto frame = [](uint32_t magic, uint16_t version, uint16_t type, uint32_t length,
-                  size_t actual) {
-    vsst_sim_frame_hdr h{magic, version, type, length, 0, 1};
-    std::vector<uint8_t> b(sizeof h + actual, 0);
-    std::memcpy(b.data(), &h, sizeof h);
-    return b;
-  };
-  const Bad cases[] = {
-      {"bad magic", frame(0x12345678, 1, VSST_SIM_REQUEST, 24, 24), VSST_SIM_ERR_BAD_MAGIC, true},
-      {"bad version", frame(VSST_SIM_MAGIC, 7, VSST_SIM_HELLO, 16, 16), VSST_SIM_ERR_BAD_VERSION},
-      {"oversize", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 1u << 20, 0), VSST_SIM_ERR_BAD_LENGTH},
-      {"no hello", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 24, 24), VSST_SIM_ERR_NO_HELLO},
-      {"short frame", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 24, 10), 0},
-      {"short header", std::vector<uint8_t>{0x56, 0x53, 0x53, 0x46, 1, 0}, 0},
-      {"short acalsim request", std::vector<uint8_t>(100, 0), 0},
-  };
-  for (const Bad& b : cases) {
-    SCOPED_TRACE(b.name);
-    SimClient bad = connect();
-    if (b.hello_first) {
-      ASSERT_TRUE(bad.hello(1, false, kTimeout));
-    }
-    ASSERT_TRUE(bad.send_all(b.bytes.data(), b.bytes.size(), kTimeout));
-    if (b.code != 0) {
-      auto f = bad.read_frame(kTimeout);
-      ASSERT_TRUE(f);
-      EXPECT_EQ(f->hdr.type, VSST_SIM_ERROR);
-      vsst_sim_error e{};
-      std::memcpy(&e, f->payload.data(), sizeof e);
-      EXPECT_EQ(e.code, b.code);
-      EXPECT_TRUE(bad.wait_closed(kTimeout));
-    } else {
-      ::shutdown(bad.fd(), SHUT_WR);  // the peer goes away mid-frame
-      EXPECT_TRUE(bad.wait_closed(kTimeout));
-    }
-    expect_served(good, 2);
-  }
+	struct Bad {
+		const char *name;
+		std::vector<uint8_t> bytes;
+		uint32_t code;            // 0: no ERROR frame expected, just a close
+		bool hello_first = false; // auto mode: only a framed peer can send a bad magic
+	};
+	auto frame = [](uint32_t magic, uint16_t version, uint16_t type, uint32_t length, size_t actual) {
+		vsst_sim_frame_hdr h{magic, version, type, length, 0, 1};
+		std::vector<uint8_t> b(sizeof h + actual, 0);
+		std::memcpy(b.data(), &h, sizeof h);
+		return b;
+	};
+	const Bad cases[] = {
+		{"bad magic", frame(0x12345678, 1, VSST_SIM_REQUEST, 24, 24), VSST_SIM_ERR_BAD_MAGIC, true},
+		{"bad version", frame(VSST_SIM_MAGIC, 7, VSST_SIM_HELLO, 16, 16), VSST_SIM_ERR_BAD_VERSION},
+		{"oversize", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 1u << 20, 0),
+		 VSST_SIM_ERR_BAD_LENGTH},
+		{"no hello", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 24, 24), VSST_SIM_ERR_NO_HELLO},
+		{"short frame", frame(VSST_SIM_MAGIC, 1, VSST_SIM_REQUEST, 24, 10), 0},
+		{"short header", std::vector<uint8_t>{0x56, 0x53, 0x53, 0x46, 1, 0}, 0},
+		{"short acalsim request", std::vector<uint8_t>(100, 0), 0},
+	};
+	for (const Bad &b : cases) {
+		SCOPED_TRACE(b.name);
+		SimClient bad = connect();
+		if (b.hello_first) {
+			ASSERT_TRUE(bad.hello(1, false, kTimeout));
+		}
+		ASSERT_TRUE(bad.send_all(b.bytes.data(), b.bytes.size(), kTimeout));
+		if (b.code != 0) {
+			auto f = bad.read_frame(kTimeout);
+			ASSERT_TRUE(f);
+			EXPECT_EQ(f->hdr.type, VSST_SIM_ERROR);
+			vsst_sim_error e{};
+			std::memcpy(&e, f->payload.data(), sizeof e);
+			EXPECT_EQ(e.code, b.code);
+			EXPECT_TRUE(bad.wait_closed(kTimeout));
+		} else {
+			::shutdown(bad.fd(), SHUT_WR); // the peer goes away mid-frame
+			EXPECT_TRUE(bad.wait_closed(kTimeout));
+		}
+		expect_served(good, 2);
+	}
 
-  // Recoverable: unknown type -> ERROR with its tag, connection still served.
-  SimClient odd = framed_client();
-  ASSERT_TRUE(odd.send_frame(200, 4242, "xx", 2, kTimeout));
-  auto f = odd.read_frame(kTimeout);
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->hdr.type, VSST_SIM_ERROR);
-  EXPECT_EQ(f->hdr.tag, 4242u);
-  expect_served(odd, 3);
-  expect_served(good, 4);
+	// Recoverable: unknown type -> ERROR with its tag, connection still served.
+	SimClient odd = framed_client();
+	ASSERT_TRUE(odd.send_frame(200, 4242, "xx", 2, kTimeout));
+	auto f = odd.read_frame(kTimeout);
+	ASSERT_TRUE(f);
+	EXPECT_EQ(f->hdr.type, VSST_SIM_ERROR);
+	EXPECT_EQ(f->hdr.tag, 4242u);
+	expect_served(odd, 3);
+	expect_served(good, 4);
 }
 
-TEST_F(ServerTest, AcalsimAndFramedSideBySide) {
-  RunningServer s(test_options(path_));
-  SimClient framed = framed_client();
-  SimClient raw = connect();  // no HELLO: auto-detected as acalsim
-  auto info = raw.acalsim_call(test::make_req(SST_REQ_GET_INFO, 5), kTimeout);
-  ASSERT_TRUE(info);
-  EXPECT_EQ(info->status, SST_STATUS_OK);
-  EXPECT_EQ(info->request_id, 5u);
-  EXPECT_EQ(info->payload.info.version, SST_PROTOCOL_VERSION);
-  EXPECT_EQ(info->payload.info.max_compute_units, 4u);
-  const uint8_t data[3] = {1, 2, 3};
-  ASSERT_EQ(raw.acalsim_call(test::write_req(0, data, 6), kTimeout)->status, SST_STATUS_OK);
-  auto rd = raw.acalsim_call(test::read_req(0, 3, 7), kTimeout);
-  ASSERT_TRUE(rd);
-  EXPECT_EQ(0, std::memcmp(rd->payload.data, data, 3));
-  // Separate devices: the framed client's memory is its own.
-  auto other = roundtrip(framed, test::read_req(0, 3, 8), 8);
-  ASSERT_TRUE(other);
-  EXPECT_EQ(other->payload.data[0], 0);
-  auto c = raw.acalsim_call(test::compute_req(3, SST_LATENCY_FIXED, 9), kTimeout);
-  EXPECT_EQ(c->payload.compute.cycles, 300u);
+TEST_F(ServerTest, AcalsimAndFramedSideBySide)
+{
+	RunningServer s(test_options(path_));
+	SimClient framed = framed_client();
+	SimClient raw = connect(); // no HELLO: auto-detected as acalsim
+	auto info = raw.acalsim_call(test::make_req(SST_REQ_GET_INFO, 5), kTimeout);
+	ASSERT_TRUE(info);
+	EXPECT_EQ(info->status, SST_STATUS_OK);
+	EXPECT_EQ(info->request_id, 5u);
+	EXPECT_EQ(info->payload.info.version, SST_PROTOCOL_VERSION);
+	EXPECT_EQ(info->payload.info.max_compute_units, 4u);
+	const uint8_t data[3] = {1, 2, 3};
+	ASSERT_EQ(raw.acalsim_call(test::write_req(0, data, 6), kTimeout)->status, SST_STATUS_OK);
+	auto rd = raw.acalsim_call(test::read_req(0, 3, 7), kTimeout);
+	ASSERT_TRUE(rd);
+	EXPECT_EQ(0, std::memcmp(rd->payload.data, data, 3));
+	// Separate devices: the framed client's memory is its own.
+	auto other = roundtrip(framed, test::read_req(0, 3, 8), 8);
+	ASSERT_TRUE(other);
+	EXPECT_EQ(other->payload.data[0], 0);
+	auto c = raw.acalsim_call(test::compute_req(3, SST_LATENCY_FIXED, 9), kTimeout);
+	EXPECT_EQ(c->payload.compute.cycles, 300u);
 }
 
-TEST_F(ServerTest, ForcedAcalsimTreatsMagicAsData) {
-  auto o = test_options(path_);
-  o.protocol = Protocol::kAcalsim;
-  RunningServer s(o);
-  SimClient c = connect();
-  SSTRequest r = test::make_req(SST_REQ_NOOP, 1);
-  r.type = VSST_SIM_MAGIC;  // a framed client talking to an acalsim-only server
-  auto resp = c.acalsim_call(r, kTimeout);
-  ASSERT_TRUE(resp);
-  EXPECT_EQ(resp->status, SST_STATUS_INVALID);
+TEST_F(ServerTest, ForcedAcalsimTreatsMagicAsData)
+{
+	auto o = test_options(path_);
+	o.protocol = Protocol::kAcalsim;
+	RunningServer s(o);
+	SimClient c = connect();
+	SSTRequest r = test::make_req(SST_REQ_NOOP, 1);
+	r.type = VSST_SIM_MAGIC; // a framed client talking to an acalsim-only server
+	auto resp = c.acalsim_call(r, kTimeout);
+	ASSERT_TRUE(resp);
+	EXPECT_EQ(resp->status, SST_STATUS_INVALID);
 }
 
-TEST_F(ServerTest, SocketPathHandling) {
-  {
-    // A stale socket (bound, nobody listening) is replaced.
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path_.c_str());
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ::close(fd);
-    struct stat st {};
-    ASSERT_EQ(::lstat(path_.c_str(), &st), 0);
-  }
-  {
-    RunningServer s(test_options(path_));
-    SimClient c = framed_client();
-    expect_served(c, 1);
-    // A second server on a live path is refused and leaves the socket alone.
-    Server second(test_options(path_));
-    std::string err;
-    EXPECT_FALSE(second.open(&err));
-    EXPECT_NE(err.find("live server"), std::string::npos) << err;
-    expect_served(c, 2);
-    s.stop();
-    struct stat st {};
-    EXPECT_NE(::lstat(path_.c_str(), &st), 0) << "socket file left behind";
-  }
-  // Not a socket: refused, untouched.
-  { std::ofstream(path_) << "precious"; }
-  Server third(test_options(path_));
-  std::string err;
-  EXPECT_FALSE(third.open(&err));
-  EXPECT_NE(err.find("not a socket"), std::string::npos) << err;
-  std::ifstream in(path_);
-  std::string content;
-  in >> content;
-  EXPECT_EQ(content, "precious");
+TEST_F(ServerTest, SocketPathHandling)
+{
+	{
+		// A stale socket (bound, nobody listening) is replaced.
+		int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+		sockaddr_un a{};
+		a.sun_family = AF_UNIX;
+		std::strcpy(a.sun_path, path_.c_str());
+		ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+		::close(fd);
+		struct stat st {};
+		ASSERT_EQ(::lstat(path_.c_str(), &st), 0);
+	}
+	{
+		RunningServer s(test_options(path_));
+		SimClient c = framed_client();
+		expect_served(c, 1);
+		// A second server on a live path is refused and leaves the socket alone.
+		Server second(test_options(path_));
+		std::string err;
+		EXPECT_FALSE(second.open(&err));
+		EXPECT_NE(err.find("live server"), std::string::npos) << err;
+		expect_served(c, 2);
+		s.stop();
+		struct stat st {};
+		EXPECT_NE(::lstat(path_.c_str(), &st), 0) << "socket file left behind";
+	}
+	// Not a socket: refused, untouched.
+	{
+		std::ofstream(path_) << "precious";
+	}
+	Server third(test_options(path_));
+	std::string err;
+	EXPECT_FALSE(third.open(&err));
+	EXPECT_NE(err.find("not a socket"), std::string::npos) << err;
+	std::ifstream in(path_);
+	std::string content;
+	in >> content;
+	EXPECT_EQ(content, "precious");
 }
 
-TEST_F(ServerTest, PacedModeHoldsResponsesBack) {
-  auto o = test_options(path_);
-  o.paced = true;
-  o.pace_scale = 1.0;
-  RunningServer s(o);
-  SimClient c = framed_client();
-  const auto t0 = std::chrono::steady_clock::now();
-  // 100000 items x 100 cycles at 1 GHz = 10 ms simulated.
-  auto r = roundtrip(c, test::compute_req(100000, SST_LATENCY_FIXED, 1), 1);
-  const auto waited = std::chrono::steady_clock::now() - t0;
-  ASSERT_TRUE(r);
-  EXPECT_GE(waited, std::chrono::milliseconds(10));
-  // Requests that take no simulated time are not held.
-  expect_served(c, 2);
+TEST_F(ServerTest, PacedModeHoldsResponsesBack)
+{
+	auto o = test_options(path_);
+	o.paced = true;
+	o.pace_scale = 1.0;
+	RunningServer s(o);
+	SimClient c = framed_client();
+	const auto t0 = std::chrono::steady_clock::now();
+	// 100000 items x 100 cycles at 1 GHz = 10 ms simulated.
+	auto r = roundtrip(c, test::compute_req(100000, SST_LATENCY_FIXED, 1), 1);
+	const auto waited = std::chrono::steady_clock::now() - t0;
+	ASSERT_TRUE(r);
+	EXPECT_GE(waited, std::chrono::milliseconds(10));
+	// Requests that take no simulated time are not held.
+	expect_served(c, 2);
 }
 
-TEST_F(ServerTest, TotalsCountRequests) {
-  RunningServer s(test_options(path_));
-  {
-    SimClient c = framed_client();
-    for (uint64_t i = 1; i <= 10; ++i) expect_served(c, i);
-  }
-  s.stop();
-  EXPECT_EQ(s.server().totals().requests, 10u);
-  EXPECT_EQ(s.server().totals().requests_by_type[SST_REQ_GET_INFO], 10u);
-  EXPECT_EQ(s.server().totals().connections, 1u);
+TEST_F(ServerTest, TotalsCountRequests)
+{
+	RunningServer s(test_options(path_));
+	{
+		SimClient c = framed_client();
+		for (uint64_t i = 1; i <= 10; ++i)
+			expect_served(c, i);
+	}
+	s.stop();
+	EXPECT_EQ(s.server().totals().requests, 10u);
+	EXPECT_EQ(s.server().totals().requests_by_type[SST_REQ_GET_INFO], 10u);
+	EXPECT_EQ(s.server().totals().connections, 1u);
 }
 
 // Requests buffered while the output is over its limit are still served
 // when the peer has half-closed in the meantime.
-TEST(Backpressure, BufferedRequestsServedAfterPeerHalfClose) {
-  int sv[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-  UniqueFd peer(sv[1]);
-  ServerOptions opts;
-  Connection conn(UniqueFd(sv[0]), opts);
-  ByteBuffer req;
-  vsst_sim_hello h{};
-  encode_frame(req, VSST_SIM_HELLO, 0, {as_bytes(h)});
-  // 1060 READ frames (60 B each) arrive in one 64 KiB read; the first 1024
-  // answers (4.1 KiB each) already pass the 4 MiB output limit, so 36
-  // requests wait in the input buffer while the peer's EOF is next in line.
-  constexpr uint64_t kCount = 1060;
-  for (uint64_t i = 1; i <= kCount; ++i) {
-    const SSTRequest r = test::read_req(0, SST_MAX_DATA_SIZE, i);
-    encode_frame(req, VSST_SIM_REQUEST, i, {test::bytes_of(r, request_wire_size(r))});
-  }
-  ASSERT_EQ(::send(peer.get(), req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
-  ASSERT_EQ(::shutdown(peer.get(), SHUT_WR), 0);
-  conn.on_readable();  // reads everything, stops processing at the output limit
-  ByteBuffer in;
-  uint64_t responses = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!conn.finished(monotonic_ns()) && std::chrono::steady_clock::now() < deadline) {
-    uint8_t* buf = in.prepare(1 << 20);
-    const ssize_t n = ::recv(peer.get(), buf, 1 << 20, 0);
-    in.commit(n > 0 ? static_cast<size_t>(n) : 0);
-    for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
-         f = parse_frame(in.view())) {
-      responses += f.hdr.type == VSST_SIM_RESPONSE;
-      in.consume(f.consumed);
-    }
-    conn.on_readable();
-    conn.flush();
-    conn.resume();
-  }
-  for (ssize_t n; (n = ::recv(peer.get(), in.prepare(1 << 20), 1 << 20, 0)) > 0;) {
-    in.commit(static_cast<size_t>(n));
-  }
-  in.commit(0);
-  for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
-       f = parse_frame(in.view())) {
-    responses += f.hdr.type == VSST_SIM_RESPONSE;
-    in.consume(f.consumed);
-  }
-  EXPECT_TRUE(conn.finished(monotonic_ns()));
-  EXPECT_EQ(responses, kCount);
+TEST(Backpressure, BufferedRequestsServedAfterPeerHalfClose)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd peer(sv[1]);
+	ServerOptions opts;
+	Connection conn(UniqueFd(sv[0]), opts);
+	ByteBuffer req;
+	vsst_sim_hello h{};
+	encode_frame(req, VSST_SIM_HELLO, 0, {as_bytes(h)});
+	// 1060 READ frames (60 B each) arrive in one 64 KiB read; the first 1024
+	// answers (4.1 KiB each) already pass the 4 MiB output limit, so 36
+	// requests wait in the input buffer while the peer's EOF is next in line.
+	constexpr uint64_t kCount = 1060;
+	for (uint64_t i = 1; i <= kCount; ++i) {
+		const SSTRequest r = test::read_req(0, SST_MAX_DATA_SIZE, i);
+		encode_frame(req, VSST_SIM_REQUEST, i, {test::bytes_of(r, request_wire_size(r))});
+	}
+	ASSERT_EQ(::send(peer.get(), req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+	ASSERT_EQ(::shutdown(peer.get(), SHUT_WR), 0);
+	conn.on_readable(); // reads everything, stops processing at the output limit
+	ByteBuffer in;
+	uint64_t responses = 0;
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+	while (!conn.finished(monotonic_ns()) && std::chrono::steady_clock::now() < deadline) {
+		uint8_t *buf = in.prepare(1 << 20);
+		const ssize_t n = ::recv(peer.get(), buf, 1 << 20, 0);
+		in.commit(n > 0 ? static_cast<size_t>(n) : 0);
+		for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
+		     f = parse_frame(in.view())) {
+			responses += f.hdr.type == VSST_SIM_RESPONSE;
+			in.consume(f.consumed);
+		}
+		conn.on_readable();
+		conn.flush();
+		conn.resume();
+	}
+	for (ssize_t n; (n = ::recv(peer.get(), in.prepare(1 << 20), 1 << 20, 0)) > 0;) {
+		in.commit(static_cast<size_t>(n));
+	}
+	in.commit(0);
+	for (ParsedFrame f = parse_frame(in.view()); f.status == ParsedFrame::Status::frame;
+	     f = parse_frame(in.view())) {
+		responses += f.hdr.type == VSST_SIM_RESPONSE;
+		in.consume(f.consumed);
+	}
+	EXPECT_TRUE(conn.finished(monotonic_ns()));
+	EXPECT_EQ(responses, kCount);
 }
 
-TEST(Options, CommandLineAndConfigFile) {
-  const std::string dir = temp_dir();
-  const std::string cfg = dir + "/sim.conf";
-  {
-    std::ofstream f(cfg);
-    f << "# test config\ncompute_units = 8\nlatency-model = pipelined\nclock-hz = 2GHz\n"
-         "mem-size = 64Mi   # trailing comment\nstatus-interval = 0\n";
-  }
-  std::vector<std::string> args = {"sst-sim", "--socket", dir + "/x.sock", "--config", cfg,
-                                   "--compute-units=16", "--paced", "--protocol", "acalsim"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  ServerOptions o;
-  std::string msg;
-  ASSERT_EQ(parse_command_line(static_cast<int>(argv.size()), argv.data(), o, msg),
-            ParseOutcome::kRun)
-      << msg;
-  EXPECT_EQ(o.model.compute_units, 16u);  // the later flag wins
-  EXPECT_EQ(o.model.latency_model, static_cast<uint64_t>(SST_LATENCY_PIPELINED));
-  EXPECT_EQ(o.model.clock_hz, 2'000'000'000u);
-  EXPECT_EQ(o.model.mem_size, 64 * kMiB);
-  EXPECT_TRUE(o.paced);
-  EXPECT_EQ(o.protocol, Protocol::kAcalsim);
-  EXPECT_EQ(o.status_interval_s, 0.0);
+TEST(Options, CommandLineAndConfigFile)
+{
+	const std::string dir = temp_dir();
+	const std::string cfg = dir + "/sim.conf";
+	{
+		std::ofstream f(cfg);
+		f << "# test config\ncompute_units = 8\nlatency-model = pipelined\nclock-hz = 2GHz\n"
+		     "mem-size = 64Mi   # trailing comment\nstatus-interval = 0\n";
+	}
+	std::vector<std::string> args = {"sst-sim",  "--socket",   dir + "/x.sock",
+					 "--config", cfg,          "--compute-units=16",
+					 "--paced",  "--protocol", "acalsim"};
+	std::vector<char *> argv;
+	for (auto &a : args)
+		argv.push_back(a.data());
+	ServerOptions o;
+	std::string msg;
+	ASSERT_EQ(parse_command_line(static_cast<int>(argv.size()), argv.data(), o, msg), ParseOutcome::kRun)
+		<< msg;
+	EXPECT_EQ(o.model.compute_units, 16u); // the later flag wins
+	EXPECT_EQ(o.model.latency_model, static_cast<uint64_t>(SST_LATENCY_PIPELINED));
+	EXPECT_EQ(o.model.clock_hz, 2'000'000'000u);
+	EXPECT_EQ(o.model.mem_size, 64 * kMiB);
+	EXPECT_TRUE(o.paced);
+	EXPECT_EQ(o.protocol, Protocol::kAcalsim);
+	EXPECT_EQ(o.status_interval_s, 0.0);
 
-  auto parse = [](std::vector<std::string> a, std::string& m) {
-    a.insert(a.begin(), "sst-sim");
-    std::vector<char*> v;
-    for (auto& s : a) v.push_back(s.data());
-    ServerOptions opts;
-    return parse_command_line(static_cast<int>(v.size()), v.data(), opts, m);
-  };
-  const std::vector<std::vector<std::string>> bad = {
-      {"--compute-units", "0"}, {"--mem-size", "4097"}, {"--latency-model", "quantum"},
-      {"--protocol", "http"},   {"--bogus", "1"},        {"--clock-hz"},
-      {"positional"},           {"--config", dir + "/missing.conf"}, {"--pace-scale", "-1"}};
-  for (const auto& b : bad) {
-    std::string m;
-    EXPECT_EQ(parse(b, m), ParseOutcome::kError) << b[0];
-    EXPECT_FALSE(m.empty());
-  }
-  std::string help;
-  EXPECT_EQ(parse({"--help"}, help), ParseOutcome::kExitOk);
-  for (const ParamInfo& p : param_table()) {
-    EXPECT_NE(help.find("--" + std::string(p.flag)), std::string::npos) << p.flag;
-  }
-  for (const char* flag : {"--socket", "--protocol", "--config", "--paced", "--pace-scale",
-                           "--status-interval", "--max-connections", "--log-level"}) {
-    EXPECT_NE(help.find(flag), std::string::npos) << flag;
-  }
-  ::unlink(cfg.c_str());
-  ::rmdir(dir.c_str());
+	auto parse = [](std::vector<std::string> a, std::string &m) {
+		a.insert(a.begin(), "sst-sim");
+		std::vector<char *> v;
+		for (auto &s : a)
+			v.push_back(s.data());
+		ServerOptions opts;
+		return parse_command_line(static_cast<int>(v.size()), v.data(), opts, m);
+	};
+	const std::vector<std::vector<std::string>> bad = {{"--compute-units", "0"},
+							   {"--mem-size", "4097"},
+							   {"--latency-model", "quantum"},
+							   {"--protocol", "http"},
+							   {"--bogus", "1"},
+							   {"--clock-hz"},
+							   {"positional"},
+							   {"--config", dir + "/missing.conf"},
+							   {"--pace-scale", "-1"}};
+	for (const auto &b : bad) {
+		std::string m;
+		EXPECT_EQ(parse(b, m), ParseOutcome::kError) << b[0];
+		EXPECT_FALSE(m.empty());
+	}
+	std::string help;
+	EXPECT_EQ(parse({"--help"}, help), ParseOutcome::kExitOk);
+	for (const ParamInfo &p : param_table()) {
+		EXPECT_NE(help.find("--" + std::string(p.flag)), std::string::npos) << p.flag;
+	}
+	for (const char *flag : {"--socket", "--protocol", "--config", "--paced", "--pace-scale",
+				 "--status-interval", "--max-connections", "--log-level"}) {
+		EXPECT_NE(help.find(flag), std::string::npos) << flag;
+	}
+	::unlink(cfg.c_str());
+	::rmdir(dir.c_str());
 }
 
-}  // namespace
-}  // namespace vsst::sim
+} // namespace
+} // namespace vsst::sim

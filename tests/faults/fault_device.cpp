@@ -55,7 +55,10 @@ using vsst::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_term{false};
-void on_term(int) { g_term = true; }
+void on_term(int)
+{
+	g_term = true;
+}
 
 enum class Mode { none, garbage, bad_index, bogus_completion, stall, flood };
 
@@ -91,7 +94,7 @@ class RawRegion {
 public:
 	bool map(int region_fd, int to_proxy_fd)
 	{
-		struct stat st{};
+		struct stat st {};
 		if (fstat(region_fd, &st) < 0 || st.st_size < static_cast<off_t>(sizeof(layout::Header)))
 			return false;
 		size_ = size_t(st.st_size);
@@ -111,8 +114,7 @@ public:
 
 	layout::RingControl *ctl(Ring r) const
 	{
-		return reinterpret_cast<layout::RingControl *>(base_ +
-							       layout::ring_offset(size_t(r), cap_));
+		return reinterpret_cast<layout::RingControl *>(base_ + layout::ring_offset(size_t(r), cap_));
 	}
 	Message *slot(Ring r, uint32_t index) const
 	{
@@ -174,9 +176,9 @@ private:
 	std::unique_ptr<DeviceEndpoint> a_; // towards vmm-proxy / the guest
 	std::unique_ptr<ProxyEndpoint> b_;  // towards the real device VM
 	RawRegion raw_;
-	RawRegion raw_b_; // channel B, read only: ring indices for the stats line
+	RawRegion raw_b_;      // channel B, read only: ring indices for the stats line
 	ChildProcess backend_; // the real device VM, a child of ours
-	std::mutex event_mu_;              // held while relaying one event on A
+	std::mutex event_mu_;  // held while relaying one event on A
 	std::atomic<bool> events_on_{true};
 	std::atomic<bool> quit_{false};
 	std::string b_died_;
@@ -245,9 +247,9 @@ int Interposer::flood()
 	// Each kind is well-formed for the decoder but wrong for this channel,
 	// so rpc-channel must reject (count, log once per kind) and carry on.
 	const Message kinds[] = {
-		set_irq(0x77, 1),                       // IRQ for a device it does not own
-		msi(0xfee00000, 0x4021, 0x55),          // MSI for a device it does not own
-		msi(0x1000, 0x21, 0),                   // MSI outside the MSI window
+		set_irq(0x77, 1),              // IRQ for a device it does not own
+		msi(0xfee00000, 0x4021, 0x55), // MSI for a device it does not own
+		msi(0x1000, 0x21, 0),          // MSI outside the MSI window
 		mmio_region_config(0x7f00000000ull, 4096, VSST_RPC_REGION_POSTED), // outside every BAR
 	};
 	// VSST_FAULT_KINDS: which of them, as a list of indices ("0,2"); default all.
@@ -294,9 +296,8 @@ int Interposer::inject(const Message *req)
 	case Mode::bogus_completion: {
 		// Slot 63 with a made-up token: no vCPU of a small guest has 64
 		// accesses in flight, so the proxy never sent it.
-		const Message fake = mmio_completion(mmio_request(63, kAsGlobal, 0xfebf0000, 4, Dir::Read, 0,
-								  0x5eed5eed),
-						     0x12345678);
+		const Message fake = mmio_completion(
+			mmio_request(63, kAsGlobal, 0xfebf0000, 4, Dir::Read, 0, 0x5eed5eed), 0x12345678);
 		raw_.push(Ring::Completions, fake, true);
 		return wait_poisoned_and_exit();
 	}
@@ -399,10 +400,11 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 				      "A req {}/{} cpl {}/{} evt {}/{}, B req {}/{} cpl {}/{} evt {}/{}",
 				      relayed_, events_relayed_.load(), raw_.prod(Ring::Requests),
 				      raw_.cons(Ring::Requests), raw_.prod(Ring::Completions),
-				      raw_.cons(Ring::Completions), raw_.prod(Ring::Events), raw_.cons(Ring::Events),
-				      raw_b_.prod(Ring::Requests), raw_b_.cons(Ring::Requests),
-				      raw_b_.prod(Ring::Completions), raw_b_.cons(Ring::Completions),
-				      raw_b_.prod(Ring::Events), raw_b_.cons(Ring::Events));
+				      raw_.cons(Ring::Completions), raw_.prod(Ring::Events),
+				      raw_.cons(Ring::Events), raw_b_.prod(Ring::Requests),
+				      raw_b_.cons(Ring::Requests), raw_b_.prod(Ring::Completions),
+				      raw_b_.cons(Ring::Completions), raw_b_.prod(Ring::Events),
+				      raw_b_.cons(Ring::Events));
 		}
 		if (g_term) {
 			spdlog::info("fault-device: terminated");
@@ -463,9 +465,11 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 				b_->post(req.as(), req.addr(), req.len(), req.data(), 2000);
 			} else {
 				uint64_t data = req.data();
-				const int m = b_->mmio(req.as(), req.addr(), req.len(), req.dir(), &data, 1500);
+				const int m =
+					b_->mmio(req.as(), req.addr(), req.len(), req.dir(), &data, 1500);
 				if (m == -EPIPE) {
-					b_died_ = std::string("backend channel failed: ") + b_->poison_reason();
+					b_died_ =
+						std::string("backend channel failed: ") + b_->poison_reason();
 					quit_ = true;
 					continue;
 				}
@@ -518,7 +522,7 @@ int main(int argc, char **argv)
 	spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
 	if (env("VSST_FAULT_LOG") == "debug")
 		spdlog::set_level(spdlog::level::debug);
-	struct sigaction sa{};
+	struct sigaction sa {};
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, nullptr);
 	sigaction(SIGINT, &sa, nullptr);

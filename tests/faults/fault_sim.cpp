@@ -34,11 +34,14 @@
 namespace {
 
 std::atomic<bool> g_term{false};
-void on_term(int) { g_term = true; }
+void on_term(int)
+{
+	g_term = true;
+}
 
-const std::vector<std::string> kAllKinds = {"bad_magic",  "bad_version",  "oversize",
-					     "unknown_type", "unknown_tag", "short_response",
-					     "second_hello", "garbage",   "truncated"};
+const std::vector<std::string> kAllKinds = {"bad_magic",    "bad_version", "oversize",
+					    "unknown_type", "unknown_tag", "short_response",
+					    "second_hello", "garbage",     "truncated"};
 
 struct Options {
 	std::string socket, upstream;
@@ -158,8 +161,9 @@ void relay(int client, const std::string &upstream, std::string kind, unsigned a
 		if (p[0].revents) {
 			const ssize_t n = recv(c.get(), buf, sizeof buf, 0);
 			if (n <= 0 || !write_all(u.get(), buf, size_t(n))) {
-				spdlog::info("fault-sim: connection {} closed by the device after {} responses", conn,
-					     responses);
+				spdlog::info(
+					"fault-sim: connection {} closed by the device after {} responses",
+					conn, responses);
 				return;
 			}
 		}
@@ -182,10 +186,11 @@ void relay(int client, const std::string &upstream, std::string kind, unsigned a
 				if (h.type == VSST_SIM_RESPONSE && !kind.empty() && ++responses == after) {
 					const auto bad = malform(kind, f);
 					write_all(c.get(), bad.data(), bad.size());
-					spdlog::warn("fault-sim: injected {} on connection {} (response {})", kind,
-						     conn, responses);
+					spdlog::warn("fault-sim: injected {} on connection {} (response {})",
+						     kind, conn, responses);
 					if (kind == "truncated") {
-						spdlog::info("fault-sim: connection {}: hung up mid-frame", conn);
+						spdlog::info("fault-sim: connection {}: hung up mid-frame",
+							     conn);
 						return;
 					}
 					kind.clear();
@@ -202,13 +207,14 @@ void relay(int client, const std::string &upstream, std::string kind, unsigned a
 
 void usage(FILE *out)
 {
-	fprintf(out, "usage: vsst-fault-sim --socket PATH --upstream PATH [--kinds K1,K2,...] [--faults N]\n"
-		     "                      [--after N]\n"
-		     "  --kinds   malformations, one per connection in turn (default: all: bad_magic,\n"
-		     "            bad_version, oversize, unknown_type, unknown_tag, short_response,\n"
-		     "            second_hello, garbage, truncated)\n"
-		     "  --faults  connections that get a fault (default: one per kind); later ones are clean\n"
-		     "  --after   the RESPONSE frame of a connection that is replaced (default 50)\n");
+	fprintf(out,
+		"usage: vsst-fault-sim --socket PATH --upstream PATH [--kinds K1,K2,...] [--faults N]\n"
+		"                      [--after N]\n"
+		"  --kinds   malformations, one per connection in turn (default: all: bad_magic,\n"
+		"            bad_version, oversize, unknown_type, unknown_tag, short_response,\n"
+		"            second_hello, garbage, truncated)\n"
+		"  --faults  connections that get a fault (default: one per kind); later ones are clean\n"
+		"  --after   the RESPONSE frame of a connection that is replaced (default 50)\n");
 }
 
 } // namespace
@@ -225,8 +231,12 @@ int main(int argc, char **argv)
 				      {}};
 	for (int c; (c = getopt_long(argc, argv, "s:u:k:f:a:h", opts, nullptr)) != -1;) {
 		switch (c) {
-		case 's': o.socket = optarg; break;
-		case 'u': o.upstream = optarg; break;
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'u':
+			o.upstream = optarg;
+			break;
 		case 'k': {
 			o.kinds.clear();
 			std::string s = optarg;
@@ -245,10 +255,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
-		case 'f': o.faults = unsigned(atoi(optarg)); break;
-		case 'a': o.after = unsigned(std::max(1, atoi(optarg))); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'f':
+			o.faults = unsigned(atoi(optarg));
+			break;
+		case 'a':
+			o.after = unsigned(std::max(1, atoi(optarg)));
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (o.socket.empty() || o.upstream.empty() || o.kinds.empty()) {
@@ -258,7 +276,7 @@ int main(int argc, char **argv)
 	if (!o.faults)
 		o.faults = unsigned(o.kinds.size());
 	spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
-	struct sigaction sa{};
+	struct sigaction sa {};
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, nullptr);
 	sigaction(SIGINT, &sa, nullptr);

@@ -48,7 +48,8 @@ struct Expected {
 
 bool is_local(uint32_t type)
 {
-	return type == SST_REQ_NOOP || type == SST_REQ_ECHO || type == SST_REQ_RESET || type == SST_REQ_GET_INFO;
+	return type == SST_REQ_NOOP || type == SST_REQ_ECHO || type == SST_REQ_RESET ||
+	       type == SST_REQ_GET_INFO;
 }
 
 // The validity rules of sst-protocol.h: header present, known type, known
@@ -112,9 +113,15 @@ public:
 			submit(buf.get(), len);
 			break;
 		}
-		case ops::kSubmitTyped: submit_typed(in); break;
-		case ops::kSubmitNull: submit(nullptr, in.u16() % (kMaxLen + 1)); break;
-		case ops::kReap: reap(); break;
+		case ops::kSubmitTyped:
+			submit_typed(in);
+			break;
+		case ops::kSubmitNull:
+			submit(nullptr, in.u16() % (kMaxLen + 1));
+			break;
+		case ops::kReap:
+			reap();
+			break;
 		case ops::kCancelAll:
 			vsst_dev_cancel_all(dev_);
 			outstanding_.clear();
@@ -125,7 +132,8 @@ public:
 	void finish()
 	{
 		reap();
-		FUZZ_CHECK(outstanding_.empty(), "%zu submitted requests never completed", outstanding_.size());
+		FUZZ_CHECK(outstanding_.empty(), "%zu submitted requests never completed",
+			   outstanding_.size());
 		vsst_dev_stats st{};
 		vsst_dev_get_stats(dev_, &st);
 		FUZZ_CHECK(st.inflight == 0, "stats report %llu in flight after everything was reaped",
@@ -171,7 +179,8 @@ private:
 			break;
 		}
 		const uint16_t extra = in.u16();
-		len = std::min(len + (extra % 8) - (extra & 8 ? std::min<size_t>(len, 4) : 0), sizeof(SSTRequest));
+		len = std::min(len + (extra % 8) - (extra & 8 ? std::min<size_t>(len, 4) : 0),
+			       sizeof(SSTRequest));
 		std::unique_ptr<uint8_t[]> buf(new uint8_t[len ? len : 1]);
 		std::memcpy(buf.get(), &r, len);
 		submit(buf.get(), len);
@@ -201,7 +210,8 @@ private:
 
 		// Without a simulator the completion is queued before submit returns.
 		pollfd p{vsst_dev_notify_fd(dev_), POLLIN, 0};
-		FUZZ_CHECK(::poll(&p, 1, 0) == 1 && (p.revents & POLLIN), "notify_fd not readable with a completion queued");
+		FUZZ_CHECK(::poll(&p, 1, 0) == 1 && (p.revents & POLLIN),
+			   "notify_fd not readable with a completion queued");
 		vsst_dev_stats st{};
 		vsst_dev_get_stats(dev_, &st);
 		FUZZ_CHECK(st.inflight == outstanding_.size(), "stats inflight %llu, expected %zu",
@@ -220,8 +230,9 @@ private:
 	void check_done(uint64_t cookie, const SSTResponse &resp)
 	{
 		auto it = outstanding_.find(cookie);
-		FUZZ_CHECK(it != outstanding_.end(), "completion for cookie %llu, which is not outstanding "
-						     "(never submitted, cancelled or completed already)",
+		FUZZ_CHECK(it != outstanding_.end(),
+			   "completion for cookie %llu, which is not outstanding "
+			   "(never submitted, cancelled or completed already)",
 			   static_cast<unsigned long long>(cookie));
 		const Expected &e = it->second;
 		FUZZ_CHECK(resp.request_id == e.body.request_id && resp.user_data == e.body.user_data,
@@ -231,24 +242,28 @@ private:
 			   static_cast<unsigned long long>(resp.user_data),
 			   static_cast<unsigned long long>(e.body.request_id),
 			   static_cast<unsigned long long>(e.body.user_data));
-		FUZZ_CHECK(resp.status == e.status, "type %u len %zu flags %#x: status %u, expected %u", e.body.type,
-			   e.len, e.body.flags, resp.status, e.status);
+		FUZZ_CHECK(resp.status == e.status, "type %u len %zu flags %#x: status %u, expected %u",
+			   e.body.type, e.len, e.body.flags, resp.status, e.status);
 		const auto *payload = reinterpret_cast<const uint8_t *>(&resp.payload);
 		if (resp.status == SST_STATUS_OK && e.body.type == SST_REQ_ECHO) {
 			const size_t n = e.len - SST_REQUEST_HEADER_SIZE;
 			FUZZ_CHECK(resp.result == n, "ECHO of %zu bytes reports result %llu", n,
 				   static_cast<unsigned long long>(resp.result));
-			FUZZ_CHECK(std::memcmp(payload, e.body.payload.data, n) == 0, "ECHO altered the payload");
-			FUZZ_CHECK(all_zero(payload + n, sizeof resp.payload - n), "ECHO leaks bytes past the payload");
+			FUZZ_CHECK(std::memcmp(payload, e.body.payload.data, n) == 0,
+				   "ECHO altered the payload");
+			FUZZ_CHECK(all_zero(payload + n, sizeof resp.payload - n),
+				   "ECHO leaks bytes past the payload");
 		} else if (resp.status == SST_STATUS_OK && e.body.type == SST_REQ_GET_INFO) {
 			FUZZ_CHECK(resp.payload.info.version == SST_PROTOCOL_VERSION, "GET_INFO version %#x",
 				   resp.payload.info.version);
-			FUZZ_CHECK(resp.payload.info.capabilities == vsst_dev_features(dev_), "GET_INFO capabilities");
+			FUZZ_CHECK(resp.payload.info.capabilities == vsst_dev_features(dev_),
+				   "GET_INFO capabilities");
 			FUZZ_CHECK(resp.result == 0 && resp.payload.info.max_compute_units == 0,
 				   "GET_INFO claims a live simulator");
 		} else {
-			FUZZ_CHECK(all_zero(payload, sizeof resp.payload), "status-only response (type %u, status %u) "
-									   "carries payload bytes",
+			FUZZ_CHECK(all_zero(payload, sizeof resp.payload),
+				   "status-only response (type %u, status %u) "
+				   "carries payload bytes",
 				   e.body.type, resp.status);
 		}
 		outstanding_.erase(it);

@@ -13,21 +13,22 @@ namespace vsst::fuzz {
 // rpc_ring: u8 capacity (2 << (v % 6)), u8 spin budget (v % 4 us), then ops.
 namespace rpc_ring {
 enum Op : uint8_t {
-	kRawWrite,       // u16 offset, u8 len, bytes: overwrite the shared region
-	kSetProd,        // u8 ring, u32 value: overwrite a producer index
-	kSetCons,        // u8 ring, u32 value: overwrite a consumer index
-	kForgeMessage,   // u8 ring, 32 bytes: publish a message as a rogue producer
-	kForgeCompletion,// u8 pick, u8 field, u64 xor, u64 data, u8 error: complete a seen request, maybe mutated
-	kDevWait,        // device: wait_request(timeout 0)
-	kDevComplete,    // u8 pick, u8 mode, u64 data: complete / fail an in-flight request (or a bogus one)
-	kProxyRecvEvent, // proxy: recv_event
-	kProxyMmio,      // u8 as, u64 addr, u8 len, u8 dir, u64 data, u8 timeout: synchronous access
-	kProxyPost,      // u8 as, u64 addr, u8 len, u64 data: posted write
-	kDevSendEvent,   // u8 kind, u64 a, u64 b, u64 c: an event (kind >= 8: raw mr0 from a)
-	kProxySend,      // u8 kind, u64 a, u64 b: HELLO or STOP (or something else, refused)
-	kPoison,         // u8 side, u8 len, bytes: poison with a reason
-	kReattach,       // u8 role: close that endpoint and attach a fresh one
-	kProxyWaitEvent, // proxy: wait_event(timeout 0)
+	kRawWrite,        // u16 offset, u8 len, bytes: overwrite the shared region
+	kSetProd,         // u8 ring, u32 value: overwrite a producer index
+	kSetCons,         // u8 ring, u32 value: overwrite a consumer index
+	kForgeMessage,    // u8 ring, 32 bytes: publish a message as a rogue producer
+	kForgeCompletion, // u8 pick, u8 field, u64 xor, u64 data, u8 error: complete a seen request, maybe
+			  // mutated
+	kDevWait,         // device: wait_request(timeout 0)
+	kDevComplete,     // u8 pick, u8 mode, u64 data: complete / fail an in-flight request (or a bogus one)
+	kProxyRecvEvent,  // proxy: recv_event
+	kProxyMmio,       // u8 as, u64 addr, u8 len, u8 dir, u64 data, u8 timeout: synchronous access
+	kProxyPost,       // u8 as, u64 addr, u8 len, u64 data: posted write
+	kDevSendEvent,    // u8 kind, u64 a, u64 b, u64 c: an event (kind >= 8: raw mr0 from a)
+	kProxySend,       // u8 kind, u64 a, u64 b: HELLO or STOP (or something else, refused)
+	kPoison,          // u8 side, u8 len, bytes: poison with a reason
+	kReattach,        // u8 role: close that endpoint and attach a fresh one
+	kProxyWaitEvent,  // proxy: wait_event(timeout 0)
 	kCount
 };
 } // namespace rpc_ring
@@ -35,11 +36,11 @@ enum Op : uint8_t {
 // device_request: u8 max_inflight (0 -> 256), then ops.
 namespace device_request {
 enum Op : uint8_t {
-	kSubmit,     // u16 len, bytes (zero-filled to len): submit as an SSTRequest
-	kSubmitTyped,// u8 type, u8 flags, u64 request_id, u64 a, u32 b, u16 extra: a well-shaped request
-	kSubmitNull, // u16 len: submit with a NULL buffer
-	kReap,       // reap everything
-	kCancelAll,  // cancel_all
+	kSubmit,      // u16 len, bytes (zero-filled to len): submit as an SSTRequest
+	kSubmitTyped, // u8 type, u8 flags, u64 request_id, u64 a, u32 b, u16 extra: a well-shaped request
+	kSubmitNull,  // u16 len: submit with a NULL buffer
+	kReap,        // reap everything
+	kCancelAll,   // cancel_all
 	kCount
 };
 } // namespace device_request
@@ -47,13 +48,13 @@ enum Op : uint8_t {
 // virtqueue_chain: u8 size (1 << (v % 9)), u8 event_idx, then ops.
 namespace virtqueue_chain {
 enum Op : uint8_t {
-	kAdd,        // u8 nout, u8 nin (each % 5), per buffer (u64 gpa, u32 len)
-	kUsedElem,   // u16 slot, u32 id, u32 len: write a used element
-	kUsedIdx,    // u16 idx: publish a used index
-	kComplete,   // u8 pick, u32 len: complete an in-flight chain properly (element + index)
-	kRawWrite,   // u8 area (desc/avail/used), u16 offset, u8 len, bytes
-	kGet,        // get_buffer
-	kKick,       // kick
+	kAdd,      // u8 nout, u8 nin (each % 5), per buffer (u64 gpa, u32 len)
+	kUsedElem, // u16 slot, u32 id, u32 len: write a used element
+	kUsedIdx,  // u16 idx: publish a used index
+	kComplete, // u8 pick, u32 len: complete an in-flight chain properly (element + index)
+	kRawWrite, // u8 area (desc/avail/used), u16 offset, u8 len, bytes
+	kGet,      // get_buffer
+	kKick,     // kick
 	kDisableCb,
 	kEnableCb,
 	kCount
@@ -63,41 +64,42 @@ enum Op : uint8_t {
 // sim_framing: u8 mode, then mode-specific ops.
 namespace sim_framing {
 enum Mode : uint8_t {
-	kServerAuto,     // ServerSession(kAuto) + DeviceModel fed the stream
+	kServerAuto, // ServerSession(kAuto) + DeviceModel fed the stream
 	kServerFramed,
 	kServerAcalsim,
-	kClientFramed,   // device core's FramedProtocol fed the stream
-	kClientAcalsim,  // device core's AcalsimProtocol fed the stream
-	kLoopFramed,     // the device core's client and the server wired together
+	kClientFramed,  // device core's FramedProtocol fed the stream
+	kClientAcalsim, // device core's AcalsimProtocol fed the stream
+	kLoopFramed,    // the device core's client and the server wired together
 	kLoopAcalsim,
 	kModeCount
 };
 // Server modes: ops are { u8 op } with
 enum ServerOp : uint8_t {
-	kSrvFeed,        // u16 len, bytes: append to the input and feed (u8 max_requests, 0 = all)
-	kSrvFrame,       // u16 type, u64 tag, u16 len, bytes, u8 max_requests: append a frame and feed
-	kSrvDrainModel,  // run the model until idle, emitting responses/events
+	kSrvFeed,       // u16 len, bytes: append to the input and feed (u8 max_requests, 0 = all)
+	kSrvFrame,      // u16 type, u64 tag, u16 len, bytes, u8 max_requests: append a frame and feed
+	kSrvDrainModel, // run the model until idle, emitting responses/events
 	kSrvCount
 };
 // Client modes: ops are { u8 op } with
 enum ClientOp : uint8_t {
-	kCliSend,        // u8 type, u16 len, bytes: forward a request (gets a cookie)
-	kCliFeed,        // u16 len, bytes: raw bytes from the simulator
-	kCliFrame,       // u16 type, u8 tag pick, u64 tag xor, u16 len, bytes: a framed frame
-	kCliResponse,    // u8 pick, u32 status, u16 len: a well-formed response to a sent request
-	kCliExpire,      // u32 ms: advance time and expire
-	kCliCancel,      // cancel everything submitted so far
-	kCliReconnect,   // link_down then link_up
+	kCliSend,      // u8 type, u16 len, bytes: forward a request (gets a cookie)
+	kCliFeed,      // u16 len, bytes: raw bytes from the simulator
+	kCliFrame,     // u16 type, u8 tag pick, u64 tag xor, u16 len, bytes: a framed frame
+	kCliResponse,  // u8 pick, u32 status, u16 len: a well-formed response to a sent request
+	kCliExpire,    // u32 ms: advance time and expire
+	kCliCancel,    // cancel everything submitted so far
+	kCliReconnect, // link_down then link_up
 	kCliCount
 };
 // Loop modes: ops are { u8 op } with
 enum LoopOp : uint8_t {
-	kLoopSend,       // as kCliSend
-	kLoopToServer,   // u8 how (0: as is, 1: flip a byte, 2: drop the tail, 3: split), u16 where: client -> server
-	kLoopToClient,   // u8 how, u16 where: run the model, server -> client
-	kLoopExpire,     // as kCliExpire
-	kLoopCancel,     // as kCliCancel
-	kLoopReconnect,  // both ends start a new connection
+	kLoopSend,      // as kCliSend
+	kLoopToServer,  // u8 how (0: as is, 1: flip a byte, 2: drop the tail, 3: split), u16 where: client ->
+			// server
+	kLoopToClient,  // u8 how, u16 where: run the model, server -> client
+	kLoopExpire,    // as kCliExpire
+	kLoopCancel,    // as kCliCancel
+	kLoopReconnect, // both ends start a new connection
 	kLoopCount
 };
 } // namespace sim_framing

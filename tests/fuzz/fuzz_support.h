@@ -16,15 +16,15 @@
 #include <vector>
 
 // A violated invariant is a bug: print why and abort so libFuzzer records a crash.
-#define FUZZ_CHECK(cond, ...)                                                                    \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			std::fprintf(stderr, "\nFUZZ INVARIANT VIOLATED: %s\n  at %s:%d\n  ", #cond, \
-				     __FILE__, __LINE__);                                        \
-			std::fprintf(stderr, __VA_ARGS__);                                       \
-			std::fprintf(stderr, "\n");                                              \
-			std::abort();                                                            \
-		}                                                                                \
+#define FUZZ_CHECK(cond, ...)                                                                                \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			std::fprintf(stderr, "\nFUZZ INVARIANT VIOLATED: %s\n  at %s:%d\n  ", #cond,         \
+				     __FILE__, __LINE__);                                                    \
+			std::fprintf(stderr, __VA_ARGS__);                                                   \
+			std::fprintf(stderr, "\n");                                                          \
+			std::abort();                                                                        \
+		}                                                                                            \
 	} while (0)
 
 namespace vsst::fuzz {

@@ -67,13 +67,13 @@ void rpc_ring_seeds()
 {
 	{ // every valid event kind, received in order
 		ByteWriter w = rpc_header(1, 1);
-		rpc_event(w, 5, VSST_RPC_PROTOCOL_VERSION, 0, 0);        // HELLO
-		rpc_event(w, 2, 0, 0x1af4107f, 0xff0000);                // REGISTER_PCI_DEV
+		rpc_event(w, 5, VSST_RPC_PROTOCOL_VERSION, 0, 0);            // HELLO
+		rpc_event(w, 2, 0, 0x1af4107f, 0xff0000);                    // REGISTER_PCI_DEV
 		rpc_event(w, 3, 0xfe000000, 0x4000, VSST_RPC_REGION_POSTED); // MMIO_REGION_CONFIG
-		rpc_event(w, 1, 0, 0, 0);                                // START_VM
-		rpc_event(w, 0, 0, 1, 0);                                // SET_IRQ set
-		rpc_event(w, 4, 0xfee00000, 0x0101, 0);                  // MSI
-		rpc_event(w, 6, 0, 0, 0);                                // STOP
+		rpc_event(w, 1, 0, 0, 0);                                    // START_VM
+		rpc_event(w, 0, 0, 1, 0);                                    // SET_IRQ set
+		rpc_event(w, 4, 0xfee00000, 0x0101, 0);                      // MSI
+		rpc_event(w, 6, 0, 0, 0);                                    // STOP
 		for (int i = 0; i < 8; ++i)
 			w.u8(rr::kProxyRecvEvent);
 		w.u8(rr::kProxyWaitEvent);
@@ -89,8 +89,8 @@ void rpc_ring_seeds()
 		rpc_mmio(w, 0, 0xfe000000, 8, 0, 0);                              // BAR read
 		for (int i = 0; i < 6; ++i)
 			w.u8(rr::kDevWait);
-		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0x12345678);   // late completion
-		w.u8(rr::kDevComplete).u8(0).u8(1).u64(0);            // completed with an error
+		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0x12345678); // late completion
+		w.u8(rr::kDevComplete).u8(0).u8(1).u64(0);          // completed with an error
 		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0xffffffffffffffffull);
 		rpc_mmio(w, 0, 0xfe000004, 4, 0, 0); // drains the late completions
 		w.u8(rr::kDevWait);
@@ -104,7 +104,12 @@ void rpc_ring_seeds()
 			ByteWriter w = rpc_header(0, 2);
 			rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
 			w.u8(rr::kDevWait);
-			w.u8(rr::kForgeCompletion).u8(0).u8(static_cast<uint8_t>(4 | field)).u64(1).u64(0xabcd).u8(0);
+			w.u8(rr::kForgeCompletion)
+				.u8(0)
+				.u8(static_cast<uint8_t>(4 | field))
+				.u64(1)
+				.u64(0xabcd)
+				.u8(0);
 			rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
 			w.u8(rr::kProxyRecvEvent);
 			char name[40];
@@ -114,7 +119,8 @@ void rpc_ring_seeds()
 		ByteWriter w = rpc_header(0, 2);
 		rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
 		w.u8(rr::kDevWait);
-		w.u8(rr::kForgeCompletion).u8(0).u8(0).u64(0).u64(0xabcd).u8(0); // an exact duplicate of the answer
+		w.u8(rr::kForgeCompletion).u8(0).u8(0).u64(0).u64(0xabcd).u8(0); // an exact duplicate of the
+										 // answer
 		w.u8(rr::kDevComplete).u8(0).u8(0).u64(0xabcd);
 		rpc_mmio(w, 0, 0xfe000010, 4, 0, 0);
 		save("rpc_ring", "completion_twice", w);
@@ -135,7 +141,8 @@ void rpc_ring_seeds()
 	}
 	{ // a rogue producer's messages: valid, then invalid, on the events ring
 		ByteWriter w = rpc_header(1, 0);
-		const Message msgs[] = {set_irq(0, 1), msi(0xfee00000, 0x21, 0), Message{make_mr0(Op::SetIrq), 0, 7, 0},
+		const Message msgs[] = {set_irq(0, 1), msi(0xfee00000, 0x21, 0),
+					Message{make_mr0(Op::SetIrq), 0, 7, 0},
 					Message{make_mr0(Op::Mmio, 3, Dir::Read, kAsGlobal, 4), 0x1000, 0, 1},
 					Message{63, 0, 0, 0}};
 		for (const Message &m : msgs) {
@@ -181,7 +188,8 @@ void rpc_ring_seeds()
 // ------------------------------------------------------------ device_request
 namespace dr = vsst::fuzz::device_request;
 
-void typed(ByteWriter &w, uint8_t type, uint8_t flags, uint64_t id, uint64_t a, uint32_t b, uint16_t extra = 0)
+void typed(ByteWriter &w, uint8_t type, uint8_t flags, uint64_t id, uint64_t a, uint32_t b,
+	   uint16_t extra = 0)
 {
 	w.u8(dr::kSubmitTyped).u8(type).u8(flags).u64(id).u64(a).u32(b).u16(extra);
 }
@@ -400,26 +408,40 @@ void sim_framing_seeds()
 			frame(stream, VSST_SIM_REQUEST, 200, &async, wire_len(async));
 			ByteWriter w;
 			w.u8(mode);
-			w.u8(sf::kSrvFeed).u16(static_cast<uint16_t>(stream.size())).raw(stream.data().data(), stream.size()).u8(3);
+			w.u8(sf::kSrvFeed)
+				.u16(static_cast<uint16_t>(stream.size()))
+				.raw(stream.data().data(), stream.size())
+				.u8(3);
 			w.u8(sf::kSrvDrainModel);
 			w.u8(sf::kSrvFeed).u16(0).u8(0);
 			w.u8(sf::kSrvDrainModel);
-			save("sim_framing", mode == sf::kServerAuto ? "server_auto_framed_session" : "server_framed_session", w);
+			save("sim_framing",
+			     mode == sf::kServerAuto ? "server_auto_framed_session" : "server_framed_session",
+			     w);
 		}
 	}
 	{ // server: recoverable and fatal errors
 		ByteWriter w;
 		w.u8(sf::kServerFramed);
 		SSTRequest r = request_of(SST_REQ_NOOP, 1);
-		w.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(1).u16(SST_REQUEST_HEADER_SIZE).raw(&r, SST_REQUEST_HEADER_SIZE).u8(0); // before HELLO
+		w.u8(sf::kSrvFrame)
+			.u16(VSST_SIM_REQUEST)
+			.u64(1)
+			.u16(SST_REQUEST_HEADER_SIZE)
+			.raw(&r, SST_REQUEST_HEADER_SIZE)
+			.u8(0); // before HELLO
 		save("sim_framing", "server_request_before_hello", w);
 		ByteWriter v;
 		v.u8(sf::kServerFramed);
-		v.u8(sf::kSrvFrame).u16(VSST_SIM_HELLO).u64(0).u16(4).u32(0).u8(0);          // short HELLO
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_HELLO).u64(0).u16(4).u32(0).u8(0); // short HELLO
 		v.u8(sf::kSrvFrame).u16(VSST_SIM_HELLO).u64(0).u16(sizeof hello).pod(hello).u8(0);
-		v.u8(sf::kSrvFrame).u16(VSST_SIM_RESPONSE).u64(3).u16(0).u8(0);              // wrong direction
-		v.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(4).u16(8).u64(0).u8(0);        // too short
-		v.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(5).u16(VSST_SIM_MAX_PAYLOAD + 1).u8(0); // oversize
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_RESPONSE).u64(3).u16(0).u8(0);       // wrong direction
+		v.u8(sf::kSrvFrame).u16(VSST_SIM_REQUEST).u64(4).u16(8).u64(0).u8(0); // too short
+		v.u8(sf::kSrvFrame)
+			.u16(VSST_SIM_REQUEST)
+			.u64(5)
+			.u16(VSST_SIM_MAX_PAYLOAD + 1)
+			.u8(0); // oversize
 		v.u8(sf::kSrvDrainModel);
 		save("sim_framing", "server_bad_frames", v);
 	}
@@ -440,7 +462,8 @@ void sim_framing_seeds()
 				w.u8(0);
 			w.u8(0);
 			w.u8(sf::kSrvDrainModel);
-			save("sim_framing", mode == sf::kServerAuto ? "server_auto_acalsim" : "server_acalsim", w);
+			save("sim_framing",
+			     mode == sf::kServerAuto ? "server_auto_acalsim" : "server_acalsim", w);
 		}
 	}
 	{ // client, framed: greeting, forwarded requests, answers in any order, events, errors, timers
@@ -461,12 +484,19 @@ void sim_framing_seeds()
 		w.u8(sf::kCliFrame).u16(VSST_SIM_PING).u8(9).u64(0).u16(0);
 		const SSTEvent ev{SST_EVENT_COMPLETION, 0, 1000, 3};
 		w.u8(sf::kCliFrame).u16(VSST_SIM_EVENT).u8(0).u64(0).u16(sizeof ev).pod(ev);
-		w.u8(sf::kCliFrame).u16(VSST_SIM_ERROR).u8(3).u64(0).u16(12).u32(VSST_SIM_ERR_INTERNAL).u32(0).raw("oops", 4);
+		w.u8(sf::kCliFrame)
+			.u16(VSST_SIM_ERROR)
+			.u8(3)
+			.u64(0)
+			.u16(12)
+			.u32(VSST_SIM_ERR_INTERNAL)
+			.u32(0)
+			.raw("oops", 4);
 		w.u8(sf::kCliResponse).u8(1).u32(SST_STATUS_BUSY).u16(0);
 		w.u8(sf::kCliSend).u8(SST_REQ_WRITE).u16(40);
 		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 40; ++i)
 			w.u8(2);
-		w.u8(sf::kCliExpire).u32(1500); // times out, tag retired
+		w.u8(sf::kCliExpire).u32(1500);                         // times out, tag retired
 		w.u8(sf::kCliResponse).u8(3).u32(SST_STATUS_OK).u16(0); // late reply dropped
 		w.u8(sf::kCliSend).u8(SST_REQ_COMPUTE).u16(12);
 		for (size_t i = 0; i < SST_REQUEST_HEADER_SIZE + 12; ++i)
@@ -530,7 +560,7 @@ void loop_seeds()
 		}
 		w.u8(sf::kLoopToServer).u8(3).u16(100); // in two pieces
 		w.u8(sf::kLoopToClient).u8(3).u16(4000);
-		w.u8(sf::kLoopToClient).u8(0).u16(0);   // probes answered
+		w.u8(sf::kLoopToClient).u8(0).u16(0); // probes answered
 		save("sim_framing", acalsim ? "loop_acalsim_clean" : "loop_framed_clean", w);
 
 		ByteWriter v;
@@ -541,12 +571,12 @@ void loop_seeds()
 			v.u8(sf::kLoopSend).u8(SST_REQ_COMPUTE).u16(12).raw(&r, wire_len(r));
 		}
 		v.u8(sf::kLoopToServer).u8(0).u16(0);
-		v.u8(sf::kLoopExpire).u32(1500);        // the client gives up; late answers follow
+		v.u8(sf::kLoopExpire).u32(1500); // the client gives up; late answers follow
 		v.u8(sf::kLoopToClient).u8(0).u16(0);
 		v.u8(sf::kLoopToServer).u8(0).u16(0);
 		v.u8(sf::kLoopToClient).u8(0).u16(0);
-		v.u8(sf::kLoopToServer).u8(1).u16(30);  // a flipped byte
-		v.u8(sf::kLoopToClient).u8(2).u16(50);  // a lost tail
+		v.u8(sf::kLoopToServer).u8(1).u16(30); // a flipped byte
+		v.u8(sf::kLoopToClient).u8(2).u16(50); // a lost tail
 		v.u8(sf::kLoopReconnect);
 		const SSTRequest r = request_of(SST_REQ_READ, 0x300);
 		v.u8(sf::kLoopSend).u8(SST_REQ_READ).u16(12).raw(&r, wire_len(r));
@@ -568,7 +598,10 @@ void tlv(ByteWriter &w, tf::Tag tag, const void *p, uint32_t len)
 
 void rec(ByteWriter &w, tf::RecType type, uint8_t sub, uint16_t aux, uint64_t t_ns, const ByteWriter &payload)
 {
-	w.u32(static_cast<uint32_t>(tf::kRecordHeader + payload.size())).u8(static_cast<uint8_t>(type)).u8(sub).u16(aux);
+	w.u32(static_cast<uint32_t>(tf::kRecordHeader + payload.size()))
+		.u8(static_cast<uint8_t>(type))
+		.u8(sub)
+		.u16(aux);
 	w.u64(t_ns).raw(payload.data().data(), payload.size());
 }
 
@@ -618,7 +651,8 @@ ByteWriter trace_file(bool with_end, bool all_items)
 	for (int i = 0; i < 24; ++i)
 		mem.u8(static_cast<uint8_t>(i));
 	add(tf::RecType::Mem, 0, 0, mem);
-	add(tf::RecType::Avail, 0, 0, ByteWriter().u8(0).u8(0).u16(0).u16(1).u16(1).u64(0xe0003000).u32(2).u32(0));
+	add(tf::RecType::Avail, 0, 0,
+	    ByteWriter().u8(0).u8(0).u16(0).u16(1).u16(1).u64(0xe0003000).u32(2).u32(0));
 	vsst_sim_frame_hdr h{};
 	h.magic = VSST_SIM_MAGIC;
 	h.version = VSST_SIM_VERSION;

@@ -52,14 +52,17 @@ constexpr int kMaxSteps = 256;
 // VSST_FUZZ_TRACE=1: print each operation (for triaging a crash input).
 const bool g_trace = std::getenv("VSST_FUZZ_TRACE") != nullptr;
 
-Message from_c(const vsst_rpcmsg &m) { return Message::from_c(m); }
+Message from_c(const vsst_rpcmsg &m)
+{
+	return Message::from_c(m);
+}
 
 // Fields a request keeps on its way to the device (slot and token are the proxy's).
 bool same_request(const Message &a, const Message &b)
 {
 	if (a.op() == Op::Mmio && !a.posted())
-		return a.op_raw() == b.op_raw() && a.as() == b.as() && a.len() == b.len() && a.dir() == b.dir() &&
-		       !b.posted() && a.mr1 == b.mr1 && a.mr2 == b.mr2;
+		return a.op_raw() == b.op_raw() && a.as() == b.as() && a.len() == b.len() &&
+		       a.dir() == b.dir() && !b.posted() && a.mr1 == b.mr1 && a.mr2 == b.mr2;
 	return a == b;
 }
 
@@ -99,23 +102,54 @@ public:
 	{
 		const unsigned op = in.u8() % ops::kCount;
 		if (g_trace)
-			std::fprintf(stderr, "op %u (tampered %d, forged-only %d)\n", op, tampered_, only_forged_completions_);
+			std::fprintf(stderr, "op %u (tampered %d, forged-only %d)\n", op, tampered_,
+				     only_forged_completions_);
 		switch (op) {
-		case ops::kRawWrite: raw_write(in); break;
-		case ops::kSetProd: set_index(in, true); break;
-		case ops::kSetCons: set_index(in, false); break;
-		case ops::kForgeMessage: forge_message(in); break;
-		case ops::kForgeCompletion: forge_completion(in); break;
-		case ops::kDevWait: dev_wait(); break;
-		case ops::kDevComplete: dev_complete(in); break;
-		case ops::kProxyRecvEvent: proxy_recv_event(false); break;
-		case ops::kProxyMmio: proxy_mmio(in); break;
-		case ops::kProxyPost: proxy_post(in); break;
-		case ops::kDevSendEvent: dev_send_event(in); break;
-		case ops::kProxySend: proxy_send(in); break;
-		case ops::kPoison: poison(in); break;
-		case ops::kReattach: reattach(in); break;
-		case ops::kProxyWaitEvent: proxy_recv_event(true); break;
+		case ops::kRawWrite:
+			raw_write(in);
+			break;
+		case ops::kSetProd:
+			set_index(in, true);
+			break;
+		case ops::kSetCons:
+			set_index(in, false);
+			break;
+		case ops::kForgeMessage:
+			forge_message(in);
+			break;
+		case ops::kForgeCompletion:
+			forge_completion(in);
+			break;
+		case ops::kDevWait:
+			dev_wait();
+			break;
+		case ops::kDevComplete:
+			dev_complete(in);
+			break;
+		case ops::kProxyRecvEvent:
+			proxy_recv_event(false);
+			break;
+		case ops::kProxyMmio:
+			proxy_mmio(in);
+			break;
+		case ops::kProxyPost:
+			proxy_post(in);
+			break;
+		case ops::kDevSendEvent:
+			dev_send_event(in);
+			break;
+		case ops::kProxySend:
+			proxy_send(in);
+			break;
+		case ops::kPoison:
+			poison(in);
+			break;
+		case ops::kReattach:
+			reattach(in);
+			break;
+		case ops::kProxyWaitEvent:
+			proxy_recv_event(true);
+			break;
 		}
 	}
 
@@ -129,7 +163,8 @@ public:
 				FUZZ_CHECK(vsst::fuzz::sane_text(why, layout::kReasonMax),
 					   "poisoned endpoint with an unprintable or empty reason");
 			} else {
-				FUZZ_CHECK(why && why[0] == '\0', "healthy endpoint reports a reason: %s", why);
+				FUZZ_CHECK(why && why[0] == '\0', "healthy endpoint reports a reason: %s",
+					   why);
 			}
 		}
 		if (only_forged_completions_ && expect_proxy_poison_ && proxy_) {
@@ -141,13 +176,15 @@ public:
 			vsst_rpcmsg ev;
 			for (uint32_t i = 0; i <= cap_ && vsst_rpc_proxy_recv_event(proxy_, &ev) == 1; ++i) {
 			}
-			FUZZ_CHECK(vsst_rpc_poisoned(proxy_), "the proxy accepted a forged completion that answers no "
-							      "outstanding request");
+			FUZZ_CHECK(vsst_rpc_poisoned(proxy_),
+				   "the proxy accepted a forged completion that answers no "
+				   "outstanding request");
 		}
 		if (!tampered_ && !asked_to_poison_) {
 			for (vsst_rpc *ch : {proxy_, dev_})
 				FUZZ_CHECK(!ch || !vsst_rpc_poisoned(ch),
-					   "API-only traffic poisoned the channel: %s", vsst_rpc_poison_reason(ch));
+					   "API-only traffic poisoned the channel: %s",
+					   vsst_rpc_poison_reason(ch));
 		}
 		// Once poisoned, every call fails with -EPIPE.
 		if (dev_ && vsst_rpc_poisoned(dev_)) {
@@ -237,21 +274,26 @@ private:
 		const uint64_t flip = in.u64();
 		const uint64_t data = in.u64();
 		const bool error = in.flag();
-		Message req = seen_.empty() ? mmio_request(pick % kMaxSlots, kAsGlobal, 0x1000, 4, Dir::Read, 0, 1)
-					    : seen_[pick % seen_.size()];
+		Message req = seen_.empty()
+				      ? mmio_request(pick % kMaxSlots, kAsGlobal, 0x1000, 4, Dir::Read, 0, 1)
+				      : seen_[pick % seen_.size()];
 		Message c = mmio_completion(req, data, error);
 		(&c.mr0)[field % 4] ^= (field & 4) ? flip : 0;
 		publish(static_cast<unsigned>(Ring::Completions), c);
 		forged_ = true;
 		// Faithful: exactly the answer to a request still outstanding.
 		auto it = outstanding_.find(c.slot());
-		const bool faithful = it != outstanding_.end() && validate(c, Ring::Completions) == DecodeError::None &&
+		const bool faithful = it != outstanding_.end() &&
+				      validate(c, Ring::Completions) == DecodeError::None &&
 				      (c.mr0 & ~VSST_RPC_MR0_ERROR) == mmio_completion(it->second, 0).mr0 &&
 				      c.mr1 == it->second.mr1 && c.mr3 == it->second.mr3;
 		if (g_trace)
-			std::fprintf(stderr, "  forged completion mr0=%#llx mr1=%#llx mr2=%#llx mr3=%#llx: %s\n",
-				     static_cast<unsigned long long>(c.mr0), static_cast<unsigned long long>(c.mr1),
-				     static_cast<unsigned long long>(c.mr2), static_cast<unsigned long long>(c.mr3),
+			std::fprintf(stderr,
+				     "  forged completion mr0=%#llx mr1=%#llx mr2=%#llx mr3=%#llx: %s\n",
+				     static_cast<unsigned long long>(c.mr0),
+				     static_cast<unsigned long long>(c.mr1),
+				     static_cast<unsigned long long>(c.mr2),
+				     static_cast<unsigned long long>(c.mr3),
 				     faithful ? "faithful" : "should poison");
 		if (faithful)
 			outstanding_.erase(it);
@@ -275,19 +317,24 @@ private:
 		const Message m = from_c(cm);
 		if (g_trace)
 			std::fprintf(stderr, "  device got mr0=%#llx mr1=%#llx mr2=%#llx mr3=%#llx\n",
-				     static_cast<unsigned long long>(m.mr0), static_cast<unsigned long long>(m.mr1),
-				     static_cast<unsigned long long>(m.mr2), static_cast<unsigned long long>(m.mr3));
+				     static_cast<unsigned long long>(m.mr0),
+				     static_cast<unsigned long long>(m.mr1),
+				     static_cast<unsigned long long>(m.mr2),
+				     static_cast<unsigned long long>(m.mr3));
 		FUZZ_CHECK(validate(m, Ring::Requests) == DecodeError::None,
-			   "device received an invalid request: %s (mr0=%#llx)", to_string(validate(m, Ring::Requests)),
-			   static_cast<unsigned long long>(m.mr0));
+			   "device received an invalid request: %s (mr0=%#llx)",
+			   to_string(validate(m, Ring::Requests)), static_cast<unsigned long long>(m.mr0));
 		if (!tampered_) {
-			FUZZ_CHECK(!expected_requests_.empty(), "device received a request nobody sent (mr0=%#llx)",
+			FUZZ_CHECK(!expected_requests_.empty(),
+				   "device received a request nobody sent (mr0=%#llx)",
 				   static_cast<unsigned long long>(m.mr0));
-			FUZZ_CHECK(same_request(expected_requests_.front(), m),
-				   "requests out of order or altered: got mr0=%#llx mr1=%#llx, expected mr0=%#llx mr1=%#llx",
-				   static_cast<unsigned long long>(m.mr0), static_cast<unsigned long long>(m.mr1),
-				   static_cast<unsigned long long>(expected_requests_.front().mr0),
-				   static_cast<unsigned long long>(expected_requests_.front().mr1));
+			FUZZ_CHECK(
+				same_request(expected_requests_.front(), m),
+				"requests out of order or altered: got mr0=%#llx mr1=%#llx, expected mr0=%#llx mr1=%#llx",
+				static_cast<unsigned long long>(m.mr0),
+				static_cast<unsigned long long>(m.mr1),
+				static_cast<unsigned long long>(expected_requests_.front().mr0),
+				static_cast<unsigned long long>(expected_requests_.front().mr1));
 			expected_requests_.pop_front();
 		}
 		if (m.op() == Op::Mmio && !m.posted()) {
@@ -312,7 +359,8 @@ private:
 			return;
 		if (inflight_.empty() || (mode & 4)) {
 			// Not an in-flight request: must be refused, never sent.
-			Message bogus = mmio_request(pick % kMaxSlots, kAsGlobal, data & 0xfff0, 4, Dir::Read, 0, data);
+			Message bogus = mmio_request(pick % kMaxSlots, kAsGlobal, data & 0xfff0, 4, Dir::Read,
+						     0, data);
 			const vsst_rpcmsg c = bogus.to_c();
 			bool known = false;
 			for (const Message &m : inflight_)
@@ -320,7 +368,8 @@ private:
 			const int r = (mode & 1) ? vsst_rpc_dev_complete_error(dev_, &c, 0)
 						 : vsst_rpc_dev_complete(dev_, &c, data, 0);
 			if (!known)
-				FUZZ_CHECK(r == -EINVAL || r == -EPIPE, "completing a request never received returned %d", r);
+				FUZZ_CHECK(r == -EINVAL || r == -EPIPE,
+					   "completing a request never received returned %d", r);
 			return;
 		}
 		const size_t i = pick % inflight_.size();
@@ -337,8 +386,8 @@ private:
 		if (r == 0) {
 			// A second completion of the same request must be refused.
 			const int again = vsst_rpc_dev_complete(dev_, &c, data, 0);
-			FUZZ_CHECK(again == -EINVAL || again == -EPIPE, "second completion of one request returned %d",
-				   again);
+			FUZZ_CHECK(again == -EINVAL || again == -EPIPE,
+				   "second completion of one request returned %d", again);
 		}
 	}
 
@@ -347,15 +396,18 @@ private:
 		if (!proxy_)
 			return;
 		vsst_rpcmsg cm;
-		const int r = wait ? vsst_rpc_proxy_wait_event(proxy_, &cm, 0) : vsst_rpc_proxy_recv_event(proxy_, &cm);
+		const int r = wait ? vsst_rpc_proxy_wait_event(proxy_, &cm, 0)
+				   : vsst_rpc_proxy_recv_event(proxy_, &cm);
 		if (wait)
-			FUZZ_CHECK(r == 1 || r == -ETIMEDOUT || r == -EPIPE, "proxy_wait_event returned %d", r);
+			FUZZ_CHECK(r == 1 || r == -ETIMEDOUT || r == -EPIPE, "proxy_wait_event returned %d",
+				   r);
 		else
 			FUZZ_CHECK(r == 1 || r == 0 || r == -EPIPE, "proxy_recv_event returned %d", r);
 		if (r != 1)
 			return;
 		const Message m = from_c(cm);
-		FUZZ_CHECK(validate(m, Ring::Events) == DecodeError::None, "proxy received an invalid event: %s (mr0=%#llx)",
+		FUZZ_CHECK(validate(m, Ring::Events) == DecodeError::None,
+			   "proxy received an invalid event: %s (mr0=%#llx)",
 			   to_string(validate(m, Ring::Events)), static_cast<unsigned long long>(m.mr0));
 		if (!tampered_) {
 			FUZZ_CHECK(!expected_events_.empty() && expected_events_.front() == m,
@@ -368,9 +420,12 @@ private:
 	static unsigned pick_as(uint8_t v)
 	{
 		switch (v % 4) {
-		case 0: return VSST_RPC_AS_GLOBAL;
-		case 1: return VSST_RPC_AS_IOPORT;
-		case 2: return v >> 2; // a PCI device's config space, or an invalid space
+		case 0:
+			return VSST_RPC_AS_GLOBAL;
+		case 1:
+			return VSST_RPC_AS_IOPORT;
+		case 2:
+			return v >> 2; // a PCI device's config space, or an invalid space
 		}
 		return 0xf0 + (v >> 4); // 0xf0..0xff: mostly reserved
 	}
@@ -400,12 +455,14 @@ private:
 		if (g_trace)
 			std::fprintf(stderr, "  mmio as %#x addr %#llx len %u dir %u timeout %d: %d\n", as,
 				     static_cast<unsigned long long>(addr), len, dir, timeout, r);
-		FUZZ_CHECK(r == 0 || r == -EIO || r == -ETIMEDOUT || r == -EBUSY || r == -EPIPE || r == -EINVAL,
+		FUZZ_CHECK(r == 0 || r == -EIO || r == -ETIMEDOUT || r == -EBUSY || r == -EPIPE ||
+				   r == -EINVAL,
 			   "proxy_mmio returned %d", r);
-		FUZZ_CHECK(valid || r == -EINVAL, "an invalid access (as %#x addr %#llx len %u) was not refused: %d", as,
+		FUZZ_CHECK(valid || r == -EINVAL,
+			   "an invalid access (as %#x addr %#llx len %u) was not refused: %d", as,
 			   static_cast<unsigned long long>(addr), len, r);
-		FUZZ_CHECK(!valid || r != -EINVAL, "a valid access (as %#x addr %#llx len %u) was refused", as,
-			   static_cast<unsigned long long>(addr), len);
+		FUZZ_CHECK(!valid || r != -EINVAL, "a valid access (as %#x addr %#llx len %u) was refused",
+			   as, static_cast<unsigned long long>(addr), len);
 		if (!tampered_ && sent_requests() != before) {
 			FUZZ_CHECK(sent_requests() == before + 1, "one mmio sent several messages");
 			expected_requests_.push_back(shape);
@@ -425,8 +482,10 @@ private:
 		const Message shape = mmio_posted_write(as, addr, len, data & len_mask(len));
 		const bool valid = len <= 8 && validate(shape, Ring::Requests) == DecodeError::None;
 		const int r = vsst_rpc_proxy_post(proxy_, as, addr, len, data, 0);
-		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL, "proxy_post returned %d", r);
-		FUZZ_CHECK(valid == (r != -EINVAL), "posted write validity mismatch: valid=%d rc=%d", valid, r);
+		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL, "proxy_post returned %d",
+			   r);
+		FUZZ_CHECK(valid == (r != -EINVAL), "posted write validity mismatch: valid=%d rc=%d", valid,
+			   r);
 		if (!tampered_ && r == 0)
 			expected_requests_.push_back(shape);
 	}
@@ -437,25 +496,44 @@ private:
 		const uint64_t a = in.u64(), b = in.u64(), c = in.u64();
 		Message ev;
 		switch (kind % 16) {
-		case 0: ev = set_irq(a & 0xff, static_cast<unsigned>(b % 4)); break;
-		case 1: ev = start_vm(); break;
-		case 2: ev = register_pci_dev(a & 0xff, static_cast<uint16_t>(b), static_cast<uint16_t>(b >> 16),
-					      static_cast<uint32_t>(c)); break;
-		case 3: ev = mmio_region_config(a, b, c & 3); break;
-		case 4: ev = msi(a, static_cast<uint32_t>(b), c & 0xff); break;
-		case 5: ev = hello(a, b); break;
-		case 6: ev = stop(a); break;
-		case 7: ev = set_irq(a, static_cast<unsigned>(b)); break;
-		default: ev = Message{a, b, c, kind}; break;
+		case 0:
+			ev = set_irq(a & 0xff, static_cast<unsigned>(b % 4));
+			break;
+		case 1:
+			ev = start_vm();
+			break;
+		case 2:
+			ev = register_pci_dev(a & 0xff, static_cast<uint16_t>(b),
+					      static_cast<uint16_t>(b >> 16), static_cast<uint32_t>(c));
+			break;
+		case 3:
+			ev = mmio_region_config(a, b, c & 3);
+			break;
+		case 4:
+			ev = msi(a, static_cast<uint32_t>(b), c & 0xff);
+			break;
+		case 5:
+			ev = hello(a, b);
+			break;
+		case 6:
+			ev = stop(a);
+			break;
+		case 7:
+			ev = set_irq(a, static_cast<unsigned>(b));
+			break;
+		default:
+			ev = Message{a, b, c, kind};
+			break;
 		}
 		if (!dev_)
 			return;
 		const bool valid = validate(ev, Ring::Events) == DecodeError::None;
 		const vsst_rpcmsg cm = ev.to_c();
 		const int r = vsst_rpc_dev_send_event(dev_, &cm, 0);
-		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL, "dev_send_event returned %d", r);
-		FUZZ_CHECK(valid == (r != -EINVAL), "event validity mismatch: valid=%d rc=%d (mr0=%#llx)", valid, r,
-			   static_cast<unsigned long long>(ev.mr0));
+		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL,
+			   "dev_send_event returned %d", r);
+		FUZZ_CHECK(valid == (r != -EINVAL), "event validity mismatch: valid=%d rc=%d (mr0=%#llx)",
+			   valid, r, static_cast<unsigned long long>(ev.mr0));
 		if (!tampered_ && r == 0)
 			expected_events_.push_back(ev);
 	}
@@ -464,15 +542,19 @@ private:
 	{
 		const uint8_t kind = in.u8();
 		const uint64_t a = in.u64(), b = in.u64();
-		Message m = (kind % 3 == 0) ? hello(a, b) : (kind % 3 == 1) ? stop(a) : Message{kind, a, b, 0};
+		Message m = (kind % 3 == 0)   ? hello(a, b)
+			    : (kind % 3 == 1) ? stop(a)
+					      : Message{kind, a, b, 0};
 		if (!proxy_)
 			return;
 		const bool valid = (m.op() == Op::Hello || m.op() == Op::Stop) &&
 				   validate(m, Ring::Requests) == DecodeError::None;
 		const vsst_rpcmsg cm = m.to_c();
 		const int r = vsst_rpc_proxy_send(proxy_, &cm, 0);
-		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL, "proxy_send returned %d", r);
-		FUZZ_CHECK(valid == (r != -EINVAL), "control message validity mismatch: valid=%d rc=%d", valid, r);
+		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE || r == -EINVAL, "proxy_send returned %d",
+			   r);
+		FUZZ_CHECK(valid == (r != -EINVAL), "control message validity mismatch: valid=%d rc=%d",
+			   valid, r);
 		if (!tampered_ && r == 0)
 			expected_requests_.push_back(m);
 	}

@@ -45,10 +45,10 @@
 
 #include "fuzz_formats.h"
 #include "fuzz_support.h"
-#include "vsst/sim-wire.h"
 #include "vsst/protocol/byte_buffer.h"
 #include "vsst/protocol/frame_codec.h"
 #include "vsst/protocol/wire_size.h"
+#include "vsst/sim-wire.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_session.h"
 #include "vsst/sst-protocol.h"
@@ -62,7 +62,8 @@ constexpr int kMaxSteps = 128;
 constexpr size_t kMetaSize = sizeof(vsst_sim_resp_meta);
 
 // Appends a frame header + zero-filled payload of `len` bytes taken from `in`.
-template <typename Buffer> void append_frame(Buffer &buf, uint16_t type, uint64_t tag, size_t len, ByteReader &in)
+template <typename Buffer>
+void append_frame(Buffer &buf, uint16_t type, uint64_t tag, size_t len, ByteReader &in)
 {
 	vsst_sim_frame_hdr h{};
 	h.magic = VSST_SIM_MAGIC;
@@ -99,7 +100,9 @@ public:
 			feed(in.u8());
 			break;
 		}
-		case fmt::kSrvDrainModel: drain(); break;
+		case fmt::kSrvDrainModel:
+			drain();
+			break;
 		}
 		check_output();
 	}
@@ -125,7 +128,8 @@ public:
 		drain();
 		check_output();
 		FUZZ_CHECK(responses_ == requests_, "%llu requests handed out, %llu responses on the wire",
-			   static_cast<unsigned long long>(requests_), static_cast<unsigned long long>(responses_));
+			   static_cast<unsigned long long>(requests_),
+			   static_cast<unsigned long long>(responses_));
 		FUZZ_CHECK(open_tags_.empty(), "%zu requests without a response", open_tags_.size());
 	}
 
@@ -135,13 +139,15 @@ private:
 		const bool was_closing = session_.closing();
 		const size_t limit = max ? max : std::numeric_limits<size_t>::max();
 		size_t seen = 0;
-		const size_t n = session_.feed(in_, out_,
-					       [&](uint64_t token, std::span<const uint8_t> req) {
-						       ++seen;
-						       on_request(token, req);
-					       },
-					       limit);
-		FUZZ_CHECK(n == seen && n <= limit, "feed returned %zu, handed out %zu, limit %zu", n, seen, limit);
+		const size_t n = session_.feed(
+			in_, out_,
+			[&](uint64_t token, std::span<const uint8_t> req) {
+				++seen;
+				on_request(token, req);
+			},
+			limit);
+		FUZZ_CHECK(n == seen && n <= limit, "feed returned %zu, handed out %zu, limit %zu", n, seen,
+			   limit);
 		if (was_closing)
 			FUZZ_CHECK(n == 0 && in_.empty(), "a closing session kept reading");
 		if (session_.closing())
@@ -151,9 +157,10 @@ private:
 	void on_request(uint64_t token, std::span<const uint8_t> req)
 	{
 		const bool acalsim = session_.protocol() == vsst::sim::Protocol::kAcalsim;
-		FUZZ_CHECK(acalsim ? req.size() == vsst::kAcalsimRequestSize
-				   : req.size() >= SST_REQUEST_HEADER_SIZE && req.size() <= sizeof(SSTRequest),
-			   "request of %zu bytes handed out (%s)", req.size(), acalsim ? "acalsim" : "framed");
+		FUZZ_CHECK(
+			acalsim ? req.size() == vsst::kAcalsimRequestSize
+				: req.size() >= SST_REQUEST_HEADER_SIZE && req.size() <= sizeof(SSTRequest),
+			"request of %zu bytes handed out (%s)", req.size(), acalsim ? "acalsim" : "framed");
 		++requests_;
 		open_tags_.insert(token);
 		model_.submit(token, req, session_.events_enabled());
@@ -163,11 +170,13 @@ private:
 	{
 		while (auto o = model_.pop()) {
 			if (o->kind == vsst::sim::SimOutput::Kind::kEvent) {
-				FUZZ_CHECK(o->bytes.size() == sizeof(SSTEvent), "model event of %zu bytes", o->bytes.size());
+				FUZZ_CHECK(o->bytes.size() == sizeof(SSTEvent), "model event of %zu bytes",
+					   o->bytes.size());
 				session_.emit_event(out_, o->bytes);
 				continue;
 			}
-			FUZZ_CHECK(o->bytes.size() >= SST_RESPONSE_HEADER_SIZE && o->bytes.size() <= sizeof(SSTResponse),
+			FUZZ_CHECK(o->bytes.size() >= SST_RESPONSE_HEADER_SIZE &&
+					   o->bytes.size() <= sizeof(SSTResponse),
 				   "model response of %zu bytes", o->bytes.size());
 			session_.emit_response(out_, o->token, o->cycles, o->complete_ps, o->bytes);
 		}
@@ -189,8 +198,8 @@ private:
 	void check_output()
 	{
 		if (session_.protocol() == vsst::sim::Protocol::kAcalsim) {
-			FUZZ_CHECK(out_.size() % vsst::kAcalsimResponseSize == 0, "acalsim output of %zu bytes",
-				   out_.size());
+			FUZZ_CHECK(out_.size() % vsst::kAcalsimResponseSize == 0,
+				   "acalsim output of %zu bytes", out_.size());
 			while (!out_.empty()) {
 				response(acalsim_out_++, out_.data(), vsst::kAcalsimResponseSize);
 				if (tap)
@@ -209,12 +218,14 @@ private:
 				FUZZ_CHECK(len == sizeof(vsst_sim_hello), "HELLO answer of %zu bytes", len);
 				break;
 			case VSST_SIM_RESPONSE:
-				FUZZ_CHECK(len >= kMetaSize + SST_RESPONSE_HEADER_SIZE && len <= kMetaSize + sizeof(SSTResponse),
+				FUZZ_CHECK(len >= kMetaSize + SST_RESPONSE_HEADER_SIZE &&
+						   len <= kMetaSize + sizeof(SSTResponse),
 					   "RESPONSE payload of %zu bytes", len);
 				response(f.hdr.tag, f.payload.data() + kMetaSize, len - kMetaSize);
 				break;
 			case VSST_SIM_EVENT:
-				FUZZ_CHECK(len == sizeof(SSTEvent) && session_.events_enabled(), "EVENT of %zu bytes", len);
+				FUZZ_CHECK(len == sizeof(SSTEvent) && session_.events_enabled(),
+					   "EVENT of %zu bytes", len);
 				break;
 			case VSST_SIM_ERROR:
 				FUZZ_CHECK(len >= sizeof(vsst_sim_error), "ERROR payload of %zu bytes", len);
@@ -256,7 +267,9 @@ public:
 	void step(ByteReader &in)
 	{
 		switch (in.u8() % fmt::kCliCount) {
-		case fmt::kCliSend: send(in); break;
+		case fmt::kCliSend:
+			send(in);
+			break;
 		case fmt::kCliFeed: {
 			auto b = in.bytes(in.u16() % 9000);
 			input(b.data(), b.size());
@@ -272,10 +285,18 @@ public:
 			input(b.data(), b.size());
 			break;
 		}
-		case fmt::kCliResponse: response(in); break;
-		case fmt::kCliExpire: expire_after(in.u32() % 3000); break;
-		case fmt::kCliCancel: cancel_all(); break;
-		case fmt::kCliReconnect: reconnect(); break;
+		case fmt::kCliResponse:
+			response(in);
+			break;
+		case fmt::kCliExpire:
+			expire_after(in.u32() % 3000);
+			break;
+		case fmt::kCliCancel:
+			cancel_all();
+			break;
+		case fmt::kCliReconnect:
+			reconnect();
+			break;
 		}
 		check_output();
 	}
@@ -306,7 +327,8 @@ public:
 	void cancel_all()
 	{
 		++epoch_;
-		std::erase_if(waiting_, [this](const vsst::ForwardRequest &r) { return r.info.epoch < epoch_; });
+		std::erase_if(waiting_,
+			      [this](const vsst::ForwardRequest &r) { return r.info.epoch < epoch_; });
 		proto_->cancel(*this, epoch_);
 		for (auto &[cookie, c] : cookies_)
 			c.cancelled |= c.epoch < epoch_;
@@ -333,9 +355,11 @@ public:
 		for (const auto &[cookie, c] : cookies_) {
 			FUZZ_CHECK(c.done == 1 || (c.cancelled && c.done == 0),
 				   "cookie %llu (type %u%s) completed %d times after the link went down",
-				   static_cast<unsigned long long>(cookie), c.type, c.cancelled ? ", cancelled" : "", c.done);
+				   static_cast<unsigned long long>(cookie), c.type,
+				   c.cancelled ? ", cancelled" : "", c.done);
 		}
-		FUZZ_CHECK(proto_->inflight() == 0, "protocol still holds %zu requests after link_down", proto_->inflight());
+		FUZZ_CHECK(proto_->inflight() == 0, "protocol still holds %zu requests after link_down",
+			   proto_->inflight());
 	}
 
 private:
@@ -377,11 +401,12 @@ private:
 			   static_cast<unsigned long long>(info.cookie), resp.status);
 		FUZZ_CHECK(resp.status <= SST_STATUS_NO_DEVICE, "completion status %u", resp.status);
 		if (strict_ids && resp.status != SST_STATUS_NO_DEVICE && resp.status != SST_STATUS_TIMEOUT)
-			FUZZ_CHECK(resp.request_id == info.request_id,
-				   "cookie %llu (type %u) answered with request_id %#llx, sent %#llx: replies paired wrongly",
-				   static_cast<unsigned long long>(info.cookie), info.type,
-				   static_cast<unsigned long long>(resp.request_id),
-				   static_cast<unsigned long long>(info.request_id));
+			FUZZ_CHECK(
+				resp.request_id == info.request_id,
+				"cookie %llu (type %u) answered with request_id %#llx, sent %#llx: replies paired wrongly",
+				static_cast<unsigned long long>(info.cookie), info.type,
+				static_cast<unsigned long long>(resp.request_id),
+				static_cast<unsigned long long>(info.request_id));
 		++it->second.done;
 	}
 	void event(const SSTEvent &) override {}
@@ -420,7 +445,8 @@ private:
 	void send(ByteReader &in)
 	{
 		const uint32_t type = in.u8() % SST_REQ_MAX;
-		const size_t len = SST_REQUEST_HEADER_SIZE + in.u16() % (sizeof(SSTRequest) - SST_REQUEST_HEADER_SIZE + 1);
+		const size_t len = SST_REQUEST_HEADER_SIZE +
+				   in.u16() % (sizeof(SSTRequest) - SST_REQUEST_HEADER_SIZE + 1);
 		vsst::ForwardRequest r;
 		r.body = std::make_unique<SSTRequest>();
 		in.fill(r.body.get(), len);
@@ -436,9 +462,15 @@ private:
 		r.info.deadline = now_ + request_timeout();
 		cookies_[r.info.cookie] = Cookie{epoch_, type, false, 0};
 		switch (state_) {
-		case State::down: vsst::complete_with_status(*this, r.info, SST_STATUS_NO_DEVICE); break;
-		case State::handshake: waiting_.push_back(std::move(r)); break;
-		case State::ready: proto_->send(*this, std::move(r)); break;
+		case State::down:
+			vsst::complete_with_status(*this, r.info, SST_STATUS_NO_DEVICE);
+			break;
+		case State::handshake:
+			waiting_.push_back(std::move(r));
+			break;
+		case State::ready:
+			proto_->send(*this, std::move(r));
+			break;
 		}
 	}
 
@@ -447,14 +479,16 @@ private:
 	{
 		const uint8_t pick = in.u8();
 		const uint32_t status = in.u32() % 8;
-		const size_t len = SST_RESPONSE_HEADER_SIZE + in.u16() % (sizeof(SSTResponse) - SST_RESPONSE_HEADER_SIZE + 1);
+		const size_t len = SST_RESPONSE_HEADER_SIZE +
+				   in.u16() % (sizeof(SSTResponse) - SST_RESPONSE_HEADER_SIZE + 1);
 		SSTResponse resp{};
 		resp.status = status;
 		if (acalsim_) {
 			input(&resp, sizeof resp);
 			return;
 		}
-		const uint64_t tag = sent_tags_.empty() ? pick : *std::next(sent_tags_.begin(), pick % sent_tags_.size());
+		const uint64_t tag =
+			sent_tags_.empty() ? pick : *std::next(sent_tags_.begin(), pick % sent_tags_.size());
 		vsst_sim_frame_hdr h{};
 		h.magic = VSST_SIM_MAGIC;
 		h.version = VSST_SIM_VERSION;
@@ -484,7 +518,8 @@ private:
 			drop(fault);
 			return;
 		}
-		FUZZ_CHECK(in_.size() < (acalsim_ ? sizeof(SSTResponse) : sizeof(vsst_sim_frame_hdr) + VSST_SIM_MAX_PAYLOAD),
+		FUZZ_CHECK(in_.size() < (acalsim_ ? sizeof(SSTResponse)
+						  : sizeof(vsst_sim_frame_hdr) + VSST_SIM_MAX_PAYLOAD),
 			   "on_input left %zu bytes unconsumed", in_.size());
 	}
 
@@ -492,28 +527,35 @@ private:
 	void check_output()
 	{
 		if (acalsim_) {
-			FUZZ_CHECK(out_.size() % sizeof(SSTRequest) == 0, "acalsim client wrote %zu bytes", out_.size());
+			FUZZ_CHECK(out_.size() % sizeof(SSTRequest) == 0, "acalsim client wrote %zu bytes",
+				   out_.size());
 			wire_requests_ += out_.size() / sizeof(SSTRequest);
 			if (tap)
 				tap->append(out_.data(), out_.size());
 			out_.clear();
-			FUZZ_CHECK(wire_requests_ <= wire_answers_ + 1,
-				   "acalsim: %llu requests written with %llu answers read: more than one on the wire",
-				   static_cast<unsigned long long>(wire_requests_), static_cast<unsigned long long>(wire_answers_));
+			FUZZ_CHECK(
+				wire_requests_ <= wire_answers_ + 1,
+				"acalsim: %llu requests written with %llu answers read: more than one on the wire",
+				static_cast<unsigned long long>(wire_requests_),
+				static_cast<unsigned long long>(wire_answers_));
 			return;
 		}
 		while (!out_.empty()) {
 			const vsst::ParsedFrame f = vsst::parse_frame(out_.view());
-			FUZZ_CHECK(f.status == vsst::ParsedFrame::Status::frame, "client wrote a broken or partial frame (%s)",
-				   f.status == vsst::ParsedFrame::Status::bad ? std::string(f.why).c_str() : "partial");
+			FUZZ_CHECK(f.status == vsst::ParsedFrame::Status::frame,
+				   "client wrote a broken or partial frame (%s)",
+				   f.status == vsst::ParsedFrame::Status::bad ? std::string(f.why).c_str()
+									      : "partial");
 			// Copies: the header is packed, its fields cannot be bound to references.
 			const uint16_t type = f.hdr.type;
 			const uint64_t tag = f.hdr.tag;
 			const size_t len = f.payload.size();
-			FUZZ_CHECK(hello_seen_ || type == VSST_SIM_HELLO, "client's first frame is type %u", type);
+			FUZZ_CHECK(hello_seen_ || type == VSST_SIM_HELLO, "client's first frame is type %u",
+				   type);
 			switch (type) {
 			case VSST_SIM_HELLO:
-				FUZZ_CHECK(!hello_seen_ && len == sizeof(vsst_sim_hello), "client HELLO twice or malformed");
+				FUZZ_CHECK(!hello_seen_ && len == sizeof(vsst_sim_hello),
+					   "client HELLO twice or malformed");
 				hello_seen_ = true;
 				break;
 			case VSST_SIM_REQUEST:
@@ -563,7 +605,9 @@ public:
 	void step(ByteReader &in)
 	{
 		switch (in.u8() % fmt::kLoopCount) {
-		case fmt::kLoopSend: client_.send_from(in); break;
+		case fmt::kLoopSend:
+			client_.send_from(in);
+			break;
 		case fmt::kLoopToServer: {
 			const uint8_t how = in.u8();
 			const uint16_t where = in.u16();
@@ -582,8 +626,12 @@ public:
 			carry(b, how, where, [this](const uint8_t *p, size_t n) { client_.deliver(p, n); });
 			break;
 		}
-		case fmt::kLoopExpire: client_.expire_after(in.u32() % 3000); break;
-		case fmt::kLoopCancel: client_.cancel_all(); break;
+		case fmt::kLoopExpire:
+			client_.expire_after(in.u32() % 3000);
+			break;
+		case fmt::kLoopCancel:
+			client_.cancel_all();
+			break;
 		case fmt::kLoopReconnect:
 			server_->finish();
 			to_server_.clear();
@@ -604,7 +652,7 @@ private:
 	void new_server()
 	{
 		server_ = std::make_unique<ServerHarness>(acalsim_ ? vsst::sim::Protocol::kAcalsim
-								  : vsst::sim::Protocol::kAuto);
+								   : vsst::sim::Protocol::kAuto);
 		server_->tap = &to_client_;
 	}
 

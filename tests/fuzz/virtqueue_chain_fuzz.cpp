@@ -70,13 +70,16 @@ public:
 			FUZZ_CHECK(q == 0, "notified queue %u", q);
 			++notifies_;
 		});
-		FUZZ_CHECK(vq_->free_descriptors() == size_ && vq_->in_flight() == 0, "fresh queue is not empty");
+		FUZZ_CHECK(vq_->free_descriptors() == size_ && vq_->in_flight() == 0,
+			   "fresh queue is not empty");
 	}
 
 	void step(ByteReader &in)
 	{
 		switch (in.u8() % ops::kCount) {
-		case ops::kAdd: add(in); break;
+		case ops::kAdd:
+			add(in);
+			break;
 		case ops::kUsedElem: {
 			const uint16_t slot = in.u16();
 			const uint32_t id = in.u32(), len = in.u32();
@@ -90,11 +93,21 @@ public:
 			honest_ = false;
 			break;
 		}
-		case ops::kComplete: complete(in); break;
-		case ops::kRawWrite: raw_write(in); break;
-		case ops::kGet: get(); break;
-		case ops::kKick: vq_->kick(); break;
-		case ops::kDisableCb: vq_->disable_cb(); break;
+		case ops::kComplete:
+			complete(in);
+			break;
+		case ops::kRawWrite:
+			raw_write(in);
+			break;
+		case ops::kGet:
+			get();
+			break;
+		case ops::kKick:
+			vq_->kick();
+			break;
+		case ops::kDisableCb:
+			vq_->disable_cb();
+			break;
 		case ops::kEnableCb: {
 			const bool pending = vq_->enable_cb();
 			FUZZ_CHECK(!pending || !vq_->broken(), "a broken queue reports pending buffers");
@@ -110,7 +123,8 @@ public:
 		while (vq_->has_used())
 			get();
 		if (honest_)
-			FUZZ_CHECK(completed_.empty(), "%zu honest completions never returned", completed_.size());
+			FUZZ_CHECK(completed_.empty(), "%zu honest completions never returned",
+				   completed_.size());
 		check_state();
 	}
 
@@ -152,10 +166,11 @@ private:
 			want = AddResult::kInvalid;
 		else if (nout + nin > free_before)
 			want = AddResult::kNoSpace;
-		FUZZ_CHECK(r == want, "add_buffer(%zu out, %zu in) returned %d, expected %d (free %u)", nout, nin,
-			   static_cast<int>(r), static_cast<int>(want), free_before);
+		FUZZ_CHECK(r == want, "add_buffer(%zu out, %zu in) returned %d, expected %d (free %u)", nout,
+			   nin, static_cast<int>(r), static_cast<int>(want), free_before);
 		if (r != AddResult::kOk) {
-			FUZZ_CHECK(vq_->free_descriptors() == free_before, "a refused add_buffer consumed descriptors");
+			FUZZ_CHECK(vq_->free_descriptors() == free_before,
+				   "a refused add_buffer consumed descriptors");
 			return;
 		}
 		++avail_idx_;
@@ -164,23 +179,26 @@ private:
 		FUZZ_CHECK(avail[1] == avail_idx_, "avail idx %u, expected %u", avail[1], avail_idx_);
 		const uint16_t head = avail[2 + (avail_idx_ - 1) % size_];
 		FUZZ_CHECK(head < size_, "avail ring names descriptor %u of %u", head, size_);
-		FUZZ_CHECK(!inflight_.count(head), "head %u published while its chain is still in flight", head);
+		FUZZ_CHECK(!inflight_.count(head), "head %u published while its chain is still in flight",
+			   head);
 		const SplitVirtqueue::Desc *table = vq_->desc_table();
 		std::vector<bool> visited(size_);
 		uint16_t d = head;
 		size_t k = 0;
 		for (auto *list : {&out, &inb})
 			for (const BufferRef &b : *list) {
-				FUZZ_CHECK(d < size_ && !visited[d], "chain from head %u loops or leaves the table at %u", head, d);
+				FUZZ_CHECK(d < size_ && !visited[d],
+					   "chain from head %u loops or leaves the table at %u", head, d);
 				visited[d] = true;
 				const SplitVirtqueue::Desc &e = table[d];
 				const bool last = ++k == nout + nin;
-				const uint16_t flags = static_cast<uint16_t>((list == &inb ? ring::kDescWrite : 0) |
-									     (last ? 0 : ring::kDescNext));
-				FUZZ_CHECK(e.addr == b.gpa && e.len == b.len && e.flags == flags,
-					   "descriptor %u of the chain: addr %#llx len %u flags %#x, expected %#llx %u %#x", d,
-					   static_cast<unsigned long long>(e.addr), e.len, e.flags,
-					   static_cast<unsigned long long>(b.gpa), b.len, flags);
+				const uint16_t flags = static_cast<uint16_t>(
+					(list == &inb ? ring::kDescWrite : 0) | (last ? 0 : ring::kDescNext));
+				FUZZ_CHECK(
+					e.addr == b.gpa && e.len == b.len && e.flags == flags,
+					"descriptor %u of the chain: addr %#llx len %u flags %#x, expected %#llx %u %#x",
+					d, static_cast<unsigned long long>(e.addr), e.len, e.flags,
+					static_cast<unsigned long long>(b.gpa), b.len, flags);
 				d = e.next;
 			}
 		inflight_[head] = Chain{token, writable, static_cast<uint16_t>(nout + nin)};
@@ -208,9 +226,9 @@ private:
 	void raw_write(ByteReader &in)
 	{
 		const uint8_t area = in.u8() % 3;
-		std::byte *base = area == 0 ? reinterpret_cast<std::byte *>(vq_->desc_table())
-			      : area == 1 ? reinterpret_cast<std::byte *>(vq_->avail_words())
-					  : vq_->used_area();
+		std::byte *base = area == 0   ? reinterpret_cast<std::byte *>(vq_->desc_table())
+				  : area == 1 ? reinterpret_cast<std::byte *>(vq_->avail_words())
+					      : vq_->used_area();
 		const size_t size = area == 0 ? desc_bytes() : area == 1 ? avail_bytes() : used_bytes();
 		const size_t off = in.u16() % size;
 		auto b = in.bytes(std::min<size_t>(in.u8(), size - off));
@@ -229,11 +247,13 @@ private:
 		if (was_broken)
 			FUZZ_CHECK(!u && vq_->broken(), "a broken queue handed out a buffer");
 		if (honest_) {
-			FUZZ_CHECK(!vq_->broken(), "an honest device broke the queue: %s", vq_->broken_reason().c_str());
+			FUZZ_CHECK(!vq_->broken(), "an honest device broke the queue: %s",
+				   vq_->broken_reason().c_str());
 			if (completed_.empty()) {
 				FUZZ_CHECK(!u, "buffer returned that the device never completed");
 			} else {
-				FUZZ_CHECK(u && u->token == completed_.front().token && u->len == completed_.front().len,
+				FUZZ_CHECK(u && u->token == completed_.front().token &&
+						   u->len == completed_.front().len,
 					   "honest completion lost or reordered");
 				completed_.pop_front();
 			}
@@ -247,7 +267,8 @@ private:
 		}
 		FUZZ_CHECK(it != inflight_.end(), "get_buffer returned token %llu, which is not in flight",
 			   static_cast<unsigned long long>(u->token));
-		FUZZ_CHECK(u->len <= it->second.writable, "used len %u exceeds the chain's %llu writable bytes", u->len,
+		FUZZ_CHECK(u->len <= it->second.writable,
+			   "used len %u exceeds the chain's %llu writable bytes", u->len,
 			   static_cast<unsigned long long>(it->second.writable));
 		std::erase(pending_heads_, it->first);
 		inflight_.erase(it);
@@ -258,10 +279,11 @@ private:
 		size_t ndesc = 0;
 		for (const auto &[head, c] : inflight_)
 			ndesc += c.ndesc;
-		FUZZ_CHECK(vq_->free_descriptors() + ndesc == size_, "descriptors lost: %u free + %zu in flight != %u",
-			   vq_->free_descriptors(), ndesc, size_);
-		FUZZ_CHECK(vq_->in_flight() == inflight_.size(), "queue counts %u in flight, model %zu", vq_->in_flight(),
-			   inflight_.size());
+		FUZZ_CHECK(vq_->free_descriptors() + ndesc == size_,
+			   "descriptors lost: %u free + %zu in flight != %u", vq_->free_descriptors(), ndesc,
+			   size_);
+		FUZZ_CHECK(vq_->in_flight() == inflight_.size(), "queue counts %u in flight, model %zu",
+			   vq_->in_flight(), inflight_.size());
 		if (was_broken_)
 			FUZZ_CHECK(vq_->broken(), "a broken queue recovered by itself");
 		was_broken_ = vq_->broken();
@@ -280,9 +302,9 @@ private:
 	uint16_t dev_used_ = 0;
 	uint64_t next_token_ = 1;
 	uint64_t notifies_ = 0;
-	std::map<uint16_t, Chain> inflight_;     // by head descriptor
-	std::vector<uint16_t> pending_heads_;    // in flight, not yet completed by the honest device
-	std::deque<UsedBuffer> completed_;       // honest completions, in order
+	std::map<uint16_t, Chain> inflight_;  // by head descriptor
+	std::vector<uint16_t> pending_heads_; // in flight, not yet completed by the honest device
+	std::deque<UsedBuffer> completed_;    // honest completions, in order
 };
 
 } // namespace

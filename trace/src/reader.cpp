@@ -14,8 +14,7 @@ namespace vsst::trace {
 
 namespace {
 
-template <class T>
-T load(const uint8_t *p)
+template <class T> T load(const uint8_t *p)
 {
 	T v;
 	std::memcpy(&v, p, sizeof v);
@@ -66,16 +65,20 @@ struct Parser {
 	bool header()
 	{
 		if (d.size() < kFixedHeader)
-			return fail(0, -1, "file shorter than the fixed header (" + std::to_string(d.size()) + " bytes)");
+			return fail(0, -1,
+				    "file shorter than the fixed header (" + std::to_string(d.size()) +
+					    " bytes)");
 		const FileHeader fh = load<FileHeader>(d.data());
 		if (std::memcmp(fh.magic, kMagic, sizeof kMagic) != 0)
 			return fail(0, -1, "bad magic (not a vsst trace)");
 		if (fh.major != kMajor)
-			return fail(8, -1, "unsupported format version " + std::to_string(fh.major) + "." +
-						   std::to_string(fh.minor) + " (this reader: " +
-						   std::to_string(kMajor) + ".x)");
+			return fail(8, -1,
+				    "unsupported format version " + std::to_string(fh.major) + "." +
+					    std::to_string(fh.minor) +
+					    " (this reader: " + std::to_string(kMajor) + ".x)");
 		if (fh.header_size < kFixedHeader || fh.header_size > kMaxHeader || fh.header_size > d.size())
-			return fail(12, -1, "header size " + std::to_string(fh.header_size) + " out of range");
+			return fail(12, -1,
+				    "header size " + std::to_string(fh.header_size) + " out of range");
 		if (fh.side > 1)
 			return fail(24, -1, "bad side " + std::to_string(fh.side));
 		TraceHeader &h = t.header;
@@ -102,8 +105,10 @@ struct Parser {
 			case Tag::Origin:
 			case Tag::QemuArg:
 			case Tag::Note:
-				if (!good_string(v, tag == static_cast<uint16_t>(Tag::Note) ? kMaxNote : kMaxString))
-					return fail(off, -1, "bad string in header item " + std::to_string(tag));
+				if (!good_string(v, tag == static_cast<uint16_t>(Tag::Note) ? kMaxNote
+											    : kMaxString))
+					return fail(off, -1,
+						    "bad string in header item " + std::to_string(tag));
 				if (tag == static_cast<uint16_t>(Tag::Origin))
 					h.origin = as_string(v);
 				else if (tag == static_cast<uint16_t>(Tag::QemuArg))
@@ -116,7 +121,8 @@ struct Parser {
 					return fail(off, -1, "RAM item must be 16 bytes");
 				RamRegion r{load<uint64_t>(v.data()), load<uint64_t>(v.data() + 8)};
 				if (r.size == 0 || r.gpa + r.size < r.gpa || (r.gpa | r.size) & 0xfff)
-					return fail(off, -1, "RAM region empty, wrapping or not page aligned");
+					return fail(off, -1,
+						    "RAM region empty, wrapping or not page aligned");
 				for (const RamRegion &o : h.ram)
 					if (r.gpa < o.gpa + o.size && o.gpa < r.gpa + r.size)
 						return fail(off, -1, "RAM regions overlap");
@@ -128,8 +134,10 @@ struct Parser {
 			case Tag::Image: {
 				if (len < 17 || !good_string(v.subspan(16), 255))
 					return fail(off, -1, "bad image item");
-				ImageInfo im{as_string(v.subspan(16)), load<uint64_t>(v.data()), load<uint64_t>(v.data() + 8)};
-				if (im.name.find('/') != std::string::npos || im.name == "." || im.name == "..")
+				ImageInfo im{as_string(v.subspan(16)), load<uint64_t>(v.data()),
+					     load<uint64_t>(v.data() + 8)};
+				if (im.name.find('/') != std::string::npos || im.name == "." ||
+				    im.name == "..")
 					return fail(off, -1, "image name must be a plain file name");
 				h.images.push_back(im);
 				break;
@@ -160,7 +168,9 @@ struct Parser {
 	{
 		const size_t off = r.offset;
 		const size_t n = r.payload.size();
-		auto bad = [&](const std::string &what) { return fail(off, idx, rec_type_name(r.type) + ": " + what); };
+		auto bad = [&](const std::string &what) {
+			return fail(off, idx, rec_type_name(r.type) + ": " + what);
+		};
 		switch (r.type) {
 		case RecType::Msg: {
 			if (n != sizeof(MsgRec))
@@ -235,7 +245,8 @@ struct Parser {
 				return bad("bad payload");
 			break;
 		default:
-			return fail(off, idx, "unknown record type " + std::to_string(static_cast<unsigned>(r.type)));
+			return fail(off, idx,
+				    "unknown record type " + std::to_string(static_cast<unsigned>(r.type)));
 		}
 		return true;
 	}
@@ -257,7 +268,8 @@ struct Parser {
 			}
 			const RecHeader rh = load<RecHeader>(&d[off]);
 			if (rh.size < kRecordHeader || rh.size > kMaxRecord)
-				return fail(off, idx, "record size " + std::to_string(rh.size) + " out of range");
+				return fail(off, idx,
+					    "record size " + std::to_string(rh.size) + " out of range");
 			if (rh.size > d.size() - off) {
 				if (allow_truncated)
 					break;
@@ -281,21 +293,23 @@ struct Parser {
 			if (r.type == RecType::End) {
 				const EndRec e = r.end();
 				if (e.records != t.records.size() + 1 || e.bytes != off + rh.size)
-					return fail(off, idx, "END totals do not match the file (records " +
-								      std::to_string(e.records) + ", bytes " +
-								      std::to_string(e.bytes) + ")");
+					return fail(off, idx,
+						    "END totals do not match the file (records " +
+							    std::to_string(e.records) + ", bytes " +
+							    std::to_string(e.bytes) + ")");
 				t.complete = true;
 			}
 			t.records.push_back(r);
 			off += rh.size;
 		}
 		if (!t.complete && !allow_truncated)
-			return fail(off, static_cast<int64_t>(t.records.size()), "no END record (truncated trace)");
+			return fail(off, static_cast<int64_t>(t.records.size()),
+				    "no END record (truncated trace)");
 		return true;
 	}
 };
 
-}  // namespace
+} // namespace
 
 std::string ParseError::str() const
 {
@@ -312,10 +326,22 @@ vsst_rpcmsg Record::msg() const
 	const MsgRec m = load<MsgRec>(payload.data());
 	return {m.mr[0], m.mr[1], m.mr[2], m.mr[3]};
 }
-MemHdr Record::mem() const { return load<MemHdr>(payload.data()); }
-std::span<const uint8_t> Record::mem_data() const { return payload.subspan(sizeof(MemHdr)); }
-AvailRec Record::avail() const { return load<AvailRec>(payload.data()); }
-UsedHdr Record::used() const { return load<UsedHdr>(payload.data()); }
+MemHdr Record::mem() const
+{
+	return load<MemHdr>(payload.data());
+}
+std::span<const uint8_t> Record::mem_data() const
+{
+	return payload.subspan(sizeof(MemHdr));
+}
+AvailRec Record::avail() const
+{
+	return load<AvailRec>(payload.data());
+}
+UsedHdr Record::used() const
+{
+	return load<UsedHdr>(payload.data());
+}
 std::vector<UsedSeg> Record::used_segs() const
 {
 	const UsedHdr h = used();
@@ -329,9 +355,18 @@ std::span<const uint8_t> Record::used_data() const
 	const UsedHdr h = used();
 	return payload.subspan(sizeof(UsedHdr) + h.nseg * sizeof(UsedSeg), h.data_len);
 }
-DroppedRec Record::dropped() const { return load<DroppedRec>(payload.data()); }
-EndRec Record::end() const { return load<EndRec>(payload.data()); }
-std::string Record::text() const { return as_string(payload); }
+DroppedRec Record::dropped() const
+{
+	return load<DroppedRec>(payload.data());
+}
+EndRec Record::end() const
+{
+	return load<EndRec>(payload.data());
+}
+std::string Record::text() const
+{
+	return as_string(payload);
+}
 
 bool parse_trace(std::span<const uint8_t> data, Trace &out, ParseError &err, bool allow_truncated)
 {
@@ -353,7 +388,7 @@ bool load_trace(const std::string &path, Trace &out, ParseError &err, bool allow
 		err = {0, -1, "open " + path + ": " + std::strerror(errno)};
 		return false;
 	}
-	struct stat st{};
+	struct stat st {};
 	if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (int64_t{4} << 30)) {
 		::close(fd);
 		err = {0, -1, path + ": not a regular file of at most 4 GiB"};
@@ -377,30 +412,48 @@ bool load_trace(const std::string &path, Trace &out, ParseError &err, bool allow
 std::string op_name(unsigned op)
 {
 	switch (op) {
-	case VSST_RPC_OP_MMIO: return "MMIO";
-	case VSST_RPC_OP_SET_IRQ: return "SET_IRQ";
-	case VSST_RPC_OP_START_VM: return "START_VM";
-	case VSST_RPC_OP_REGISTER_PCI_DEV: return "REGISTER_PCI_DEV";
-	case VSST_RPC_OP_MMIO_REGION_CONFIG: return "MMIO_REGION_CONFIG";
-	case VSST_RPC_OP_MSI: return "MSI";
-	case VSST_RPC_OP_HELLO: return "HELLO";
-	case VSST_RPC_OP_STOP: return "STOP";
-	default: return "OP" + std::to_string(op);
+	case VSST_RPC_OP_MMIO:
+		return "MMIO";
+	case VSST_RPC_OP_SET_IRQ:
+		return "SET_IRQ";
+	case VSST_RPC_OP_START_VM:
+		return "START_VM";
+	case VSST_RPC_OP_REGISTER_PCI_DEV:
+		return "REGISTER_PCI_DEV";
+	case VSST_RPC_OP_MMIO_REGION_CONFIG:
+		return "MMIO_REGION_CONFIG";
+	case VSST_RPC_OP_MSI:
+		return "MSI";
+	case VSST_RPC_OP_HELLO:
+		return "HELLO";
+	case VSST_RPC_OP_STOP:
+		return "STOP";
+	default:
+		return "OP" + std::to_string(op);
 	}
 }
 
 std::string rec_type_name(RecType t)
 {
 	switch (t) {
-	case RecType::Msg: return "MSG";
-	case RecType::Mem: return "MEM";
-	case RecType::Avail: return "AVAIL";
-	case RecType::Used: return "USED";
-	case RecType::Sim: return "SIM";
-	case RecType::SimConn: return "SIMCONN";
-	case RecType::Dropped: return "DROPPED";
-	case RecType::Note: return "NOTE";
-	case RecType::End: return "END";
+	case RecType::Msg:
+		return "MSG";
+	case RecType::Mem:
+		return "MEM";
+	case RecType::Avail:
+		return "AVAIL";
+	case RecType::Used:
+		return "USED";
+	case RecType::Sim:
+		return "SIM";
+	case RecType::SimConn:
+		return "SIMCONN";
+	case RecType::Dropped:
+		return "DROPPED";
+	case RecType::Note:
+		return "NOTE";
+	case RecType::End:
+		return "END";
 	}
 	return "TYPE" + std::to_string(static_cast<unsigned>(t));
 }
@@ -429,7 +482,7 @@ std::string as_name(unsigned as)
 	return "cfg" + std::to_string(as);
 }
 
-}  // namespace
+} // namespace
 
 std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 {
@@ -448,8 +501,10 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 		(void)sent;
 		s += std::string(r.sub == 0 ? "-> " : "<- ") + rings[r.sub] + " " + op_name(op);
 		if (op == VSST_RPC_OP_MMIO) {
-			std::snprintf(buf, sizeof buf, " %s as=%s addr=0x%" PRIx64 " len=%u", vsst_rpc_mr0_dir(m.mr0) ? "W" : "R",
-				      as_name(vsst_rpc_mr0_as(m.mr0)).c_str(), m.mr1, vsst_rpc_mr0_len(m.mr0));
+			std::snprintf(buf, sizeof buf, " %s as=%s addr=0x%" PRIx64 " len=%u",
+				      vsst_rpc_mr0_dir(m.mr0) ? "W" : "R",
+				      as_name(vsst_rpc_mr0_as(m.mr0)).c_str(), m.mr1,
+				      vsst_rpc_mr0_len(m.mr0));
 			s += buf;
 			if (r.sub == 0 ? vsst_rpc_mr0_dir(m.mr0) : !vsst_rpc_mr0_dir(m.mr0)) {
 				std::snprintf(buf, sizeof buf, " data=0x%" PRIx64, m.mr2);
@@ -462,18 +517,20 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 			std::snprintf(buf, sizeof buf, " slot=%u", vsst_rpc_mr0_slot(m.mr0));
 			s += buf;
 		} else if (op == VSST_RPC_OP_MSI) {
-			std::snprintf(buf, sizeof buf, " dev=%" PRIu64 " addr=0x%" PRIx64 " data=0x%" PRIx64, m.mr3, m.mr1,
-				      m.mr2);
+			std::snprintf(buf, sizeof buf, " dev=%" PRIu64 " addr=0x%" PRIx64 " data=0x%" PRIx64,
+				      m.mr3, m.mr1, m.mr2);
 			s += buf;
 		} else if (op == VSST_RPC_OP_SET_IRQ) {
 			std::snprintf(buf, sizeof buf, " dev=%" PRIu64 " level=%" PRIu64, m.mr1, m.mr2);
 			s += buf;
 		} else if (op == VSST_RPC_OP_REGISTER_PCI_DEV) {
-			std::snprintf(buf, sizeof buf, " dev=%" PRIu64 " id=%04" PRIx64 ":%04" PRIx64 " class=0x%06" PRIx64, m.mr1,
-				      m.mr2 >> 16, m.mr2 & 0xffff, m.mr3);
+			std::snprintf(buf, sizeof buf,
+				      " dev=%" PRIu64 " id=%04" PRIx64 ":%04" PRIx64 " class=0x%06" PRIx64,
+				      m.mr1, m.mr2 >> 16, m.mr2 & 0xffff, m.mr3);
 			s += buf;
 		} else if (op == VSST_RPC_OP_MMIO_REGION_CONFIG) {
-			std::snprintf(buf, sizeof buf, " base=0x%" PRIx64 " size=0x%" PRIx64 " flags=%" PRIu64, m.mr1, m.mr2,
+			std::snprintf(buf, sizeof buf,
+				      " base=0x%" PRIx64 " size=0x%" PRIx64 " flags=%" PRIu64, m.mr1, m.mr2,
 				      m.mr3);
 			s += buf;
 		} else if (op == VSST_RPC_OP_HELLO || op == VSST_RPC_OP_STOP) {
@@ -484,28 +541,29 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 	}
 	case RecType::Mem: {
 		const MemHdr h = r.mem();
-		std::snprintf(buf, sizeof buf, "MEM dev=%u q=%u gpa=0x%" PRIx64 " len=%u ", h.dev, h.queue, h.gpa, h.len);
+		std::snprintf(buf, sizeof buf, "MEM dev=%u q=%u gpa=0x%" PRIx64 " len=%u ", h.dev, h.queue,
+			      h.gpa, h.len);
 		s += buf + hexbytes(r.mem_data(), 24);
 		break;
 	}
 	case RecType::Avail: {
 		const AvailRec a = r.avail();
-		std::snprintf(buf, sizeof buf, "AVAIL dev=%u q=%u idx=%u new=%u%s notify=0x%" PRIx64, a.dev, a.queue, a.idx,
-			      a.count, a.late ? " late" : "", a.notify_addr);
+		std::snprintf(buf, sizeof buf, "AVAIL dev=%u q=%u idx=%u new=%u%s notify=0x%" PRIx64, a.dev,
+			      a.queue, a.idx, a.count, a.late ? " late" : "", a.notify_addr);
 		s += buf;
 		break;
 	}
 	case RecType::Used: {
 		const UsedHdr h = r.used();
-		std::snprintf(buf, sizeof buf, "USED dev=%u q=%u pos=%u id=%u len=%u segs=%u%s%s ", h.dev, h.queue, h.pos,
-			      h.id, h.len, h.nseg, (h.flags & kUsedNondet) ? " nondet" : "",
+		std::snprintf(buf, sizeof buf, "USED dev=%u q=%u pos=%u id=%u len=%u segs=%u%s%s ", h.dev,
+			      h.queue, h.pos, h.id, h.len, h.nseg, (h.flags & kUsedNondet) ? " nondet" : "",
 			      (h.flags & kUsedUnknown) ? " unknown-id" : "");
 		s += buf + hexbytes(r.used_data(), 24);
 		break;
 	}
 	case RecType::Sim:
-		std::snprintf(buf, sizeof buf, "SIM conn=%u %s len=%zu ", r.aux, r.sub ? "sim->dev" : "dev->sim",
-			      r.payload.size());
+		std::snprintf(buf, sizeof buf, "SIM conn=%u %s len=%zu ", r.aux,
+			      r.sub ? "sim->dev" : "dev->sim", r.payload.size());
 		s += buf + hexbytes(r.payload, 24);
 		break;
 	case RecType::SimConn:
@@ -514,8 +572,8 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 		break;
 	case RecType::Dropped: {
 		const DroppedRec d = r.dropped();
-		std::snprintf(buf, sizeof buf, "DROPPED %" PRIu64 " records (%" PRIu64 " bytes) over budget", d.records,
-			      d.bytes);
+		std::snprintf(buf, sizeof buf, "DROPPED %" PRIu64 " records (%" PRIu64 " bytes) over budget",
+			      d.records, d.bytes);
 		s += buf;
 		break;
 	}
@@ -524,8 +582,8 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 		break;
 	case RecType::End: {
 		const EndRec e = r.end();
-		std::snprintf(buf, sizeof buf, "END records=%" PRIu64 " dropped=%" PRIu64 " bytes=%" PRIu64, e.records,
-			      e.dropped, e.bytes);
+		std::snprintf(buf, sizeof buf, "END records=%" PRIu64 " dropped=%" PRIu64 " bytes=%" PRIu64,
+			      e.records, e.dropped, e.bytes);
 		s += buf;
 		break;
 	}
@@ -533,4 +591,4 @@ std::string describe([[maybe_unused]] const Trace &t, const Record &r)
 	return s;
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

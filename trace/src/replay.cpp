@@ -2,10 +2,10 @@
 #include "vsst/trace/replay.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/mman.h>
 #include <linux/sockios.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,8 +22,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 #include "vsst/devvm/channel.h"
 #include "vsst/devvm/device_vm.h"
@@ -53,8 +53,14 @@ struct Stop {
 	std::string what;
 };
 
-[[noreturn]] void diverge(std::string what) { throw Stop{ReplayStatus::Diverged, std::move(what)}; }
-[[noreturn]] void error(std::string what) { throw Stop{ReplayStatus::Error, std::move(what)}; }
+[[noreturn]] void diverge(std::string what)
+{
+	throw Stop{ReplayStatus::Diverged, std::move(what)};
+}
+[[noreturn]] void error(std::string what)
+{
+	throw Stop{ReplayStatus::Error, std::move(what)};
+}
 
 bool is_irq(const vsst_rpcmsg &m)
 {
@@ -62,7 +68,10 @@ bool is_irq(const vsst_rpcmsg &m)
 	return op == VSST_RPC_OP_MSI || op == VSST_RPC_OP_SET_IRQ;
 }
 
-std::tuple<uint64_t, uint64_t, uint64_t, uint64_t> key(const vsst_rpcmsg &m) { return {m.mr0, m.mr1, m.mr2, m.mr3}; }
+std::tuple<uint64_t, uint64_t, uint64_t, uint64_t> key(const vsst_rpcmsg &m)
+{
+	return {m.mr0, m.mr1, m.mr2, m.mr3};
+}
 
 class Replayer {
 public:
@@ -114,7 +123,7 @@ private:
 	};
 	std::deque<Pending> pending_;
 	std::deque<vsst_rpcmsg> events_;
-	std::set<std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>> irqs_;  // every recorded interrupt
+	std::set<std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>> irqs_; // every recorded interrupt
 	bool stopped_ = false;
 	ReplayResult res_;
 };
@@ -153,7 +162,8 @@ std::string Replayer::substitute(const std::string &arg)
 				if (x.name == name)
 					im = &x;
 			if (!im)
-				error("device argument names image '" + name + "' that the header does not list");
+				error("device argument names image '" + name +
+				      "' that the header does not list");
 			const std::string path = (fs::path(o_.image_dir) / name).string();
 			const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
@@ -166,8 +176,9 @@ std::string Replayer::substitute(const std::string &arg)
 			}
 			::close(fd);
 			if (size != im->size || h != im->hash)
-				error("image " + path + " is not the recorded one (size " + std::to_string(size) + " vs " +
-				      std::to_string(im->size) + ", fnv1a64 " + hex(h) + " vs " + hex(im->hash) + ")");
+				error("image " + path + " is not the recorded one (size " +
+				      std::to_string(size) + " vs " + std::to_string(im->size) +
+				      ", fnv1a64 " + hex(h) + " vs " + hex(im->hash) + ")");
 			out += path;
 		} else {
 			error("unknown placeholder {" + key + "} in device argument '" + arg + "'");
@@ -182,7 +193,7 @@ void Replayer::start_sim()
 {
 	sim_socket_ = dir_ + "/sim.sock";
 	if (!hermetic_) {
-		struct stat st{};
+		struct stat st {};
 		if (::stat(o_.sim.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
 			sim_socket_ = o_.sim;
 			return;
@@ -219,16 +230,19 @@ void check_args(const std::vector<std::string> &args)
 	for (size_t i = 0; i < args.size(); i += 2) {
 		const std::string &opt = args[i], &val = args[i + 1];
 		if (opt != "-device" && opt != "-drive" && opt != "-global")
-			error("device argument '" + opt + "' is not allowed in a trace (only -device, -drive, -global)");
+			error("device argument '" + opt +
+			      "' is not allowed in a trace (only -device, -drive, -global)");
 		for (const char *key : {"file=", "socket=", "path=", "chardev=", "netdev=", "fd=", "fds="}) {
 			for (size_t at = val.find(key); at != std::string::npos; at = val.find(key, at + 1)) {
 				if (at != 0 && val[at - 1] != ',')
 					continue;
 				const std::string rest = val.substr(at + std::strlen(key));
-				const bool ok = (std::strcmp(key, "file=") == 0 && rest.rfind("{image:", 0) == 0) ||
-						(std::strcmp(key, "socket=") == 0 && rest.rfind("{sim}", 0) == 0);
+				const bool ok =
+					(std::strcmp(key, "file=") == 0 && rest.rfind("{image:", 0) == 0) ||
+					(std::strcmp(key, "socket=") == 0 && rest.rfind("{sim}", 0) == 0);
 				if (!ok)
-					error("device argument '" + val + "': " + key + " must name {sim} or {image:NAME}");
+					error("device argument '" + val + "': " + key +
+					      " must name {sim} or {image:NAME}");
 			}
 		}
 	}
@@ -287,7 +301,8 @@ void Replayer::setup()
 	spec.command.sandbox = false;
 	for (const std::string &a : t_.header.qemu_args)
 		spec.command.args.push_back(substitute(a));
-	spec.command.args.insert(spec.command.args.end(), o_.extra_qemu_args.begin(), o_.extra_qemu_args.end());
+	spec.command.args.insert(spec.command.args.end(), o_.extra_qemu_args.begin(),
+				 o_.extra_qemu_args.end());
 	spec.log_path = dir_ + "/device-vm.log";
 	std::string why;
 	const bool started = qemu_.start(spec, channel_.fds(), ram_.fd(), ram_.layout(), why);
@@ -300,7 +315,8 @@ void Replayer::setup()
 void Replayer::check_alive()
 {
 	if (!stopped_ && !qemu_.process().running())
-		error("the device VM exited (status " + std::to_string(qemu_.process().exit_info()->code()) + ")");
+		error("the device VM exited (status " + std::to_string(qemu_.process().exit_info()->code()) +
+		      ")");
 }
 
 void Replayer::request(const Record &r, const vsst_rpcmsg &m)
@@ -309,7 +325,8 @@ void Replayer::request(const Record &r, const vsst_rpcmsg &m)
 	const unsigned op = vsst_rpc_mr0_op(m.mr0);
 	res_.requests++;
 	if (op == VSST_RPC_OP_MMIO) {
-		const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0), dir = vsst_rpc_mr0_dir(m.mr0);
+		const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0),
+			       dir = vsst_rpc_mr0_dir(m.mr0);
 		if (vsst_rpc_mr0_posted(m.mr0)) {
 			const int rc = vsst_rpc_proxy_post(ch_, as, m.mr1, len, m.mr2, o_.timeout_ms);
 			if (rc < 0)
@@ -320,7 +337,8 @@ void Replayer::request(const Record &r, const vsst_rpcmsg &m)
 		const int rc = vsst_rpc_proxy_mmio(ch_, as, m.mr1, len, dir, &data, o_.timeout_ms);
 		if (rc < 0 && rc != -EIO) {
 			check_alive();
-			diverge("the device did not complete the request: " + std::string(std::strerror(-rc)));
+			diverge("the device did not complete the request: " +
+				std::string(std::strerror(-rc)));
 		}
 		pending_.push_back({as, len, dir, m.mr1, rc == -EIO ? 0 : data, rc == -EIO});
 		return;
@@ -335,7 +353,8 @@ void Replayer::request(const Record &r, const vsst_rpcmsg &m)
 void Replayer::completion(const vsst_rpcmsg &m)
 {
 	res_.completions++;
-	const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0), dir = vsst_rpc_mr0_dir(m.mr0);
+	const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0),
+		       dir = vsst_rpc_mr0_dir(m.mr0);
 	for (auto it = pending_.begin(); it != pending_.end(); ++it) {
 		if (it->as != as || it->addr != m.mr1 || it->len != len || it->dir != dir)
 			continue;
@@ -343,10 +362,11 @@ void Replayer::completion(const vsst_rpcmsg &m)
 		pending_.erase(it);
 		const bool rec_err = (m.mr0 & VSST_RPC_MR0_ERROR) != 0;
 		if (rec_err != p.err)
-			diverge(std::string("completion status: recorded ") + (rec_err ? "error" : "ok") + ", replayed " +
-				(p.err ? "error" : "ok"));
+			diverge(std::string("completion status: recorded ") + (rec_err ? "error" : "ok") +
+				", replayed " + (p.err ? "error" : "ok"));
 		if (dir == VSST_RPC_DIR_READ && !rec_err && p.data != m.mr2)
-			diverge("completion data (mr2): recorded " + hex(m.mr2) + ", replayed " + hex(p.data));
+			diverge("completion data (mr2): recorded " + hex(m.mr2) + ", replayed " +
+				hex(p.data));
 		return;
 	}
 	diverge("a completion was recorded for a request the replay did not make");
@@ -364,12 +384,13 @@ void Replayer::take_event(const vsst_rpcmsg &ev)
 	// lowers it on config writes (MSI-X enable, command register) and ISR
 	// reads whether or not it was up, and a proxy-side recording sees such
 	// events only when its driver happens to drain them.
-	const bool intx_clear = vsst_rpc_mr0_op(ev.mr0) == VSST_RPC_OP_SET_IRQ && ev.mr2 == VSST_RPC_IRQ_CLEAR;
+	const bool intx_clear =
+		vsst_rpc_mr0_op(ev.mr0) == VSST_RPC_OP_SET_IRQ && ev.mr2 == VSST_RPC_IRQ_CLEAR;
 	if (!intx_clear && !irqs_.count(key(ev))) {
 		char b[200];
 		std::snprintf(b, sizeof b,
-			      "the device raised an interrupt the recording never has: %s mr1=0x%" PRIx64 " mr2=0x%" PRIx64
-			      " mr3=0x%" PRIx64,
+			      "the device raised an interrupt the recording never has: %s mr1=0x%" PRIx64
+			      " mr2=0x%" PRIx64 " mr3=0x%" PRIx64,
 			      op_name(vsst_rpc_mr0_op(ev.mr0)).c_str(), ev.mr1, ev.mr2, ev.mr3);
 		diverge(b);
 	}
@@ -386,7 +407,8 @@ void Replayer::drain_events()
 			continue;
 		}
 		if (rc < 0 && !stopped_)
-			error("receiving events: " + std::string(rc == -EPIPE ? vsst_rpc_poison_reason(ch_) : std::strerror(-rc)));
+			error("receiving events: " +
+			      std::string(rc == -EPIPE ? vsst_rpc_poison_reason(ch_) : std::strerror(-rc)));
 		return;
 	}
 }
@@ -410,11 +432,12 @@ void Replayer::event(const vsst_rpcmsg &want)
 			continue;
 		}
 		if (rc != -ETIMEDOUT)
-			error("waiting for an event: " + std::string(rc == -EPIPE ? vsst_rpc_poison_reason(ch_) : std::strerror(-rc)));
+			error("waiting for an event: " +
+			      std::string(rc == -EPIPE ? vsst_rpc_poison_reason(ch_) : std::strerror(-rc)));
 		check_alive();
 		if (Clock::now() >= deadline)
-			diverge("the device sent no event within " + std::to_string(o_.timeout_ms) + " ms (expected " +
-				op_name(vsst_rpc_mr0_op(want.mr0)) + ")");
+			diverge("the device sent no event within " + std::to_string(o_.timeout_ms) +
+				" ms (expected " + op_name(vsst_rpc_mr0_op(want.mr0)) + ")");
 	}
 	res_.events++;
 	const vsst_rpcmsg got = events_.front();
@@ -426,14 +449,15 @@ void Replayer::event(const vsst_rpcmsg &want)
 	static const char *const reg[] = {"", "device", "vendor:device", "class"};
 	static const char *const region[] = {"", "base", "size", "flags"};
 	static const char *const gen[] = {"", "mr1", "mr2", "mr3"};
-	const char *const *names = op == VSST_RPC_OP_REGISTER_PCI_DEV	  ? reg
+	const char *const *names = op == VSST_RPC_OP_REGISTER_PCI_DEV     ? reg
 				   : op == VSST_RPC_OP_MMIO_REGION_CONFIG ? region
 									  : gen;
-	const uint64_t w[4] = {want.mr0, want.mr1, want.mr2, want.mr3}, g[4] = {got.mr0, got.mr1, got.mr2, got.mr3};
+	const uint64_t w[4] = {want.mr0, want.mr1, want.mr2, want.mr3},
+		       g[4] = {got.mr0, got.mr1, got.mr2, got.mr3};
 	for (int i = 1; i < 4; i++)
 		if (w[i] != g[i])
-			diverge(op_name(op) + " event field " + names[i] + " (mr" + std::to_string(i) + "): recorded " +
-				hex(w[i]) + ", replayed " + hex(g[i]));
+			diverge(op_name(op) + " event field " + names[i] + " (mr" + std::to_string(i) +
+				"): recorded " + hex(w[i]) + ", replayed " + hex(g[i]));
 	if (op == VSST_RPC_OP_START_VM && !hermetic_ && !o_.sim.empty()) {
 		// A live simulator: the devices connected to it while starting;
 		// give their handshake (and virtio-sst's capacity probe, whose
@@ -452,7 +476,8 @@ void Replayer::used(const Record &r)
 		error("used ring outside guest RAM");
 	const auto deadline = Clock::now() + timeout();
 	for (;;) {
-		const uint16_t idx = std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(idxp)).load(std::memory_order_acquire);
+		const uint16_t idx = std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t *>(idxp))
+					     .load(std::memory_order_acquire);
 		const uint16_t ahead = static_cast<uint16_t>(idx - h.pos);
 		if (ahead >= 1 && ahead <= 32768)
 			break;
@@ -460,19 +485,20 @@ void Replayer::used(const Record &r)
 		check_alive();
 		if (Clock::now() >= deadline)
 			diverge("device " + std::to_string(h.dev) + " queue " + std::to_string(h.queue) +
-				": used element " + std::to_string(h.pos) + " never appeared (used.idx stays " +
-				std::to_string(idx) + ")");
+				": used element " + std::to_string(h.pos) +
+				" never appeared (used.idx stays " + std::to_string(idx) + ")");
 		std::this_thread::sleep_for(std::chrono::microseconds(50));
 	}
 	uint32_t id, len;
 	std::memcpy(&id, elem, 4);
 	std::memcpy(&len, elem + 4, 4);
-	const std::string where = "device " + std::to_string(h.dev) + " queue " + std::to_string(h.queue) + " used[" +
-				  std::to_string(h.pos) + "]";
+	const std::string where = "device " + std::to_string(h.dev) + " queue " + std::to_string(h.queue) +
+				  " used[" + std::to_string(h.pos) + "]";
 	if (id != h.id)
 		diverge(where + ".id: recorded " + std::to_string(h.id) + ", replayed " + std::to_string(id));
 	if (len != h.len)
-		diverge(where + ".len: recorded " + std::to_string(h.len) + ", replayed " + std::to_string(len));
+		diverge(where + ".len: recorded " + std::to_string(h.len) + ", replayed " +
+			std::to_string(len));
 	if (h.flags & kUsedNondet)
 		return;
 	const std::span<const uint8_t> want = r.used_data();
@@ -488,7 +514,8 @@ void Replayer::used(const Record &r)
 			if (p[i] != want[off + i]) {
 				char b[160];
 				std::snprintf(b, sizeof b,
-					      " device-written byte %zu (gpa 0x%" PRIx64 "): recorded 0x%02x, replayed 0x%02x",
+					      " device-written byte %zu (gpa 0x%" PRIx64
+					      "): recorded 0x%02x, replayed 0x%02x",
 					      off + i, s.gpa + i, want[off + i], p[i]);
 				diverge(where + b);
 			}
@@ -529,10 +556,11 @@ void Replayer::sim_data(const Record &r)
 		error("simulator data on connection " + std::to_string(c) + " that is not open");
 	const int fd = it->second;
 	res_.sim_bytes += r.payload.size();
-	if (r.sub == 1) {  // sim -> device: send it now
+	if (r.sub == 1) { // sim -> device: send it now
 		size_t off = 0;
 		while (off < r.payload.size()) {
-			const ssize_t n = ::send(fd, r.payload.data() + off, r.payload.size() - off, MSG_NOSIGNAL);
+			const ssize_t n =
+				::send(fd, r.payload.data() + off, r.payload.size() - off, MSG_NOSIGNAL);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
@@ -556,7 +584,9 @@ void Replayer::sim_data(const Record &r)
 	size_t &used = sim_used_[c];
 	const auto deadline = Clock::now() + timeout();
 	while (rx.size() - used < r.payload.size()) {
-		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+		const auto left =
+			std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+				.count();
 		pollfd p{fd, POLLIN, 0};
 		if (left <= 0 || ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 1))) <= 0)
 			diverge("the device sent " + std::to_string(rx.size() - used) + " of " +
@@ -572,13 +602,14 @@ void Replayer::sim_data(const Record &r)
 	for (size_t i = 0; i < r.payload.size(); i++)
 		if (rx[used + i] != r.payload[i]) {
 			char b[160];
-			std::snprintf(b, sizeof b,
-				      "simulator stream (connection %u) byte %zu: recorded 0x%02x, replayed 0x%02x", c,
-				      used + i, r.payload[i], rx[used + i]);
+			std::snprintf(
+				b, sizeof b,
+				"simulator stream (connection %u) byte %zu: recorded 0x%02x, replayed 0x%02x",
+				c, used + i, r.payload[i], rx[used + i]);
 			diverge(b);
 		}
 	used += r.payload.size();
-	if (used > (1u << 20)) {  // keep the buffer small
+	if (used > (1u << 20)) { // keep the buffer small
 		rx.erase(rx.begin(), rx.begin() + static_cast<long>(used));
 		used = 0;
 	}
@@ -611,8 +642,8 @@ void Replayer::step(const Record &r)
 		if (a.late && a.notify_addr) {
 			// The device took these without a doorbell of their own; a
 			// spurious notification is harmless and makes it look again.
-			const int rc = vsst_rpc_proxy_post(ch_, VSST_RPC_AS_GLOBAL, a.notify_addr, a.notify_len, a.queue,
-							   o_.timeout_ms);
+			const int rc = vsst_rpc_proxy_post(ch_, VSST_RPC_AS_GLOBAL, a.notify_addr,
+							   a.notify_len, a.queue, o_.timeout_ms);
 			if (rc < 0)
 				error("posting a doorbell failed: " + std::string(std::strerror(-rc)));
 		}
@@ -685,7 +716,7 @@ ReplayResult Replayer::run()
 	return res_;
 }
 
-}  // namespace
+} // namespace
 
 ReplayResult replay_trace(const Trace &t, const ReplayOptions &opt)
 {
@@ -693,4 +724,4 @@ ReplayResult replay_trace(const Trace &t, const ReplayOptions &opt)
 	return r.run();
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -63,8 +63,7 @@ struct Ram {
 		::munmap(p, size);
 		::close(fd);
 	}
-	template <class T>
-	void put(uint64_t gpa, T v) { std::memcpy(p + gpa, &v, sizeof v); }
+	template <class T> void put(uint64_t gpa, T v) { std::memcpy(p + gpa, &v, sizeof v); }
 };
 
 TEST(Format, RoundTripOfEveryKind)
@@ -94,7 +93,7 @@ TEST(Format, RoundTripOfEveryKind)
 	EXPECT_EQ(tr.header.origin, "unit");
 	ASSERT_EQ(tr.header.qemu_args.size(), 2u);
 	EXPECT_EQ(tr.header.qemu_args[1], "virtio-sst-pci,socket={sim}");
-	ASSERT_EQ(tr.header.nondet.size(), 2u);  // the virtio-rng default
+	ASSERT_EQ(tr.header.nondet.size(), 2u); // the virtio-rng default
 	ASSERT_EQ(tr.records.size(), 6u);
 	EXPECT_EQ(tr.records[0].type, RecType::Msg);
 	EXPECT_EQ(tr.records[0].msg().mr2, 0xabcdu);
@@ -102,7 +101,8 @@ TEST(Format, RoundTripOfEveryKind)
 	EXPECT_EQ(std::string(tr.records[2].payload.begin(), tr.records[2].payload.end()), "hello");
 	EXPECT_EQ(tr.records[5].type, RecType::End);
 	EXPECT_EQ(describe(tr, tr.records[0]).rfind("#0 t=", 0), 0u);
-	EXPECT_NE(describe(tr, tr.records[0]).find("MMIO W as=glob addr=0x1000 len=4 data=0xabcd"), std::string::npos)
+	EXPECT_NE(describe(tr, tr.records[0]).find("MMIO W as=glob addr=0x1000 len=4 data=0xabcd"),
+		  std::string::npos)
 		<< describe(tr, tr.records[0]);
 }
 
@@ -110,7 +110,7 @@ TEST(Format, OverBudgetSaysDropped)
 {
 	TmpFile f;
 	vsst_trace_config c{};
-	c.budget_bytes = 4096;  // the header plus a handful of records
+	c.budget_bytes = 4096; // the header plus a handful of records
 	char err[256];
 	vsst_trace *t = vsst_trace_open(f.path.c_str(), &c, err, sizeof err);
 	ASSERT_NE(t, nullptr) << err;
@@ -168,19 +168,19 @@ struct TapRig {
 	void setup()
 	{
 		event({vsst_rpc_mr0(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 0, 0, 0, 0), 0, 0x1af4107full, 0xff00});
-		done(mmio(0, 0x20, 4, 0, 0x4));  // BAR4 low: 64-bit type
+		done(mmio(0, 0x20, 4, 0, 0x4)); // BAR4 low: 64-bit type
 		sent(mmio(0, 0x20, 4, 1, bar));
 		sent(mmio(0, 0x24, 4, 1, 0));
 		done(mmio(0, 0x34, 1, 0, 0x40));
-		done(mmio(0, 0x40, 4, 0, 0x01105009));  // vndr, next 0x50, len 16, type 1 (common)
-		done(mmio(0, 0x44, 4, 0, 0x4));         // bar 4
-		done(mmio(0, 0x48, 4, 0, 0x0));         // offset 0
-		done(mmio(0, 0x4c, 4, 0, 0x1000));      // length
-		done(mmio(0, 0x50, 4, 0, 0x02140009));  // vndr, next 0, len 20, type 2 (notify)
+		done(mmio(0, 0x40, 4, 0, 0x01105009)); // vndr, next 0x50, len 16, type 1 (common)
+		done(mmio(0, 0x44, 4, 0, 0x4));        // bar 4
+		done(mmio(0, 0x48, 4, 0, 0x0));        // offset 0
+		done(mmio(0, 0x4c, 4, 0, 0x1000));     // length
+		done(mmio(0, 0x50, 4, 0, 0x02140009)); // vndr, next 0, len 20, type 2 (notify)
 		done(mmio(0, 0x54, 4, 0, 0x4));
 		done(mmio(0, 0x58, 4, 0, 0x3000));
 		done(mmio(0, 0x5c, 4, 0, 0x1000));
-		done(mmio(0, 0x60, 4, 0, 4));           // notify_off_multiplier
+		done(mmio(0, 0x60, 4, 0, 4)); // notify_off_multiplier
 		sent(mmio(0xff, bar + 22, 2, 1, 0));
 		done(mmio(0xff, bar + 24, 2, 0, 8));
 		done(mmio(0xff, bar + 30, 2, 0, 0));
@@ -195,14 +195,14 @@ struct TapRig {
 		const uint64_t d = 0x10000 + 16ull * head;
 		ram.put<uint64_t>(d, out_gpa);
 		ram.put<uint32_t>(d + 8, 16);
-		ram.put<uint16_t>(d + 12, 1);  // NEXT
+		ram.put<uint16_t>(d + 12, 1); // NEXT
 		ram.put<uint16_t>(d + 14, static_cast<uint16_t>(head + 1));
 		ram.put<uint64_t>(d + 16, in_gpa);
 		ram.put<uint32_t>(d + 24, 32);
-		ram.put<uint16_t>(d + 28, 2);  // WRITE
+		ram.put<uint16_t>(d + 28, 2); // WRITE
 		std::memcpy(ram.p + out_gpa, out, 16);
 		ram.put<uint16_t>(0x11004 + 2 * (pos & 7), head);
-		ram.put<uint16_t>(0x11002, static_cast<uint16_t>(pos + 1));  // avail.idx
+		ram.put<uint16_t>(0x11002, static_cast<uint16_t>(pos + 1)); // avail.idx
 	}
 	// The device writes reply into in_gpa and publishes used[pos] = {head, len}.
 	void use(uint16_t pos, uint16_t head, uint64_t in_gpa, const char *reply, uint32_t len)
@@ -265,13 +265,15 @@ TEST(Tap, CapturesChainsAndUsedElements)
 		if (r.type == RecType::Mem) {
 			if (first_mem < 0)
 				first_mem = static_cast<int64_t>(r.index);
-			if (r.mem().gpa == 0x20000 && std::memcmp(r.mem_data().data(), "out-buffer-bytes", 16) == 0)
+			if (r.mem().gpa == 0x20000 &&
+			    std::memcmp(r.mem_data().data(), "out-buffer-bytes", 16) == 0)
 				saw_out = true;
 		}
 		if (r.type == RecType::Msg && r.sub == 0 && vsst_rpc_mr0_posted(r.msg().mr0))
 			doorbell = static_cast<int64_t>(r.index);
 		if (r.type == RecType::Avail)
-			saw_avail = r.avail().count == 1 && r.avail().notify_addr == TapRig::bar + 0x3000 && !r.avail().late;
+			saw_avail = r.avail().count == 1 && r.avail().notify_addr == TapRig::bar + 0x3000 &&
+				    !r.avail().late;
 		if (r.type == RecType::Used)
 			saw_used = used_is(r, 0, "reply", 5);
 	}
@@ -317,8 +319,8 @@ TEST(Tap, HeadReusedBeforeItsUsedElementWasRecorded)
 	rig.chain(0, 0, 0x20000, "first-chain-out!", 0x21000);
 	rig.doorbell();
 	rig.use(0, 0, 0x21000, "one", 3);
-	rig.chain(0, 1, 0x22000, "second-chain-out", 0x23000);  // head 0 again, new in-buffer
-	rig.msi();  // for used[0]
+	rig.chain(0, 1, 0x22000, "second-chain-out", 0x23000); // head 0 again, new in-buffer
+	rig.msi();                                             // for used[0]
 	rig.use(1, 0, 0x23000, "two", 3);
 	rig.msi();
 	EXPECT_EQ(rig.anomalies(), 0u);
@@ -343,7 +345,7 @@ TEST(Tap, HeadMadeAvailableTooOftenIsBounded)
 		rig.chain(0, pos, 0x20000, "same-head-again!", 0x21000);
 		rig.doorbell();
 	}
-	EXPECT_EQ(rig.anomalies(), 2u);  // the 9th and the 10th
+	EXPECT_EQ(rig.anomalies(), 2u); // the 9th and the 10th
 }
 
 // Builds a small valid trace in memory for the damage tests.
@@ -391,9 +393,18 @@ TEST(Reader, RejectsDamagedFiles)
 	EXPECT_NE(why.find("magic"), std::string::npos);
 	EXPECT_FALSE(parses(damaged([](auto &b) { b[8] = 9; }), &why));
 	EXPECT_NE(why.find("version"), std::string::npos);
-	EXPECT_FALSE(parses(damaged([](auto &b) { b[12] = 0xff; b[13] = 0xff; b[14] = 0xff; }), &why));
+	EXPECT_FALSE(parses(damaged([](auto &b) {
+				    b[12] = 0xff;
+				    b[13] = 0xff;
+				    b[14] = 0xff;
+			    }),
+			    &why));
 	// Record size smaller than its header.
-	EXPECT_FALSE(parses(damaged([&](auto &b) { b[hdr] = 3; b[hdr + 1] = 0; }), &why));
+	EXPECT_FALSE(parses(damaged([&](auto &b) {
+				    b[hdr] = 3;
+				    b[hdr + 1] = 0;
+			    }),
+			    &why));
 	EXPECT_NE(why.find("size"), std::string::npos);
 	// Unknown record type.
 	EXPECT_FALSE(parses(damaged([&](auto &b) { b[hdr + 4] = 77; }), &why));
@@ -438,4 +449,4 @@ TEST(Reader, SurvivesRandomDamage)
 	}
 }
 
-}  // namespace
+} // namespace

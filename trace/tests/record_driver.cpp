@@ -21,14 +21,14 @@
 #include "vsst/devvm/device_vm.h"
 #include "vsst/posix/child_process.h"
 #include "vsst/posix/unix_socket.h"
-#include "vsst/trace.h"
 #include "vsst/sst-protocol.h"
+#include "vsst/trace.h"
 #include "vsst/virtio/backend.h"
 #include "vsst/virtio/blk_driver.h"
 #include "vsst/virtio/error.h"
-#include "vsst/virtio/spec.h"
 #include "vsst/virtio/pci.h"
 #include "vsst/virtio/rng_driver.h"
+#include "vsst/virtio/spec.h"
 #include "vsst/virtio/sst_driver.h"
 
 using namespace std::chrono_literals;
@@ -39,8 +39,8 @@ namespace {
 
 struct Opts {
 	std::string scenario, out, qemu, sim_bin, image, make_image, log_dir;
-	std::string device_trace;  // also record in the device VM (-accel rpc,trace=...)
-	unsigned repeat = 1;  // run the scenario's cases this many times (bigger traces for measurements)
+	std::string device_trace; // also record in the device VM (-accel rpc,trace=...)
+	unsigned repeat = 1;      // run the scenario's cases this many times (bigger traces for measurements)
 };
 
 // Deterministic disk content: each 512-byte sector starts with a line naming
@@ -50,7 +50,8 @@ int make_image(const std::string &path, unsigned sectors)
 	std::vector<uint8_t> img(static_cast<size_t>(sectors) * 512);
 	for (unsigned s = 0; s < sectors; s++) {
 		uint8_t *p = &img[static_cast<size_t>(s) * 512];
-		const int n = std::snprintf(reinterpret_cast<char *>(p), 64, "vsst golden disk, sector %u\n", s);
+		const int n =
+			std::snprintf(reinterpret_cast<char *>(p), 64, "vsst golden disk, sector %u\n", s);
 		for (unsigned i = static_cast<unsigned>(n); i < 512; i++)
 			p[i] = static_cast<uint8_t>((s * 131 + i * 7) & 0xff);
 	}
@@ -61,7 +62,8 @@ int make_image(const std::string &path, unsigned sectors)
 
 std::string substitute(std::string a, const std::string &sim, const std::string &image)
 {
-	for (auto [key, val] : {std::pair<std::string, std::string>{"{sim}", sim}, {"{image:blk-disk.img}", image}}) {
+	for (auto [key, val] :
+	     {std::pair<std::string, std::string>{"{sim}", sim}, {"{image:blk-disk.img}", image}}) {
 		for (size_t at; (at = a.find(key)) != std::string::npos;)
 			a.replace(at, key.size(), val);
 	}
@@ -114,7 +116,8 @@ void run_sst(vv::RpcGuest &guest, vsst_trace *tr, unsigned repeat)
 			for (size_t i = 0; i < n; i++)
 				e.payload.data[i] = static_cast<uint8_t>('A' + (i % 26));
 			const vv::SstResult r = call(e, SST_REQUEST_HEADER_SIZE + n, SST_STATUS_OK);
-			expect(r.resp.result == n && std::memcmp(r.resp.payload.data, e.payload.data, n) == 0, "echo");
+			expect(r.resp.result == n && std::memcmp(r.resp.payload.data, e.payload.data, n) == 0,
+			       "echo");
 		}
 		call(request(SST_REQ_GET_INFO), SST_REQUEST_HEADER_SIZE, SST_STATUS_OK);
 		SSTRequest c = request(SST_REQ_COMPUTE);
@@ -164,21 +167,25 @@ void run_blk(vv::RpcGuest &guest, vsst_trace *tr)
 		const std::vector<uint8_t> d = blk.read(sector, count, 5s);
 		settle(guest, tr);
 		char want[64];
-		std::snprintf(want, sizeof want, "vsst golden disk, sector %llu\n", (unsigned long long)sector);
-		expect(d.size() == count * 512u && std::memcmp(d.data(), want, std::strlen(want)) == 0, "disk content");
+		std::snprintf(want, sizeof want, "vsst golden disk, sector %llu\n",
+			      (unsigned long long)sector);
+		expect(d.size() == count * 512u && std::memcmp(d.data(), want, std::strlen(want)) == 0,
+		       "disk content");
 	}
 }
 
 int usage()
 {
-	std::fprintf(stderr, "usage: vsst-record-driver --scenario sst|rng|blk --out FILE [--qemu PATH] [--sim-bin PATH]\n"
-			     "                          [--image PATH] [--log-dir DIR] [--repeat N]\n"
-			     "                          [--device-trace FILE]\n"
-			     "       vsst-record-driver --make-image PATH\n");
+	std::fprintf(
+		stderr,
+		"usage: vsst-record-driver --scenario sst|rng|blk --out FILE [--qemu PATH] [--sim-bin PATH]\n"
+		"                          [--image PATH] [--log-dir DIR] [--repeat N]\n"
+		"                          [--device-trace FILE]\n"
+		"       vsst-record-driver --make-image PATH\n");
 	return 2;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -210,7 +217,8 @@ int main(int argc, char **argv)
 		else if (a == "--device-trace")
 			o.device_trace = val();
 		else if (a == "--repeat")
-			o.repeat = static_cast<unsigned>(std::max(1l, std::strtol(val().c_str(), nullptr, 10)));
+			o.repeat =
+				static_cast<unsigned>(std::max(1l, std::strtol(val().c_str(), nullptr, 10)));
 		else
 			return usage();
 	}
@@ -233,8 +241,8 @@ int main(int argc, char **argv)
 		} else if (o.scenario == "rng") {
 			tmpl = {"-device", "virtio-rng-pci"};
 		} else {
-			tmpl = {"-drive", "file={image:blk-disk.img},if=none,id=blk0,format=raw,readonly=on", "-device",
-				"virtio-blk-pci,drive=blk0"};
+			tmpl = {"-drive", "file={image:blk-disk.img},if=none,id=blk0,format=raw,readonly=on",
+				"-device", "virtio-blk-pci,drive=blk0"};
 		}
 		// The simulator (sst scenario): sst-sim behind the recorder's relay.
 		vsst::ChildProcess sim;
@@ -271,7 +279,8 @@ int main(int argc, char **argv)
 		vsst_trace *tr = vsst_trace_open(o.out.c_str(), &cfg, err, sizeof err);
 		if (!tr)
 			throw vv::Error(std::string("opening the trace: ") + err);
-		if (o.scenario == "sst" && vsst_trace_sim_relay_start(tr, relay_sock.c_str(), sim_sock.c_str()) < 0)
+		if (o.scenario == "sst" &&
+		    vsst_trace_sim_relay_start(tr, relay_sock.c_str(), sim_sock.c_str()) < 0)
 			throw vv::Error("starting the simulator relay failed");
 		vsst_trace_observe(tr, guest.channel());
 
@@ -294,8 +303,8 @@ int main(int argc, char **argv)
 						      "trace-args=" + args_file};
 		}
 		for (const std::string &s : tmpl)
-			spec.command.args.push_back(
-				substitute(s, relay_sock, o.image.empty() ? "" : fs::absolute(o.image).string()));
+			spec.command.args.push_back(substitute(
+				s, relay_sock, o.image.empty() ? "" : fs::absolute(o.image).string()));
 		const vsst_ram_layout &l = guest.ram_layout();
 		std::vector<vsst::devvm::RamRegion> layout;
 		for (uint32_t i = 0; i < l.count; i++)
@@ -330,11 +339,13 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 		if (!st || *st != 0) {
-			spdlog::error("device VM exit status {}", st ? std::to_string(*st) : "none (still running)");
+			spdlog::error("device VM exit status {}",
+				      st ? std::to_string(*st) : "none (still running)");
 			rc = 1;
 		}
 		if (ts.dropped_records || ts.tap_anomalies) {
-			spdlog::error("{} records dropped, {} tap anomalies", ts.dropped_records, ts.tap_anomalies);
+			spdlog::error("{} records dropped, {} tap anomalies", ts.dropped_records,
+				      ts.tap_anomalies);
 			rc = 1;
 		}
 		std::error_code ec;

@@ -59,8 +59,8 @@ ReplayOptions options()
 
 std::string show(const ReplayResult &r)
 {
-	return "status " + std::to_string(static_cast<int>(r.status)) + " at #" + std::to_string(r.record) + ": " +
-	       r.what + "\n  recorded: " + r.recorded + "\n" + r.qemu_log_tail;
+	return "status " + std::to_string(static_cast<int>(r.status)) + " at #" + std::to_string(r.record) +
+	       ": " + r.what + "\n  recorded: " + r.recorded + "\n" + r.qemu_log_tail;
 }
 
 // Re-parses a modified copy of a trace's bytes (sizes unchanged, so the END
@@ -104,8 +104,8 @@ TEST_P(Golden, ReplaysToAFullMatchTwice)
 // sst/rng/blk: the host-side driver playing the guest; guest-*: a Linux
 // guest through vmm-proxy --trace, recorded in the device VMs.
 INSTANTIATE_TEST_SUITE_P(Traces, Golden,
-			 ::testing::Values("sst.vtrace", "rng.vtrace", "blk.vtrace", "guest-sst.vtrace", "guest-rng.vtrace",
-					   "guest-blk.vtrace"));
+			 ::testing::Values("sst.vtrace", "rng.vtrace", "blk.vtrace", "guest-sst.vtrace",
+					   "guest-rng.vtrace", "guest-blk.vtrace"));
 
 // A guest trace recorded in the device VM carries the simulator stream (the
 // device core's observer) and is served from it hermetically: every
@@ -133,7 +133,7 @@ TEST(Golden, SstAgainstLiveSimulator)
 	o.sim = sim_path();
 	const ReplayResult r = replay_trace(load("sst.vtrace"), o);
 	EXPECT_EQ(r.status, ReplayStatus::Match) << show(r);
-	EXPECT_EQ(r.sim_bytes, 0u);  // nothing served from the trace
+	EXPECT_EQ(r.sim_bytes, 0u); // nothing served from the trace
 }
 
 TEST(Golden, GuestSstAgainstLiveSimulator)
@@ -156,14 +156,15 @@ TEST(Diverge, OneEchoByteOfTheResponse)
 		if (r.type != RecType::Used)
 			continue;
 		const auto d = r.used_data();
-		if (d.size() >= 48 && std::memcmp(d.data() + SST_RESPONSE_HEADER_SIZE, "ABCDEFGHIJKLMNOP", 16) == 0) {
+		if (d.size() >= 48 &&
+		    std::memcmp(d.data() + SST_RESPONSE_HEADER_SIZE, "ABCDEFGHIJKLMNOP", 16) == 0) {
 			echo = &r;
 			break;
 		}
 	}
 	ASSERT_NE(echo, nullptr) << "no ECHO response in the golden trace";
 	const size_t data_off = static_cast<size_t>(r_data_offset(*echo));
-	const size_t byte = SST_RESPONSE_HEADER_SIZE + 3;  // 'D'
+	const size_t byte = SST_RESPONSE_HEADER_SIZE + 3; // 'D'
 	const Trace bad = modified(t, data_off + byte, {'d'});
 	const ReplayResult r = replay_trace(bad, options());
 	ASSERT_EQ(r.status, ReplayStatus::Diverged) << show(r);
@@ -184,7 +185,8 @@ TEST(Diverge, DevicePropertyFlipsOneEchoByte)
 		if (r.type != RecType::Used)
 			continue;
 		const auto d = r.used_data();
-		if (d.size() >= 48 && std::memcmp(d.data() + SST_RESPONSE_HEADER_SIZE, "ABCDEFGHIJKLMNOP", 16) == 0) {
+		if (d.size() >= 48 &&
+		    std::memcmp(d.data() + SST_RESPONSE_HEADER_SIZE, "ABCDEFGHIJKLMNOP", 16) == 0) {
 			echo = &r;
 			break;
 		}
@@ -228,8 +230,8 @@ TEST(Diverge, ConfigReadValue)
 	const Trace t = load("sst.vtrace");
 	const Record *vendor = nullptr;
 	for (const Record &r : t.records)
-		if (r.type == RecType::Msg && r.sub == 1 && vsst_rpc_mr0_as(r.msg().mr0) == 0 && r.msg().mr1 == 0 &&
-		    r.msg().mr2 == 0x1af4) {
+		if (r.type == RecType::Msg && r.sub == 1 && vsst_rpc_mr0_as(r.msg().mr0) == 0 &&
+		    r.msg().mr1 == 0 && r.msg().mr2 == 0x1af4) {
 			vendor = &r;
 			break;
 		}
@@ -238,7 +240,8 @@ TEST(Diverge, ConfigReadValue)
 	const ReplayResult r = replay_trace(bad, options());
 	ASSERT_EQ(r.status, ReplayStatus::Diverged) << show(r);
 	EXPECT_EQ(r.record, static_cast<int64_t>(vendor->index));
-	EXPECT_NE(r.what.find("completion data (mr2): recorded 0x1af5, replayed 0x1af4"), std::string::npos) << r.what;
+	EXPECT_NE(r.what.find("completion data (mr2): recorded 0x1af5, replayed 0x1af4"), std::string::npos)
+		<< r.what;
 }
 
 TEST(Diverge, BytesTheDeviceSendsTheSimulator)
@@ -247,10 +250,11 @@ TEST(Diverge, BytesTheDeviceSendsTheSimulator)
 	const Record *req = nullptr;
 	for (const Record &r : t.records)
 		if (r.type == RecType::Sim && r.sub == 0 && r.payload.size() > 30)
-			req = &r;  // the last request frame
+			req = &r; // the last request frame
 	ASSERT_NE(req, nullptr);
 	const size_t at = 28;
-	const Trace bad = modified(t, req->offset + kRecordHeader + at, {static_cast<uint8_t>(req->payload[at] ^ 0xff)});
+	const Trace bad = modified(t, req->offset + kRecordHeader + at,
+				   {static_cast<uint8_t>(req->payload[at] ^ 0xff)});
 	const ReplayResult r = replay_trace(bad, options());
 	ASSERT_EQ(r.status, ReplayStatus::Diverged) << show(r);
 	EXPECT_EQ(r.record, static_cast<int64_t>(req->index));
@@ -262,10 +266,11 @@ TEST(Diverge, EventField)
 	const Trace t = load("sst.vtrace");
 	const Record *reg = nullptr;
 	for (const Record &r : t.records)
-		if (r.type == RecType::Msg && r.sub == 2 && vsst_rpc_mr0_op(r.msg().mr0) == VSST_RPC_OP_REGISTER_PCI_DEV)
+		if (r.type == RecType::Msg && r.sub == 2 &&
+		    vsst_rpc_mr0_op(r.msg().mr0) == VSST_RPC_OP_REGISTER_PCI_DEV)
 			reg = &r;
 	ASSERT_NE(reg, nullptr);
-	const Trace bad = modified(t, reg->offset + kRecordHeader + 24, {0x01});  // class code low byte
+	const Trace bad = modified(t, reg->offset + kRecordHeader + 24, {0x01}); // class code low byte
 	const ReplayResult r = replay_trace(bad, options());
 	ASSERT_EQ(r.status, ReplayStatus::Diverged) << show(r);
 	EXPECT_EQ(r.record, static_cast<int64_t>(reg->index));
@@ -283,17 +288,19 @@ TEST(Diverge, ForeignDeviceArgumentsAreRefused)
 	EXPECT_NE(r.what.find("not allowed"), std::string::npos) << r.what;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {
 	if (::access(qemu_path().c_str(), X_OK) != 0) {
 		const char *req = std::getenv("VSST_REQUIRE_ALL");
 		if (req && std::strcmp(req, "1") == 0) {
-			std::fprintf(stderr, "FAIL: VSST_REQUIRE_ALL=1 and no QEMU at %s\n", qemu_path().c_str());
+			std::fprintf(stderr, "FAIL: VSST_REQUIRE_ALL=1 and no QEMU at %s\n",
+				     qemu_path().c_str());
 			return 1;
 		}
-		std::fprintf(stderr, "SKIP: no QEMU at %s (run ./vsst qemu or set VSST_QEMU)\n", qemu_path().c_str());
+		std::fprintf(stderr, "SKIP: no QEMU at %s (run ./vsst qemu or set VSST_QEMU)\n",
+			     qemu_path().c_str());
 		return 77;
 	}
 	::testing::InitGoogleTest(&argc, argv);

@@ -37,7 +37,8 @@ struct Recorder {
 		auto *r = static_cast<Recorder *>(opaque);
 		const auto *p = static_cast<const uint8_t *>(data);
 		std::lock_guard<std::mutex> g(r->mu);
-		r->events.push_back({what, conn, p ? std::vector<uint8_t>(p, p + len) : std::vector<uint8_t>()});
+		r->events.push_back(
+			{what, conn, p ? std::vector<uint8_t>(p, p + len) : std::vector<uint8_t>()});
 	}
 	std::vector<Event> snapshot()
 	{

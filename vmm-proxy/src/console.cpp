@@ -88,7 +88,8 @@ bool Console::pump(Stream &s)
 		if (n > 0) {
 			if (s.console)
 				write_console(buf, static_cast<size_t>(n));
-			s.lines.feed(buf, static_cast<size_t>(n), [&](const std::string &l) { on_line(s, l); });
+			s.lines.feed(buf, static_cast<size_t>(n),
+				     [&](const std::string &l) { on_line(s, l); });
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

@@ -8,10 +8,10 @@
 
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-#include <memory>
 
 #include "guest_results.h"
 #include "vsst/posix/unique_fd.h"

@@ -48,7 +48,8 @@ void DeviceVms::plan()
 		for (size_t i = 0; i < o_.devices.size(); i++) {
 			auto vm = std::make_unique<HostedDeviceVm>();
 			vm->number = i;
-			vm->name = "device VM " + std::to_string(i) + " (" + devvm::device_kind_name(o_.devices[i].kind) + ")";
+			vm->name = "device VM " + std::to_string(i) + " (" +
+				   devvm::device_kind_name(o_.devices[i].kind) + ")";
 			vm->devices.push_back(&o_.devices[i]);
 			vms_.push_back(std::move(vm));
 		}
@@ -159,7 +160,8 @@ bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
 		off += ok ? static_cast<size_t>(w) : 0;
 	}
 	if (!ok) {
-		outcome_.fail(kExitDied, std::string("--trace: writing the device template: ") + strerror(errno));
+		outcome_.fail(kExitDied,
+			      std::string("--trace: writing the device template: ") + strerror(errno));
 		return false;
 	}
 	plan.trace_fd = vm.trace_file.get();
@@ -210,7 +212,8 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 std::string DeviceVms::died_reason(HostedDeviceVm &vm)
 {
 	console_.pump_all();
-	std::string why = vm.name + " (pid " + std::to_string(vm.proc().pid()) + ") " + vm.proc().exit_info()->describe();
+	std::string why = vm.name + " (pid " + std::to_string(vm.proc().pid()) + ") " +
+			  vm.proc().exit_info()->describe();
 	if (vm.err && !vm.err->tail.empty())
 		why += ": " + join_tail(vm.err->tail, 3);
 	return why;
@@ -247,7 +250,8 @@ bool DeviceVms::handshake(HostedDeviceVm &vm)
 		case VSST_RPC_OP_START_VM:
 			break;
 		default:
-			spdlog::warn("{}: ignoring op {} during the handshake", vm.name, vsst_rpc_mr0_op(ev.mr0));
+			spdlog::warn("{}: ignoring op {} during the handshake", vm.name,
+				     vsst_rpc_mr0_op(ev.mr0));
 			break;
 		}
 	};
@@ -298,8 +302,8 @@ std::vector<GuestChannel> DeviceVms::print_dry_run()
 				plan.trace_image_fds.push_back(next_fd++);
 			plan.trace_fd = next_fd++;
 			plan.trace_args_fd = next_fd++;
-			spdlog::info("{}: trace {}, template: {}", vm->name, trace_path(o_.trace, vm->number, vms_.size()),
-				     trace_template(plan));
+			spdlog::info("{}: trace {}, template: {}", vm->name,
+				     trace_path(o_.trace, vm->number, vms_.size()), trace_template(plan));
 		}
 		spdlog::info("{}: {}", vm->name, shell_quote(device_vm_argv(o_, plan, o_.memory_bytes).args));
 		GuestChannel c{next_fd, next_fd + 1, next_fd + 2, plan.setup_fd, {}};

@@ -51,7 +51,8 @@ bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector
 
 class DeviceVms {
 public:
-	DeviceVms(const Options &o, const std::optional<Credentials> &user, Console &console, Outcome &outcome)
+	DeviceVms(const Options &o, const std::optional<Credentials> &user, Console &console,
+		  Outcome &outcome)
 		: o_(o), user_(user), console_(console), outcome_(outcome)
 	{
 	}

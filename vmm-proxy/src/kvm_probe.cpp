@@ -29,11 +29,17 @@ constexpr double kAllowanceMs = 20.0;
 void write_guest_code(uint8_t *mem)
 {
 	const uint8_t code[] = {
-		0x66, 0xb9, static_cast<uint8_t>(kLoops), static_cast<uint8_t>(kLoops >> 8),
-		static_cast<uint8_t>(kLoops >> 16), static_cast<uint8_t>(kLoops >> 24), // mov ecx, imm32
-		0x66, 0x49,                                                             // dec ecx
-		0x75, 0xfc,                                                             // jnz -4
-		0xf4,                                                                   // hlt
+		0x66,
+		0xb9,
+		static_cast<uint8_t>(kLoops),
+		static_cast<uint8_t>(kLoops >> 8),
+		static_cast<uint8_t>(kLoops >> 16),
+		static_cast<uint8_t>(kLoops >> 24), // mov ecx, imm32
+		0x66,
+		0x49, // dec ecx
+		0x75,
+		0xfc, // jnz -4
+		0xf4, // hlt
 	};
 	memcpy(mem + 0x1000, code, sizeof(code));
 }
@@ -46,7 +52,9 @@ double native_loop_ms()
 	return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void on_kick(int) {}
+void on_kick(int)
+{
+}
 
 class Mapping {
 public:
@@ -84,7 +92,8 @@ KvmProbeResult probe_kvm(int budget_ms, const char *dev)
 	if (!vm)
 		return fail(std::string("KVM_CREATE_VM: ") + strerror(errno));
 	const size_t mem_size = 0x10000;
-	Mapping mem(mmap(nullptr, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mem_size);
+	Mapping mem(mmap(nullptr, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		    mem_size);
 	if (!mem.ok())
 		return fail("mmap guest memory failed");
 	write_guest_code(static_cast<uint8_t *>(mem.get()));
@@ -101,7 +110,8 @@ KvmProbeResult probe_kvm(int budget_ms, const char *dev)
 	int run_size = ioctl(kvm.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size <= 0)
 		return fail("KVM_GET_VCPU_MMAP_SIZE failed");
-	Mapping run_map(mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0),
+	Mapping run_map(mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED,
+			     vcpu.get(), 0),
 			static_cast<size_t>(run_size));
 	if (!run_map.ok())
 		return fail("mmap kvm_run failed");
@@ -125,7 +135,8 @@ KvmProbeResult probe_kvm(int budget_ms, const char *dev)
 	// The vCPU runs on its own thread so that a slow VM can be cut off: a signal
 	// makes KVM_RUN return with EINTR; immediate_exit covers a kick that lands
 	// just before the ioctl.
-	struct sigaction sa{}, old{};
+	struct sigaction sa {
+	}, old{};
 	sa.sa_handler = on_kick;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, &old);
@@ -163,11 +174,13 @@ KvmProbeResult probe_kvm(int budget_ms, const char *dev)
 	}
 	runner.join();
 	sigaction(SIGUSR1, &old, nullptr);
-	res.guest_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+	res.guest_ms =
+		std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
 	char line[200];
 	if (cut) {
-		snprintf(line, sizeof line, "KVM did not finish a %u-iteration loop in %d ms (native: %.1f ms)", kLoops,
+		snprintf(line, sizeof line,
+			 "KVM did not finish a %u-iteration loop in %d ms (native: %.1f ms)", kLoops,
 			 budget_ms, res.native_ms);
 		return fail(line);
 	}

@@ -8,10 +8,10 @@
 namespace vsst {
 
 struct KvmProbeResult {
-	bool usable = false;     // KVM ran the loop at near-native speed
-	double guest_ms = 0;     // time of the loop inside KVM (or the bound, if cut short)
-	double native_ms = 0;    // time of the same loop on the host
-	std::string detail;      // one line for the log
+	bool usable = false;  // KVM ran the loop at near-native speed
+	double guest_ms = 0;  // time of the loop inside KVM (or the bound, if cut short)
+	double native_ms = 0; // time of the same loop on the host
+	std::string detail;   // one line for the log
 };
 
 // budget_ms bounds the guest run; the VM is abandoned (vCPU kicked out) when it expires.

@@ -43,7 +43,8 @@ bool socket_usable_by(const std::string &path, const Credentials &who, std::stri
 		return false;
 	}
 	// Directories from the top down, then the socket itself.
-	for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+	for (size_t slash = path.find('/', 1); slash != std::string::npos;
+	     slash = path.find('/', slash + 1)) {
 		std::string dir = path.substr(0, slash);
 		struct stat dst;
 		if (stat(dir.c_str(), &dst) == 0 && !allowed(dst, S_IXUSR, S_IXGRP, S_IXOTH)) {
@@ -81,7 +82,8 @@ struct Launcher::Impl {
 			break;
 		case Accel::Kvm:
 			if (access("/dev/kvm", R_OK | W_OK) != 0) {
-				outcome.fail(kExitDied, "--accel kvm: /dev/kvm is not usable: " + std::string(strerror(errno)));
+				outcome.fail(kExitDied, "--accel kvm: /dev/kvm is not usable: " +
+								std::string(strerror(errno)));
 				return false;
 			}
 			use_kvm = true;
@@ -106,11 +108,13 @@ struct Launcher::Impl {
 			}
 		}
 		if (o.qemu.find('/') != std::string::npos && access(o.qemu.c_str(), X_OK) != 0) {
-			outcome.fail(kExitUsage, "QEMU " + o.qemu + ": " + strerror(errno) + " (set --qemu or VSST_QEMU)");
+			outcome.fail(kExitUsage, "QEMU " + o.qemu + ": " + strerror(errno) +
+							 " (set --qemu or VSST_QEMU)");
 			return false;
 		}
 		if (!o.console.empty()) {
-			UniqueFd file(open(o.console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+			UniqueFd file(
+				open(o.console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
 			if (!file) {
 				outcome.fail(kExitUsage, "--console " + o.console + ": " + strerror(errno));
 				return false;
@@ -120,10 +124,12 @@ struct Launcher::Impl {
 			console.set_output(UniqueFd(), o.quiet_console);
 		}
 		if (!o.trace.empty() && (o.monolithic || !o.attach.empty())) {
-			outcome.fail(kExitUsage,
-				     std::string("--trace records in a device VM the launcher starts; not with ") +
-					     (o.monolithic ? "--monolithic"
-							   : "--attach (give the device VM -accel rpc,...,trace=FILE yourself)"));
+			outcome.fail(
+				kExitUsage,
+				std::string("--trace records in a device VM the launcher starts; not with ") +
+					(o.monolithic
+						 ? "--monolithic"
+						 : "--attach (give the device VM -accel rpc,...,trace=FILE yourself)"));
 			return false;
 		}
 		if (!o.monolithic && geteuid() == 0 && !o.run_as.empty()) {
@@ -136,11 +142,13 @@ struct Launcher::Impl {
 		if (device_user) {
 			for (const auto &d : o.devices) {
 				std::string why;
-				if (d.kind == DeviceKind::Sst && !socket_usable_by(d.sim, *device_user, why)) {
-					outcome.fail(kExitUsage, "the device VM runs as " + device_user->name +
-									 " and could not reach the simulator: " + why +
-									 " (start sst-sim with umask 000 in a searchable "
-									 "directory, or pass --run-as '')");
+				if (d.kind == DeviceKind::Sst &&
+				    !socket_usable_by(d.sim, *device_user, why)) {
+					outcome.fail(kExitUsage,
+						     "the device VM runs as " + device_user->name +
+							     " and could not reach the simulator: " + why +
+							     " (start sst-sim with umask 000 in a searchable "
+							     "directory, or pass --run-as '')");
 					return false;
 				}
 			}
@@ -159,10 +167,11 @@ struct Launcher::Impl {
 				reason = "dry run";
 			} else {
 				status = results.passed() ? kExitPass : kExitWorkloadFail;
-				reason = (stopped_after_summary ? "guest stopped: no power-off within " +
-									  std::to_string(kPoweroffAfterSummaryS) +
-									  " s of announcing it; "
-								: std::string("guest powered off; ")) +
+				reason = (stopped_after_summary
+						  ? "guest stopped: no power-off within " +
+							    std::to_string(kPoweroffAfterSummaryS) +
+							    " s of announcing it; "
+						  : std::string("guest powered off; ")) +
 					 results.describe();
 			}
 		} else if (results.summary()) {
@@ -170,7 +179,8 @@ struct Launcher::Impl {
 		}
 		const std::string &channel_dead = console.channel_dead();
 		if (!channel_dead.empty() && (status == kExitPass || status == kExitWorkloadFail)) {
-			reason = "the guest side declared a device VM channel dead (" + channel_dead + "); " + reason;
+			reason = "the guest side declared a device VM channel dead (" + channel_dead + "); " +
+				 reason;
 			status = kExitDied;
 		}
 		if (status == kExitPass)
@@ -189,15 +199,19 @@ struct Launcher::Impl {
 		if (check_inputs() && decide_engine()) {
 			bool ok = true;
 			if (o.dry_run && !o.monolithic) {
-				// The command lines with placeholder descriptors (a real run passes its own numbers).
+				// The command lines with placeholder descriptors (a real run passes its own
+				// numbers).
 				std::vector<GuestChannel> channels = device_vms.print_dry_run();
-				spdlog::info("guest VM: {}",
-					     shell_quote(guest_vm_argv(o, use_kvm, device_vms.ram(), channels).args));
+				spdlog::info(
+					"guest VM: {}",
+					shell_quote(
+						guest_vm_argv(o, use_kvm, device_vms.ram(), channels).args));
 			} else if (!o.monolithic) {
 				ok = device_vms.start([this] { return signals.drain() != 0; });
 			}
 			if (ok && !o.dry_run && guest.start(o, use_kvm, device_vms, console, outcome))
-				stopped_after_summary = supervise(o, signals, console, guest, device_vms, outcome);
+				stopped_after_summary =
+					supervise(o, signals, console, guest, device_vms, outcome);
 			else if (ok && o.dry_run && o.monolithic)
 				guest.start(o, use_kvm, device_vms, console, outcome);
 		}
@@ -206,8 +220,13 @@ struct Launcher::Impl {
 	}
 };
 
-Launcher::Launcher(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Launcher::Launcher(Options options) : impl_(std::make_unique<Impl>(std::move(options)))
+{
+}
 Launcher::~Launcher() = default;
-int Launcher::run() { return impl_->run(); }
+int Launcher::run()
+{
+	return impl_->run();
+}
 
 } // namespace vsst

@@ -210,14 +210,13 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			o.dry_run = true;
 		} else if (arg == "--quiet-console" && flag()) {
 			o.quiet_console = true;
-		} else if (arg == "--kernel" || arg == "--initrd" || arg == "--append" ||
-			   arg == "--memory" || arg == "--smp" || arg == "--device" ||
-			   arg == "--isolate" || arg == "--accel" || arg == "--qemu" ||
-			   arg == "--console" || arg == "--trace" || arg == "--attach" ||
+		} else if (arg == "--kernel" || arg == "--initrd" || arg == "--append" || arg == "--memory" ||
+			   arg == "--smp" || arg == "--device" || arg == "--isolate" || arg == "--accel" ||
+			   arg == "--qemu" || arg == "--console" || arg == "--trace" || arg == "--attach" ||
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
-			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" ||
-			   arg == "--device-arg" || arg == "--log-level") {
+			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
+			   arg == "--log-level") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")

@@ -29,21 +29,21 @@ struct Options {
 	std::vector<DeviceSpec> devices;
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
-	std::string qemu;          // both roles use the same binary
-	std::string console;       // "" -> stdout
-	std::string trace;         // --trace: RPC trace file (per device VM: trace_path())
-	std::string attach;        // control socket of a device VM already running
+	std::string qemu;              // both roles use the same binary
+	std::string console;           // "" -> stdout
+	std::string trace;             // --trace: RPC trace file (per device VM: trace_path())
+	std::string attach;            // control socket of a device VM already running
 	std::string run_as = "nobody"; // device VM user when started as root ("" keeps root)
 	bool sandbox = true;
-	bool monolithic = false;   // baseline: devices inside the guest QEMU, no device VM
-	bool dry_run = false;      // print the command lines, start nothing
+	bool monolithic = false; // baseline: devices inside the guest QEMU, no device VM
+	bool dry_run = false;    // print the command lines, start nothing
 	bool quiet_console = false;
-	int timeout_s = 0;         // whole run; 0 = unbounded
-	int start_timeout_s = 30;  // device VM -> START_VM
-	int grace_s = 5;           // after a child died, before the rest is stopped
+	int timeout_s = 0;        // whole run; 0 = unbounded
+	int start_timeout_s = 30; // device VM -> START_VM
+	int grace_s = 5;          // after a child died, before the rest is stopped
 	int mmio_timeout_ms = 2000;
 	int doorbell_poll_us = 100; // rpc-channel doorbell-poll-us (0: off)
-	int rpc_spin_us = 0;       // spin before blocking, stored in the channel (0: library default)
+	int rpc_spin_us = 0;        // spin before blocking, stored in the channel (0: library default)
 	std::string log_level = "info";
 	std::vector<std::string> guest_args;  // extra raw QEMU args for the guest VM
 	std::vector<std::string> device_args; // extra raw QEMU args for the device VM(s)

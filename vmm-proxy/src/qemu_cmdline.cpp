@@ -11,8 +11,7 @@ namespace {
 void add_common(Argv &a, const Options &o)
 {
 	a.args.push_back(o.qemu);
-	a.add({"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
-	       "-nic", "none"});
+	a.add({"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-nic", "none"});
 }
 
 void add_engine(Argv &a, bool use_kvm)
@@ -65,7 +64,8 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 		d.accel_options.push_back("trace-fd=" + std::to_string(plan.trace_fd));
 		c.inherit.push_back(plan.trace_fd);
 		if (plan.trace_args_fd >= 0) {
-			d.accel_options.push_back("trace-args=/proc/self/fd/" + std::to_string(plan.trace_args_fd));
+			d.accel_options.push_back("trace-args=/proc/self/fd/" +
+						  std::to_string(plan.trace_args_fd));
 			c.inherit.push_back(plan.trace_args_fd);
 		}
 		c.inherit.insert(c.inherit.end(), plan.trace_image_fds.begin(), plan.trace_image_fds.end());
@@ -103,7 +103,8 @@ std::string trace_template(const DeviceVmPlan &plan)
 		switch (d->kind) {
 		case DeviceKind::Sst: {
 			line("-device");
-			line("virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket={sim}" + devvm::device_props(*d));
+			line("virtio-sst-pci,id=sst" + std::to_string(sst++) + ",socket={sim}" +
+			     devvm::device_props(*d));
 			bool acalsim = false;
 			for (const auto &[k, v] : d->extra)
 				acalsim = acalsim || (k == "protocol" && v == "acalsim");
@@ -131,8 +132,8 @@ std::string trace_template(const DeviceVmPlan &plan)
 			line("-device");
 			line("virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + devvm::device_props(*d));
 			if (blk < plan.trace_image_fds.size())
-				images += "image=" + name + "=/proc/self/fd/" + std::to_string(plan.trace_image_fds[blk]) +
-					  "\n";
+				images += "image=" + name + "=/proc/self/fd/" +
+					  std::to_string(plan.trace_image_fds[blk]) + "\n";
 			blk++;
 			break;
 		}
@@ -170,8 +171,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 	a.add({"-machine", "pc,memory-backend=ram0", "-m", size});
 	add_engine(a, use_kvm);
 	// Guest RAM is the launcher's memfd, mapped shared so the device VM sees it too.
-	a.add({"-object", "memory-backend-file,id=ram0,size=" + size +
-				  ",mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"});
+	a.add({"-object", "memory-backend-file,id=ram0,size=" + size + ",mem-path=/proc/self/fd/" +
+				  std::to_string(ram.fd()) + ",share=on"});
 	a.inherit.push_back(ram.fd());
 	add_boot(a, o);
 	for (size_t c = 0; c < channels.size(); c++) {

@@ -33,7 +33,7 @@ struct DeviceVmPlan {
 // One channel as the guest VM sees it.
 struct GuestChannel {
 	int region = -1, to_device = -1, to_proxy = -1;
-	int peer_fd = -1;             // EOF when the device VM is gone
+	int peer_fd = -1;              // EOF when the device VM is gone
 	std::vector<unsigned> indices; // backend device indices registered on it
 };
 

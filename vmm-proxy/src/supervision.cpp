@@ -50,7 +50,8 @@ void guest_exited(GuestVm &guest, Console &console, Outcome &outcome, bool stop_
 {
 	const ExitInfo &e = *guest.process().exit_info();
 	if (!e.exited) {
-		outcome.fail(kExitDied, "guest VM (pid " + std::to_string(guest.process().pid()) + ") " + e.describe());
+		outcome.fail(kExitDied,
+			     "guest VM (pid " + std::to_string(guest.process().pid()) + ") " + e.describe());
 	} else if (e.status != 0 && !stop_sent && !console.guest_booted()) {
 		console.pump_all();
 		std::string why = "guest VM " + e.describe() + " before the guest booted";
@@ -60,7 +61,8 @@ void guest_exited(GuestVm &guest, Console &console, Outcome &outcome, bool stop_
 		outcome.fail(kExitDied, why);
 	} else if (e.status != 0 && !stop_sent) {
 		outcome.fail(kExitWorkloadFail,
-			     "guest VM " + e.describe() + (console.results().summary() ? "" : " (guest panic?)"));
+			     "guest VM " + e.describe() +
+				     (console.results().summary() ? "" : " (guest panic?)"));
 	}
 }
 
@@ -105,8 +107,9 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 				}
 				vm->expected_exit = true; // reported once
 				outcome.fail(kExitDied, device_vms.died_reason(*vm));
-				spdlog::error("{}; the guest sees its devices fail; stopping the guest in {} s", outcome.reason,
-					      o.grace_s);
+				spdlog::error(
+					"{}; the guest sees its devices fail; stopping the guest in {} s",
+					outcome.reason, o.grace_s);
 				if (!stop_guest_at)
 					stop_guest_at = Clock::now() + std::chrono::seconds(o.grace_s);
 			}
@@ -117,12 +120,14 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 		if (console.poweroff_at() && !stop_guest_at &&
 		    Clock::now() - *console.poweroff_at() >= std::chrono::seconds(kPoweroffAfterSummaryS)) {
 			stopped_after_summary = true;
-			spdlog::warn("the guest announced power-off {} s ago but is still running; stopping it",
-				     kPoweroffAfterSummaryS);
+			spdlog::warn(
+				"the guest announced power-off {} s ago but is still running; stopping it",
+				kPoweroffAfterSummaryS);
 			stop_guest_at = Clock::now();
 		}
 		if (o.timeout_s > 0 && Clock::now() - start >= std::chrono::seconds(o.timeout_s)) {
-			outcome.fail(kExitTimeout, "timeout: the guest ran for more than " + std::to_string(o.timeout_s) + " s");
+			outcome.fail(kExitTimeout, "timeout: the guest ran for more than " +
+							   std::to_string(o.timeout_s) + " s");
 			spdlog::error("{}; stopping", outcome.reason);
 			return stopped_after_summary;
 		}

@@ -36,7 +36,10 @@ std::string flags()
 	const char *f = std::getenv("FAKE_QEMU");
 	return f ? std::string(",") + f + "," : ",";
 }
-bool flag(const char *name) { return flags().find(std::string(",") + name + ",") != std::string::npos; }
+bool flag(const char *name)
+{
+	return flags().find(std::string(",") + name + ",") != std::string::npos;
+}
 long flag_value(const char *name)
 {
 	std::string f = flags(), key = std::string(",") + name + "=";
@@ -52,7 +55,8 @@ std::string opt(const std::string &s, const std::string &key)
 	while ((p = s.find(k, p)) != std::string::npos) {
 		if (p == 0 || s[p - 1] == ',') {
 			size_t e = s.find(',', p);
-			return s.substr(p + k.size(), e == std::string::npos ? std::string::npos : e - p - k.size());
+			return s.substr(p + k.size(),
+					e == std::string::npos ? std::string::npos : e - p - k.size());
 		}
 		p++;
 	}
@@ -90,7 +94,7 @@ int device_role(const std::vector<std::string> &args)
 		}
 	}
 	struct vsst_rpc_fds fds;
-	struct vsst_ram_layout ram{};
+	struct vsst_ram_layout ram {};
 	char err[256] = "";
 	if (vsst_setup_recv(setup_fd, &fds, &ram, 5000, err, sizeof err) < 0) {
 		std::fprintf(stderr, "fake device VM: setup: %s\n", err);
@@ -120,12 +124,15 @@ int device_role(const std::vector<std::string> &args)
 		return 8;
 	}
 	auto event = [&](unsigned op, uint64_t a, uint64_t b, uint64_t c) {
-		struct vsst_rpcmsg ev{vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c};
+		struct vsst_rpcmsg ev {
+			vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c
+		};
 		vsst_rpc_dev_send_event(ch, &ev, 1000);
 	};
 	event(VSST_RPC_OP_HELLO, VSST_RPC_PROTOCOL_VERSION, 0, 0);
 	for (int i = 0; i < ndev; i++)
-		event(VSST_RPC_OP_REGISTER_PCI_DEV, static_cast<uint64_t>(i), (0x1af4u << 16) | (0x1000u + i), 0xff0000);
+		event(VSST_RPC_OP_REGISTER_PCI_DEV, static_cast<uint64_t>(i), (0x1af4u << 16) | (0x1000u + i),
+		      0xff0000);
 	if (flag("dev-no-start")) {
 		pause();
 		return 0;
@@ -134,7 +141,8 @@ int device_role(const std::vector<std::string> &args)
 	long die_after = flag_value("dev-die-after-ms");
 	auto t0 = std::chrono::steady_clock::now();
 	for (;;) {
-		if (die_after >= 0 && std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(die_after))
+		if (die_after >= 0 &&
+		    std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(die_after))
 			raise(SIGKILL);
 		int r = vsst_rpc_dev_wait_request(ch, &req, 50);
 		if (r == -ETIMEDOUT)
@@ -180,14 +188,16 @@ int guest_role(const std::vector<std::string> &args)
 		if (args[i] == "-object" && v.rfind("memory-backend-file", 0) == 0) {
 			std::string path = opt(v, "mem-path");
 			int fd = open(path.c_str(), O_RDWR);
-			void *p = fd >= 0 ? mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+			void *p = fd >= 0 ? mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+					  : MAP_FAILED;
 			if (p != MAP_FAILED)
 				ram = static_cast<uint8_t *>(p);
 		}
 		if (args[i] == "-device" && v.rfind("rpc-channel", 0) == 0) {
 			std::string f = opt(v, "fds");
-			struct vsst_rpc_fds fds{};
-			if (std::sscanf(f.c_str(), "%d:%d:%d", &fds.region, &fds.to_device, &fds.to_proxy) != 3)
+			struct vsst_rpc_fds fds {};
+			if (std::sscanf(f.c_str(), "%d:%d:%d", &fds.region, &fds.to_device, &fds.to_proxy) !=
+			    3)
 				return 9;
 			char err[256] = "";
 			vsst_rpc *ch = vsst_rpc_attach(&fds, VSST_RPC_ROLE_PROXY, err, sizeof err);
@@ -208,16 +218,18 @@ int guest_role(const std::vector<std::string> &args)
 			uint64_t data = 0;
 			int r = vsst_rpc_proxy_mmio(c.ch, index, 0, 4, VSST_RPC_DIR_READ, &data, 2000);
 			char detail[64];
-			std::snprintf(detail, sizeof detail, "id=0x%llx rc=%d", static_cast<unsigned long long>(data), r);
-			result("config." + chan + "." + std::to_string(index), r == 0 && data == 0x12341af4u + index,
-			       detail);
+			std::snprintf(detail, sizeof detail, "id=0x%llx rc=%d",
+				      static_cast<unsigned long long>(data), r);
+			result("config." + chan + "." + std::to_string(index),
+			       r == 0 && data == 0x12341af4u + index, detail);
 		}
 	}
 	if (ram && !chans.empty() && chans[0].ch) {
 		const uint64_t magic = 0x5653'5354'5241'4d21ull;
 		std::memcpy(ram + 0x2000, &magic, 8);
 		uint64_t data = 0;
-		int r = vsst_rpc_proxy_mmio(chans[0].ch, VSST_RPC_AS_GLOBAL, 0x2000, 8, VSST_RPC_DIR_READ, &data, 2000);
+		int r = vsst_rpc_proxy_mmio(chans[0].ch, VSST_RPC_AS_GLOBAL, 0x2000, 8, VSST_RPC_DIR_READ,
+					    &data, 2000);
 		result("ram.shared", r == 0 && data == magic, "");
 	}
 	std::fflush(stdout);
@@ -247,7 +259,9 @@ int guest_role(const std::vector<std::string> &args)
 	std::printf("VSST-BOOT poweroff uptime=1\n");
 	for (auto &c : chans) {
 		// Like rpc-channel's exit notifier: the device VM may stop now.
-		struct vsst_rpcmsg stop{vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0), 0, 0, 0};
+		struct vsst_rpcmsg stop {
+			vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0), 0, 0, 0
+		};
 		if (c.ch)
 			vsst_rpc_proxy_send(c.ch, &stop, 100);
 		vsst_rpc_close(c.ch);

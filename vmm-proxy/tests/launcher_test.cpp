@@ -59,11 +59,11 @@ protected:
 
 	// Runs vmm-proxy with fake-qemu; bounded by 60 s. signal_after_ms >= 0 sends sig.
 	LaunchResult run(std::vector<std::string> extra, const std::string &fake = "", int sig = 0,
-		int signal_after_ms = -1)
+			 int signal_after_ms = -1)
 	{
-		std::vector<std::string> args = {VMM_PROXY_BIN, "--kernel", kernel_, "--initrd", initrd_,
-						 "--qemu", FAKE_QEMU_BIN, "--guest-arg", token_,
-						 "--device-arg", token_};
+		std::vector<std::string> args = {VMM_PROXY_BIN, "--kernel",     kernel_,       "--initrd",
+						 initrd_,       "--qemu",       FAKE_QEMU_BIN, "--guest-arg",
+						 token_,        "--device-arg", token_};
 		args.insert(args.end(), extra.begin(), extra.end());
 		std::string out = dir_ + "/out", err = dir_ + "/err";
 		pid_t pid = fork();
@@ -91,7 +91,8 @@ protected:
 			pid_t w = waitpid(pid, &st, WNOHANG);
 			if (w == pid)
 				break;
-			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+					  std::chrono::steady_clock::now() - t0)
 					  .count();
 			if (!signalled && signal_after_ms >= 0 && ms >= signal_after_ms) {
 				kill(pid, sig);
@@ -177,7 +178,8 @@ TEST_F(LauncherTest, GuestWorkloadFailureExits1)
 
 TEST_F(LauncherTest, DeviceVmDeathEndsTheRunWithItsReason)
 {
-	LaunchResult r = run({"--device", "virtio-rng", "--grace", "1"}, "dev-die-after-ms=300,guest-wait-peer");
+	LaunchResult r =
+		run({"--device", "virtio-rng", "--grace", "1"}, "dev-die-after-ms=300,guest-wait-peer");
 	EXPECT_EQ(r.status, 3) << r.err;
 	EXPECT_CONTAINS(r.err, "device VM (pid ");
 	EXPECT_CONTAINS(r.err, "killed by signal 9");
@@ -246,8 +248,8 @@ TEST_F(LauncherTest, AttachToADeviceVmStartedByHand)
 	pid_t dev = fork();
 	if (dev == 0) {
 		std::string accel = "rpc,control=" + sock;
-		execl(FAKE_QEMU_BIN, FAKE_QEMU_BIN, "-machine", "rpc-backend", "-accel", accel.c_str(), "-device",
-		      "x", token_.c_str(), nullptr);
+		execl(FAKE_QEMU_BIN, FAKE_QEMU_BIN, "-machine", "rpc-backend", "-accel", accel.c_str(),
+		      "-device", "x", token_.c_str(), nullptr);
 		_exit(127);
 	}
 	LaunchResult r = run({"--attach", sock, "--device", "virtio-rng"});

@@ -7,9 +7,15 @@
 namespace vsst {
 namespace {
 
-ParseResult parse(std::vector<std::string> args) { return parse_options(args); }
+ParseResult parse(std::vector<std::string> args)
+{
+	return parse_options(args);
+}
 
-std::vector<std::string> base() { return {"--kernel", "K", "--initrd", "I", "--qemu", "/q"}; }
+std::vector<std::string> base()
+{
+	return {"--kernel", "K", "--initrd", "I", "--qemu", "/q"};
+}
 
 TEST(Options, MinimalSplitRun)
 {
@@ -31,11 +37,33 @@ TEST(Options, MinimalSplitRun)
 TEST(Options, AllDeviceKindsAndFlags)
 {
 	auto a = base();
-	a.insert(a.end(), {"--device", "virtio-sst,sim=/a,queue-size=64", "--device", "virtio-rng",
-			   "--device", "virtio-blk,file=/d.img,readonly=on", "--isolate", "per-device",
-			   "--accel=auto", "--memory", "1G", "--trace", "/t", "--console", "/c",
-			   "--timeout", "30", "--smp", "2", "--append", "a=1", "--append", "b=2",
-			   "--doorbell-poll-us", "0", "--rpc-spin-us", "50"});
+	a.insert(a.end(), {"--device",
+			   "virtio-sst,sim=/a,queue-size=64",
+			   "--device",
+			   "virtio-rng",
+			   "--device",
+			   "virtio-blk,file=/d.img,readonly=on",
+			   "--isolate",
+			   "per-device",
+			   "--accel=auto",
+			   "--memory",
+			   "1G",
+			   "--trace",
+			   "/t",
+			   "--console",
+			   "/c",
+			   "--timeout",
+			   "30",
+			   "--smp",
+			   "2",
+			   "--append",
+			   "a=1",
+			   "--append",
+			   "b=2",
+			   "--doorbell-poll-us",
+			   "0",
+			   "--rpc-spin-us",
+			   "50"});
 	auto r = parse(a);
 	ASSERT_TRUE(r.options) << r.error;
 	const Options &o = *r.options;
@@ -59,9 +87,9 @@ TEST(Options, AllDeviceKindsAndFlags)
 TEST(Options, RejectsBadInput)
 {
 	const std::vector<std::vector<std::string>> bad = {
-		{"--initrd", "I", "--device", "virtio-rng"},                 // no kernel
-		{"--kernel", "K", "--device", "virtio-rng"},                 // no initrd
-		{"--kernel", "K", "--initrd", "I"},                          // no device
+		{"--initrd", "I", "--device", "virtio-rng"},                  // no kernel
+		{"--kernel", "K", "--device", "virtio-rng"},                  // no initrd
+		{"--kernel", "K", "--initrd", "I"},                           // no device
 		{"--kernel", "K", "--initrd", "I", "--device", "virtio-sst"}, // no sim
 		{"--kernel", "K", "--initrd", "I", "--device", "virtio-blk"}, // no file
 		{"--kernel", "K", "--initrd", "I", "--device", "virtio-net"},
@@ -114,7 +142,8 @@ TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
 	GuestChannel ch{20, 21, 22, 23, {0, 1}};
 	Argv argv = guest_vm_argv(*r.options, false, ram, {ch});
 	std::string line = shell_quote(argv.args);
-	EXPECT_NE(line.find("mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"), std::string::npos);
+	EXPECT_NE(line.find("mem-path=/proc/self/fd/" + std::to_string(ram.fd()) + ",share=on"),
+		  std::string::npos);
 	EXPECT_NE(line.find("-device rpc-channel,id=ch0,fds=20:21:22"), std::string::npos);
 	EXPECT_NE(line.find("peer-fd=23"), std::string::npos);
 	EXPECT_NE(line.find("doorbell-poll-us=100"), std::string::npos);
@@ -164,8 +193,9 @@ TEST(Cmdline, CommasInPathsAreEscaped)
 TEST(Trace, DeviceVmGetsTheTraceAsDescriptors)
 {
 	auto a = base();
-	a.insert(a.end(), {"--device", "virtio-sst,sim=/s/sim.sock,protocol=acalsim", "--device", "virtio-rng",
-			   "--device", "virtio-blk,file=/img/disk.img,readonly=on", "--trace", "/t/run.vtrace"});
+	a.insert(a.end(),
+		 {"--device", "virtio-sst,sim=/s/sim.sock,protocol=acalsim", "--device", "virtio-rng",
+		  "--device", "virtio-blk,file=/img/disk.img,readonly=on", "--trace", "/t/run.vtrace"});
 	auto r = parse(a);
 	ASSERT_TRUE(r.options);
 	DeviceVmPlan plan;
@@ -178,7 +208,8 @@ TEST(Trace, DeviceVmGetsTheTraceAsDescriptors)
 	plan.trace_image_fds = {14};
 	Argv argv = device_vm_argv(*r.options, plan, r.options->memory_bytes);
 	std::string line = shell_quote(argv.args);
-	EXPECT_NE(line.find("rpc,setup-fd=9,trace-fd=12,trace-args=/proc/self/fd/13"), std::string::npos) << line;
+	EXPECT_NE(line.find("rpc,setup-fd=9,trace-fd=12,trace-args=/proc/self/fd/13"), std::string::npos)
+		<< line;
 	EXPECT_EQ(line.find("/t/run"), std::string::npos) << "the trace path must not reach the device VM";
 	for (int fd : {12, 13, 14})
 		EXPECT_NE(std::find(argv.inherit.begin(), argv.inherit.end(), fd), argv.inherit.end());

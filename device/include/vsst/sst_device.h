@@ -55,14 +55,12 @@ int vsst_dev_submit(vsst_dev *dev, const void *req, size_t len, uint64_t cookie)
 /* Readable (eventfd) while completions or events wait to be reaped. */
 int vsst_dev_notify_fd(vsst_dev *dev);
 
-typedef void (*vsst_dev_done_fn)(void *opaque, uint64_t cookie,
-				 const struct SSTResponse *resp);
+typedef void (*vsst_dev_done_fn)(void *opaque, uint64_t cookie, const struct SSTResponse *resp);
 typedef void (*vsst_dev_event_fn)(void *opaque, const struct SSTEvent *ev);
 
 /* Deliver queued completions and events on the calling thread. Returns how
  * many were delivered. */
-int vsst_dev_reap(vsst_dev *dev, vsst_dev_done_fn on_done, vsst_dev_event_fn on_event,
-		  void *opaque);
+int vsst_dev_reap(vsst_dev *dev, vsst_dev_done_fn on_done, vsst_dev_event_fn on_event, void *opaque);
 
 /* Device reset: every outstanding cookie is forgotten (no completion will
  * be delivered for it; late simulator replies are dropped). */
@@ -73,8 +71,8 @@ void vsst_dev_get_config(vsst_dev *dev, struct SSTConfig *cfg);
 uint64_t vsst_dev_features(vsst_dev *dev);
 
 struct vsst_dev_stats {
-	uint64_t requests, responses, local, forwarded, errors, no_device, timeouts, events,
-		reconnects, inflight;
+	uint64_t requests, responses, local, forwarded, errors, no_device, timeouts, events, reconnects,
+		inflight;
 	uint32_t connected;
 };
 void vsst_dev_get_stats(vsst_dev *dev, struct vsst_dev_stats *st);
@@ -94,7 +92,8 @@ void vsst_dev_get_stats(vsst_dev *dev, struct vsst_dev_stats *st);
  * be quick and must not call back into the core. No-op without a socket.
  */
 void vsst_dev_set_sim_observer(vsst_dev *dev,
-			       void (*fn)(void *opaque, int what, unsigned conn, const void *data, size_t len),
+			       void (*fn)(void *opaque, int what, unsigned conn, const void *data,
+					  size_t len),
 			       void *opaque);
 
 #ifdef __cplusplus

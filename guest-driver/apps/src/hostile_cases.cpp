@@ -40,10 +40,19 @@ std::string strf(const char *fmt, ...)
 	return buf;
 }
 
-HostileResult ok(std::string d = "ok") { return {true, std::move(d)}; }
-HostileResult bad(std::string d) { return {false, std::move(d)}; }
+HostileResult ok(std::string d = "ok")
+{
+	return {true, std::move(d)};
+}
+HostileResult bad(std::string d)
+{
+	return {false, std::move(d)};
+}
 
-const char *ename(int e) { return e ? (strerrorname_np(e) ?: "?") : "0"; }
+const char *ename(int e)
+{
+	return e ? (strerrorname_np(e) ?: "?") : "0";
+}
 
 // The raw calls, retried on EINTR; return the result or -errno. Through
 // syscall(2): the libc wrappers are declared nonnull, and NULL is the point.
@@ -169,15 +178,18 @@ std::string expect_idle(int fd)
 	return "";
 }
 
-int get_stats(int fd, sst_ioc_stats &st) { return xioctl(fd, SST_IOC_GET_STATS, &st); }
+int get_stats(int fd, sst_ioc_stats &st)
+{
+	return xioctl(fd, SST_IOC_GET_STATS, &st);
+}
 
 // ---- cases ----
 
 HostileResult write_bad_lengths(HostileContext &c)
 {
 	std::vector<uint8_t> buf(3 * kReq, 0);
-	for (size_t len : {size_t(0), size_t(1), size_t(23), size_t(24), kReq - 1, kReq + 1,
-			   2 * kReq - 1, 2 * kReq + 7}) {
+	for (size_t len :
+	     {size_t(0), size_t(1), size_t(23), size_t(24), kReq - 1, kReq + 1, 2 * kReq - 1, 2 * kReq + 7}) {
 		const ssize_t n = xwrite(c.fd, buf.data(), len);
 		if (n != -EINVAL)
 			return bad(strf("write of %zu bytes gave %s, want EINVAL", len,
@@ -319,9 +331,10 @@ HostileResult huge_counts(HostileContext &c)
 		return bad(strf("reading %zu answers: %s", queued, ename(-rc)));
 	if (auto e = expect_idle(c.fd); !e.empty())
 		return bad(e);
-	return ok(strf("5e5-request write -> 3 queued; 4 GB and 2^62 bytes -> error; SUBMIT 2^32-1 -> EFAULT/3; "
-		       "write of %zu -> %zu queued (max_per_fd %u)",
-		       many, queued, info.max_per_fd));
+	return ok(strf(
+		"5e5-request write -> 3 queued; 4 GB and 2^62 bytes -> error; SUBMIT 2^32-1 -> EFAULT/3; "
+		"write of %zu -> %zu queued (max_per_fd %u)",
+		many, queued, info.max_per_fd));
 }
 
 HostileResult bad_types(HostileContext &c)
@@ -412,14 +425,15 @@ HostileResult garbage_ioctls(HostileContext &c)
 			return bad(strf("ioctl 0x%lx gave %s, want ENOTTY/EINVAL", cmd, ename(-rc)));
 	}
 	// Known numbers with NULL and guard-page arguments.
-	const unsigned long known[] = {SST_IOC_GET_INFO,      SST_IOC_SUBMIT,	   SST_IOC_REAP,
-				       SST_IOC_SET_TIMEOUT,   SST_IOC_EVENTS_ENABLE, SST_IOC_GET_EVENTS,
+	const unsigned long known[] = {SST_IOC_GET_INFO,    SST_IOC_SUBMIT,        SST_IOC_REAP,
+				       SST_IOC_SET_TIMEOUT, SST_IOC_EVENTS_ENABLE, SST_IOC_GET_EVENTS,
 				       SST_IOC_GET_STATS};
 	for (unsigned long cmd : known) {
 		for (void *arg : {static_cast<void *>(nullptr), static_cast<void *>(g.guard())}) {
 			rc = xioctl(c.fd, cmd, arg);
 			if (rc != -EFAULT)
-				return bad(strf("ioctl 0x%lx(%p) gave %s, want EFAULT", cmd, arg, ename(-rc)));
+				return bad(
+					strf("ioctl 0x%lx(%p) gave %s, want EFAULT", cmd, arg, ename(-rc)));
 		}
 	}
 	// Malformed structures.
@@ -580,8 +594,8 @@ HostileResult random_requests(HostileContext &c)
 		// Mostly sane flags so that some requests reach the simulator.
 		r.flags = (pick >> 8) % 4 == 0 ? uint32_t(pick >> 32) : 0;
 		if (r.type == SST_REQ_READ || r.type == SST_REQ_WRITE) {
-			r.payload.memory.addr = (pick >> 16) % 2 ? (splitmix(s) % (c.memory_size + 8192))
-							       : splitmix(s);
+			r.payload.memory.addr =
+				(pick >> 16) % 2 ? (splitmix(s) % (c.memory_size + 8192)) : splitmix(s);
 			r.payload.memory.size = uint32_t(splitmix(s) % (SST_MAX_DATA_SIZE + 64));
 		}
 		if (r.type == SST_REQ_COMPUTE) {
@@ -596,8 +610,8 @@ HostileResult random_requests(HostileContext &c)
 				return bad(strf("batch at %u: %s", i, e.c_str()));
 			for (const auto &resp : resps) {
 				statuses[resp.status]++;
-				if (resp.status == SST_STATUS_TIMEOUT || resp.status == SST_STATUS_NO_DEVICE ||
-				    resp.status == SST_STATUS_BUSY)
+				if (resp.status == SST_STATUS_TIMEOUT ||
+				    resp.status == SST_STATUS_NO_DEVICE || resp.status == SST_STATUS_BUSY)
 					return bad(strf("a random request got %s",
 							std::string(status_name(resp.status)).c_str()));
 			}
@@ -627,8 +641,8 @@ HostileResult health(HostileContext &c)
 	if (get_stats(c.fd, st) < 0)
 		return bad("GET_STATS failed");
 	if (st.bad_responses || st.in_flight)
-		return bad(strf("stats: bad_responses=%llu in_flight=%u", (unsigned long long)st.bad_responses,
-				st.in_flight));
+		return bad(strf("stats: bad_responses=%llu in_flight=%u",
+				(unsigned long long)st.bad_responses, st.in_flight));
 	return ok(strf("NOOP, COMPUTE, WRITE/READ ok; stats submitted=%llu completed=%llu timeouts=%llu "
 		       "bad_responses=0",
 		       (unsigned long long)st.submitted, (unsigned long long)st.completed,
@@ -643,12 +657,15 @@ const std::vector<HostileCase> &hostile_cases()
 		{"write_bad_lengths", "write() of lengths that are not whole requests", write_bad_lengths},
 		{"read_bad_lengths", "read() shorter than a response", read_bad_lengths},
 		{"bad_pointers", "NULL and unmapped buffers for read()/write()", bad_pointers},
-		{"huge_counts", "million-request writes, 2^32-1 SUBMIT/REAP counts, quota overrun", huge_counts},
+		{"huge_counts", "million-request writes, 2^32-1 SUBMIT/REAP counts, quota overrun",
+		 huge_counts},
 		{"bad_types", "unknown request types and flags", bad_types},
 		{"out_of_range", "READ/WRITE past memory, overflowing, oversize; bad COMPUTE/CONFIGURE",
 		 out_of_range},
-		{"garbage_ioctls", "unknown ioctl numbers, NULL arguments, malformed structures", garbage_ioctls},
-		{"abandoned_requests", "fd closed and process killed with requests in flight", abandoned_requests},
+		{"garbage_ioctls", "unknown ioctl numbers, NULL arguments, malformed structures",
+		 garbage_ioctls},
+		{"abandoned_requests", "fd closed and process killed with requests in flight",
+		 abandoned_requests},
 		{"random_requests", "requests made of random bytes", random_requests},
 		{"health", "the device still works and the driver counted nothing bad", health},
 	};

@@ -14,8 +14,8 @@
 namespace vsst::guest {
 
 struct HostileContext {
-	std::string device;	// /dev/sstN
-	int fd = -1;		// open on device
+	std::string device;       // /dev/sstN
+	int fd = -1;              // open on device
 	uint64_t memory_size = 0; // device memory (GET_INFO)
 	uint64_t seed = 1;
 	unsigned random_count = 400; // requests of the random_requests case

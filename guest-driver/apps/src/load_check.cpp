@@ -34,7 +34,7 @@ struct Lane {
 class Worker {
 public:
 	Worker(Channel &ch, const LoadWorkerParams &p, LoadCounters &c)
-	    : ch_(ch), p_(p), c_(c), lanes_(p.depth), buf_(p.depth)
+		: ch_(ch), p_(p), c_(c), lanes_(p.depth), buf_(p.depth)
 	{
 		for (unsigned i = 0; i < p.depth; i++)
 			lanes_[i].addr = kAreaBase + (uint64_t(p.index) * p.depth + i) * kLanePage;
@@ -166,8 +166,7 @@ private:
 
 } // namespace
 
-int run_load_worker(Channel &ch, const LoadWorkerParams &p, LoadCounters &c,
-		    const std::atomic<bool> &stop)
+int run_load_worker(Channel &ch, const LoadWorkerParams &p, LoadCounters &c, const std::atomic<bool> &stop)
 {
 	if (p.depth == 0 || p.io_size == 0 || p.io_size > SST_MAX_WRITE_SIZE || p.compute_units == 0)
 		return -EINVAL;

@@ -27,8 +27,8 @@ struct LoadCounters {
 	std::atomic<uint64_t> duplicate{0};
 	std::atomic<uint64_t> unknown{0};
 	std::atomic<uint64_t> lost{0};
-	std::atomic<uint64_t> mismatch{0};   // READ data differs from the last OK WRITE
-	std::atomic<uint64_t> io_errors{0};  // write()/read() failures other than ENODATA
+	std::atomic<uint64_t> mismatch{0};  // READ data differs from the last OK WRITE
+	std::atomic<uint64_t> io_errors{0}; // write()/read() failures other than ENODATA
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
@@ -45,8 +45,7 @@ struct LoadWorkerParams {
 // Runs until *stop becomes true (or max_requests were submitted), then
 // drains. Returns 0, or -errno if the channel failed so that the lanes
 // cannot be accounted for (those requests count as lost).
-int run_load_worker(Channel &ch, const LoadWorkerParams &p, LoadCounters &c,
-		    const std::atomic<bool> &stop);
+int run_load_worker(Channel &ch, const LoadWorkerParams &p, LoadCounters &c, const std::atomic<bool> &stop);
 
 // "submitted=.. answered=.. ok=.. ..." for the report lines.
 std::string describe(const LoadCounters &c);

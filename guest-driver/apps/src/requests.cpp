@@ -8,10 +8,10 @@
 namespace vsst::guest {
 namespace {
 
-constexpr std::array<std::string_view, SST_REQ_MAX> kTypeNames = {
-	"noop", "echo", "compute", "read", "write", "reset", "get_info", "configure"};
+constexpr std::array<std::string_view, SST_REQ_MAX> kTypeNames = {"noop",  "echo",  "compute",  "read",
+								  "write", "reset", "get_info", "configure"};
 
-constexpr std::array<std::string_view, 6> kStatusNames = {"OK",	 "ERROR",   "BUSY",
+constexpr std::array<std::string_view, 6> kStatusNames = {"OK",      "ERROR",   "BUSY",
 							  "INVALID", "TIMEOUT", "NO_DEVICE"};
 
 // splitmix64: small, fast, and the same everywhere.
@@ -41,8 +41,7 @@ SSTRequest make_echo(uint64_t user_data, const uint8_t *data, size_t len)
 	return req;
 }
 
-SSTRequest make_compute(uint64_t user_data, uint64_t units, uint32_t latency_model,
-			uint32_t flags)
+SSTRequest make_compute(uint64_t user_data, uint64_t units, uint32_t latency_model, uint32_t flags)
 {
 	SSTRequest req = make_request(SST_REQ_COMPUTE, user_data);
 	req.flags = flags;

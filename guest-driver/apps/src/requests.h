@@ -14,8 +14,7 @@ namespace vsst::guest {
 
 SSTRequest make_request(uint32_t type, uint64_t user_data);
 SSTRequest make_echo(uint64_t user_data, const uint8_t *data, size_t len);
-SSTRequest make_compute(uint64_t user_data, uint64_t units, uint32_t latency_model,
-			uint32_t flags = 0);
+SSTRequest make_compute(uint64_t user_data, uint64_t units, uint32_t latency_model, uint32_t flags = 0);
 SSTRequest make_read(uint64_t user_data, uint64_t addr, uint32_t size);
 // len must not exceed SST_MAX_WRITE_SIZE.
 SSTRequest make_write(uint64_t user_data, uint64_t addr, const uint8_t *data, uint32_t len);
@@ -26,9 +25,8 @@ const uint8_t *write_data(const SSTRequest &req);
 
 enum class Pattern { zeros, ones, alternating, walking, counter, random };
 std::string_view pattern_name(Pattern p);
-inline constexpr Pattern kAllPatterns[] = {Pattern::zeros,   Pattern::ones,
-					   Pattern::alternating, Pattern::walking,
-					   Pattern::counter, Pattern::random};
+inline constexpr Pattern kAllPatterns[] = {Pattern::zeros,   Pattern::ones,    Pattern::alternating,
+					   Pattern::walking, Pattern::counter, Pattern::random};
 
 // Fills out[0..len) with pattern p; seed varies the counter and random ones.
 void fill_pattern(Pattern p, uint64_t seed, uint8_t *out, size_t len);

@@ -32,10 +32,10 @@ struct Options {
 	uint32_t type = SST_REQ_NOOP;
 	unsigned depth = 1;
 	unsigned procs = 1;
-	unsigned count = 10000;	 // measured requests per process
-	unsigned warmup = 100;	 // unmeasured requests per process first
-	unsigned size = 64;	 // bytes of READ/WRITE
-	uint64_t units = 100;	 // COMPUTE units
+	unsigned count = 10000;  // measured requests per process
+	unsigned warmup = 100;   // unmeasured requests per process first
+	unsigned size = 64;      // bytes of READ/WRITE
+	uint64_t units = 100;    // COMPUTE units
 	bool ioctl_mode = false; // SUBMIT/REAP instead of write()/read()
 	unsigned timeout_s = 600;
 };
@@ -59,23 +59,21 @@ uint64_t now_ns()
 
 void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sst-bench [options]\n"
-		"  -d, --device PATH   device node (default /dev/sst0)\n"
-		"  -t, --type NAME     noop|echo|compute|read|write|get_info (default noop)\n"
-		"  -q, --depth N       requests in flight per process (default 1)\n"
-		"  -p, --procs N       processes (default 1)\n"
-		"  -n, --count N       measured requests per process (default 10000)\n"
-		"  -w, --warmup N      unmeasured requests per process first (default 100)\n"
-		"  -s, --size N        bytes per READ/WRITE (default 64)\n"
-		"  -u, --units N       compute units per COMPUTE (default 100)\n"
-		"  -m, --mode MODE     rw (write/read, default) or ioctl (SUBMIT/REAP)\n"
-		"  -T, --timeout-s N   bound on the whole run (default 600)\n"
-		"  -h, --help          this text\n");
+	fprintf(out, "usage: sst-bench [options]\n"
+		     "  -d, --device PATH   device node (default /dev/sst0)\n"
+		     "  -t, --type NAME     noop|echo|compute|read|write|get_info (default noop)\n"
+		     "  -q, --depth N       requests in flight per process (default 1)\n"
+		     "  -p, --procs N       processes (default 1)\n"
+		     "  -n, --count N       measured requests per process (default 10000)\n"
+		     "  -w, --warmup N      unmeasured requests per process first (default 100)\n"
+		     "  -s, --size N        bytes per READ/WRITE (default 64)\n"
+		     "  -u, --units N       compute units per COMPUTE (default 100)\n"
+		     "  -m, --mode MODE     rw (write/read, default) or ioctl (SUBMIT/REAP)\n"
+		     "  -T, --timeout-s N   bound on the whole run (default 600)\n"
+		     "  -h, --help          this text\n");
 }
 
-bool parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
-		unsigned long long *out)
+bool parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
 {
 	char *end = nullptr;
 	errno = 0;
@@ -107,8 +105,7 @@ SSTRequest make_template(const Options &o, unsigned proc, uint64_t memory_size)
 }
 
 // Runs one process's share. lat receives count latencies in ns.
-void run_proc(const Options &o, unsigned proc, uint64_t memory_size, uint64_t *lat,
-	      ProcResult *res)
+void run_proc(const Options &o, unsigned proc, uint64_t memory_size, uint64_t *lat, ProcResult *res)
 {
 	int err = 0;
 	auto ch = open_device(o.device, &err);
@@ -206,18 +203,12 @@ int main(int argc, char **argv)
 {
 	Options o;
 	static const option opts[] = {
-		{"device", required_argument, nullptr, 'd'},
-		{"type", required_argument, nullptr, 't'},
-		{"depth", required_argument, nullptr, 'q'},
-		{"procs", required_argument, nullptr, 'p'},
-		{"count", required_argument, nullptr, 'n'},
-		{"warmup", required_argument, nullptr, 'w'},
-		{"size", required_argument, nullptr, 's'},
-		{"units", required_argument, nullptr, 'u'},
-		{"mode", required_argument, nullptr, 'm'},
-		{"timeout-s", required_argument, nullptr, 'T'},
-		{"help", no_argument, nullptr, 'h'},
-		{nullptr, 0, nullptr, 0},
+		{"device", required_argument, nullptr, 'd'}, {"type", required_argument, nullptr, 't'},
+		{"depth", required_argument, nullptr, 'q'},  {"procs", required_argument, nullptr, 'p'},
+		{"count", required_argument, nullptr, 'n'},  {"warmup", required_argument, nullptr, 'w'},
+		{"size", required_argument, nullptr, 's'},   {"units", required_argument, nullptr, 'u'},
+		{"mode", required_argument, nullptr, 'm'},   {"timeout-s", required_argument, nullptr, 'T'},
+		{"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
 	};
 	int c;
 	unsigned long long v = 0;
@@ -300,7 +291,8 @@ int main(int argc, char **argv)
 		if (auto ch = open_device(o.device, &err)) {
 			sst_ioc_info info{};
 			if (ch->info(&info) == 0 && info.max_per_fd && o.depth > info.max_per_fd) {
-				fprintf(stderr, "sst-bench: depth %u above the driver's max_per_fd, using %u\n",
+				fprintf(stderr,
+					"sst-bench: depth %u above the driver's max_per_fd, using %u\n",
 					o.depth, info.max_per_fd);
 				o.depth = info.max_per_fd;
 			}
@@ -313,8 +305,8 @@ int main(int argc, char **argv)
 	// Results and latencies live in shared memory the children write.
 	const size_t lat_bytes = size_t(o.procs) * o.count * sizeof(uint64_t);
 	const size_t res_bytes = size_t(o.procs) * sizeof(ProcResult);
-	void *shm = mmap(nullptr, res_bytes + lat_bytes, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *shm = mmap(nullptr, res_bytes + lat_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0);
 	if (shm == MAP_FAILED) {
 		fprintf(stderr, "sst-bench: mmap: %s\n", strerror(errno));
 		return 1;
@@ -365,8 +357,7 @@ int main(int argc, char **argv)
 			kill(p, SIGKILL);
 		while (waitpid(-1, nullptr, 0) > 0) {
 		}
-		fprintf(stderr, "sst-bench: %u process(es) did not finish in %u s\n", left,
-			o.timeout_s);
+		fprintf(stderr, "sst-bench: %u process(es) did not finish in %u s\n", left, o.timeout_s);
 	}
 
 	uint64_t start = ~0ull, end = 0, errors = 0, completed = 0;
@@ -395,15 +386,14 @@ int main(int argc, char **argv)
 	const double avg = all.empty() ? 0.0 : double(sum) / double(all.size());
 	printf("VSST-BENCH type=%.*s mode=%s depth=%u procs=%u n=%llu p50_us=%.1f p99_us=%.1f "
 	       "min_us=%.1f avg_us=%.1f max_us=%.1f rps=%.0f errors=%llu\n",
-	       int(type_name(o.type).size()), type_name(o.type).data(),
-	       o.ioctl_mode ? "ioctl" : "rw", o.depth, o.procs, (unsigned long long)completed,
-	       double(p50) / 1e3, double(p99) / 1e3, all.empty() ? 0.0 : double(all.front()) / 1e3,
-	       avg / 1e3, all.empty() ? 0.0 : double(all.back()) / 1e3,
-	       secs > 0 ? double(completed) / secs : 0.0, (unsigned long long)errors);
+	       int(type_name(o.type).size()), type_name(o.type).data(), o.ioctl_mode ? "ioctl" : "rw",
+	       o.depth, o.procs, (unsigned long long)completed, double(p50) / 1e3, double(p99) / 1e3,
+	       all.empty() ? 0.0 : double(all.front()) / 1e3, avg / 1e3,
+	       all.empty() ? 0.0 : double(all.back()) / 1e3, secs > 0 ? double(completed) / secs : 0.0,
+	       (unsigned long long)errors);
 	if (first_rc)
 		fprintf(stderr, "sst-bench: a process stopped early: %s\n", strerror(-first_rc));
-	const bool ok = !left && !first_rc && !errors &&
-			completed == uint64_t(o.procs) * o.count;
+	const bool ok = !left && !first_rc && !errors && completed == uint64_t(o.procs) * o.count;
 	munmap(shm, res_bytes + lat_bytes);
 	return ok ? 0 : 1;
 }

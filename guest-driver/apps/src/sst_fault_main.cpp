@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <new>
 #include <set>
@@ -107,8 +107,12 @@ int hostile_main(int argc, char **argv)
 				      {}};
 	for (int c; (c = getopt_long(argc, argv, "d:c:s:n:lh", opts, nullptr)) != -1;) {
 		switch (c) {
-		case 'd': ctx.device = optarg; break;
-		case 'c': only.insert(optarg); break;
+		case 'd':
+			ctx.device = optarg;
+			break;
+		case 'c':
+			only.insert(optarg);
+			break;
 		case 's':
 			if (!parse_uint(optarg, UINT64_MAX, &v))
 				return usage(stderr), 2;
@@ -119,9 +123,15 @@ int hostile_main(int argc, char **argv)
 				return usage(stderr), 2;
 			ctx.random_count = unsigned(v);
 			break;
-		case 'l': list = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'l':
+			list = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc)
@@ -177,7 +187,10 @@ struct Shared {
 };
 
 std::atomic<bool> *g_stop = nullptr;
-void on_signal(int) { g_stop->store(true); }
+void on_signal(int)
+{
+	g_stop->store(true);
+}
 
 int load_main(int argc, char **argv)
 {
@@ -205,7 +218,9 @@ int load_main(int argc, char **argv)
 				      {}};
 	for (int c; (c = getopt_long(argc, argv, "d:p:q:t:N:r:a:m:z:u:T:h", opts, nullptr)) != -1;) {
 		switch (c) {
-		case 'd': devices.push_back(optarg); break;
+		case 'd':
+			devices.push_back(optarg);
+			break;
 		case 'p':
 			if (!parse_uint(optarg, 256, &v) || v == 0)
 				return usage(stderr), 2;
@@ -273,9 +288,15 @@ int load_main(int argc, char **argv)
 				return usage(stderr), 2;
 			timeout_ms = uint32_t(v);
 			break;
-		case kNoVerify: wp.verify = false; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case kNoVerify:
+			wp.verify = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc)
@@ -308,7 +329,8 @@ int load_main(int argc, char **argv)
 			int err = 0;
 			auto ch = open_device(dev, &err);
 			if (!ch) {
-				fprintf(stderr, "sst-fault load: worker %u: %s: %s\n", i, dev.c_str(), strerror(-err));
+				fprintf(stderr, "sst-fault load: worker %u: %s: %s\n", i, dev.c_str(),
+					strerror(-err));
 				sh->counters.io_errors++;
 				_exit(1);
 			}

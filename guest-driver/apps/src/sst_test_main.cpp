@@ -22,17 +22,16 @@ using vsst::guest::CaseResult;
 
 void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sst-test [options]\n"
-		"  -d, --device PATH     device node (default /dev/sst0)\n"
-		"  -c, --case NAME       run only this case (repeatable)\n"
-		"  -p, --procs N         processes in concurrent_procs (default 4)\n"
-		"  -n, --iterations N    iterations per process there (default 200)\n"
-		"  -s, --seed N          seed of the data patterns (default 1)\n"
-		"  -l, --list            list the cases and exit\n"
-		"  -h, --help            this text\n"
-		"Output: 'VSST-RESULT <case> PASS|FAIL|SKIP <detail>' per case and\n"
-		"'VSST-RESULT summary pass=N fail=M skip=K'. Exit 0 iff fail=0.\n");
+	fprintf(out, "usage: sst-test [options]\n"
+		     "  -d, --device PATH     device node (default /dev/sst0)\n"
+		     "  -c, --case NAME       run only this case (repeatable)\n"
+		     "  -p, --procs N         processes in concurrent_procs (default 4)\n"
+		     "  -n, --iterations N    iterations per process there (default 200)\n"
+		     "  -s, --seed N          seed of the data patterns (default 1)\n"
+		     "  -l, --list            list the cases and exit\n"
+		     "  -h, --help            this text\n"
+		     "Output: 'VSST-RESULT <case> PASS|FAIL|SKIP <detail>' per case and\n"
+		     "'VSST-RESULT summary pass=N fail=M skip=K'. Exit 0 iff fail=0.\n");
 }
 
 bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -74,14 +73,10 @@ int main(int argc, char **argv)
 	bool list = false;
 
 	static const option opts[] = {
-		{"device", required_argument, nullptr, 'd'},
-		{"case", required_argument, nullptr, 'c'},
-		{"procs", required_argument, nullptr, 'p'},
-		{"iterations", required_argument, nullptr, 'n'},
-		{"seed", required_argument, nullptr, 's'},
-		{"list", no_argument, nullptr, 'l'},
-		{"help", no_argument, nullptr, 'h'},
-		{nullptr, 0, nullptr, 0},
+		{"device", required_argument, nullptr, 'd'}, {"case", required_argument, nullptr, 'c'},
+		{"procs", required_argument, nullptr, 'p'},  {"iterations", required_argument, nullptr, 'n'},
+		{"seed", required_argument, nullptr, 's'},   {"list", no_argument, nullptr, 'l'},
+		{"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "d:c:p:n:s:lh", opts, nullptr)) != -1) {
@@ -129,8 +124,8 @@ int main(int argc, char **argv)
 	const auto &cases = vsst::guest::all_cases();
 	if (list) {
 		for (const auto &tc : cases)
-			printf("%-18.*s %.*s\n", int(tc.name.size()), tc.name.data(),
-			       int(tc.what.size()), tc.what.data());
+			printf("%-18.*s %.*s\n", int(tc.name.size()), tc.name.data(), int(tc.what.size()),
+			       tc.what.data());
 		return 0;
 	}
 	for (const auto &name : only) {
@@ -150,8 +145,7 @@ int main(int argc, char **argv)
 		printf("VSST-RESULT summary pass=0 fail=1 skip=0\n");
 		return 1;
 	}
-	CaseContext ctx{*ch,
-			[device](int *e) { return vsst::guest::open_device(device, e); },
+	CaseContext ctx{*ch, [device](int *e) { return vsst::guest::open_device(device, e); },
 			sysfs_dir_for(device)};
 	ctx.procs = static_cast<unsigned>(procs);
 	ctx.iterations = static_cast<unsigned>(iterations);
@@ -166,8 +160,8 @@ int main(int argc, char **argv)
 		if (!only.empty() && !only.count(std::string(tc.name)))
 			continue;
 		CaseResult r = tc.run(ctx);
-		if (const unsigned left = vsst::guest::drain_channel(*ch); left && r.outcome ==
-			CaseResult::Outcome::pass)
+		if (const unsigned left = vsst::guest::drain_channel(*ch);
+		    left && r.outcome == CaseResult::Outcome::pass)
 			r = {CaseResult::Outcome::fail, "left " + std::to_string(left) + " responses unread"};
 		print_result(tc.name, r);
 		switch (r.outcome) {

@@ -34,15 +34,26 @@ std::string strf(const char *fmt, ...)
 	return buf;
 }
 
-CaseResult pass(std::string detail = "ok") { return {Outcome::pass, std::move(detail)}; }
-CaseResult fail(std::string detail) { return {Outcome::fail, std::move(detail)}; }
-CaseResult skip(std::string detail) { return {Outcome::skip, std::move(detail)}; }
+CaseResult pass(std::string detail = "ok")
+{
+	return {Outcome::pass, std::move(detail)};
+}
+CaseResult fail(std::string detail)
+{
+	return {Outcome::fail, std::move(detail)};
+}
+CaseResult skip(std::string detail)
+{
+	return {Outcome::skip, std::move(detail)};
+}
 
-std::string err_str(int neg_errno) { return strf("errno=%s", strerrorname_np(-neg_errno) ?: "?"); }
+std::string err_str(int neg_errno)
+{
+	return strf("errno=%s", strerrorname_np(-neg_errno) ?: "?");
+}
 
 // Checks the parts of a response every request type shares.
-bool check_header(const SSTResponse &resp, const SSTRequest &req, uint32_t want_status,
-		  std::string &why)
+bool check_header(const SSTResponse &resp, const SSTRequest &req, uint32_t want_status, std::string &why)
 {
 	if (resp.status != want_status) {
 		why = strf("status=%s want=%s", std::string(status_name(resp.status)).c_str(),
@@ -75,7 +86,10 @@ std::string exchange(Channel &ch, const SSTRequest &req, SSTResponse &resp, uint
 
 // Largest address range the memory cases use; keeps away from the ends
 // the boundary cases own.
-uint64_t mem_span(const CaseContext &ctx) { return ctx.memory_size; }
+uint64_t mem_span(const CaseContext &ctx)
+{
+	return ctx.memory_size;
+}
 
 CaseResult case_driver_info(CaseContext &ctx)
 {
@@ -112,12 +126,11 @@ CaseResult case_echo(CaseContext &ctx)
 		if (auto why = exchange(ctx.ch, req, resp, SST_STATUS_OK); !why.empty())
 			return fail(std::string(pattern_name(p)) + " " + why);
 		if (auto at = first_difference(resp.payload.data, data, sizeof(data)))
-			return fail(strf("%s: byte %zu is %#x want %#x",
-					 std::string(pattern_name(p)).c_str(), *at,
-					 resp.payload.data[*at], data[*at]));
+			return fail(strf("%s: byte %zu is %#x want %#x", std::string(pattern_name(p)).c_str(),
+					 *at, resp.payload.data[*at], data[*at]));
 		if (resp.result != sizeof(data))
-			return fail(strf("result=%llu want=%zu", (unsigned long long)resp.result,
-					 sizeof(data)));
+			return fail(
+				strf("result=%llu want=%zu", (unsigned long long)resp.result, sizeof(data)));
 		n++;
 	}
 	return pass(strf("patterns=%u bytes=%zu", n, sizeof(data)));
@@ -137,8 +150,8 @@ CaseResult case_get_info(CaseContext &ctx)
 				 (unsigned long long)info.memory_size,
 				 (unsigned long long)info.max_compute_units));
 	return pass(strf("memory_size=%llu compute_units=%llu capabilities=%#x",
-			 (unsigned long long)info.memory_size,
-			 (unsigned long long)info.max_compute_units, info.capabilities));
+			 (unsigned long long)info.memory_size, (unsigned long long)info.max_compute_units,
+			 info.capabilities));
 }
 
 CaseResult case_compute(CaseContext &ctx)
@@ -186,8 +199,7 @@ CaseResult case_reset(CaseContext &ctx)
 }
 
 // WRITE data at addr then READ it back and compare.
-std::string write_read(Channel &ch, uint64_t addr, const uint8_t *data, uint32_t len,
-		       uint64_t tag)
+std::string write_read(Channel &ch, uint64_t addr, const uint8_t *data, uint32_t len, uint64_t tag)
 {
 	SSTResponse resp;
 	const SSTRequest w = make_write(tag, addr, data, len);
@@ -197,8 +209,8 @@ std::string write_read(Channel &ch, uint64_t addr, const uint8_t *data, uint32_t
 	if (auto why = exchange(ch, r, resp, SST_STATUS_OK); !why.empty())
 		return strf("read addr=%#llx len=%u ", (unsigned long long)addr, len) + why;
 	if (auto at = first_difference(resp.payload.data, data, len))
-		return strf("addr=%#llx len=%u: byte %zu is %#x want %#x",
-			    (unsigned long long)addr, len, *at, resp.payload.data[*at], data[*at]);
+		return strf("addr=%#llx len=%u: byte %zu is %#x want %#x", (unsigned long long)addr, len, *at,
+			    resp.payload.data[*at], data[*at]);
 	return {};
 }
 
@@ -212,11 +224,11 @@ CaseResult case_write_read(CaseContext &ctx)
 		uint32_t len;
 	};
 	const Span spans[] = {
-		{0, SST_MAX_WRITE_SIZE},		  // start of memory, largest write
-		{0x1001, 1000},				  // unaligned
-		{0x10003, 1},				  // one byte
-		{0x12345, 64},				  // small, odd address
-		{mem / 2 + 7, 3001},			  // middle
+		{0, SST_MAX_WRITE_SIZE},                        // start of memory, largest write
+		{0x1001, 1000},                                 // unaligned
+		{0x10003, 1},                                   // one byte
+		{0x12345, 64},                                  // small, odd address
+		{mem / 2 + 7, 3001},                            // middle
 		{mem - SST_MAX_WRITE_SIZE, SST_MAX_WRITE_SIZE}, // ends at the last byte
 	};
 	uint8_t data[SST_MAX_WRITE_SIZE];
@@ -224,8 +236,7 @@ CaseResult case_write_read(CaseContext &ctx)
 	for (Pattern p : kAllPatterns) {
 		for (const Span &s : spans) {
 			fill_pattern(p, ctx.seed * 131 + n, data, s.len);
-			if (auto why = write_read(ctx.ch, s.addr, data, s.len, 0x7000 + 2 * n);
-			    !why.empty())
+			if (auto why = write_read(ctx.ch, s.addr, data, s.len, 0x7000 + 2 * n); !why.empty())
 				return fail(std::string(pattern_name(p)) + " " + why);
 			n++;
 		}
@@ -237,16 +248,15 @@ CaseResult case_write_read(CaseContext &ctx)
 	const uint64_t base = 0x40000;
 	SSTResponse resp;
 	const SSTRequest w1 = make_write(0x7f00, base, big, SST_MAX_WRITE_SIZE);
-	const SSTRequest w2 = make_write(0x7f01, base + SST_MAX_WRITE_SIZE,
-					 big + SST_MAX_WRITE_SIZE,
+	const SSTRequest w2 = make_write(0x7f01, base + SST_MAX_WRITE_SIZE, big + SST_MAX_WRITE_SIZE,
 					 SST_MAX_DATA_SIZE - SST_MAX_WRITE_SIZE);
 	const SSTRequest rd = make_read(0x7f02, base, SST_MAX_DATA_SIZE);
 	for (const SSTRequest *req : {&w1, &w2, &rd})
 		if (auto why = exchange(ctx.ch, *req, resp, SST_STATUS_OK); !why.empty())
 			return fail("max read " + why);
 	if (auto at = first_difference(resp.payload.data, big, sizeof(big)))
-		return fail(strf("max read: byte %zu is %#x want %#x", *at, resp.payload.data[*at],
-				 big[*at]));
+		return fail(
+			strf("max read: byte %zu is %#x want %#x", *at, resp.payload.data[*at], big[*at]));
 	return pass(strf("round_trips=%u max_read=%d", n + 1, SST_MAX_DATA_SIZE));
 }
 
@@ -293,21 +303,20 @@ CaseResult case_out_of_range(CaseContext &ctx)
 		uint32_t len;
 	};
 	const Bad bad[] = {
-		{mem, 16},		 // first byte past the end
-		{mem - 16, 32},		 // straddles the end
-		{mem + 0x100000, 8},	 // far beyond
-		{~0ull - 7, 16},	 // wraps around
+		{mem, 16},           // first byte past the end
+		{mem - 16, 32},      // straddles the end
+		{mem + 0x100000, 8}, // far beyond
+		{~0ull - 7, 16},     // wraps around
 	};
 	for (const Bad &b : bad) {
 		SSTResponse resp;
 		const SSTRequest r = make_read(0x8210, b.addr, b.len);
 		if (auto why = exchange(ctx.ch, r, resp, SST_STATUS_INVALID); !why.empty())
-			return fail(strf("read addr=%#llx len=%u ", (unsigned long long)b.addr,
-					 b.len) + why);
+			return fail(strf("read addr=%#llx len=%u ", (unsigned long long)b.addr, b.len) + why);
 		const SSTRequest w = make_write(0x8211, b.addr, junk, b.len);
 		if (auto why = exchange(ctx.ch, w, resp, SST_STATUS_INVALID); !why.empty())
-			return fail(strf("write addr=%#llx len=%u ", (unsigned long long)b.addr,
-					 b.len) + why);
+			return fail(strf("write addr=%#llx len=%u ", (unsigned long long)b.addr, b.len) +
+				    why);
 	}
 	SSTResponse resp;
 	const SSTRequest r = make_read(0x8220, mem - 32, 32);
@@ -332,12 +341,11 @@ CaseResult case_bad_sizes(CaseContext &ctx)
 	};
 	for (const Bad &b : bad) {
 		SSTResponse resp;
-		SSTRequest req = b.type == SST_REQ_READ ? make_read(0x8300, 0, b.len)
-							: make_write(0x8300, 0, data, 0);
+		SSTRequest req =
+			b.type == SST_REQ_READ ? make_read(0x8300, 0, b.len) : make_write(0x8300, 0, data, 0);
 		req.payload.memory.size = b.len;
 		if (auto why = exchange(ctx.ch, req, resp, SST_STATUS_INVALID); !why.empty())
-			return fail(strf("%s size=%u ", std::string(type_name(b.type)).c_str(),
-					 b.len) + why);
+			return fail(strf("%s size=%u ", std::string(type_name(b.type)).c_str(), b.len) + why);
 	}
 	return pass("zero and oversize READ/WRITE INVALID");
 }
@@ -405,8 +413,7 @@ CaseResult case_short_io(CaseContext &ctx)
 }
 
 // Checks a set of responses against the echo requests that produced them.
-std::string check_echo_set(const std::vector<SSTRequest> &reqs, const SSTResponse *resps,
-			   size_t n)
+std::string check_echo_set(const std::vector<SSTRequest> &reqs, const SSTResponse *resps, size_t n)
 {
 	std::map<uint64_t, const SSTRequest *> by_tag;
 	for (const auto &r : reqs)
@@ -423,10 +430,10 @@ std::string check_echo_set(const std::vector<SSTRequest> &reqs, const SSTRespons
 			return why;
 		if (!ids.insert(resp.request_id).second)
 			return strf("duplicate request_id=%llu", (unsigned long long)resp.request_id);
-		if (auto at = first_difference(resp.payload.data, it->second->payload.data,
-					       SST_MAX_DATA_SIZE))
-			return strf("user_data=%llu byte %zu differs",
-				    (unsigned long long)resp.user_data, *at);
+		if (auto at =
+			    first_difference(resp.payload.data, it->second->payload.data, SST_MAX_DATA_SIZE))
+			return strf("user_data=%llu byte %zu differs", (unsigned long long)resp.user_data,
+				    *at);
 		by_tag.erase(it);
 	}
 	if (!by_tag.empty())
@@ -524,16 +531,15 @@ CaseResult case_batch_ioctl(CaseContext &ctx)
 	for (int rounds = 0; total < kN && rounds < 200; rounds++) {
 		if (sent < kN) {
 			uint32_t submitted = 0;
-			const int rc = ctx.ch.submit(reqs.data() + sent, kN - sent, ids.data() + sent,
-						     false, &submitted);
+			const int rc = ctx.ch.submit(reqs.data() + sent, kN - sent, ids.data() + sent, false,
+						     &submitted);
 			if (rc && rc != -EAGAIN)
 				return fail("SUBMIT " + err_str(rc));
 			sent += submitted;
 			calls++;
 		}
 		uint32_t reaped = 0;
-		const int rc = ctx.ch.reap(resps.data() + total, kN - total, sent - total, 10000,
-					   &reaped);
+		const int rc = ctx.ch.reap(resps.data() + total, kN - total, sent - total, 10000, &reaped);
 		if (rc)
 			return fail("REAP " + err_str(rc));
 		total += reaped;
@@ -549,8 +555,7 @@ CaseResult case_batch_ioctl(CaseContext &ctx)
 	for (const auto &r : resps)
 		if (id_of[r.user_data] != r.request_id)
 			return fail(strf("user_data=%llu request_id=%llu, SUBMIT said %llu",
-					 (unsigned long long)r.user_data,
-					 (unsigned long long)r.request_id,
+					 (unsigned long long)r.user_data, (unsigned long long)r.request_id,
 					 (unsigned long long)id_of[r.user_data]));
 	return pass(strf("batch=%u submit_calls=%u", kN, calls));
 }
@@ -563,12 +568,10 @@ CaseResult case_two_fds(CaseContext &ctx)
 		return fail("second open " + err_str(err));
 	const SSTRequest a = make_request(SST_REQ_NOOP, 0xe001);
 	const SSTRequest b = make_request(SST_REQ_NOOP, 0xe002);
-	if (ctx.ch.write_raw(&a, sizeof(a)) != sizeof(a) ||
-	    other->write_raw(&b, sizeof(b)) != sizeof(b))
+	if (ctx.ch.write_raw(&a, sizeof(a)) != sizeof(a) || other->write_raw(&b, sizeof(b)) != sizeof(b))
 		return fail("write failed");
 	SSTResponse ra, rb;
-	if (other->read_raw(&rb, sizeof(rb)) != sizeof(rb) ||
-	    ctx.ch.read_raw(&ra, sizeof(ra)) != sizeof(ra))
+	if (other->read_raw(&rb, sizeof(rb)) != sizeof(rb) || ctx.ch.read_raw(&ra, sizeof(ra)) != sizeof(ra))
 		return fail("read failed");
 	if (ra.user_data != a.user_data || rb.user_data != b.user_data)
 		return fail(strf("responses crossed: fd1 got %llu, fd2 got %llu",
@@ -604,8 +607,8 @@ int concurrent_child(CaseContext &ctx, unsigned index, uint64_t region)
 				return 4;
 		for (const auto &r : resp) {
 			if (r.status != SST_STATUS_OK) {
-				fprintf(stderr, "sst-test: child %u: status %u for %#llx\n", index,
-					r.status, (unsigned long long)r.user_data);
+				fprintf(stderr, "sst-test: child %u: status %u for %#llx\n", index, r.status,
+					(unsigned long long)r.user_data);
 				return 5;
 			}
 			if (r.user_data == echo.user_data) {
@@ -617,8 +620,8 @@ int concurrent_child(CaseContext &ctx, unsigned index, uint64_t region)
 		}
 		SSTResponse rr;
 		const SSTRequest rd = make_read(tag | 3, addr, len);
-		if (roundtrip(*ch, rd, rr) || rr.status != SST_STATUS_OK ||
-		    rr.user_data != rd.user_data || first_difference(rr.payload.data, data, len)) {
+		if (roundtrip(*ch, rd, rr) || rr.status != SST_STATUS_OK || rr.user_data != rd.user_data ||
+		    first_difference(rr.payload.data, data, len)) {
 			fprintf(stderr, "sst-test: child %u: read back differs at %#llx\n", index,
 				(unsigned long long)addr);
 			return 8;
@@ -700,15 +703,12 @@ CaseResult case_stats(CaseContext &ctx)
 		return fail("GET_STATS " + err_str(rc));
 	if (after.submitted <= before.submitted || after.completed <= before.completed)
 		return fail(strf("submitted %llu->%llu completed %llu->%llu",
-				 (unsigned long long)before.submitted,
-				 (unsigned long long)after.submitted,
-				 (unsigned long long)before.completed,
-				 (unsigned long long)after.completed));
-	std::string detail = strf("submitted=%llu completed=%llu timeouts=%llu bad=%llu",
-				  (unsigned long long)after.submitted,
-				  (unsigned long long)after.completed,
-				  (unsigned long long)after.timeouts,
-				  (unsigned long long)after.bad_responses);
+				 (unsigned long long)before.submitted, (unsigned long long)after.submitted,
+				 (unsigned long long)before.completed, (unsigned long long)after.completed));
+	std::string detail =
+		strf("submitted=%llu completed=%llu timeouts=%llu bad=%llu",
+		     (unsigned long long)after.submitted, (unsigned long long)after.completed,
+		     (unsigned long long)after.timeouts, (unsigned long long)after.bad_responses);
 	if (after.bad_responses)
 		return fail("device sent malformed responses: " + detail);
 	if (!ctx.sysfs_dir.empty()) {
@@ -764,7 +764,10 @@ const std::vector<TestCase> kCases = {
 
 } // namespace
 
-const std::vector<TestCase> &all_cases() { return kCases; }
+const std::vector<TestCase> &all_cases()
+{
+	return kCases;
+}
 
 unsigned drain_channel(Channel &ch)
 {

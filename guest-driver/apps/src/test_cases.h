@@ -13,13 +13,13 @@
 namespace vsst::guest {
 
 struct CaseContext {
-	Channel &ch;		// the main channel
-	ChannelOpener open;	// opens more channels (extra fds, child processes)
-	std::string sysfs_dir;	// /sys/class/misc/sstN, empty when unknown
-	uint64_t memory_size = 0; // device memory, from GET_INFO
+	Channel &ch;               // the main channel
+	ChannelOpener open;        // opens more channels (extra fds, child processes)
+	std::string sysfs_dir;     // /sys/class/misc/sstN, empty when unknown
+	uint64_t memory_size = 0;  // device memory, from GET_INFO
 	uint32_t capabilities = 0; // feature bits, from GET_INFO
 	uint64_t seed = 1;
-	unsigned procs = 4;	 // processes of the concurrency case
+	unsigned procs = 4;        // processes of the concurrency case
 	unsigned iterations = 200; // requests per process there
 	int child_timeout_s = 120; // bound on the concurrency case
 };

@@ -162,18 +162,18 @@ TEST_P(SstTestFaults, TheMatchingCaseFails)
 
 INSTANTIATE_TEST_SUITE_P(
 	Faults, SstTestFaults,
-	::testing::Values(
-		FaultCase{"flip_echo", with(&FakeFaults::flip_echo_byte), "echo"},
-		FaultCase{"flip_echo_pipelined", with(&FakeFaults::flip_echo_byte), "pipelined"},
-		FaultCase{"flip_echo_batch", with(&FakeFaults::flip_echo_byte), "batch_ioctl"},
-		FaultCase{"flip_echo_procs", with(&FakeFaults::flip_echo_byte), "concurrent_procs"},
-		FaultCase{"no_bounds", with(&FakeFaults::no_bounds_check), "out_of_range"},
-		FaultCase{"user_data", with(&FakeFaults::wrong_user_data), "noop"},
-		FaultCase{"corrupt_read", with(&FakeFaults::corrupt_read), "write_read"},
-		FaultCase{"corrupt_read_procs", with(&FakeFaults::corrupt_read), "concurrent_procs"},
-		FaultCase{"no_event", with(&FakeFaults::no_async_event), "async_event"},
-		FaultCase{"bad_type", with(&FakeFaults::accept_bad_type), "invalid_type"},
-		FaultCase{"cross_fds", with(&FakeFaults::cross_fds), "two_fds"}),
+	::testing::Values(FaultCase{"flip_echo", with(&FakeFaults::flip_echo_byte), "echo"},
+			  FaultCase{"flip_echo_pipelined", with(&FakeFaults::flip_echo_byte), "pipelined"},
+			  FaultCase{"flip_echo_batch", with(&FakeFaults::flip_echo_byte), "batch_ioctl"},
+			  FaultCase{"flip_echo_procs", with(&FakeFaults::flip_echo_byte), "concurrent_procs"},
+			  FaultCase{"no_bounds", with(&FakeFaults::no_bounds_check), "out_of_range"},
+			  FaultCase{"user_data", with(&FakeFaults::wrong_user_data), "noop"},
+			  FaultCase{"corrupt_read", with(&FakeFaults::corrupt_read), "write_read"},
+			  FaultCase{"corrupt_read_procs", with(&FakeFaults::corrupt_read),
+				    "concurrent_procs"},
+			  FaultCase{"no_event", with(&FakeFaults::no_async_event), "async_event"},
+			  FaultCase{"bad_type", with(&FakeFaults::accept_bad_type), "invalid_type"},
+			  FaultCase{"cross_fds", with(&FakeFaults::cross_fds), "two_fds"}),
 	[](const auto &info) { return std::string(info.param.name); });
 
 TEST(SstTest, AsyncEventSkipsWithoutTheFeature)

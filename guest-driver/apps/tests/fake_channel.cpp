@@ -97,8 +97,7 @@ public:
 		return 0;
 	}
 
-	int submit(const SSTRequest *reqs, uint32_t n, uint64_t *ids, bool,
-		   uint32_t *submitted) override
+	int submit(const SSTRequest *reqs, uint32_t n, uint64_t *ids, bool, uint32_t *submitted) override
 	{
 		if (dev_->faults.partial_submit)
 			n = std::min<uint32_t>(n, 16);
@@ -233,8 +232,8 @@ private:
 			if (!in_range)
 				return f.no_bounds_check ? SST_STATUS_OK : SST_STATUS_INVALID;
 			if (req.type == SST_REQ_WRITE) {
-				std::memcpy(d.memory.data() + addr,
-					    req.payload.data + SST_WRITE_DATA_OFFSET, size);
+				std::memcpy(d.memory.data() + addr, req.payload.data + SST_WRITE_DATA_OFFSET,
+					    size);
 			} else {
 				std::memcpy(resp.payload.data, d.memory.data() + addr, size);
 				if (f.corrupt_read)
@@ -244,8 +243,7 @@ private:
 			return SST_STATUS_OK;
 		}
 		case SST_REQ_CONFIGURE:
-			return req.payload.config.param < SST_CFG_MAX ? SST_STATUS_OK
-								     : SST_STATUS_INVALID;
+			return req.payload.config.param < SST_CFG_MAX ? SST_STATUS_OK : SST_STATUS_INVALID;
 		default:
 			return SST_STATUS_OK; // NOOP, RESET
 		}
@@ -264,7 +262,10 @@ FakeSst::FakeSst(uint64_t memory_size, FakeFaults faults) : dev_(std::make_share
 	dev_->memory.assign(memory_size, 0);
 }
 
-std::unique_ptr<Channel> FakeSst::open() { return std::make_unique<FakeChannel>(dev_); }
+std::unique_ptr<Channel> FakeSst::open()
+{
+	return std::make_unique<FakeChannel>(dev_);
+}
 
 ChannelOpener FakeSst::opener()
 {

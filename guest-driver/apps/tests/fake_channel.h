@@ -14,15 +14,15 @@
 namespace vsst::guest::testing {
 
 struct FakeFaults {
-	bool flip_echo_byte = false;	// ECHO returns one byte changed
-	bool no_bounds_check = false;	// READ/WRITE past the end answer OK
-	bool wrong_user_data = false;	// NOOP responses carry another user_data
-	bool corrupt_read = false;	// READ returns one byte changed
-	bool no_async_event = false;	// asynchronous COMPUTE raises no event
+	bool flip_echo_byte = false;    // ECHO returns one byte changed
+	bool no_bounds_check = false;   // READ/WRITE past the end answer OK
+	bool wrong_user_data = false;   // NOOP responses carry another user_data
+	bool corrupt_read = false;      // READ returns one byte changed
+	bool no_async_event = false;    // asynchronous COMPUTE raises no event
 	bool no_events_feature = false; // GET_INFO does not offer SST_FEATURE_EVENTS
-	bool accept_bad_type = false;	// unknown types answer OK
-	bool cross_fds = false;		// responses go to the most recently opened fd
-	bool partial_submit = false;	// SUBMIT takes at most 16 requests per call (not a fault)
+	bool accept_bad_type = false;   // unknown types answer OK
+	bool cross_fds = false;         // responses go to the most recently opened fd
+	bool partial_submit = false;    // SUBMIT takes at most 16 requests per call (not a fault)
 };
 
 struct FakeDevice;

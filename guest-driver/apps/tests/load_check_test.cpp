@@ -22,7 +22,10 @@ using testing::FakeSst;
 class Tamper final : public Channel {
 public:
 	enum class Mode { none, drop, repeat, invent, no_device };
-	Tamper(std::unique_ptr<Channel> in, Mode m, unsigned every) : in_(std::move(in)), mode_(m), every_(every) {}
+	Tamper(std::unique_ptr<Channel> in, Mode m, unsigned every)
+		: in_(std::move(in)), mode_(m), every_(every)
+	{
+	}
 
 	ssize_t write_raw(const void *b, size_t n) override { return in_->write_raw(b, n); }
 	ssize_t read_raw(void *buf, size_t len) override

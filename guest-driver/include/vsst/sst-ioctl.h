@@ -26,17 +26,17 @@
 
 /* SST_IOC_GET_INFO: identity of the device and limits of this fd. */
 struct sst_ioc_info {
-	__u32 abi_version;	/* SST_IOCTL_ABI_VERSION */
-	__u32 index;		/* N of /dev/sstN */
-	__u32 sst_version;	/* SSTConfig.version */
-	__u32 device_id;	/* SSTConfig.device_id */
-	__u32 device_features;	/* SSTConfig.features */
-	__u32 max_queues;	/* SSTConfig.max_queues */
-	__u64 features;		/* negotiated virtio feature bits */
-	__u32 queue_size;	/* entries of the request virtqueue */
-	__u32 timeout_ms;	/* request timeout of this fd */
-	__u32 max_per_fd;	/* requests one fd may own (in flight + unread) */
-	__u32 event_ring;	/* events buffered per subscribed fd */
+	__u32 abi_version;     /* SST_IOCTL_ABI_VERSION */
+	__u32 index;           /* N of /dev/sstN */
+	__u32 sst_version;     /* SSTConfig.version */
+	__u32 device_id;       /* SSTConfig.device_id */
+	__u32 device_features; /* SSTConfig.features */
+	__u32 max_queues;      /* SSTConfig.max_queues */
+	__u64 features;        /* negotiated virtio feature bits */
+	__u32 queue_size;      /* entries of the request virtqueue */
+	__u32 timeout_ms;      /* request timeout of this fd */
+	__u32 max_per_fd;      /* requests one fd may own (in flight + unread) */
+	__u32 event_ring;      /* events buffered per subscribed fd */
 	__u32 reserved[4];
 };
 
@@ -51,11 +51,11 @@ struct sst_ioc_info {
 #define SST_SUBMIT_NONBLOCK (1u << 0)
 
 struct sst_ioc_submit {
-	__u64 reqs;		/* struct SSTRequest[count] */
-	__u64 ids;		/* __u64[count] or 0 */
+	__u64 reqs; /* struct SSTRequest[count] */
+	__u64 ids;  /* __u64[count] or 0 */
 	__u32 count;
-	__u32 flags;		/* SST_SUBMIT_* */
-	__u32 submitted;	/* out */
+	__u32 flags;     /* SST_SUBMIT_* */
+	__u32 submitted; /* out */
 	__u32 reserved;
 };
 
@@ -67,12 +67,12 @@ struct sst_ioc_submit {
  * Returns 0 with @reaped set (possibly 0 after a timeout).
  */
 struct sst_ioc_reap {
-	__u64 resps;		/* struct SSTResponse[count] */
+	__u64 resps; /* struct SSTResponse[count] */
 	__u32 count;
 	__u32 min_complete;
 	__s32 timeout_ms;
-	__u32 reaped;		/* out */
-	__u32 in_flight;	/* out: requests of this fd not completed yet */
+	__u32 reaped;    /* out */
+	__u32 in_flight; /* out: requests of this fd not completed yet */
 	__u32 reserved;
 };
 
@@ -87,38 +87,38 @@ struct sst_ioc_reap {
  * until an event, a signal or device removal).
  */
 struct sst_ioc_events {
-	__u64 events;		/* struct SSTEvent[count] */
+	__u64 events; /* struct SSTEvent[count] */
 	__u32 count;
 	__s32 timeout_ms;
-	__u32 got;		/* out */
-	__u32 dropped;		/* out: events lost by this fd since last call */
+	__u32 got;     /* out */
+	__u32 dropped; /* out: events lost by this fd since last call */
 };
 
 /* SST_IOC_GET_STATS: per-device counters (the same as in sysfs). */
 struct sst_ioc_stats {
-	__u64 submitted;	/* requests handed to the device */
-	__u64 completed;	/* responses the device returned */
-	__u64 status_errors;	/* ... of which status != SST_STATUS_OK */
-	__u64 timeouts;		/* requests completed by the driver's timeout */
-	__u64 late;		/* responses that arrived after their timeout */
-	__u64 bad_responses;	/* responses with a bad length or request_id */
-	__u64 aborted;		/* requests failed by device removal */
-	__u64 events;		/* events received from the device */
-	__u64 events_dropped;	/* events a subscriber's ring had no room for */
-	__u64 bad_events;	/* event buffers with a bad length */
-	__u64 queue_full;	/* submissions that found the virtqueue full */
-	__u32 in_flight;	/* requests in the virtqueue now */
+	__u64 submitted;      /* requests handed to the device */
+	__u64 completed;      /* responses the device returned */
+	__u64 status_errors;  /* ... of which status != SST_STATUS_OK */
+	__u64 timeouts;       /* requests completed by the driver's timeout */
+	__u64 late;           /* responses that arrived after their timeout */
+	__u64 bad_responses;  /* responses with a bad length or request_id */
+	__u64 aborted;        /* requests failed by device removal */
+	__u64 events;         /* events received from the device */
+	__u64 events_dropped; /* events a subscriber's ring had no room for */
+	__u64 bad_events;     /* event buffers with a bad length */
+	__u64 queue_full;     /* submissions that found the virtqueue full */
+	__u32 in_flight;      /* requests in the virtqueue now */
 	__u32 open_files;
 };
 
-#define SST_IOC_GET_INFO	_IOR(SST_IOC_MAGIC, 0x00, struct sst_ioc_info)
-#define SST_IOC_SUBMIT		_IOWR(SST_IOC_MAGIC, 0x01, struct sst_ioc_submit)
-#define SST_IOC_REAP		_IOWR(SST_IOC_MAGIC, 0x02, struct sst_ioc_reap)
+#define SST_IOC_GET_INFO _IOR(SST_IOC_MAGIC, 0x00, struct sst_ioc_info)
+#define SST_IOC_SUBMIT _IOWR(SST_IOC_MAGIC, 0x01, struct sst_ioc_submit)
+#define SST_IOC_REAP _IOWR(SST_IOC_MAGIC, 0x02, struct sst_ioc_reap)
 /* arg: __u32 milliseconds, 0 restores the module default */
-#define SST_IOC_SET_TIMEOUT	_IOW(SST_IOC_MAGIC, 0x03, __u32)
+#define SST_IOC_SET_TIMEOUT _IOW(SST_IOC_MAGIC, 0x03, __u32)
 /* arg: __u32, 1 subscribes this fd to device events, 0 unsubscribes */
-#define SST_IOC_EVENTS_ENABLE	_IOW(SST_IOC_MAGIC, 0x04, __u32)
-#define SST_IOC_GET_EVENTS	_IOWR(SST_IOC_MAGIC, 0x05, struct sst_ioc_events)
-#define SST_IOC_GET_STATS	_IOR(SST_IOC_MAGIC, 0x06, struct sst_ioc_stats)
+#define SST_IOC_EVENTS_ENABLE _IOW(SST_IOC_MAGIC, 0x04, __u32)
+#define SST_IOC_GET_EVENTS _IOWR(SST_IOC_MAGIC, 0x05, struct sst_ioc_events)
+#define SST_IOC_GET_STATS _IOR(SST_IOC_MAGIC, 0x06, struct sst_ioc_stats)
 
 #endif /* VSST_SST_IOCTL_H */

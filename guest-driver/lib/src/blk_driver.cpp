@@ -18,9 +18,11 @@ struct BlkReqHeader {
 };
 } // namespace
 
-BlkDriver::BlkDriver(Transport &t, GuestMemory &mem, uint16_t queue_size) : Driver(t, mem) {
+BlkDriver::BlkDriver(Transport &t, GuestMemory &mem, uint16_t queue_size) : Driver(t, mem)
+{
 	if (t.device_id() != device_id::kBlock)
-		throw Error(t.name() + ": not a virtio-blk device (id " + std::to_string(t.device_id()) + ")");
+		throw Error(t.name() + ": not a virtio-blk device (id " + std::to_string(t.device_id()) +
+			    ")");
 	dev_.negotiate(0);
 	const uint16_t sizes[1] = {queue_size};
 	dev_.setup_queues(sizes);
@@ -31,7 +33,8 @@ BlkDriver::BlkDriver(Transport &t, GuestMemory &mem, uint16_t queue_size) : Driv
 	dev_.driver_ok();
 }
 
-std::vector<uint8_t> BlkDriver::read(uint64_t sector, uint32_t count, std::chrono::milliseconds timeout) {
+std::vector<uint8_t> BlkDriver::read(uint64_t sector, uint32_t count, std::chrono::milliseconds timeout)
+{
 	if (count == 0 || count > kMaxSectorsPerRequest)
 		throw Error("blk: sector count " + std::to_string(count) + " out of range");
 	if (sector > capacity_ || count > capacity_ - sector)
@@ -50,7 +53,8 @@ std::vector<uint8_t> BlkDriver::read(uint64_t sector, uint32_t count, std::chron
 	struct ResetUnlessDone {
 		BlkDriver *self;
 		bool done = false;
-		~ResetUnlessDone() {
+		~ResetUnlessDone()
+		{
 			if (!done)
 				self->quiesce();
 		}
@@ -62,8 +66,8 @@ std::vector<uint8_t> BlkDriver::read(uint64_t sector, uint32_t count, std::chron
 			if (used->len < 1)
 				throw Error("blk: device wrote no status byte");
 			if (*status_.as<uint8_t>() != kStatusOk)
-				throw Error("blk: read of sector " + std::to_string(sector) + " failed, status " +
-					    std::to_string(*status_.as<uint8_t>()));
+				throw Error("blk: read of sector " + std::to_string(sector) +
+					    " failed, status " + std::to_string(*status_.as<uint8_t>()));
 			guard.done = true;
 			const uint8_t *p = reinterpret_cast<const uint8_t *>(data.host());
 			return std::vector<uint8_t>(p, p + data.size());
@@ -72,10 +76,12 @@ std::vector<uint8_t> BlkDriver::read(uint64_t sector, uint32_t count, std::chron
 			throw Error("blk: " + q.broken_reason());
 		const auto now = std::chrono::steady_clock::now();
 		if (now >= deadline)
-			throw TimeoutError("blk: read of sector " + std::to_string(sector) + " timed out (device reset)");
+			throw TimeoutError("blk: read of sector " + std::to_string(sector) +
+					   " timed out (device reset)");
 		if (!q.enable_cb())
-			dev_.wait_interrupt(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-					    std::chrono::milliseconds(1));
+			dev_.wait_interrupt(
+				std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+				std::chrono::milliseconds(1));
 		q.disable_cb();
 	}
 }

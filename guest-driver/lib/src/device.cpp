@@ -7,14 +7,17 @@
 #include "vsst/virtio/blk_driver.h"
 #include "vsst/virtio/error.h"
 #include "vsst/virtio/rng_driver.h"
-#include "vsst/virtio/sst_driver.h"
 #include "vsst/virtio/spec.h"
+#include "vsst/virtio/sst_driver.h"
 
 namespace vsst::virtio {
 
-VirtioDevice::VirtioDevice(Transport &transport, GuestMemory &mem) : t_(transport), mem_(mem) {}
+VirtioDevice::VirtioDevice(Transport &transport, GuestMemory &mem) : t_(transport), mem_(mem)
+{
+}
 
-VirtioDevice::~VirtioDevice() {
+VirtioDevice::~VirtioDevice()
+{
 	// The rings are freed with this object: stop the device first so it
 	// cannot write into memory that gets reused. Never throw from here.
 	if (!queues_.empty()) {
@@ -25,7 +28,8 @@ VirtioDevice::~VirtioDevice() {
 	}
 }
 
-uint64_t VirtioDevice::negotiate(uint64_t supported, uint64_t required, bool use_event_idx) {
+uint64_t VirtioDevice::negotiate(uint64_t supported, uint64_t required, bool use_event_idx)
+{
 	t_.reset(); // first: old rings may be freed only once the device let go
 	queues_.clear();
 	t_.set_status(status::kAcknowledge);
@@ -50,7 +54,8 @@ uint64_t VirtioDevice::negotiate(uint64_t supported, uint64_t required, bool use
 	return features_;
 }
 
-void VirtioDevice::setup_queues(std::span<const uint16_t> max_sizes) {
+void VirtioDevice::setup_queues(std::span<const uint16_t> max_sizes)
+{
 	const uint16_t available = t_.num_queues();
 	if (max_sizes.size() > available)
 		throw Error(t_.name() + ": driver needs " + std::to_string(max_sizes.size()) +
@@ -73,23 +78,27 @@ void VirtioDevice::setup_queues(std::span<const uint16_t> max_sizes) {
 	}
 }
 
-SplitVirtqueue &VirtioDevice::queue(uint16_t q) {
+SplitVirtqueue &VirtioDevice::queue(uint16_t q)
+{
 	if (q >= queues_.size())
 		throw Error(t_.name() + ": queue " + std::to_string(q) + " is not set up (device reset?)");
 	return *queues_[q];
 }
 
-const SplitVirtqueue &VirtioDevice::queue(uint16_t q) const {
+const SplitVirtqueue &VirtioDevice::queue(uint16_t q) const
+{
 	return const_cast<VirtioDevice *>(this)->queue(q);
 }
 
-void VirtioDevice::driver_ok() {
+void VirtioDevice::driver_ok()
+{
 	t_.set_status(status::kAcknowledge | status::kDriver | status::kFeaturesOk | status::kDriverOk);
 	if (t_.status() & status::kNeedsReset)
 		throw Error(t_.name() + ": device needs reset right after DRIVER_OK");
 }
 
-bool VirtioDevice::needs_reset() {
+bool VirtioDevice::needs_reset()
+{
 	if (t_.status() & status::kNeedsReset)
 		return true;
 	for (auto &q : queues_)
@@ -98,19 +107,22 @@ bool VirtioDevice::needs_reset() {
 	return false;
 }
 
-void VirtioDevice::reset() {
+void VirtioDevice::reset()
+{
 	t_.reset();
 	queues_.clear();
 }
 
-void VirtioDevice::fail() {
+void VirtioDevice::fail()
+{
 	try {
 		t_.set_status(static_cast<uint8_t>(t_.status() | status::kFailed));
 	} catch (...) {
 	}
 }
 
-void VirtioDevice::read_config_bytes(unsigned offset, std::byte *out, size_t len) {
+void VirtioDevice::read_config_bytes(unsigned offset, std::byte *out, size_t len)
+{
 	if (offset > t_.config_size() || len > t_.config_size() - offset)
 		throw Error(t_.name() + ": config read beyond the device config area");
 	for (int attempt = 0; attempt < 16; attempt++) {
@@ -118,7 +130,9 @@ void VirtioDevice::read_config_bytes(unsigned offset, std::byte *out, size_t len
 		size_t i = 0;
 		while (i < len) {
 			const unsigned o = offset + static_cast<unsigned>(i);
-			unsigned width = (len - i >= 4 && o % 4 == 0) ? 4 : (len - i >= 2 && o % 2 == 0) ? 2 : 1;
+			unsigned width = (len - i >= 4 && o % 4 == 0)   ? 4
+					 : (len - i >= 2 && o % 2 == 0) ? 2
+									: 1;
 			const uint32_t v = t_.read_config(o, width);
 			std::memcpy(out + i, &v, width);
 			i += width;
@@ -129,7 +143,8 @@ void VirtioDevice::read_config_bytes(unsigned offset, std::byte *out, size_t len
 	throw Error(t_.name() + ": config generation kept changing");
 }
 
-DriverRegistry DriverRegistry::with_builtin_drivers() {
+DriverRegistry DriverRegistry::with_builtin_drivers()
+{
 	DriverRegistry r;
 	r.add(SstDriver::kDeviceId, [](Transport &t, GuestMemory &m) -> std::unique_ptr<Driver> {
 		return std::make_unique<SstDriver>(t, m);
@@ -143,11 +158,13 @@ DriverRegistry DriverRegistry::with_builtin_drivers() {
 	return r;
 }
 
-void DriverRegistry::add(uint32_t device_id, Factory factory) {
+void DriverRegistry::add(uint32_t device_id, Factory factory)
+{
 	entries_.emplace_back(device_id, factory);
 }
 
-std::unique_ptr<Driver> DriverRegistry::probe(Transport &t, GuestMemory &mem) const {
+std::unique_ptr<Driver> DriverRegistry::probe(Transport &t, GuestMemory &mem) const
+{
 	for (auto &[id, factory] : entries_)
 		if (id == t.device_id())
 			return factory(t, mem);

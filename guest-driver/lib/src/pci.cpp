@@ -6,18 +6,20 @@
 
 namespace vsst::virtio {
 
-uint64_t PciWindow::allocate(uint64_t size) {
+uint64_t PciWindow::allocate(uint64_t size)
+{
 	if (size == 0 || (size & (size - 1)) != 0)
 		throw Error("pci window: BAR size " + hex(size) + " is not a power of two");
 	const uint64_t addr = (next_ + size - 1) & ~(size - 1);
 	if (addr < next_ || addr > end_ || size > end_ - addr)
-		throw Error("pci window " + hex(base_) + ".." + hex(end_) + " too small for a " +
-			    hex(size) + " byte BAR");
+		throw Error("pci window " + hex(base_) + ".." + hex(end_) + " too small for a " + hex(size) +
+			    " byte BAR");
 	next_ = addr + size;
 	return addr;
 }
 
-PciFunction::PciFunction(ConfigAccessor &cfg) : cfg_(cfg) {
+PciFunction::PciFunction(ConfigAccessor &cfg) : cfg_(cfg)
+{
 	vendor_ = cfg_.read16(pci::kVendorId);
 	if (vendor_ == 0xffff || vendor_ == 0)
 		throw Error("pci: no function present (vendor " + hex(vendor_) + ")");
@@ -29,7 +31,8 @@ PciFunction::PciFunction(ConfigAccessor &cfg) : cfg_(cfg) {
 	walk_capabilities();
 }
 
-void PciFunction::walk_capabilities() {
+void PciFunction::walk_capabilities()
+{
 	caps_.clear();
 	if (!(cfg_.read16(pci::kStatus) & pci::kStatusCapList))
 		return;
@@ -46,19 +49,22 @@ void PciFunction::walk_capabilities() {
 	}
 }
 
-std::optional<PciCapability> PciFunction::find_capability(uint8_t id) const {
+std::optional<PciCapability> PciFunction::find_capability(uint8_t id) const
+{
 	for (auto &c : caps_)
 		if (c.id == id)
 			return c;
 	return std::nullopt;
 }
 
-void PciFunction::set_command_bits(uint16_t set, uint16_t clear) {
+void PciFunction::set_command_bits(uint16_t set, uint16_t clear)
+{
 	const uint16_t cmd = cfg_.read16(pci::kCommand);
 	cfg_.write16(pci::kCommand, static_cast<uint16_t>((cmd & ~clear) | set));
 }
 
-void PciFunction::probe_bars() {
+void PciFunction::probe_bars()
+{
 	const uint16_t cmd = cfg_.read16(pci::kCommand);
 	cfg_.write16(pci::kCommand, cmd & ~(pci::kCmdMemory | pci::kCmdIo));
 	for (unsigned i = 0; i < 6; i++) {
@@ -106,7 +112,8 @@ void PciFunction::probe_bars() {
 	cfg_.write16(pci::kCommand, cmd);
 }
 
-void PciFunction::assign_bars(PciWindow &window) {
+void PciFunction::assign_bars(PciWindow &window)
+{
 	probe_bars();
 	const uint16_t cmd = cfg_.read16(pci::kCommand);
 	cfg_.write16(pci::kCommand, cmd & ~(pci::kCmdMemory | pci::kCmdIo));
@@ -114,7 +121,8 @@ void PciFunction::assign_bars(PciWindow &window) {
 		if (b.size == 0 || b.io)
 			continue;
 		if (!b.is64 && window.end() > 0x100000000ull && window.base() >= 0x100000000ull)
-			throw Error("pci: 32-bit BAR" + std::to_string(b.index) + " cannot live in a window above 4 GiB");
+			throw Error("pci: 32-bit BAR" + std::to_string(b.index) +
+				    " cannot live in a window above 4 GiB");
 		b.addr = window.allocate(b.size);
 		const unsigned off = pci::kBar0 + 4 * b.index;
 		const uint32_t low_flags = cfg_.read32(off) & 0xf;
@@ -123,7 +131,8 @@ void PciFunction::assign_bars(PciWindow &window) {
 			cfg_.write32(off + 4, static_cast<uint32_t>(b.addr >> 32));
 		const uint32_t readback = cfg_.read32(off) & ~0xfu;
 		if (readback != static_cast<uint32_t>(b.addr))
-			throw Error("pci: BAR" + std::to_string(b.index) + " did not take address " + hex(b.addr));
+			throw Error("pci: BAR" + std::to_string(b.index) + " did not take address " +
+				    hex(b.addr));
 	}
 	cfg_.write16(pci::kCommand,
 		     static_cast<uint16_t>((cmd & ~pci::kCmdIo) | pci::kCmdMemory | pci::kCmdBusMaster));

@@ -10,7 +10,8 @@ namespace vsst::virtio {
 
 VirtioPciTransport::VirtioPciTransport(PciFunction &fn, MemoryAccessor &mem, InterruptSource &irq,
 				       Options opt)
-	: fn_(fn), mem_(mem), irq_(irq), opt_(opt) {
+	: fn_(fn), mem_(mem), irq_(irq), opt_(opt)
+{
 	if (fn.vendor_id() != pci::kVirtioVendor)
 		throw Error("virtio-pci: vendor " + hex(fn.vendor_id()) + " is not virtio");
 	const uint16_t did = fn.device_id();
@@ -46,7 +47,8 @@ VirtioPciTransport::VirtioPciTransport(PciFunction &fn, MemoryAccessor &mem, Int
 				if (fn.config().read8(cap.offset + pci::kCapOffLen) < 20)
 					throw Error(name_ + ": notify capability too short");
 				notify_ = map_cap(cap.offset, type);
-				notify_multiplier_ = fn.config().read32(cap.offset + pci::kCapOffNotifyMultiplier);
+				notify_multiplier_ =
+					fn.config().read32(cap.offset + pci::kCapOffNotifyMultiplier);
 			}
 			break;
 		case pci::kCapIsrCfg:
@@ -67,7 +69,8 @@ VirtioPciTransport::VirtioPciTransport(PciFunction &fn, MemoryAccessor &mem, Int
 		throw Error(name_ + ": missing modern virtio capabilities (legacy-only device?)");
 }
 
-VirtioPciTransport::Region VirtioPciTransport::map_cap(uint8_t cap_off, uint8_t cfg_type) {
+VirtioPciTransport::Region VirtioPciTransport::map_cap(uint8_t cap_off, uint8_t cfg_type)
+{
 	ConfigAccessor &cfg = fn_.config();
 	if (cfg.read8(cap_off + pci::kCapOffLen) < 16)
 		throw Error(name_ + ": virtio capability at " + hex(cap_off) + " too short");
@@ -87,15 +90,18 @@ VirtioPciTransport::Region VirtioPciTransport::map_cap(uint8_t cap_off, uint8_t 
 	return Region{b.addr + offset, length};
 }
 
-uint8_t VirtioPciTransport::status() {
+uint8_t VirtioPciTransport::status()
+{
 	return static_cast<uint8_t>(mem_.read(common(pci::common::kDeviceStatus), 1));
 }
 
-void VirtioPciTransport::set_status(uint8_t s) {
+void VirtioPciTransport::set_status(uint8_t s)
+{
 	mem_.write(common(pci::common::kDeviceStatus), 1, s);
 }
 
-void VirtioPciTransport::reset() {
+void VirtioPciTransport::reset()
+{
 	set_status(0);
 	const auto deadline = std::chrono::steady_clock::now() + opt_.reset_timeout;
 	while (status() != 0) {
@@ -105,7 +111,8 @@ void VirtioPciTransport::reset() {
 	}
 }
 
-uint64_t VirtioPciTransport::device_features() {
+uint64_t VirtioPciTransport::device_features()
+{
 	uint64_t f = 0;
 	for (uint32_t sel = 0; sel < 2; sel++) {
 		mem_.write(common(pci::common::kDeviceFeatureSelect), 4, sel);
@@ -114,25 +121,29 @@ uint64_t VirtioPciTransport::device_features() {
 	return f;
 }
 
-void VirtioPciTransport::set_driver_features(uint64_t f) {
+void VirtioPciTransport::set_driver_features(uint64_t f)
+{
 	for (uint32_t sel = 0; sel < 2; sel++) {
 		mem_.write(common(pci::common::kDriverFeatureSelect), 4, sel);
 		mem_.write(common(pci::common::kDriverFeature), 4, (f >> (32 * sel)) & 0xffffffffu);
 	}
 }
 
-uint16_t VirtioPciTransport::num_queues() {
+uint16_t VirtioPciTransport::num_queues()
+{
 	return static_cast<uint16_t>(mem_.read(common(pci::common::kNumQueues), 2));
 }
 
-uint16_t VirtioPciTransport::queue_max_size(uint16_t q) {
+uint16_t VirtioPciTransport::queue_max_size(uint16_t q)
+{
 	if (q >= num_queues())
 		return 0;
 	mem_.write(common(pci::common::kQueueSelect), 2, q);
 	return static_cast<uint16_t>(mem_.read(common(pci::common::kQueueSize), 2));
 }
 
-void VirtioPciTransport::enable_queue(uint16_t q, uint16_t size, const QueueAddresses &addr) {
+void VirtioPciTransport::enable_queue(uint16_t q, uint16_t size, const QueueAddresses &addr)
+{
 	using namespace pci::common;
 	mem_.write(common(kQueueSelect), 2, q);
 	mem_.write(common(kQueueSize), 2, size);
@@ -153,15 +164,19 @@ void VirtioPciTransport::enable_queue(uint16_t q, uint16_t size, const QueueAddr
 	(void)notify_address(q); // validate the doorbell now, not at the first kick
 }
 
-uint64_t VirtioPciTransport::notify_address(uint16_t q) {
+uint64_t VirtioPciTransport::notify_address(uint16_t q)
+{
 	mem_.write(common(pci::common::kQueueSelect), 2, q);
-	const uint64_t off = mem_.read(common(pci::common::kQueueNotifyOff), 2) * uint64_t{notify_multiplier_};
+	const uint64_t off =
+		mem_.read(common(pci::common::kQueueNotifyOff), 2) * uint64_t{notify_multiplier_};
 	if (off > notify_->length || notify_->length - off < 2)
-		throw Error(name_ + ": notify offset of queue " + std::to_string(q) + " outside the notify region");
+		throw Error(name_ + ": notify offset of queue " + std::to_string(q) +
+			    " outside the notify region");
 	return notify_->addr + off;
 }
 
-void VirtioPciTransport::notify(uint16_t q) {
+void VirtioPciTransport::notify(uint16_t q)
+{
 	// Looking the offset up costs a select + read (two round trips through
 	// a channel); the address cannot change while the queue is enabled.
 	uint64_t addr;
@@ -176,23 +191,27 @@ void VirtioPciTransport::notify(uint16_t q) {
 	mem_.notify(addr, 2, q);
 }
 
-uint32_t VirtioPciTransport::read_config(unsigned offset, unsigned len) {
+uint32_t VirtioPciTransport::read_config(unsigned offset, unsigned len)
+{
 	if (!device_cfg_ || offset > device_cfg_->length || len > device_cfg_->length - offset)
 		throw Error(name_ + ": device config access outside the structure");
 	return static_cast<uint32_t>(mem_.read(device_cfg_->addr + offset, len));
 }
 
-void VirtioPciTransport::write_config(unsigned offset, unsigned len, uint32_t value) {
+void VirtioPciTransport::write_config(unsigned offset, unsigned len, uint32_t value)
+{
 	if (!device_cfg_ || offset > device_cfg_->length || len > device_cfg_->length - offset)
 		throw Error(name_ + ": device config access outside the structure");
 	mem_.write(device_cfg_->addr + offset, len, value);
 }
 
-uint32_t VirtioPciTransport::config_generation() {
+uint32_t VirtioPciTransport::config_generation()
+{
 	return static_cast<uint32_t>(mem_.read(common(pci::common::kConfigGeneration), 1));
 }
 
-void VirtioPciTransport::setup_interrupts(uint16_t nqueues) {
+void VirtioPciTransport::setup_interrupts(uint16_t nqueues)
+{
 	nqueues_irq_ = nqueues;
 	notify_cache_.clear();
 	msix_ = false;
@@ -207,7 +226,8 @@ void VirtioPciTransport::setup_interrupts(uint16_t nqueues) {
 		if (table_size >= needed && bir < 6) {
 			const PciBar &b = fn_.bar(bir);
 			const uint64_t bytes = uint64_t{needed} * pci::kMsixEntrySize;
-			if (b.size == 0 || b.io || b.addr == 0 || table_off > b.size || bytes > b.size - table_off)
+			if (b.size == 0 || b.io || b.addr == 0 || table_off > b.size ||
+			    bytes > b.size - table_off)
 				throw Error(name_ + ": MSI-X table outside BAR" + std::to_string(bir));
 			// Mask the function while the table is written, then enable.
 			cfg.write16(msix_cap_->offset + pci::kMsixOffControl,
@@ -220,8 +240,9 @@ void VirtioPciTransport::setup_interrupts(uint16_t nqueues) {
 				mem_.write(e + 8, 4, data);
 				mem_.write(e + 12, 4, 0); // vector control: unmasked
 			}
-			cfg.write16(msix_cap_->offset + pci::kMsixOffControl,
-				    static_cast<uint16_t>((ctrl | pci::kMsixEnable) & ~pci::kMsixFunctionMask));
+			cfg.write16(
+				msix_cap_->offset + pci::kMsixOffControl,
+				static_cast<uint16_t>((ctrl | pci::kMsixEnable) & ~pci::kMsixFunctionMask));
 			fn_.set_command_bits(pci::kCmdIntxDisable);
 			msix_ = true;
 			mem_.write(common(pci::common::kMsixConfig), 2, 0);
@@ -238,7 +259,8 @@ void VirtioPciTransport::setup_interrupts(uint16_t nqueues) {
 	fn_.set_command_bits(0, pci::kCmdIntxDisable);
 }
 
-InterruptReport VirtioPciTransport::wait_interrupt(std::chrono::milliseconds timeout) {
+InterruptReport VirtioPciTransport::wait_interrupt(std::chrono::milliseconds timeout)
+{
 	InterruptReport r;
 	for (uint32_t v : irq_.wait(timeout)) {
 		if (v == InterruptSource::kLineVector) {

@@ -9,12 +9,14 @@
 namespace vsst::virtio {
 
 RegionAllocator::RegionAllocator(std::byte *host, uint64_t gpa, size_t size)
-	: host_(host), gpa_(gpa), size_(size) {
+	: host_(host), gpa_(gpa), size_(size)
+{
 	if (size)
 		free_.emplace(0, size);
 }
 
-DmaRegion RegionAllocator::alloc(size_t size, size_t align) {
+DmaRegion RegionAllocator::alloc(size_t size, size_t align)
+{
 	if (size == 0 || align == 0 || (align & (align - 1)) != 0)
 		throw Error("guest memory: bad allocation request");
 	std::lock_guard lock(mu_);
@@ -38,7 +40,8 @@ DmaRegion RegionAllocator::alloc(size_t size, size_t align) {
 	throw Error("guest memory exhausted: no " + std::to_string(size) + " byte block");
 }
 
-void RegionAllocator::free(const DmaRegion &region) {
+void RegionAllocator::free(const DmaRegion &region)
+{
 	if (!region.host)
 		return;
 	std::lock_guard lock(mu_);
@@ -64,7 +67,8 @@ void RegionAllocator::free(const DmaRegion &region) {
 	free_.emplace(start, len);
 }
 
-size_t RegionAllocator::bytes_free() const {
+size_t RegionAllocator::bytes_free() const
+{
 	std::lock_guard lock(mu_);
 	size_t n = 0;
 	for (auto &[off, len] : free_)
@@ -72,7 +76,8 @@ size_t RegionAllocator::bytes_free() const {
 	return n;
 }
 
-bool RegionAllocator::contains(uint64_t gpa, size_t len) const {
+bool RegionAllocator::contains(uint64_t gpa, size_t len) const
+{
 	return gpa >= gpa_ && len <= size_ && gpa - gpa_ <= size_ - len;
 }
 

@@ -6,9 +6,11 @@
 
 namespace vsst::virtio {
 
-RngDriver::RngDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, mem), opt_(opt) {
+RngDriver::RngDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, mem), opt_(opt)
+{
 	if (t.device_id() != device_id::kEntropy)
-		throw Error(t.name() + ": not a virtio-rng device (id " + std::to_string(t.device_id()) + ")");
+		throw Error(t.name() + ": not a virtio-rng device (id " + std::to_string(t.device_id()) +
+			    ")");
 	if (opt.buffer_size == 0)
 		throw Error("rng: buffer size 0");
 	dev_.negotiate(0);
@@ -21,7 +23,8 @@ RngDriver::RngDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, me
 	dev_.driver_ok();
 }
 
-std::vector<uint8_t> RngDriver::read(size_t n, std::chrono::milliseconds timeout) {
+std::vector<uint8_t> RngDriver::read(size_t n, std::chrono::milliseconds timeout)
+{
 	SplitVirtqueue &q = dev_.queue(0);
 	const auto deadline = std::chrono::steady_clock::now() + timeout;
 	std::vector<uint8_t> out;
@@ -60,8 +63,9 @@ std::vector<uint8_t> RngDriver::read(size_t n, std::chrono::milliseconds timeout
 			q.disable_cb();
 			continue;
 		}
-		if (dev_.wait_interrupt(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-					std::chrono::milliseconds(1))
+		if (dev_.wait_interrupt(
+				std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+				std::chrono::milliseconds(1))
 			    .any())
 			interrupts_++;
 		q.disable_cb();

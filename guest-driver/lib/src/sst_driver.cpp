@@ -9,9 +9,11 @@
 
 namespace vsst::virtio {
 
-SstDriver::SstDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, mem), opt_(opt) {
+SstDriver::SstDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, mem), opt_(opt)
+{
 	if (t.device_id() != kDeviceId)
-		throw Error(t.name() + ": not a virtio-sst device (id " + std::to_string(t.device_id()) + ")");
+		throw Error(t.name() + ": not a virtio-sst device (id " + std::to_string(t.device_id()) +
+			    ")");
 	const uint64_t sst_bits = (uint64_t{1} << (SST_FEATURE_RESET + 1)) - 1;
 	dev_.negotiate(sst_bits);
 	const uint16_t sizes[SST_NUM_VQS] = {opt.queue_size, 4, opt.event_buffers};
@@ -20,8 +22,8 @@ SstDriver::SstDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, me
 		config_ = dev_.read_config<SSTConfig>(0);
 
 	// Two descriptors per request: the slot count follows the queue.
-	const uint16_t nslots =
-		std::min<uint16_t>(opt.max_inflight, static_cast<uint16_t>(dev_.queue(SST_VQ_REQUEST).size() / 2));
+	const uint16_t nslots = std::min<uint16_t>(
+		opt.max_inflight, static_cast<uint16_t>(dev_.queue(SST_VQ_REQUEST).size() / 2));
 	if (nslots == 0)
 		throw Error(t.name() + ": request queue too small");
 	slots_.resize(nslots);
@@ -41,12 +43,14 @@ SstDriver::SstDriver(Transport &t, GuestMemory &mem, Options opt) : Driver(t, me
 	evq.kick();
 }
 
-void SstDriver::post_event_buffer(uint16_t i) {
+void SstDriver::post_event_buffer(uint16_t i)
+{
 	const BufferRef in{event_bufs_[i].gpa(), sizeof(SSTEvent)};
 	dev_.queue(SST_VQ_EVENT).add_buffer({}, {&in, 1}, i);
 }
 
-std::optional<uint64_t> SstDriver::submit(const SSTRequest &req, size_t len) {
+std::optional<uint64_t> SstDriver::submit(const SSTRequest &req, size_t len)
+{
 	if (len == 0 || len > sizeof(SSTRequest))
 		throw Error("sst: request length " + std::to_string(len) + " out of range");
 	if (free_slots_.empty())
@@ -72,9 +76,13 @@ std::optional<uint64_t> SstDriver::submit(const SSTRequest &req, size_t len) {
 	return id;
 }
 
-void SstDriver::kick() { dev_.queue(SST_VQ_REQUEST).kick(); }
+void SstDriver::kick()
+{
+	dev_.queue(SST_VQ_REQUEST).kick();
+}
 
-void SstDriver::poll_queues() {
+void SstDriver::poll_queues()
+{
 	SplitVirtqueue &rq = dev_.queue(SST_VQ_REQUEST);
 	while (auto used = rq.get_buffer()) {
 		// The token is our slot index, recorded privately at add time.
@@ -83,7 +91,8 @@ void SstDriver::poll_queues() {
 		SstResult &res = done_.emplace_back();
 		res.request_id = slot.request_id;
 		res.len = used->len;
-		std::memcpy(&res.resp, slot.resp.host(), used->len); // len <= sizeof(SSTResponse), checked by the ring
+		std::memcpy(&res.resp, slot.resp.host(),
+			    used->len); // len <= sizeof(SSTResponse), checked by the ring
 		res.valid = used->len >= SST_RESPONSE_HEADER_SIZE && res.resp.request_id == slot.request_id;
 		if (!res.valid)
 			stats_.invalid++;
@@ -107,7 +116,8 @@ void SstDriver::poll_queues() {
 		evq.kick();
 }
 
-size_t SstDriver::reap(const std::function<void(const SstResult &)> &fn) {
+size_t SstDriver::reap(const std::function<void(const SstResult &)> &fn)
+{
 	poll_queues();
 	size_t n = 0;
 	while (!done_.empty()) {
@@ -119,7 +129,8 @@ size_t SstDriver::reap(const std::function<void(const SstResult &)> &fn) {
 	return n;
 }
 
-bool SstDriver::wait(std::chrono::milliseconds timeout) {
+bool SstDriver::wait(std::chrono::milliseconds timeout)
+{
 	SplitVirtqueue &rq = dev_.queue(SST_VQ_REQUEST);
 	const auto deadline = std::chrono::steady_clock::now() + timeout;
 	for (;;) {
@@ -135,7 +146,8 @@ bool SstDriver::wait(std::chrono::milliseconds timeout) {
 			return false;
 		}
 		const InterruptReport r = dev_.wait_interrupt(
-			std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1));
+			std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+			std::chrono::milliseconds(1));
 		rq.disable_cb();
 		if (r.any())
 			stats_.interrupts++;
@@ -146,7 +158,8 @@ bool SstDriver::wait(std::chrono::milliseconds timeout) {
 	}
 }
 
-SstResult SstDriver::call(const SSTRequest &req, std::chrono::milliseconds timeout, size_t len) {
+SstResult SstDriver::call(const SSTRequest &req, std::chrono::milliseconds timeout, size_t len)
+{
 	const auto deadline = std::chrono::steady_clock::now() + timeout;
 	std::optional<uint64_t> id;
 	while (!(id = submit(req, len))) {
@@ -178,12 +191,14 @@ SstResult SstDriver::call(const SSTRequest &req, std::chrono::milliseconds timeo
 	}
 }
 
-std::vector<SSTEvent> SstDriver::take_events() {
+std::vector<SSTEvent> SstDriver::take_events()
+{
 	poll_queues();
 	return std::exchange(events_, {});
 }
 
-std::string SstDriver::broken_reason() const {
+std::string SstDriver::broken_reason() const
+{
 	for (uint16_t q = 0; q < dev_.queue_count(); q++)
 		if (dev_.queue(q).broken())
 			return dev_.queue(q).broken_reason();

@@ -18,21 +18,25 @@ namespace {
 constexpr size_t kAvailFlags = 0, kAvailIdx = 2, kAvailRing = 4;
 constexpr size_t kUsedFlags = 0, kUsedIdx = 2, kUsedRing = 4;
 
-template <typename T> T load_acquire(const std::byte *p) {
+template <typename T> T load_acquire(const std::byte *p)
+{
 	return std::atomic_ref<T>(*reinterpret_cast<T *>(const_cast<std::byte *>(p)))
 		.load(std::memory_order_acquire);
 }
-template <typename T> void store_release(std::byte *p, T v) {
+template <typename T> void store_release(std::byte *p, T v)
+{
 	std::atomic_ref<T>(*reinterpret_cast<T *>(p)).store(v, std::memory_order_release);
 }
 // One read of a device-written word (no tearing, no re-fetch).
-template <typename T> T load_once(const std::byte *p) {
+template <typename T> T load_once(const std::byte *p)
+{
 	return std::atomic_ref<T>(*reinterpret_cast<T *>(const_cast<std::byte *>(p)))
 		.load(std::memory_order_relaxed);
 }
 
 // virtio's vring_need_event: notify iff event lies in [old, new).
-bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
+bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
 	return static_cast<uint16_t>(new_idx - event - 1) < static_cast<uint16_t>(new_idx - old_idx);
 }
 
@@ -40,7 +44,8 @@ bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
 
 SplitVirtqueue::SplitVirtqueue(GuestMemory &mem, uint16_t index, uint16_t size, bool event_idx,
 			       Notifier notify)
-	: index_(index), size_(size), event_idx_(event_idx), notify_(std::move(notify)) {
+	: index_(index), size_(size), event_idx_(event_idx), notify_(std::move(notify))
+{
 	if (size == 0 || size > ring::kMaxSize || (size & (size - 1)) != 0)
 		throw Error("virtqueue " + std::to_string(index) + ": size " + std::to_string(size) +
 			    " is not a power of two in 1..32768");
@@ -54,17 +59,20 @@ SplitVirtqueue::SplitVirtqueue(GuestMemory &mem, uint16_t index, uint16_t size, 
 	num_free_ = size;
 }
 
-QueueAddresses SplitVirtqueue::addresses() const {
+QueueAddresses SplitVirtqueue::addresses() const
+{
 	return {desc_.gpa(), avail_.gpa(), used_.gpa()};
 }
 
-void SplitVirtqueue::mark_broken(std::string reason) {
+void SplitVirtqueue::mark_broken(std::string reason)
+{
 	if (broken_reason_.empty())
 		broken_reason_ = "virtqueue " + std::to_string(index_) + ": " + std::move(reason);
 }
 
 AddResult SplitVirtqueue::add_buffer(std::span<const BufferRef> out, std::span<const BufferRef> in,
-				     uint64_t token) {
+				     uint64_t token)
+{
 	if (broken())
 		return AddResult::kBroken;
 	const size_t n = out.size() + in.size();
@@ -111,7 +119,8 @@ AddResult SplitVirtqueue::add_buffer(std::span<const BufferRef> out, std::span<c
 	return AddResult::kOk;
 }
 
-bool SplitVirtqueue::kick() {
+bool SplitVirtqueue::kick()
+{
 	const uint16_t old_idx = kicked_idx_, new_idx = avail_idx_;
 	kicked_idx_ = new_idx;
 	if (old_idx == new_idx)
@@ -121,8 +130,8 @@ bool SplitVirtqueue::kick() {
 	std::atomic_thread_fence(std::memory_order_seq_cst);
 	bool needed;
 	if (event_idx_) {
-		const uint16_t avail_event = load_once<uint16_t>(used_.host() + kUsedRing +
-								 sizeof(UsedElem) * size_);
+		const uint16_t avail_event =
+			load_once<uint16_t>(used_.host() + kUsedRing + sizeof(UsedElem) * size_);
 		needed = need_event(avail_event, new_idx, old_idx);
 	} else {
 		needed = !(load_once<uint16_t>(used_.host() + kUsedFlags) & ring::kUsedNoNotify);
@@ -136,15 +145,18 @@ bool SplitVirtqueue::kick() {
 	return true;
 }
 
-uint16_t SplitVirtqueue::read_used_idx() const {
+uint16_t SplitVirtqueue::read_used_idx() const
+{
 	return load_acquire<uint16_t>(used_.host() + kUsedIdx);
 }
 
-bool SplitVirtqueue::has_used() const {
+bool SplitVirtqueue::has_used() const
+{
 	return !broken() && read_used_idx() != last_used_;
 }
 
-std::optional<UsedBuffer> SplitVirtqueue::get_buffer() {
+std::optional<UsedBuffer> SplitVirtqueue::get_buffer()
+{
 	if (broken())
 		return std::nullopt;
 	const uint16_t used_idx = read_used_idx();
@@ -160,8 +172,8 @@ std::optional<UsedBuffer> SplitVirtqueue::get_buffer() {
 	const uint32_t id = load_once<uint32_t>(elem);
 	const uint32_t len = load_once<uint32_t>(elem + 4);
 	if (id >= size_) {
-		mark_broken("used id " + std::to_string(id) + " out of range (size " +
-			    std::to_string(size_) + ")");
+		mark_broken("used id " + std::to_string(id) + " out of range (size " + std::to_string(size_) +
+			    ")");
 		return std::nullopt;
 	}
 	ChainState &chain = chains_[id];
@@ -192,14 +204,16 @@ std::optional<UsedBuffer> SplitVirtqueue::get_buffer() {
 	return UsedBuffer{chain.token, len};
 }
 
-void SplitVirtqueue::disable_cb() {
+void SplitVirtqueue::disable_cb()
+{
 	cb_enabled_ = false;
 	std::byte *avail = avail_.host();
 	const uint16_t flags = load_once<uint16_t>(avail + kAvailFlags);
 	store_release<uint16_t>(avail + kAvailFlags, flags | ring::kAvailNoInterrupt);
 }
 
-bool SplitVirtqueue::enable_cb() {
+bool SplitVirtqueue::enable_cb()
+{
 	cb_enabled_ = true;
 	std::byte *avail = avail_.host();
 	if (event_idx_)

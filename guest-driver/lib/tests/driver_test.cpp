@@ -25,7 +25,8 @@ using fake::FakePciFunction;
 using fake::FakeRam;
 using fake::FakeVirtioCore;
 
-std::vector<std::byte> sst_config() {
+std::vector<std::byte> sst_config()
+{
 	SSTConfig c{SST_PROTOCOL_VERSION, 7, 0x3f, 1};
 	std::vector<std::byte> v(sizeof c);
 	std::memcpy(v.data(), &c, sizeof c);
@@ -34,11 +35,12 @@ std::vector<std::byte> sst_config() {
 
 // A minimal virtio-sst device: answers every request locally.
 struct SstModel {
-	int64_t id_skew = 0;       // added to request_id in responses
-	uint32_t short_len = 0;    // if set, the response length written
+	int64_t id_skew = 0;    // added to request_id in responses
+	uint32_t short_len = 0; // if set, the response length written
 	uint64_t event_seq = 0;
 
-	uint32_t operator()(uint16_t q, std::span<const std::byte> in, std::span<std::byte> out) {
+	uint32_t operator()(uint16_t q, std::span<const std::byte> in, std::span<std::byte> out)
+	{
 		if (q == SST_VQ_EVENT) {
 			SSTEvent ev{SST_EVENT_NOTIFICATION, 0, 1000, ++event_seq};
 			std::memcpy(out.data(), &ev, sizeof ev);
@@ -59,28 +61,33 @@ struct SstModel {
 
 struct SstFixture : ::testing::Test {
 	FakeRam ram{0x1000000, 8 << 20};
-	FakeVirtioCore core{ram, VIRTIO_ID_SST,
+	FakeVirtioCore core{ram,
+			    VIRTIO_ID_SST,
 			    feature::bit(feature::kVersion1) | feature::bit(feature::kEventIdx) | 0x3f,
-			    {256, 64, 16}, sst_config()};
+			    {256, 64, 16},
+			    sst_config()};
 	FakeInterrupts irq{8};
 	FakePciFunction fn_dev{core, irq};
 	PciFunction fn{fn_dev};
 	SstModel model;
 	std::unique_ptr<VirtioPciTransport> t;
-	SstFixture() {
+	SstFixture()
+	{
 		core.handler = std::ref(model);
 		PciWindow w{0xe0000000ull, 0x1000000};
 		fn.assign_bars(w);
 		t = std::make_unique<VirtioPciTransport>(fn, fn_dev, irq);
 	}
-	static SSTRequest req(uint32_t type) {
+	static SSTRequest req(uint32_t type)
+	{
 		SSTRequest r{};
 		r.type = type;
 		return r;
 	}
 };
 
-TEST_F(SstFixture, InitReadsConfigAndNegotiatesSstFeatures) {
+TEST_F(SstFixture, InitReadsConfigAndNegotiatesSstFeatures)
+{
 	SstDriver d(*t, ram.allocator());
 	EXPECT_EQ(d.config().version, SST_PROTOCOL_VERSION);
 	EXPECT_EQ(d.config().device_id, 7u);
@@ -90,7 +97,8 @@ TEST_F(SstFixture, InitReadsConfigAndNegotiatesSstFeatures) {
 	EXPECT_TRUE(core.queues[SST_VQ_EVENT].ready);
 }
 
-TEST_F(SstFixture, EchoRoundTrip) {
+TEST_F(SstFixture, EchoRoundTrip)
+{
 	SstDriver d(*t, ram.allocator());
 	SSTRequest r = req(SST_REQ_ECHO);
 	r.user_data = 0x1234;
@@ -103,7 +111,8 @@ TEST_F(SstFixture, EchoRoundTrip) {
 	EXPECT_EQ(std::memcmp(res.resp.payload.data, r.payload.data, SST_MAX_DATA_SIZE), 0);
 }
 
-TEST_F(SstFixture, ManyInFlightCompleteOutOfOrderBatches) {
+TEST_F(SstFixture, ManyInFlightCompleteOutOfOrderBatches)
+{
 	SstDriver d(*t, ram.allocator());
 	core.hold = true;
 	std::vector<uint64_t> ids;
@@ -124,7 +133,8 @@ TEST_F(SstFixture, ManyInFlightCompleteOutOfOrderBatches) {
 	EXPECT_EQ(d.in_flight(), 0u);
 }
 
-TEST_F(SstFixture, ResponseWithWrongIdOrShortLengthIsInvalid) {
+TEST_F(SstFixture, ResponseWithWrongIdOrShortLengthIsInvalid)
+{
 	SstDriver d(*t, ram.allocator());
 	model.id_skew = 1;
 	EXPECT_FALSE(d.call(req(SST_REQ_NOOP), 100ms).valid);
@@ -136,27 +146,31 @@ TEST_F(SstFixture, ResponseWithWrongIdOrShortLengthIsInvalid) {
 	EXPECT_EQ(d.stats().invalid, 2u);
 }
 
-TEST_F(SstFixture, HostileLengthBreaksTheQueueWithoutOverflow) {
+TEST_F(SstFixture, HostileLengthBreaksTheQueueWithoutOverflow)
+{
 	SstDriver d(*t, ram.allocator());
 	core.evil.used_len_add = 100000; // far beyond the 4112-byte response buffer
 	EXPECT_THROW(d.call(req(SST_REQ_NOOP), 100ms), Error);
 	EXPECT_NE(d.broken_reason().find("exceeds"), std::string::npos) << d.broken_reason();
 }
 
-TEST_F(SstFixture, HostileIdBreaksTheQueue) {
+TEST_F(SstFixture, HostileIdBreaksTheQueue)
+{
 	SstDriver d(*t, ram.allocator());
 	core.evil.used_id_add = 1000;
 	EXPECT_THROW(d.call(req(SST_REQ_NOOP), 100ms), Error);
 	EXPECT_NE(d.broken_reason().find("out of range"), std::string::npos);
 }
 
-TEST_F(SstFixture, TimeoutIsReported) {
+TEST_F(SstFixture, TimeoutIsReported)
+{
 	SstDriver d(*t, ram.allocator());
 	core.hold = true;
 	EXPECT_THROW(d.call(req(SST_REQ_NOOP), 20ms), TimeoutError);
 }
 
-TEST_F(SstFixture, EventsAreCollectedAndBuffersReposted) {
+TEST_F(SstFixture, EventsAreCollectedAndBuffersReposted)
+{
 	core.hold = true; // events only when the test says so
 	SstDriver d(*t, ram.allocator());
 	core.process(SST_VQ_EVENT, 3);
@@ -168,7 +182,8 @@ TEST_F(SstFixture, EventsAreCollectedAndBuffersReposted) {
 	EXPECT_EQ(d.take_events().size(), 16u);
 }
 
-TEST_F(SstFixture, RegistryProbesTheSstDriver) {
+TEST_F(SstFixture, RegistryProbesTheSstDriver)
+{
 	auto drv = DriverRegistry::with_builtin_drivers().probe(*t, ram.allocator());
 	ASSERT_TRUE(drv);
 	EXPECT_STREQ(drv->name(), "virtio-sst");
@@ -182,7 +197,8 @@ struct MmioDriverFixture : ::testing::Test {
 	static constexpr uint64_t kBase = 0xd0000000;
 };
 
-TEST_F(MmioDriverFixture, RngReadsExactlyTheBytesAsked) {
+TEST_F(MmioDriverFixture, RngReadsExactlyTheBytesAsked)
+{
 	FakeVirtioCore core{ram, device_id::kEntropy, feature::bit(feature::kVersion1), {8}, {}};
 	uint8_t counter = 0;
 	core.handler = [&](uint16_t, std::span<const std::byte>, std::span<std::byte> out) {
@@ -200,7 +216,8 @@ TEST_F(MmioDriverFixture, RngReadsExactlyTheBytesAsked) {
 		ASSERT_EQ(bytes[i], static_cast<uint8_t>(i));
 }
 
-TEST_F(MmioDriverFixture, RngStallTimesOut) {
+TEST_F(MmioDriverFixture, RngStallTimesOut)
+{
 	FakeVirtioCore core{ram, device_id::kEntropy, feature::bit(feature::kVersion1), {8}, {}};
 	core.hold = true;
 	FakeMmioDevice regs{core, irq, kBase};
@@ -209,7 +226,8 @@ TEST_F(MmioDriverFixture, RngStallTimesOut) {
 	EXPECT_THROW(rng.read(16, 20ms), TimeoutError);
 }
 
-TEST_F(MmioDriverFixture, BlkReadsSectors) {
+TEST_F(MmioDriverFixture, BlkReadsSectors)
+{
 	std::vector<std::byte> cfg(8);
 	const uint64_t capacity = 64;
 	std::memcpy(cfg.data(), &capacity, 8);

@@ -8,12 +8,17 @@
 namespace vsst::virtio::fake {
 
 FakeRam::FakeRam(uint64_t gpa, size_t size)
-	: gpa_(gpa), size_(size), owned_(new std::byte[size]()), mem_(owned_.get()), alloc_(mem_, gpa, size) {}
+	: gpa_(gpa), size_(size), owned_(new std::byte[size]()), mem_(owned_.get()), alloc_(mem_, gpa, size)
+{
+}
 
 FakeRam::FakeRam(std::byte *external, uint64_t gpa, size_t size)
-	: gpa_(gpa), size_(size), mem_(external), alloc_(mem_, gpa, size) {}
+	: gpa_(gpa), size_(size), mem_(external), alloc_(mem_, gpa, size)
+{
+}
 
-std::byte *FakeRam::at(uint64_t gpa, size_t len) {
+std::byte *FakeRam::at(uint64_t gpa, size_t len)
+{
 	if (gpa < gpa_ || len > size_ || gpa - gpa_ > size_ - len)
 		return nullptr;
 	return mem_ + (gpa - gpa_);
@@ -21,32 +26,40 @@ std::byte *FakeRam::at(uint64_t gpa, size_t len) {
 
 FakeVirtioCore::FakeVirtioCore(FakeRam &r, uint32_t id, uint64_t features, std::vector<uint16_t> queue_max,
 			       std::vector<std::byte> cfg)
-	: ram(r), device_id(id), device_features(features), config(std::move(cfg)) {
+	: ram(r), device_id(id), device_features(features), config(std::move(cfg))
+{
 	for (uint16_t m : queue_max)
 		queues.push_back(Queue{m, m}); // queue_size reads the maximum until the driver writes it
 }
 
-void FakeVirtioCore::reset() {
+void FakeVirtioCore::reset()
+{
 	status = 0;
 	driver_features = 0;
 	for (auto &q : queues)
 		q = Queue{q.max, q.max};
 }
 
-void FakeVirtioCore::notify(uint16_t q) {
+void FakeVirtioCore::notify(uint16_t q)
+{
 	notifies++;
 	if (!hold)
 		process(q);
 }
 
-template <typename T> static T get(std::byte *p) {
+template <typename T> static T get(std::byte *p)
+{
 	T v;
 	std::memcpy(&v, p, sizeof v);
 	return v;
 }
-template <typename T> static void put(std::byte *p, T v) { std::memcpy(p, &v, sizeof v); }
+template <typename T> static void put(std::byte *p, T v)
+{
+	std::memcpy(p, &v, sizeof v);
+}
 
-void FakeVirtioCore::process(uint16_t qi, unsigned max) {
+void FakeVirtioCore::process(uint16_t qi, unsigned max)
+{
 	if (qi >= queues.size() || !queues[qi].ready || !(status & status::kDriverOk))
 		return;
 	Queue &q = queues[qi];
@@ -127,14 +140,15 @@ constexpr unsigned kCapCommon = 0x40, kCapNotify = 0x50, kCapIsr = 0x68, kCapDev
 } // namespace
 
 FakePciFunction::FakePciFunction(FakeVirtioCore &core, FakeInterrupts &irq, bool with_msix)
-	: core_(core), irq_(irq), msix_(with_msix) {
+	: core_(core), irq_(irq), msix_(with_msix)
+{
 	auto w16 = [&](unsigned o, uint16_t v) { std::memcpy(&cfg[o], &v, 2); };
 	auto w32 = [&](unsigned o, uint32_t v) { std::memcpy(&cfg[o], &v, 4); };
 	w16(pci::kVendorId, pci::kVirtioVendor);
 	w16(pci::kDeviceId, static_cast<uint16_t>(pci::kModernDeviceBase + core.device_id));
 	w16(pci::kStatus, pci::kStatusCapList);
-	cfg[0x0b] = 0xff; // class: misc
-	w32(pci::kBar0, 0x4);  // 64-bit memory
+	cfg[0x0b] = 0xff;         // class: misc
+	w32(pci::kBar0, 0x4);     // 64-bit memory
 	w32(pci::kBar0 + 8, 0x0); // BAR2 32-bit memory
 	bar_mask_[0] = ~(kBar0Size - 1);
 	bar_mask_[1] = 0xffffffffu; // upper half of BAR0: all bits writable
@@ -167,7 +181,8 @@ FakePciFunction::FakePciFunction(FakeVirtioCore &core, FakeInterrupts &irq, bool
 	};
 }
 
-uint64_t FakePciFunction::bar_addr(unsigned i) const {
+uint64_t FakePciFunction::bar_addr(unsigned i) const
+{
 	uint32_t lo, hi = 0;
 	std::memcpy(&lo, &cfg[pci::kBar0 + 4 * i], 4);
 	if (i == 0)
@@ -175,7 +190,8 @@ uint64_t FakePciFunction::bar_addr(unsigned i) const {
 	return (uint64_t{hi} << 32) | (lo & ~0xfu);
 }
 
-uint32_t FakePciFunction::read(unsigned offset, unsigned len) {
+uint32_t FakePciFunction::read(unsigned offset, unsigned len)
+{
 	if (offset + len > cfg.size())
 		return 0xffffffffu;
 	uint32_t v = 0;
@@ -183,7 +199,8 @@ uint32_t FakePciFunction::read(unsigned offset, unsigned len) {
 	return v;
 }
 
-void FakePciFunction::write(unsigned offset, unsigned len, uint32_t value) {
+void FakePciFunction::write(unsigned offset, unsigned len, uint32_t value)
+{
 	if (offset + len > cfg.size())
 		return;
 	if (offset >= pci::kBar0 && offset < pci::kBar0 + 24) {
@@ -202,7 +219,8 @@ void FakePciFunction::write(unsigned offset, unsigned len, uint32_t value) {
 	// Everything else is read-only in this model.
 }
 
-void FakePciFunction::raise(uint16_t vector) {
+void FakePciFunction::raise(uint16_t vector)
+{
 	uint16_t msix_ctrl = 0;
 	std::memcpy(&msix_ctrl, &cfg[kCapMsix + 2], 2);
 	if (msix_ && (msix_ctrl & pci::kMsixEnable)) {
@@ -216,7 +234,8 @@ void FakePciFunction::raise(uint16_t vector) {
 	irq_.line();
 }
 
-uint64_t FakePciFunction::read(uint64_t addr, unsigned len) {
+uint64_t FakePciFunction::read(uint64_t addr, unsigned len)
+{
 	uint16_t cmd;
 	std::memcpy(&cmd, &cfg[pci::kCommand], 2);
 	if (cmd & pci::kCmdMemory) {
@@ -247,7 +266,8 @@ uint64_t FakePciFunction::read(uint64_t addr, unsigned len) {
 	return ~uint64_t{0} >> (64 - 8 * len);
 }
 
-void FakePciFunction::write(uint64_t addr, unsigned len, uint64_t value) {
+void FakePciFunction::write(uint64_t addr, unsigned len, uint64_t value)
+{
 	uint16_t cmd;
 	std::memcpy(&cmd, &cfg[pci::kCommand], 2);
 	if (!(cmd & pci::kCmdMemory))
@@ -258,7 +278,8 @@ void FakePciFunction::write(uint64_t addr, unsigned len, uint64_t value) {
 		if (o < pci::common::kSize)
 			common_write(static_cast<unsigned>(o), len, value);
 		else if (o >= 0x3000 && o < 0x4000)
-			core_.notify(static_cast<uint16_t>((o - 0x3000) / 4)); // the address selects the queue, as in QEMU
+			core_.notify(static_cast<uint16_t>((o - 0x3000) /
+							   4)); // the address selects the queue, as in QEMU
 		else if (o >= 0x2000 && o + len <= 0x2000 + core_.config.size())
 			std::memcpy(&core_.config[o - 0x2000], &value, len);
 		return;
@@ -270,49 +291,78 @@ void FakePciFunction::write(uint64_t addr, unsigned len, uint64_t value) {
 	}
 }
 
-uint64_t FakePciFunction::common_read(unsigned reg, unsigned len) {
+uint64_t FakePciFunction::common_read(unsigned reg, unsigned len)
+{
 	using namespace pci::common;
 	FakeVirtioCore::Queue *q = qsel_ < core_.queues.size() ? &core_.queues[qsel_] : nullptr;
 	auto lo = [](uint64_t v) { return v & 0xffffffffu; };
 	switch (reg) {
-	case kDeviceFeatureSelect: return dfsel_;
-	case kDeviceFeature: return dfsel_ < 2 ? lo(core_.device_features >> (32 * dfsel_)) : 0;
-	case kDriverFeatureSelect: return gfsel_;
-	case kDriverFeature: return gfsel_ < 2 ? lo(core_.driver_features >> (32 * gfsel_)) : 0;
-	case kMsixConfig: return msix_config_;
-	case kNumQueues: return core_.queues.size();
-	case kDeviceStatus: return core_.status;
-	case kConfigGeneration: return core_.generation & 0xff;
-	case kQueueSelect: return qsel_;
-	case kQueueSize: return q ? q->size : 0;
-	case kQueueMsixVector: return q ? q->vector : 0xffff;
-	case kQueueEnable: return q ? q->ready : 0;
-	case kQueueNotifyOff: return q ? qsel_ : 0; // doorbell i at notify + 4*i
-	case kQueueDesc: return q ? lo(q->desc) : 0;
-	case kQueueDesc + 4: return q ? q->desc >> 32 : 0;
-	case kQueueDriver: return q ? lo(q->avail) : 0;
-	case kQueueDriver + 4: return q ? q->avail >> 32 : 0;
-	case kQueueDevice: return q ? lo(q->used) : 0;
-	case kQueueDevice + 4: return q ? q->used >> 32 : 0;
-	default: (void)len; return 0;
+	case kDeviceFeatureSelect:
+		return dfsel_;
+	case kDeviceFeature:
+		return dfsel_ < 2 ? lo(core_.device_features >> (32 * dfsel_)) : 0;
+	case kDriverFeatureSelect:
+		return gfsel_;
+	case kDriverFeature:
+		return gfsel_ < 2 ? lo(core_.driver_features >> (32 * gfsel_)) : 0;
+	case kMsixConfig:
+		return msix_config_;
+	case kNumQueues:
+		return core_.queues.size();
+	case kDeviceStatus:
+		return core_.status;
+	case kConfigGeneration:
+		return core_.generation & 0xff;
+	case kQueueSelect:
+		return qsel_;
+	case kQueueSize:
+		return q ? q->size : 0;
+	case kQueueMsixVector:
+		return q ? q->vector : 0xffff;
+	case kQueueEnable:
+		return q ? q->ready : 0;
+	case kQueueNotifyOff:
+		return q ? qsel_ : 0; // doorbell i at notify + 4*i
+	case kQueueDesc:
+		return q ? lo(q->desc) : 0;
+	case kQueueDesc + 4:
+		return q ? q->desc >> 32 : 0;
+	case kQueueDriver:
+		return q ? lo(q->avail) : 0;
+	case kQueueDriver + 4:
+		return q ? q->avail >> 32 : 0;
+	case kQueueDevice:
+		return q ? lo(q->used) : 0;
+	case kQueueDevice + 4:
+		return q ? q->used >> 32 : 0;
+	default:
+		(void)len;
+		return 0;
 	}
 }
 
-void FakePciFunction::common_write(unsigned reg, unsigned, uint64_t v) {
+void FakePciFunction::common_write(unsigned reg, unsigned, uint64_t v)
+{
 	using namespace pci::common;
 	FakeVirtioCore::Queue *q = qsel_ < core_.queues.size() ? &core_.queues[qsel_] : nullptr;
 	auto set_lo = [](uint64_t &f, uint64_t v) { f = (f & ~0xffffffffull) | (v & 0xffffffffu); };
 	auto set_hi = [](uint64_t &f, uint64_t v) { f = (f & 0xffffffffull) | (v << 32); };
 	switch (reg) {
-	case kDeviceFeatureSelect: dfsel_ = static_cast<uint32_t>(v); break;
-	case kDriverFeatureSelect: gfsel_ = static_cast<uint32_t>(v); break;
+	case kDeviceFeatureSelect:
+		dfsel_ = static_cast<uint32_t>(v);
+		break;
+	case kDriverFeatureSelect:
+		gfsel_ = static_cast<uint32_t>(v);
+		break;
 	case kDriverFeature:
 		if (gfsel_ == 0)
 			set_lo(core_.driver_features, v);
 		else if (gfsel_ == 1)
 			set_hi(core_.driver_features, v);
 		break;
-	case kMsixConfig: msix_config_ = static_cast<uint16_t>(v < 4 ? v : 0xffff); break;
+	case kMsixConfig:
+		msix_config_ = static_cast<uint16_t>(v < 4 ? v : 0xffff);
+		break;
 	case kDeviceStatus:
 		core_.status_writes.push_back(static_cast<uint8_t>(v));
 		if (v == 0) {
@@ -326,7 +376,9 @@ void FakePciFunction::common_write(unsigned reg, unsigned, uint64_t v) {
 			core_.status = s;
 		}
 		break;
-	case kQueueSelect: qsel_ = static_cast<uint16_t>(v); break;
+	case kQueueSelect:
+		qsel_ = static_cast<uint16_t>(v);
+		break;
 	case kQueueSize:
 		if (q)
 			q->size = static_cast<uint16_t>(v);
@@ -339,27 +391,48 @@ void FakePciFunction::common_write(unsigned reg, unsigned, uint64_t v) {
 		if (q)
 			q->ready = v & 1;
 		break;
-	case kQueueDesc: if (q) set_lo(q->desc, v); break;
-	case kQueueDesc + 4: if (q) set_hi(q->desc, v); break;
-	case kQueueDriver: if (q) set_lo(q->avail, v); break;
-	case kQueueDriver + 4: if (q) set_hi(q->avail, v); break;
-	case kQueueDevice: if (q) set_lo(q->used, v); break;
-	case kQueueDevice + 4: if (q) set_hi(q->used, v); break;
-	default: break;
+	case kQueueDesc:
+		if (q)
+			set_lo(q->desc, v);
+		break;
+	case kQueueDesc + 4:
+		if (q)
+			set_hi(q->desc, v);
+		break;
+	case kQueueDriver:
+		if (q)
+			set_lo(q->avail, v);
+		break;
+	case kQueueDriver + 4:
+		if (q)
+			set_hi(q->avail, v);
+		break;
+	case kQueueDevice:
+		if (q)
+			set_lo(q->used, v);
+		break;
+	case kQueueDevice + 4:
+		if (q)
+			set_hi(q->used, v);
+		break;
+	default:
+		break;
 	}
 }
 
 // ---- MMIO ----
 
 FakeMmioDevice::FakeMmioDevice(FakeVirtioCore &core, FakeInterrupts &irq, uint64_t base, uint32_t version)
-	: core_(core), irq_(irq), base_(base), version_(version) {
+	: core_(core), irq_(irq), base_(base), version_(version)
+{
 	core_.raise = [this](uint16_t) {
 		int_status |= mmio::kIntUsedBuffer;
 		irq_.line();
 	};
 }
 
-uint64_t FakeMmioDevice::read(uint64_t addr, unsigned len) {
+uint64_t FakeMmioDevice::read(uint64_t addr, unsigned len)
+{
 	using namespace mmio;
 	if (addr < base_ || addr >= base_ + 0x1000)
 		return ~uint64_t{0} >> (64 - 8 * len);
@@ -372,21 +445,33 @@ uint64_t FakeMmioDevice::read(uint64_t addr, unsigned len) {
 		return v;
 	}
 	switch (o) {
-	case kMagic: return kMagicValue;
-	case kVersion: return version_;
-	case kDeviceId: return core_.device_id;
-	case kVendorId: return 0x554d4551;
-	case kDeviceFeatures: return dfsel_ < 2 ? (core_.device_features >> (32 * dfsel_)) & 0xffffffffu : 0;
-	case kQueueNumMax: return q ? q->max : 0;
-	case kQueueReady: return q ? q->ready : 0;
-	case kInterruptStatus: return int_status;
-	case kStatus: return core_.status;
-	case kConfigGeneration: return core_.generation;
-	default: return 0;
+	case kMagic:
+		return kMagicValue;
+	case kVersion:
+		return version_;
+	case kDeviceId:
+		return core_.device_id;
+	case kVendorId:
+		return 0x554d4551;
+	case kDeviceFeatures:
+		return dfsel_ < 2 ? (core_.device_features >> (32 * dfsel_)) & 0xffffffffu : 0;
+	case kQueueNumMax:
+		return q ? q->max : 0;
+	case kQueueReady:
+		return q ? q->ready : 0;
+	case kInterruptStatus:
+		return int_status;
+	case kStatus:
+		return core_.status;
+	case kConfigGeneration:
+		return core_.generation;
+	default:
+		return 0;
 	}
 }
 
-void FakeMmioDevice::write(uint64_t addr, unsigned len, uint64_t value) {
+void FakeMmioDevice::write(uint64_t addr, unsigned len, uint64_t value)
+{
 	using namespace mmio;
 	if (addr < base_ || addr >= base_ + 0x1000)
 		return;
@@ -401,19 +486,35 @@ void FakeMmioDevice::write(uint64_t addr, unsigned len, uint64_t value) {
 	auto set_lo = [](uint64_t &f, uint32_t x) { f = (f & ~0xffffffffull) | x; };
 	auto set_hi = [](uint64_t &f, uint32_t x) { f = (f & 0xffffffffull) | (uint64_t{x} << 32); };
 	switch (o) {
-	case kDeviceFeaturesSel: dfsel_ = v; break;
-	case kDriverFeaturesSel: gfsel_ = v; break;
+	case kDeviceFeaturesSel:
+		dfsel_ = v;
+		break;
+	case kDriverFeaturesSel:
+		gfsel_ = v;
+		break;
 	case kDriverFeatures:
 		if (gfsel_ == 0)
 			set_lo(core_.driver_features, v);
 		else if (gfsel_ == 1)
 			set_hi(core_.driver_features, v);
 		break;
-	case kQueueSel: qsel_ = v; break;
-	case kQueueNum: if (q) q->size = static_cast<uint16_t>(v); break;
-	case kQueueReady: if (q) q->ready = v & 1; break;
-	case kQueueNotify: core_.notify(static_cast<uint16_t>(v)); break;
-	case kInterruptAck: int_status &= ~v; break;
+	case kQueueSel:
+		qsel_ = v;
+		break;
+	case kQueueNum:
+		if (q)
+			q->size = static_cast<uint16_t>(v);
+		break;
+	case kQueueReady:
+		if (q)
+			q->ready = v & 1;
+		break;
+	case kQueueNotify:
+		core_.notify(static_cast<uint16_t>(v));
+		break;
+	case kInterruptAck:
+		int_status &= ~v;
+		break;
 	case kStatus:
 		core_.status_writes.push_back(static_cast<uint8_t>(v));
 		if (v == 0) {
@@ -426,13 +527,32 @@ void FakeMmioDevice::write(uint64_t addr, unsigned len, uint64_t value) {
 			core_.status = s;
 		}
 		break;
-	case kQueueDescLow: if (q) set_lo(q->desc, v); break;
-	case kQueueDescHigh: if (q) set_hi(q->desc, v); break;
-	case kQueueDriverLow: if (q) set_lo(q->avail, v); break;
-	case kQueueDriverHigh: if (q) set_hi(q->avail, v); break;
-	case kQueueDeviceLow: if (q) set_lo(q->used, v); break;
-	case kQueueDeviceHigh: if (q) set_hi(q->used, v); break;
-	default: break;
+	case kQueueDescLow:
+		if (q)
+			set_lo(q->desc, v);
+		break;
+	case kQueueDescHigh:
+		if (q)
+			set_hi(q->desc, v);
+		break;
+	case kQueueDriverLow:
+		if (q)
+			set_lo(q->avail, v);
+		break;
+	case kQueueDriverHigh:
+		if (q)
+			set_hi(q->avail, v);
+		break;
+	case kQueueDeviceLow:
+		if (q)
+			set_lo(q->used, v);
+		break;
+	case kQueueDeviceHigh:
+		if (q)
+			set_hi(q->used, v);
+		break;
+	default:
+		break;
 	}
 }
 

@@ -41,8 +41,12 @@ class FakeInterrupts final : public InterruptSource {
 public:
 	explicit FakeInterrupts(unsigned vectors) : vectors_(vectors) {}
 	unsigned msi_vectors() const override { return vectors_; }
-	std::pair<uint64_t, uint32_t> msi_message(unsigned v) const override { return {0xfee00000u, 0x100 + v}; }
-	std::vector<uint32_t> wait(std::chrono::milliseconds) override {
+	std::pair<uint64_t, uint32_t> msi_message(unsigned v) const override
+	{
+		return {0xfee00000u, 0x100 + v};
+	}
+	std::vector<uint32_t> wait(std::chrono::milliseconds) override
+	{
 		auto v = std::move(fired_);
 		fired_.clear();
 		return v;
@@ -51,7 +55,8 @@ public:
 	// set, they go there instead (e.g. out as RPC events).
 	std::function<void(uint64_t, uint32_t)> on_msi;
 	std::function<void()> on_line;
-	void msi(uint64_t addr, uint32_t data) {
+	void msi(uint64_t addr, uint32_t data)
+	{
 		if (on_msi)
 			return on_msi(addr, data);
 		if (addr == 0xfee00000u && data >= 0x100)
@@ -59,7 +64,8 @@ public:
 		else
 			stray++;
 	}
-	void line() {
+	void line()
+	{
 		if (on_line)
 			return on_line();
 		fired_.push_back(kLineVector);
@@ -77,7 +83,8 @@ private:
 // returns how many bytes it wrote.
 class FakeVirtioCore {
 public:
-	using Handler = std::function<uint32_t(uint16_t q, std::span<const std::byte> in, std::span<std::byte> out)>;
+	using Handler =
+		std::function<uint32_t(uint16_t q, std::span<const std::byte> in, std::span<std::byte> out)>;
 	struct Queue {
 		uint16_t max = 0, size = 0;
 		uint64_t desc = 0, avail = 0, used = 0;
@@ -90,7 +97,7 @@ public:
 		int used_id_add = 0;       // added to the id of the next used element
 		uint32_t used_len_add = 0; // added to the length
 		uint16_t used_idx_jump = 0;
-		bool repeat_last = false;  // complete the previous head again
+		bool repeat_last = false; // complete the previous head again
 	};
 
 	FakeVirtioCore(FakeRam &ram, uint32_t device_id, uint64_t features, std::vector<uint16_t> queue_max,
@@ -106,8 +113,8 @@ public:
 	std::vector<Queue> queues;
 	Handler handler;
 	Evil evil;
-	bool no_notify = false;          // set VIRTQ_USED_F_NO_NOTIFY
-	bool hold = false;               // accept notifies but complete nothing until release()
+	bool no_notify = false;                // set VIRTQ_USED_F_NO_NOTIFY
+	bool hold = false;                     // accept notifies but complete nothing until release()
 	std::function<void(uint16_t q)> raise; // queue interrupt
 	unsigned notifies = 0;
 	std::vector<uint8_t> status_writes;
@@ -128,7 +135,8 @@ public:
 	void write(unsigned offset, unsigned len, uint32_t value) override;
 	uint64_t read(uint64_t addr, unsigned len) override;
 	void write(uint64_t addr, unsigned len, uint64_t value) override;
-	void notify(uint64_t addr, unsigned len, uint64_t value) override {
+	void notify(uint64_t addr, unsigned len, uint64_t value) override
+	{
 		posted_notifies++;
 		write(addr, len, value);
 	}

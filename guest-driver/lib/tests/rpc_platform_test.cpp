@@ -24,7 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::byte> sst_config() {
+std::vector<std::byte> sst_config()
+{
 	SSTConfig c{SST_PROTOCOL_VERSION, 3, 0x3f, 1};
 	std::vector<std::byte> v(sizeof c);
 	std::memcpy(v.data(), &c, sizeof c);
@@ -35,14 +36,17 @@ class FakeBackend {
 public:
 	explicit FakeBackend(RpcGuest &g)
 		: ram_(g.ram_at(0, 64 << 20), 0, 64 << 20),
-		  core_(ram_, VIRTIO_ID_SST, feature::bit(feature::kVersion1) | feature::bit(feature::kEventIdx) | 0x3f,
+		  core_(ram_, VIRTIO_ID_SST,
+			feature::bit(feature::kVersion1) | feature::bit(feature::kEventIdx) | 0x3f,
 			{64, 8, 8}, sst_config()),
-		  irq_(0), fn_(core_, irq_) {
+		  irq_(0), fn_(core_, irq_)
+	{
 		char err[128];
 		ch_ = vsst_rpc_attach(&g.channel_fds(), VSST_RPC_ROLE_DEVICE, err, sizeof err);
 		if (!ch_)
 			throw Error(err);
-		core_.handler = [this](uint16_t q, std::span<const std::byte> in, std::span<std::byte> out) -> uint32_t {
+		core_.handler = [this](uint16_t q, std::span<const std::byte> in,
+				       std::span<std::byte> out) -> uint32_t {
 			if (q != SST_VQ_REQUEST)
 				return 0;
 			std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms.load()));
@@ -59,12 +63,14 @@ public:
 		irq_.on_line = [this] { event(VSST_RPC_OP_SET_IRQ, 0, VSST_RPC_IRQ_SET, 0); };
 		thread_ = std::thread([this] { serve(); });
 	}
-	~FakeBackend() {
+	~FakeBackend()
+	{
 		quit_ = true;
 		thread_.join();
 		vsst_rpc_close(ch_);
 	}
-	void event(unsigned op, uint64_t a, uint64_t b, uint64_t c) {
+	void event(unsigned op, uint64_t a, uint64_t b, uint64_t c)
+	{
 		vsst_rpcmsg m{vsst_rpc_mr0(op, 0, 0, 0, 0, 0), a, b, c};
 		vsst_rpc_dev_send_event(ch_, &m, 1000);
 	}
@@ -74,7 +80,8 @@ public:
 	std::atomic<unsigned> posted{0}, sync_notifies{0};
 
 private:
-	void serve() {
+	void serve()
+	{
 		while (!quit_) {
 			if (paused) {
 				std::this_thread::sleep_for(5ms);
@@ -89,7 +96,9 @@ private:
 			if (op == VSST_RPC_OP_HELLO) {
 				event(VSST_RPC_OP_HELLO, VSST_RPC_PROTOCOL_VERSION, 0, 0);
 				event(VSST_RPC_OP_REGISTER_PCI_DEV, 0,
-				      (uint64_t{pci::kVirtioVendor} << 16) | (pci::kModernDeviceBase + VIRTIO_ID_SST), 0xff0000);
+				      (uint64_t{pci::kVirtioVendor} << 16) |
+					      (pci::kModernDeviceBase + VIRTIO_ID_SST),
+				      0xff0000);
 				event(VSST_RPC_OP_START_VM, 0, 0, 0);
 				continue;
 			}
@@ -102,10 +111,13 @@ private:
 			bool ok = true;
 			if (as == 0 && len <= 4) {
 				if (write) {
-					static_cast<ConfigAccessor &>(fn_).write(static_cast<unsigned>(m.mr1), len, static_cast<uint32_t>(m.mr2));
+					static_cast<ConfigAccessor &>(fn_).write(
+						static_cast<unsigned>(m.mr1), len,
+						static_cast<uint32_t>(m.mr2));
 					announce_bars();
 				} else {
-					data = static_cast<ConfigAccessor &>(fn_).read(static_cast<unsigned>(m.mr1), len);
+					data = static_cast<ConfigAccessor &>(fn_).read(
+						static_cast<unsigned>(m.mr1), len);
 				}
 			} else if (as == VSST_RPC_AS_GLOBAL) {
 				if (write) {
@@ -126,7 +138,8 @@ private:
 				vsst_rpc_dev_complete_error(ch_, &m, 1000);
 		}
 	}
-	void announce_bars() {
+	void announce_bars()
+	{
 		uint16_t cmd;
 		std::memcpy(&cmd, &fn_.cfg[pci::kCommand], 2);
 		uint32_t lo, hi;
@@ -149,14 +162,16 @@ private:
 	std::thread thread_;
 };
 
-RpcGuestOptions small_guest() {
+RpcGuestOptions small_guest()
+{
 	RpcGuestOptions o;
 	o.ram_size = 64 << 20;
 	o.access_timeout_ms = 2000;
 	return o;
 }
 
-TEST(RpcPlatform, StartupEnumerationAndSstOverMsix) {
+TEST(RpcPlatform, StartupEnumerationAndSstOverMsix)
+{
 	RpcGuest g(small_guest());
 	FakeBackend be(g);
 	g.start(5s);
@@ -184,7 +199,8 @@ TEST(RpcPlatform, StartupEnumerationAndSstOverMsix) {
 	EXPECT_GE(d.stats().interrupts, 1u);
 }
 
-TEST(RpcPlatform, IntxThroughSetIrq) {
+TEST(RpcPlatform, IntxThroughSetIrq)
+{
 	RpcGuest g(small_guest());
 	FakeBackend be(g);
 	g.start(5s);
@@ -200,20 +216,22 @@ TEST(RpcPlatform, IntxThroughSetIrq) {
 	EXPECT_GE(d.stats().interrupts, 1u);
 }
 
-TEST(RpcPlatform, StrayAndForeignInterruptsAreNotDelivered) {
+TEST(RpcPlatform, StrayAndForeignInterruptsAreNotDelivered)
+{
 	RpcGuest g(small_guest());
 	FakeBackend be(g);
 	g.start(5s);
 	InterruptSource &irq = g.interrupts(0);
 	be.event(VSST_RPC_OP_MSI, 0xfee00000u, (7u << 8) | 1, 0); // data names device 7, event says 0
-	be.event(VSST_RPC_OP_MSI, 0x12345678u, 1, 0);            // not the MSI window
-	be.event(VSST_RPC_OP_MSI, 0xfee00000u, (5u << 8) | 2, 5);  // a real one for device 5
+	be.event(VSST_RPC_OP_MSI, 0x12345678u, 1, 0);             // not the MSI window
+	be.event(VSST_RPC_OP_MSI, 0xfee00000u, (5u << 8) | 2, 5); // a real one for device 5
 	EXPECT_TRUE(irq.wait(200ms).empty());
 	EXPECT_EQ(g.counters().stray_msi, 2u);
 	EXPECT_EQ(g.wait_irq(5, 200ms), std::vector<uint32_t>{2});
 }
 
-TEST(RpcPlatform, UnresponsiveBackendTimesOutInsteadOfHanging) {
+TEST(RpcPlatform, UnresponsiveBackendTimesOutInsteadOfHanging)
+{
 	RpcGuestOptions o = small_guest();
 	o.access_timeout_ms = 200;
 	RpcGuest g(o);
@@ -228,7 +246,8 @@ TEST(RpcPlatform, UnresponsiveBackendTimesOutInsteadOfHanging) {
 	be.paused = false;
 }
 
-TEST(RpcPlatform, ErrorCompletionReadsAllOnes) {
+TEST(RpcPlatform, ErrorCompletionReadsAllOnes)
+{
 	RpcGuest g(small_guest());
 	FakeBackend be(g);
 	g.start(5s);
@@ -238,7 +257,8 @@ TEST(RpcPlatform, ErrorCompletionReadsAllOnes) {
 	EXPECT_GE(g.counters().error_completions, 1u);
 }
 
-TEST(RpcPlatform, NoStartVmIsATimeout) {
+TEST(RpcPlatform, NoStartVmIsATimeout)
+{
 	RpcGuest g(small_guest());
 	// Nobody on the device side.
 	EXPECT_THROW(g.start(300ms), TimeoutError);
@@ -246,4 +266,3 @@ TEST(RpcPlatform, NoStartVmIsATimeout) {
 
 } // namespace
 } // namespace vsst::virtio
-

@@ -25,7 +25,8 @@ using fake::FakeVirtioCore;
 constexpr uint64_t kFeatures = feature::bit(feature::kVersion1) | feature::bit(feature::kEventIdx) | 0x5;
 
 // Echo device: copies what it reads into what it writes.
-uint32_t echo(uint16_t, std::span<const std::byte> in, std::span<std::byte> out) {
+uint32_t echo(uint16_t, std::span<const std::byte> in, std::span<std::byte> out)
+{
 	const size_t n = std::min(in.size(), out.size());
 	std::memcpy(out.data(), in.data(), n);
 	return static_cast<uint32_t>(n);
@@ -40,7 +41,8 @@ struct PciFixture : ::testing::Test {
 	PciFixture() { core.handler = echo; }
 };
 
-TEST_F(PciFixture, BarSizingAndAssignment) {
+TEST_F(PciFixture, BarSizingAndAssignment)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	EXPECT_EQ(fn.bar(0).size, FakePciFunction::kBar0Size);
@@ -57,23 +59,27 @@ TEST_F(PciFixture, BarSizingAndAssignment) {
 	EXPECT_TRUE(cmd & pci::kCmdBusMaster);
 }
 
-TEST_F(PciFixture, WindowTooSmallIsAnError) {
+TEST_F(PciFixture, WindowTooSmallIsAnError)
+{
 	PciFunction fn(fn_dev);
 	PciWindow tiny{0xe0000000ull, 0x2000};
 	EXPECT_THROW(fn.assign_bars(tiny), Error);
 }
 
-TEST_F(PciFixture, CapabilityLoopIsDetected) {
+TEST_F(PciFixture, CapabilityLoopIsDetected)
+{
 	fn_dev.cfg[0x50 + 1] = 0x40; // notify cap points back to the common cap
 	EXPECT_THROW(PciFunction fn(fn_dev), Error);
 }
 
-TEST_F(PciFixture, CapabilityPointerIntoHeaderIsRejected) {
+TEST_F(PciFixture, CapabilityPointerIntoHeaderIsRejected)
+{
 	fn_dev.cfg[pci::kCapPtr] = 0x10;
 	EXPECT_THROW(PciFunction fn(fn_dev), Error);
 }
 
-TEST_F(PciFixture, CapabilityOutsideItsBarIsRejected) {
+TEST_F(PciFixture, CapabilityOutsideItsBarIsRejected)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	const uint32_t off = 0x3f00; // + 0x1000 bytes > 16 KiB BAR
@@ -81,7 +87,8 @@ TEST_F(PciFixture, CapabilityOutsideItsBarIsRejected) {
 	EXPECT_THROW(VirtioPciTransport t(fn, fn_dev, irq), Error);
 }
 
-TEST_F(PciFixture, CapabilityNamingBadBarIsRejected) {
+TEST_F(PciFixture, CapabilityNamingBadBarIsRejected)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	fn_dev.cfg[0x68 + 4] = 7;
@@ -90,13 +97,15 @@ TEST_F(PciFixture, CapabilityNamingBadBarIsRejected) {
 	EXPECT_THROW(VirtioPciTransport t(fn, fn_dev, irq), Error);
 }
 
-TEST_F(PciFixture, UnassignedBarsAreRejected) {
+TEST_F(PciFixture, UnassignedBarsAreRejected)
+{
 	PciFunction fn(fn_dev);
 	fn.probe_bars(); // sized but no addresses
 	EXPECT_THROW(VirtioPciTransport t(fn, fn_dev, irq), Error);
 }
 
-TEST_F(PciFixture, HandshakeMsixAndEcho) {
+TEST_F(PciFixture, HandshakeMsixAndEcho)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	VirtioPciTransport t(fn, fn_dev, irq);
@@ -138,7 +147,8 @@ TEST_F(PciFixture, HandshakeMsixAndEcho) {
 	EXPECT_EQ(irq.stray, 0u);
 }
 
-TEST_F(PciFixture, FallsBackToIntxWhenThePlatformHasNoMsi) {
+TEST_F(PciFixture, FallsBackToIntxWhenThePlatformHasNoMsi)
+{
 	FakeInterrupts no_msi{0};
 	FakePciFunction dev_fn{core, no_msi};
 	PciFunction fn(dev_fn);
@@ -161,7 +171,8 @@ TEST_F(PciFixture, FallsBackToIntxWhenThePlatformHasNoMsi) {
 	EXPECT_TRUE(dev.wait_interrupt(std::chrono::milliseconds(1)).queues.empty());
 }
 
-TEST_F(PciFixture, MissingVersion1FailsTheDevice) {
+TEST_F(PciFixture, MissingVersion1FailsTheDevice)
+{
 	core.device_features = 0x5;
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
@@ -171,7 +182,8 @@ TEST_F(PciFixture, MissingVersion1FailsTheDevice) {
 	EXPECT_TRUE(core.status & status::kFailed);
 }
 
-TEST_F(PciFixture, RequiredFeatureMissingFails) {
+TEST_F(PciFixture, RequiredFeatureMissingFails)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	VirtioPciTransport t(fn, fn_dev, irq);
@@ -179,7 +191,8 @@ TEST_F(PciFixture, RequiredFeatureMissingFails) {
 	EXPECT_THROW(dev.negotiate(0, 0x2), Error);
 }
 
-TEST_F(PciFixture, DeviceRejectingFeaturesOkFails) {
+TEST_F(PciFixture, DeviceRejectingFeaturesOkFails)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	// A device that withdraws a feature after the driver wrote its choice
@@ -188,9 +201,13 @@ TEST_F(PciFixture, DeviceRejectingFeaturesOkFails) {
 		FakePciFunction &f;
 		FakeVirtioCore &c;
 		uint64_t driver_feature_reg;
-		Sneaky(FakePciFunction &f_, FakeVirtioCore &c_, uint64_t reg) : f(f_), c(c_), driver_feature_reg(reg) {}
+		Sneaky(FakePciFunction &f_, FakeVirtioCore &c_, uint64_t reg)
+			: f(f_), c(c_), driver_feature_reg(reg)
+		{
+		}
 		uint64_t read(uint64_t a, unsigned l) override { return f.read(a, l); }
-		void write(uint64_t a, unsigned l, uint64_t v) override {
+		void write(uint64_t a, unsigned l, uint64_t v) override
+		{
 			f.write(a, l, v);
 			if (a == driver_feature_reg)
 				c.device_features &= ~uint64_t{1};
@@ -202,7 +219,8 @@ TEST_F(PciFixture, DeviceRejectingFeaturesOkFails) {
 	EXPECT_TRUE(core.status & status::kFailed);
 }
 
-TEST_F(PciFixture, TransitionalDeviceIdTakesSubsystemId) {
+TEST_F(PciFixture, TransitionalDeviceIdTakesSubsystemId)
+{
 	const uint16_t did = 0x1005, sub = 4;
 	std::memcpy(&fn_dev.cfg[pci::kDeviceId], &did, 2);
 	std::memcpy(&fn_dev.cfg[pci::kSubsystemId], &sub, 2);
@@ -212,13 +230,15 @@ TEST_F(PciFixture, TransitionalDeviceIdTakesSubsystemId) {
 	EXPECT_EQ(t.device_id(), 4u);
 }
 
-TEST_F(PciFixture, ResetTimesOutInsteadOfHanging) {
+TEST_F(PciFixture, ResetTimesOutInsteadOfHanging)
+{
 	PciFunction fn(fn_dev);
 	fn.assign_bars(window);
 	struct Stuck : MemoryAccessor {
 		FakePciFunction &f;
 		explicit Stuck(FakePciFunction &f_) : f(f_) {}
-		uint64_t read(uint64_t a, unsigned l) override {
+		uint64_t read(uint64_t a, unsigned l) override
+		{
 			return l == 1 ? 0x1 : f.read(a, l); // status never reads back 0
 		}
 		void write(uint64_t a, unsigned l, uint64_t v) override { f.write(a, l, v); }
@@ -239,7 +259,8 @@ struct MmioFixture : ::testing::Test {
 	MmioFixture() { core.handler = echo; }
 };
 
-TEST_F(MmioFixture, HandshakeAndRoundTrip) {
+TEST_F(MmioFixture, HandshakeAndRoundTrip)
+{
 	FakeMmioDevice regs{core, irq, kBase};
 	VirtioMmioTransport t(regs, kBase, irq, 0);
 	EXPECT_EQ(t.device_id(), 4u);
@@ -264,14 +285,16 @@ TEST_F(MmioFixture, HandshakeAndRoundTrip) {
 	EXPECT_EQ(used->token, 9u);
 }
 
-TEST_F(MmioFixture, LegacyVersionAndBadMagicAreRefused) {
+TEST_F(MmioFixture, LegacyVersionAndBadMagicAreRefused)
+{
 	FakeMmioDevice legacy{core, irq, kBase, 1};
 	EXPECT_THROW(VirtioMmioTransport(legacy, kBase, irq), Error);
 	FakeMmioDevice regs{core, irq, kBase};
 	EXPECT_THROW(VirtioMmioTransport(regs, kBase + 0x1000, irq), Error) << "nothing at that base";
 }
 
-TEST_F(MmioFixture, ConfigAccessIsBounded) {
+TEST_F(MmioFixture, ConfigAccessIsBounded)
+{
 	FakeMmioDevice regs{core, irq, kBase};
 	VirtioMmioTransport t(regs, kBase, irq, 8);
 	EXPECT_THROW(t.read_config(6, 4), Error);

@@ -21,7 +21,8 @@ struct RingDevice {
 	uint16_t avail_idx() const { return vq.avail_words()[1]; }
 	uint16_t avail_ring(uint16_t i) const { return vq.avail_words()[2 + i % vq.size()]; }
 	uint16_t pop() { return avail_ring(last_avail++); }
-	void push(uint32_t id, uint32_t len) {
+	void push(uint32_t id, uint32_t len)
+	{
 		std::byte *elem = vq.used_area() + 4 + 8u * (used_idx % vq.size());
 		std::memcpy(elem, &id, 4);
 		std::memcpy(elem + 4, &len, 4);
@@ -37,19 +38,22 @@ struct RingDevice {
 struct VqFixture : ::testing::Test {
 	fake::FakeRam ram{0x100000, 1 << 20};
 	std::vector<uint16_t> kicks;
-	std::unique_ptr<SplitVirtqueue> make(uint16_t size, bool event_idx = false) {
+	std::unique_ptr<SplitVirtqueue> make(uint16_t size, bool event_idx = false)
+	{
 		return std::make_unique<SplitVirtqueue>(ram.allocator(), 3, size, event_idx,
 							[this](uint16_t q) { kicks.push_back(q); });
 	}
 };
 
-TEST_F(VqFixture, RejectsSizesThatAreNotPowersOfTwo) {
+TEST_F(VqFixture, RejectsSizesThatAreNotPowersOfTwo)
+{
 	EXPECT_THROW(make(0), Error);
 	EXPECT_THROW(make(6), Error);
 	EXPECT_NO_THROW(make(1));
 }
 
-TEST_F(VqFixture, ChainLayoutAndRoundTrip) {
+TEST_F(VqFixture, ChainLayoutAndRoundTrip)
+{
 	auto vq = make(8);
 	RingDevice dev{*vq};
 	const BufferRef out[2] = {{0x200000, 24}, {0x201000, 100}};
@@ -80,7 +84,8 @@ TEST_F(VqFixture, ChainLayoutAndRoundTrip) {
 	EXPECT_FALSE(vq->get_buffer());
 }
 
-TEST_F(VqFixture, FullQueueSaysNoSpaceAndAddsNothing) {
+TEST_F(VqFixture, FullQueueSaysNoSpaceAndAddsNothing)
+{
 	auto vq = make(4);
 	const BufferRef b{0x200000, 16};
 	const BufferRef two[2] = {b, b};
@@ -90,7 +95,8 @@ TEST_F(VqFixture, FullQueueSaysNoSpaceAndAddsNothing) {
 	EXPECT_EQ(RingDevice{*vq}.avail_idx(), 2);
 }
 
-TEST_F(VqFixture, InvalidBuffersAreRefused) {
+TEST_F(VqFixture, InvalidBuffersAreRefused)
+{
 	auto vq = make(4);
 	const BufferRef empty{0x200000, 0};
 	const BufferRef wrap{~uint64_t{0} - 4, 16};
@@ -100,7 +106,8 @@ TEST_F(VqFixture, InvalidBuffersAreRefused) {
 	EXPECT_EQ(vq->free_descriptors(), 4);
 }
 
-TEST_F(VqFixture, OutOfOrderCompletionAndWraparound) {
+TEST_F(VqFixture, OutOfOrderCompletionAndWraparound)
+{
 	auto vq = make(4);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 64};
@@ -120,7 +127,8 @@ TEST_F(VqFixture, OutOfOrderCompletionAndWraparound) {
 	EXPECT_FALSE(vq->broken());
 }
 
-TEST_F(VqFixture, DeviceScribblingOnDescriptorsCannotCorruptTheFreeList) {
+TEST_F(VqFixture, DeviceScribblingOnDescriptorsCannotCorruptTheFreeList)
+{
 	auto vq = make(8);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 64};
@@ -147,20 +155,26 @@ struct HostileCase {
 	const char *reason;
 };
 
-TEST_F(VqFixture, HostileUsedElementsBreakTheQueueSafely) {
+TEST_F(VqFixture, HostileUsedElementsBreakTheQueueSafely)
+{
 	const HostileCase cases[] = {
 		{"id out of range", [](RingDevice &d, uint16_t) { d.push(4096, 0); }, "out of range"},
-		{"id not in flight", [](RingDevice &d, uint16_t h) { d.push((h + 1) % 8, 0); }, "not the head"},
+		{"id not in flight", [](RingDevice &d, uint16_t h) { d.push((h + 1) % 8, 0); },
+		 "not the head"},
 		{"length beyond writable", [](RingDevice &d, uint16_t h) { d.push(h, 65); }, "exceeds"},
-		{"used idx jump", [](RingDevice &d, uint16_t h) {
+		{"used idx jump",
+		 [](RingDevice &d, uint16_t h) {
 			 d.push(h, 0);
 			 d.used_idx = static_cast<uint16_t>(d.used_idx + 500);
 			 d.publish();
-		 }, "advanced used idx"},
-		{"double completion", [](RingDevice &d, uint16_t h) {
+		 },
+		 "advanced used idx"},
+		{"double completion",
+		 [](RingDevice &d, uint16_t h) {
 			 d.push(h, 1);
 			 d.push(h, 1);
-		 }, "advanced used idx"},
+		 },
+		 "advanced used idx"},
 	};
 	for (const auto &c : cases) {
 		SCOPED_TRACE(c.name);
@@ -179,7 +193,8 @@ TEST_F(VqFixture, HostileUsedElementsBreakTheQueueSafely) {
 	}
 }
 
-TEST_F(VqFixture, DoubleCompletionOfOneHeadIsCaught) {
+TEST_F(VqFixture, DoubleCompletionOfOneHeadIsCaught)
+{
 	auto vq = make(8);
 	RingDevice dev{*vq};
 	const BufferRef in{0x201000, 64};
@@ -194,7 +209,8 @@ TEST_F(VqFixture, DoubleCompletionOfOneHeadIsCaught) {
 	EXPECT_NE(vq->broken_reason().find("not the head"), std::string::npos);
 }
 
-TEST_F(VqFixture, KickHonoursNoNotify) {
+TEST_F(VqFixture, KickHonoursNoNotify)
+{
 	auto vq = make(4);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 16};
@@ -208,7 +224,8 @@ TEST_F(VqFixture, KickHonoursNoNotify) {
 	EXPECT_EQ(vq->stats().notifies_suppressed, 1u);
 }
 
-TEST_F(VqFixture, KickWithEventIdxNotifiesOnlyWhenCrossingAvailEvent) {
+TEST_F(VqFixture, KickWithEventIdxNotifiesOnlyWhenCrossingAvailEvent)
+{
 	auto vq = make(8, true);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 16};
@@ -221,7 +238,8 @@ TEST_F(VqFixture, KickWithEventIdxNotifiesOnlyWhenCrossingAvailEvent) {
 	EXPECT_TRUE(vq->kick()); // 2 -> 3 crosses event 2
 }
 
-TEST_F(VqFixture, CallbackSuppression) {
+TEST_F(VqFixture, CallbackSuppression)
+{
 	auto vq = make(4);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 16};
@@ -234,7 +252,8 @@ TEST_F(VqFixture, CallbackSuppression) {
 	EXPECT_TRUE(vq->enable_cb()) << "a used buffer is pending: the caller must poll, not sleep";
 }
 
-TEST_F(VqFixture, EventIdxUsedEventFollowsConsumption) {
+TEST_F(VqFixture, EventIdxUsedEventFollowsConsumption)
+{
 	auto vq = make(4, true);
 	RingDevice dev{*vq};
 	const BufferRef b{0x200000, 16};

@@ -141,11 +141,7 @@ struct SSTResponse {
 	} payload;
 } __attribute__((packed));
 
-enum SSTEventType {
-	SST_EVENT_COMPLETION = 0,
-	SST_EVENT_ERROR = 1,
-	SST_EVENT_NOTIFICATION = 2
-};
+enum SSTEventType { SST_EVENT_COMPLETION = 0, SST_EVENT_ERROR = 1, SST_EVENT_NOTIFICATION = 2 };
 
 struct SSTEvent {
 	uint32_t type; /* enum SSTEventType */

@@ -60,19 +60,36 @@ enum vsst_rpc_op {
 #define VSST_RPC_REGION_POSTED (1u << 0) /* writes may be posted (doorbells) */
 
 /* MR0 layout: op 5:0, slot 11:6, dir 12, as 20:13, len 24:21, posted 25. */
-static inline uint64_t vsst_rpc_mr0(unsigned op, unsigned slot, unsigned dir,
-				    unsigned as, unsigned len, unsigned posted)
+static inline uint64_t vsst_rpc_mr0(unsigned op, unsigned slot, unsigned dir, unsigned as, unsigned len,
+				    unsigned posted)
 {
-	return ((uint64_t)(op & 0x3f)) | ((uint64_t)(slot & 0x3f) << 6) |
-	       ((uint64_t)(dir & 1) << 12) | ((uint64_t)(as & 0xff) << 13) |
-	       ((uint64_t)(len & 0xf) << 21) | ((uint64_t)(posted & 1) << 25);
+	return ((uint64_t)(op & 0x3f)) | ((uint64_t)(slot & 0x3f) << 6) | ((uint64_t)(dir & 1) << 12) |
+	       ((uint64_t)(as & 0xff) << 13) | ((uint64_t)(len & 0xf) << 21) | ((uint64_t)(posted & 1) << 25);
 }
-static inline unsigned vsst_rpc_mr0_op(uint64_t mr0) { return mr0 & 0x3f; }
-static inline unsigned vsst_rpc_mr0_slot(uint64_t mr0) { return (mr0 >> 6) & 0x3f; }
-static inline unsigned vsst_rpc_mr0_dir(uint64_t mr0) { return (mr0 >> 12) & 1; }
-static inline unsigned vsst_rpc_mr0_as(uint64_t mr0) { return (mr0 >> 13) & 0xff; }
-static inline unsigned vsst_rpc_mr0_len(uint64_t mr0) { return (mr0 >> 21) & 0xf; }
-static inline unsigned vsst_rpc_mr0_posted(uint64_t mr0) { return (mr0 >> 25) & 1; }
+static inline unsigned vsst_rpc_mr0_op(uint64_t mr0)
+{
+	return mr0 & 0x3f;
+}
+static inline unsigned vsst_rpc_mr0_slot(uint64_t mr0)
+{
+	return (mr0 >> 6) & 0x3f;
+}
+static inline unsigned vsst_rpc_mr0_dir(uint64_t mr0)
+{
+	return (mr0 >> 12) & 1;
+}
+static inline unsigned vsst_rpc_mr0_as(uint64_t mr0)
+{
+	return (mr0 >> 13) & 0xff;
+}
+static inline unsigned vsst_rpc_mr0_len(uint64_t mr0)
+{
+	return (mr0 >> 21) & 0xf;
+}
+static inline unsigned vsst_rpc_mr0_posted(uint64_t mr0)
+{
+	return (mr0 >> 25) & 1;
+}
 
 /* The channel's file descriptors: the shared region and one eventfd per direction. */
 struct vsst_rpc_fds {
@@ -107,12 +124,10 @@ enum vsst_rpc_role {
 typedef struct vsst_rpc vsst_rpc;
 
 /* Create a new channel (memfd + two eventfds, all O_CLOEXEC). params may be NULL. */
-int vsst_rpc_create(const struct vsst_rpc_params *params, struct vsst_rpc_fds *out,
-		    char *err, size_t errlen);
+int vsst_rpc_create(const struct vsst_rpc_params *params, struct vsst_rpc_fds *out, char *err, size_t errlen);
 /* Attach one role to a channel. The fds are dup()ed; the caller keeps its own.
  * Returns NULL with a message in err on a bad region (magic, version, sizes). */
-vsst_rpc *vsst_rpc_attach(const struct vsst_rpc_fds *fds, enum vsst_rpc_role role,
-			  char *err, size_t errlen);
+vsst_rpc *vsst_rpc_attach(const struct vsst_rpc_fds *fds, enum vsst_rpc_role role, char *err, size_t errlen);
 /* Stops the endpoint's threads, unmaps, closes. NULL is fine. */
 void vsst_rpc_close(vsst_rpc *ch);
 
@@ -126,11 +141,11 @@ const char *vsst_rpc_poison_reason(const vsst_rpc *ch);
 
 /* Synchronous MMIO: takes a free slot, sends, waits for the completion
  * (spin, then block), releases the slot. *data in/out. len 1,2,4,8. */
-int vsst_rpc_proxy_mmio(vsst_rpc *ch, unsigned as, uint64_t addr, unsigned len,
-			unsigned dir, uint64_t *data, int timeout_ms);
+int vsst_rpc_proxy_mmio(vsst_rpc *ch, unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t *data,
+			int timeout_ms);
 /* Posted write: no completion; waits at most timeout_ms for ring space. */
-int vsst_rpc_proxy_post(vsst_rpc *ch, unsigned as, uint64_t addr, unsigned len,
-			uint64_t data, int timeout_ms);
+int vsst_rpc_proxy_post(vsst_rpc *ch, unsigned as, uint64_t addr, unsigned len, uint64_t data,
+			int timeout_ms);
 /* Send a proxy->device control message (HELLO, STOP). */
 int vsst_rpc_proxy_send(vsst_rpc *ch, const struct vsst_rpcmsg *msg, int timeout_ms);
 /* An fd that becomes readable when events may be pending. Poll it from a
@@ -146,8 +161,7 @@ int vsst_rpc_proxy_wait_event(vsst_rpc *ch, struct vsst_rpcmsg *ev, int timeout_
 /* 1: *req filled (validated); -ETIMEDOUT; -EPIPE. */
 int vsst_rpc_dev_wait_request(vsst_rpc *ch, struct vsst_rpcmsg *req, int timeout_ms);
 /* Complete a non-posted MMIO request; data is the read value (ignored for writes). */
-int vsst_rpc_dev_complete(vsst_rpc *ch, const struct vsst_rpcmsg *req, uint64_t data,
-			  int timeout_ms);
+int vsst_rpc_dev_complete(vsst_rpc *ch, const struct vsst_rpcmsg *req, uint64_t data, int timeout_ms);
 /* Complete with an error (the proxy's mmio call returns -EIO, reads give all-ones). */
 int vsst_rpc_dev_complete_error(vsst_rpc *ch, const struct vsst_rpcmsg *req, int timeout_ms);
 /* Emit an event (thread-safe: may be called from any thread). */
@@ -160,8 +174,7 @@ void vsst_rpc_get_stats(const vsst_rpc *ch, struct vsst_rpc_stats *out);
 
 /* Optional per-message observer (e.g. a trace recorder). dir: 0 sent, 1 received;
  * ring: 0 requests, 1 completions, 2 events. Called on the calling thread. */
-typedef void (*vsst_rpc_observer)(void *opaque, int dir, int ring,
-				  const struct vsst_rpcmsg *msg);
+typedef void (*vsst_rpc_observer)(void *opaque, int dir, int ring, const struct vsst_rpcmsg *msg);
 void vsst_rpc_set_observer(vsst_rpc *ch, vsst_rpc_observer fn, void *opaque);
 
 /* ---- setup: fds over a Unix socket (SCM_RIGHTS) ---- */
@@ -169,8 +182,8 @@ void vsst_rpc_set_observer(vsst_rpc *ch, vsst_rpc_observer fn, void *opaque);
 /* Send channel fds and guest RAM layout as one message. */
 int vsst_setup_send(int sock, const struct vsst_rpc_fds *ch, const struct vsst_ram_layout *ram);
 /* Receive them (bounded). Received fds are O_CLOEXEC and owned by the caller. */
-int vsst_setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram,
-		    int timeout_ms, char *err, size_t errlen);
+int vsst_setup_recv(int sock, struct vsst_rpc_fds *ch, struct vsst_ram_layout *ram, int timeout_ms, char *err,
+		    size_t errlen);
 /* Clear O_CLOEXEC so a child inherits the fd (after fork, before exec). */
 int vsst_fd_set_inheritable(int fd);
 

@@ -14,148 +14,175 @@ namespace vsst::sim {
 
 namespace {
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kReadBudget = 1024 * 1024;       // per wakeup, for fairness
-constexpr size_t kBatchRequests = 1024;           // requests submitted per model drain
-constexpr size_t kOutputHighWater = 4 * 1024 * 1024;  // stop reading above this
+constexpr size_t kReadBudget = 1024 * 1024;          // per wakeup, for fairness
+constexpr size_t kBatchRequests = 1024;              // requests submitted per model drain
+constexpr size_t kOutputHighWater = 4 * 1024 * 1024; // stop reading above this
 constexpr size_t kHeldHighWater = 64 * 1024;
-constexpr int64_t kLingerNs = 5'000'000'000;      // flush time granted before a close
-}  // namespace
+constexpr int64_t kLingerNs = 5'000'000'000; // flush time granted before a close
+} // namespace
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+int64_t monotonic_ns()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Connection::Connection(UniqueFd fd, const ServerOptions& opts)
-    : fd_(std::move(fd)),
-      opts_(opts),
-      session_(opts.protocol, opts.model.clock_hz),
-      model_(opts.model) {}
-
-bool Connection::can_process() const {
-  return !broken_ && !session_.closing() && out_.size() < kOutputHighWater &&
-         held_.size() < kHeldHighWater;
+Connection::Connection(UniqueFd fd, const ServerOptions &opts)
+	: fd_(std::move(fd)), opts_(opts), session_(opts.protocol, opts.model.clock_hz), model_(opts.model)
+{
 }
 
-bool Connection::wants_read() const { return !peer_eof_ && can_process(); }
-
-void Connection::resume() {
-  if (can_process() && !in_.empty()) process(monotonic_ns());
-  flush();
+bool Connection::can_process() const
+{
+	return !broken_ && !session_.closing() && out_.size() < kOutputHighWater &&
+	       held_.size() < kHeldHighWater;
 }
 
-void Connection::fail(std::string why) {
-  broken_ = true;
-  if (reason_.empty()) reason_ = std::move(why);
+bool Connection::wants_read() const
+{
+	return !peer_eof_ && can_process();
 }
 
-void Connection::on_readable() {
-  size_t total = 0;
-  while (wants_read() && total < kReadBudget) {
-    uint8_t* buf = in_.prepare(kReadChunk);
-    const ssize_t n = ::recv(fd_.get(), buf, kReadChunk, 0);
-    if (n > 0) {
-      in_.commit(static_cast<size_t>(n));
-      total += static_cast<size_t>(n);
-      process(monotonic_ns());
-      continue;
-    }
-    in_.commit(0);
-    if (n == 0) {
-      peer_eof_ = true;
-      if (auto t = session_.truncated_input(in_)) {
-        spdlog::warn("device {}: short frame: {}", session_.device_id(), *t);
-      }
-      if (reason_.empty()) reason_ = "peer closed";
-      linger_deadline_ns_ = monotonic_ns() + kLingerNs;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) fail(std::string("recv: ") + std::strerror(errno));
-    break;
-  }
-  if (session_.closing() && linger_deadline_ns_ == 0) {
-    spdlog::warn("device {}: closing connection: {}", session_.device_id(),
-                 session_.close_reason());
-    reason_ = "protocol error: " + session_.close_reason();
-    linger_deadline_ns_ = monotonic_ns() + kLingerNs;
-  }
-  flush();
+void Connection::resume()
+{
+	if (can_process() && !in_.empty())
+		process(monotonic_ns());
+	flush();
 }
 
-void Connection::process(int64_t now_ns) {
-  auto submit = [this](uint64_t token, std::span<const uint8_t> req) {
-    model_.submit(token, req, session_.events_enabled());
-  };
-  for (;;) {
-    session_.set_clock_hz(model_.params().clock_hz);
-    const size_t n = session_.feed(in_, out_, submit, kBatchRequests);
-    // Everything submitted in this batch arrived at the same simulated time;
-    // run the model until it is idle.
-    while (auto o = model_.pop()) deliver(std::move(*o), now_ns);
-    if (n < kBatchRequests || !can_process()) break;
-  }
+void Connection::fail(std::string why)
+{
+	broken_ = true;
+	if (reason_.empty())
+		reason_ = std::move(why);
 }
 
-void Connection::emit(const SimOutput& o) {
-  if (o.kind == SimOutput::Kind::kEvent) {
-    session_.emit_event(out_, o.bytes);
-  } else {
-    session_.emit_response(out_, o.token, o.cycles, o.complete_ps, o.bytes);
-  }
+void Connection::on_readable()
+{
+	size_t total = 0;
+	while (wants_read() && total < kReadBudget) {
+		uint8_t *buf = in_.prepare(kReadChunk);
+		const ssize_t n = ::recv(fd_.get(), buf, kReadChunk, 0);
+		if (n > 0) {
+			in_.commit(static_cast<size_t>(n));
+			total += static_cast<size_t>(n);
+			process(monotonic_ns());
+			continue;
+		}
+		in_.commit(0);
+		if (n == 0) {
+			peer_eof_ = true;
+			if (auto t = session_.truncated_input(in_)) {
+				spdlog::warn("device {}: short frame: {}", session_.device_id(), *t);
+			}
+			if (reason_.empty())
+				reason_ = "peer closed";
+			linger_deadline_ns_ = monotonic_ns() + kLingerNs;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			fail(std::string("recv: ") + std::strerror(errno));
+		break;
+	}
+	if (session_.closing() && linger_deadline_ns_ == 0) {
+		spdlog::warn("device {}: closing connection: {}", session_.device_id(),
+			     session_.close_reason());
+		reason_ = "protocol error: " + session_.close_reason();
+		linger_deadline_ns_ = monotonic_ns() + kLingerNs;
+	}
+	flush();
 }
 
-void Connection::deliver(SimOutput&& o, int64_t arrival_wall_ns) {
-  if (!opts_.paced) {
-    emit(o);
-    return;
-  }
-  const double sim_ns = static_cast<double>(o.complete_ps - o.arrival_ps) / 1000.0;
-  const double hold = std::min(sim_ns * opts_.pace_scale, 3600e9);  // at most an hour
-  held_.push_back(Held{arrival_wall_ns + static_cast<int64_t>(hold), held_seq_++, std::move(o)});
-  std::push_heap(held_.begin(), held_.end(), LaterRelease{});
+void Connection::process(int64_t now_ns)
+{
+	auto submit = [this](uint64_t token, std::span<const uint8_t> req) {
+		model_.submit(token, req, session_.events_enabled());
+	};
+	for (;;) {
+		session_.set_clock_hz(model_.params().clock_hz);
+		const size_t n = session_.feed(in_, out_, submit, kBatchRequests);
+		// Everything submitted in this batch arrived at the same simulated time;
+		// run the model until it is idle.
+		while (auto o = model_.pop())
+			deliver(std::move(*o), now_ns);
+		if (n < kBatchRequests || !can_process())
+			break;
+	}
 }
 
-void Connection::release_due(int64_t now_ns) {
-  bool any = false;
-  while (!held_.empty() && held_.front().release_ns <= now_ns) {
-    std::pop_heap(held_.begin(), held_.end(), LaterRelease{});
-    emit(held_.back().out);
-    held_.pop_back();
-    any = true;
-  }
-  if (any) flush();
+void Connection::emit(const SimOutput &o)
+{
+	if (o.kind == SimOutput::Kind::kEvent) {
+		session_.emit_event(out_, o.bytes);
+	} else {
+		session_.emit_response(out_, o.token, o.cycles, o.complete_ps, o.bytes);
+	}
 }
 
-int64_t Connection::next_release_ns() const {
-  return held_.empty() ? INT64_MAX : held_.front().release_ns;
+void Connection::deliver(SimOutput &&o, int64_t arrival_wall_ns)
+{
+	if (!opts_.paced) {
+		emit(o);
+		return;
+	}
+	const double sim_ns = static_cast<double>(o.complete_ps - o.arrival_ps) / 1000.0;
+	const double hold = std::min(sim_ns * opts_.pace_scale, 3600e9); // at most an hour
+	held_.push_back(Held{arrival_wall_ns + static_cast<int64_t>(hold), held_seq_++, std::move(o)});
+	std::push_heap(held_.begin(), held_.end(), LaterRelease{});
 }
 
-void Connection::flush() {
-  while (!out_.empty() && !broken_) {
-    const ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      out_.consume(static_cast<size_t>(n));
-      // A draining peer keeps its grace period while it makes progress.
-      if (linger_deadline_ns_ != 0) linger_deadline_ns_ = monotonic_ns() + kLingerNs;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    fail(std::string("send: ") + (n < 0 ? std::strerror(errno) : "no progress"));
-  }
+void Connection::release_due(int64_t now_ns)
+{
+	bool any = false;
+	while (!held_.empty() && held_.front().release_ns <= now_ns) {
+		std::pop_heap(held_.begin(), held_.end(), LaterRelease{});
+		emit(held_.back().out);
+		held_.pop_back();
+		any = true;
+	}
+	if (any)
+		flush();
 }
 
-bool Connection::finished(int64_t now_ns) const {
-  if (broken_) return true;
-  const bool input_over = peer_eof_ || session_.closing();
-  if (!input_over) return false;
-  // A half-closed peer still gets its answers (resume() has run what it
-  // sent; only a partial frame can be left); a protocol error drops held ones.
-  const bool drained = out_.empty() && (session_.closing() || held_.empty()) &&
-                       (session_.closing() || in_.empty() || can_process());
-  return drained || now_ns >= linger_deadline_ns_;
+int64_t Connection::next_release_ns() const
+{
+	return held_.empty() ? INT64_MAX : held_.front().release_ns;
 }
 
-}  // namespace vsst::sim
+void Connection::flush()
+{
+	while (!out_.empty() && !broken_) {
+		const ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			out_.consume(static_cast<size_t>(n));
+			// A draining peer keeps its grace period while it makes progress.
+			if (linger_deadline_ns_ != 0)
+				linger_deadline_ns_ = monotonic_ns() + kLingerNs;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		fail(std::string("send: ") + (n < 0 ? std::strerror(errno) : "no progress"));
+	}
+}
+
+bool Connection::finished(int64_t now_ns) const
+{
+	if (broken_)
+		return true;
+	const bool input_over = peer_eof_ || session_.closing();
+	if (!input_over)
+		return false;
+	// A half-closed peer still gets its answers (resume() has run what it
+	// sent; only a partial frame can be left); a protocol error drops held ones.
+	const bool drained = out_.empty() && (session_.closing() || held_.empty()) &&
+			     (session_.closing() || in_.empty() || can_process());
+	return drained || now_ns >= linger_deadline_ns_;
+}
+
+} // namespace vsst::sim

@@ -7,78 +7,79 @@
 #include <string>
 #include <vector>
 
+#include "vsst/posix/unique_fd.h"
 #include "vsst/protocol/byte_buffer.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_options.h"
 #include "vsst/sim/server_session.h"
-#include "vsst/posix/unique_fd.h"
 
 namespace vsst::sim {
 
 int64_t monotonic_ns();
 
 class Connection {
- public:
-  Connection(UniqueFd fd, const ServerOptions& opts);
+public:
+	Connection(UniqueFd fd, const ServerOptions &opts);
 
-  int fd() const { return fd_.get(); }
+	int fd() const { return fd_.get(); }
 
-  // Reads what is there (bounded), runs the requests through the model and
-  // queues the outputs. Returns false when the socket failed.
-  void on_readable();
-  // Writes as much of the output as the socket takes.
-  void flush();
-  // Runs requests already buffered but held back by backpressure, then flushes.
-  void resume();
-  // Paced mode: moves outputs whose release time has come to the output.
-  void release_due(int64_t now_ns);
-  // Earliest release time of a held output, or INT64_MAX.
-  int64_t next_release_ns() const;
+	// Reads what is there (bounded), runs the requests through the model and
+	// queues the outputs. Returns false when the socket failed.
+	void on_readable();
+	// Writes as much of the output as the socket takes.
+	void flush();
+	// Runs requests already buffered but held back by backpressure, then flushes.
+	void resume();
+	// Paced mode: moves outputs whose release time has come to the output.
+	void release_due(int64_t now_ns);
+	// Earliest release time of a held output, or INT64_MAX.
+	int64_t next_release_ns() const;
 
-  bool wants_read() const;
-  bool wants_write() const { return !out_.empty(); }
-  // Nothing more to do: close it.
-  bool finished(int64_t now_ns) const;
-  const std::string& finish_reason() const { return reason_; }
+	bool wants_read() const;
+	bool wants_write() const { return !out_.empty(); }
+	// Nothing more to do: close it.
+	bool finished(int64_t now_ns) const;
+	const std::string &finish_reason() const { return reason_; }
 
-  const DeviceModel& model() const { return model_; }
-  const ServerSession& session() const { return session_; }
-  bool closed_for_protocol_error() const { return session_.closing(); }
-  // The epoll mask last registered for this socket (the server skips
-  // epoll_ctl when it would not change).
-  uint32_t registered_events = 0;
+	const DeviceModel &model() const { return model_; }
+	const ServerSession &session() const { return session_; }
+	bool closed_for_protocol_error() const { return session_.closing(); }
+	// The epoll mask last registered for this socket (the server skips
+	// epoll_ctl when it would not change).
+	uint32_t registered_events = 0;
 
- private:
-  struct Held {
-    int64_t release_ns;
-    uint64_t seq;
-    SimOutput out;
-  };
-  struct LaterRelease {
-    bool operator()(const Held& a, const Held& b) const {
-      return a.release_ns != b.release_ns ? a.release_ns > b.release_ns : a.seq > b.seq;
-    }
-  };
+private:
+	struct Held {
+		int64_t release_ns;
+		uint64_t seq;
+		SimOutput out;
+	};
+	struct LaterRelease {
+		bool operator()(const Held &a, const Held &b) const
+		{
+			return a.release_ns != b.release_ns ? a.release_ns > b.release_ns : a.seq > b.seq;
+		}
+	};
 
-  void process(int64_t now_ns);
-  // Room to take more requests (output and held responses below their limits).
-  bool can_process() const;
-  void deliver(SimOutput&& o, int64_t arrival_wall_ns);
-  void emit(const SimOutput& o);
-  void fail(std::string why);
+	void process(int64_t now_ns);
+	// Room to take more requests (output and held responses below their limits).
+	bool can_process() const;
+	void deliver(SimOutput &&o, int64_t arrival_wall_ns);
+	void emit(const SimOutput &o);
+	void fail(std::string why);
 
-  UniqueFd fd_;
-  const ServerOptions& opts_;
-  ServerSession session_;
-  DeviceModel model_;
-  ByteBuffer in_;
-  ByteBuffer out_;
-  std::vector<Held> held_;  // min-heap on release time
-  uint64_t held_seq_ = 0;
-  bool peer_eof_ = false;
-  bool broken_ = false;
-  int64_t linger_deadline_ns_ = 0;  // set once no more input is accepted
-  std::string reason_;
+	UniqueFd fd_;
+	const ServerOptions &opts_;
+	ServerSession session_;
+	DeviceModel model_;
+	ByteBuffer in_;
+	ByteBuffer out_;
+	std::vector<Held> held_; // min-heap on release time
+	uint64_t held_seq_ = 0;
+	bool peer_eof_ = false;
+	bool broken_ = false;
+	int64_t linger_deadline_ns_ = 0; // set once no more input is accepted
+	std::string reason_;
 };
 
-}  // namespace vsst::sim
+} // namespace vsst::sim

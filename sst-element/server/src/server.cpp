@@ -23,333 +23,383 @@ namespace {
 
 enum : uint64_t { kListenId = 1, kStopId = 2, kSignalId = 3, kStatusId = 4, kPaceId = 5 };
 
-bool add_fd(int epfd, int fd, uint64_t id, uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u64 = id;
-  return ::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+bool add_fd(int epfd, int fd, uint64_t id, uint32_t events)
+{
+	epoll_event ev{};
+	ev.events = events;
+	ev.data.u64 = id;
+	return ::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-std::string format_ps(uint64_t ps) {
-  const double v = static_cast<double>(ps);
-  if (ps >= 1'000'000'000'000ull) return fmt::format("{:.3f} s", v / 1e12);
-  if (ps >= 1'000'000'000ull) return fmt::format("{:.3f} ms", v / 1e9);
-  if (ps >= 1'000'000ull) return fmt::format("{:.3f} us", v / 1e6);
-  return fmt::format("{:.3f} ns", v / 1e3);
+std::string format_ps(uint64_t ps)
+{
+	const double v = static_cast<double>(ps);
+	if (ps >= 1'000'000'000'000ull)
+		return fmt::format("{:.3f} s", v / 1e12);
+	if (ps >= 1'000'000'000ull)
+		return fmt::format("{:.3f} ms", v / 1e9);
+	if (ps >= 1'000'000ull)
+		return fmt::format("{:.3f} us", v / 1e6);
+	return fmt::format("{:.3f} ns", v / 1e3);
 }
 
-const char* type_name(int t) {
-  static const char* kNames[SST_REQ_MAX] = {"NOOP",  "ECHO",     "COMPUTE",  "READ",
-                                            "WRITE", "RESET",    "GET_INFO", "CONFIGURE"};
-  return kNames[t];
+const char *type_name(int t)
+{
+	static const char *kNames[SST_REQ_MAX] = {"NOOP",  "ECHO",  "COMPUTE",  "READ",
+						  "WRITE", "RESET", "GET_INFO", "CONFIGURE"};
+	return kNames[t];
 }
 
-}  // namespace
+} // namespace
 
-Server::Server(ServerOptions opts) : opts_(std::move(opts)) {}
-
-Server::~Server() {
-  conns_.clear();
-  if (socket_bound_) {
-    // Remove the socket file only if it is still ours.
-    struct stat st {};
-    if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
-        st.st_ino == sock_ino_) {
-      ::unlink(opts_.socket_path.c_str());
-    }
-  }
+Server::Server(ServerOptions opts) : opts_(std::move(opts))
+{
 }
 
-bool Server::open(std::string* err) {
-  auto fail = [err](std::string why) {
-    if (err) *err = std::move(why);
-    return false;
-  };
-  const std::string& path = opts_.socket_path;
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return fail("socket path empty or longer than " + std::to_string(sizeof addr.sun_path - 1));
-  }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return fail(path + " exists and is not a socket; not touching it");
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!probe) return fail(std::string("socket: ") + std::strerror(errno));
-    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      return fail("a live server is already listening on " + path);
-    }
-    if (errno != ECONNREFUSED) {
-      return fail("cannot tell whether " + path + " is in use: " + std::strerror(errno));
-    }
-    spdlog::info("replacing stale socket {}", path);
-    ::unlink(path.c_str());
-  }
-
-  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) return fail(std::string("socket: ") + std::strerror(errno));
-  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return fail("bind " + path + ": " + std::strerror(errno));
-  }
-  socket_bound_ = true;
-  if (::lstat(path.c_str(), &st) == 0) {
-    sock_dev_ = st.st_dev;
-    sock_ino_ = st.st_ino;
-  }
-  if (::listen(listen_fd_.get(), 128) != 0) return fail(std::string("listen: ") + std::strerror(errno));
-
-  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  stop_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  pace_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!epoll_fd_ || !stop_fd_ || !pace_timer_) return fail(std::string("epoll/eventfd/timerfd: ") + std::strerror(errno));
-  if (!add_fd(epoll_fd_.get(), listen_fd_.get(), kListenId, EPOLLIN) ||
-      !add_fd(epoll_fd_.get(), stop_fd_.get(), kStopId, EPOLLIN) ||
-      !add_fd(epoll_fd_.get(), pace_timer_.get(), kPaceId, EPOLLIN)) {
-    return fail(std::string("epoll_ctl: ") + std::strerror(errno));
-  }
-  if (opts_.handle_signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    // Blocked here (the caller blocks them before starting threads, too) and
-    // taken through a signalfd, so a stop is an ordinary loop event.
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal_fd_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
-    if (!signal_fd_ || !add_fd(epoll_fd_.get(), signal_fd_.get(), kSignalId, EPOLLIN)) {
-      return fail(std::string("signalfd: ") + std::strerror(errno));
-    }
-  }
-  if (opts_.status_interval_s > 0) {
-    status_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-    itimerspec its{};
-    const auto ns = static_cast<int64_t>(opts_.status_interval_s * 1e9);
-    its.it_interval.tv_sec = ns / 1'000'000'000;
-    its.it_interval.tv_nsec = ns % 1'000'000'000;
-    if (its.it_interval.tv_sec == 0 && its.it_interval.tv_nsec == 0) its.it_interval.tv_nsec = 1'000'000;
-    its.it_value = its.it_interval;
-    if (!status_timer_ || ::timerfd_settime(status_timer_.get(), 0, &its, nullptr) != 0 ||
-        !add_fd(epoll_fd_.get(), status_timer_.get(), kStatusId, EPOLLIN)) {
-      return fail(std::string("status timer: ") + std::strerror(errno));
-    }
-  }
-  return true;
+Server::~Server()
+{
+	conns_.clear();
+	if (socket_bound_) {
+		// Remove the socket file only if it is still ours.
+		struct stat st {};
+		if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
+		    st.st_ino == sock_ino_) {
+			::unlink(opts_.socket_path.c_str());
+		}
+	}
 }
 
-void Server::stop() {
-  const uint64_t one = 1;
-  if (stop_fd_ && ::write(stop_fd_.get(), &one, sizeof one) < 0) {
-    // The counter is saturated: a stop is already pending.
-  }
+bool Server::open(std::string *err)
+{
+	auto fail = [err](std::string why) {
+		if (err)
+			*err = std::move(why);
+		return false;
+	};
+	const std::string &path = opts_.socket_path;
+	sockaddr_un addr{};
+	if (path.empty() || path.size() >= sizeof addr.sun_path) {
+		return fail("socket path empty or longer than " + std::to_string(sizeof addr.sun_path - 1));
+	}
+	addr.sun_family = AF_UNIX;
+	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+
+	struct stat st {};
+	if (::lstat(path.c_str(), &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return fail(path + " exists and is not a socket; not touching it");
+		UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		if (!probe)
+			return fail(std::string("socket: ") + std::strerror(errno));
+		if (::connect(probe.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0) {
+			return fail("a live server is already listening on " + path);
+		}
+		if (errno != ECONNREFUSED) {
+			return fail("cannot tell whether " + path + " is in use: " + std::strerror(errno));
+		}
+		spdlog::info("replacing stale socket {}", path);
+		::unlink(path.c_str());
+	}
+
+	listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	if (!listen_fd_)
+		return fail(std::string("socket: ") + std::strerror(errno));
+	if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+		return fail("bind " + path + ": " + std::strerror(errno));
+	}
+	socket_bound_ = true;
+	if (::lstat(path.c_str(), &st) == 0) {
+		sock_dev_ = st.st_dev;
+		sock_ino_ = st.st_ino;
+	}
+	if (::listen(listen_fd_.get(), 128) != 0)
+		return fail(std::string("listen: ") + std::strerror(errno));
+
+	epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+	stop_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	pace_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	if (!epoll_fd_ || !stop_fd_ || !pace_timer_)
+		return fail(std::string("epoll/eventfd/timerfd: ") + std::strerror(errno));
+	if (!add_fd(epoll_fd_.get(), listen_fd_.get(), kListenId, EPOLLIN) ||
+	    !add_fd(epoll_fd_.get(), stop_fd_.get(), kStopId, EPOLLIN) ||
+	    !add_fd(epoll_fd_.get(), pace_timer_.get(), kPaceId, EPOLLIN)) {
+		return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+	}
+	if (opts_.handle_signals) {
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		// Blocked here (the caller blocks them before starting threads, too) and
+		// taken through a signalfd, so a stop is an ordinary loop event.
+		::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+		signal_fd_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+		if (!signal_fd_ || !add_fd(epoll_fd_.get(), signal_fd_.get(), kSignalId, EPOLLIN)) {
+			return fail(std::string("signalfd: ") + std::strerror(errno));
+		}
+	}
+	if (opts_.status_interval_s > 0) {
+		status_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+		itimerspec its{};
+		const auto ns = static_cast<int64_t>(opts_.status_interval_s * 1e9);
+		its.it_interval.tv_sec = ns / 1'000'000'000;
+		its.it_interval.tv_nsec = ns % 1'000'000'000;
+		if (its.it_interval.tv_sec == 0 && its.it_interval.tv_nsec == 0)
+			its.it_interval.tv_nsec = 1'000'000;
+		its.it_value = its.it_interval;
+		if (!status_timer_ || ::timerfd_settime(status_timer_.get(), 0, &its, nullptr) != 0 ||
+		    !add_fd(epoll_fd_.get(), status_timer_.get(), kStatusId, EPOLLIN)) {
+			return fail(std::string("status timer: ") + std::strerror(errno));
+		}
+	}
+	return true;
 }
 
-int Server::run() {
-  start_ns_ = last_status_ns_ = monotonic_ns();
-  spdlog::info("sst-sim listening on {} (protocol {}, {} units, {} latency model, clock {} Hz{})",
-               opts_.socket_path, protocol_name(opts_.protocol), opts_.model.compute_units,
-               latency_model_name(opts_.model.latency_model), opts_.model.clock_hz,
-               opts_.paced ? fmt::format(", paced x{}", opts_.pace_scale) : "");
-  bool running = true;
-  epoll_event events[64];
-  while (running) {
-    const int n = ::epoll_wait(epoll_fd_.get(), events, 64, 1000);
-    if (n < 0 && errno != EINTR) {
-      spdlog::error("epoll_wait: {}", std::strerror(errno));
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      const uint64_t id = events[i].data.u64;
-      uint64_t scratch;
-      switch (id) {
-        case kListenId: accept_all(); break;
-        case kStopId:
-          running = false;
-          spdlog::info("stop requested");
-          break;
-        case kSignalId: {
-          signalfd_siginfo si{};
-          if (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
-            spdlog::info("received {}, stopping", strsignal(static_cast<int>(si.ssi_signo)));
-          }
-          running = false;
-          break;
-        }
-        case kStatusId:
-          if (::read(status_timer_.get(), &scratch, sizeof scratch) > 0) log_status();
-          break;
-        case kPaceId:
-          if (::read(pace_timer_.get(), &scratch, sizeof scratch) < 0) scratch = 0;
-          break;
-        default: handle_connection(id, events[i].events); break;
-      }
-    }
-    if (opts_.paced) release_paced();
-    // Lingering connections (closing, peer gone) are checked every pass.
-    const int64_t now = monotonic_ns();
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      auto next = std::next(it);
-      if (it->second->finished(now)) close_connection(it->first, nullptr);
-      it = next;
-    }
-    if (opts_.paced) arm_pace_timer();
-  }
-  while (!conns_.empty()) close_connection(conns_.begin()->first, "server stopping");
-  if (socket_bound_) {
-    struct stat st {};
-    if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
-        st.st_ino == sock_ino_) {
-      ::unlink(opts_.socket_path.c_str());
-    }
-    socket_bound_ = false;
-  }
-  listen_fd_.reset();
-  log_totals();
-  return 0;
+void Server::stop()
+{
+	const uint64_t one = 1;
+	if (stop_fd_ && ::write(stop_fd_.get(), &one, sizeof one) < 0) {
+		// The counter is saturated: a stop is already pending.
+	}
 }
 
-void Server::accept_all() {
-  for (;;) {
-    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) spdlog::warn("accept: {}", std::strerror(errno));
-      return;
-    }
-    if (conns_.size() >= opts_.max_connections) {
-      ++totals_.rejected_connections;
-      spdlog::warn("refusing connection: already serving {} (--max-connections)", conns_.size());
-      continue;  // fd closes here
-    }
-    const uint64_t id = next_id_++;
-    auto conn = std::make_unique<Connection>(std::move(fd), opts_);
-    if (!add_fd(epoll_fd_.get(), conn->fd(), id, EPOLLIN | EPOLLRDHUP)) {
-      spdlog::warn("epoll_ctl: {}", std::strerror(errno));
-      continue;
-    }
-    conn->registered_events = EPOLLIN | EPOLLRDHUP;
-    ++totals_.connections;
-    spdlog::info("connection {} accepted ({} open)", id, conns_.size() + 1);
-    conns_.emplace(id, std::move(conn));
-  }
+int Server::run()
+{
+	start_ns_ = last_status_ns_ = monotonic_ns();
+	spdlog::info("sst-sim listening on {} (protocol {}, {} units, {} latency model, clock {} Hz{})",
+		     opts_.socket_path, protocol_name(opts_.protocol), opts_.model.compute_units,
+		     latency_model_name(opts_.model.latency_model), opts_.model.clock_hz,
+		     opts_.paced ? fmt::format(", paced x{}", opts_.pace_scale) : "");
+	bool running = true;
+	epoll_event events[64];
+	while (running) {
+		const int n = ::epoll_wait(epoll_fd_.get(), events, 64, 1000);
+		if (n < 0 && errno != EINTR) {
+			spdlog::error("epoll_wait: {}", std::strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; ++i) {
+			const uint64_t id = events[i].data.u64;
+			uint64_t scratch;
+			switch (id) {
+			case kListenId:
+				accept_all();
+				break;
+			case kStopId:
+				running = false;
+				spdlog::info("stop requested");
+				break;
+			case kSignalId: {
+				signalfd_siginfo si{};
+				if (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+					spdlog::info("received {}, stopping",
+						     strsignal(static_cast<int>(si.ssi_signo)));
+				}
+				running = false;
+				break;
+			}
+			case kStatusId:
+				if (::read(status_timer_.get(), &scratch, sizeof scratch) > 0)
+					log_status();
+				break;
+			case kPaceId:
+				if (::read(pace_timer_.get(), &scratch, sizeof scratch) < 0)
+					scratch = 0;
+				break;
+			default:
+				handle_connection(id, events[i].events);
+				break;
+			}
+		}
+		if (opts_.paced)
+			release_paced();
+		// Lingering connections (closing, peer gone) are checked every pass.
+		const int64_t now = monotonic_ns();
+		for (auto it = conns_.begin(); it != conns_.end();) {
+			auto next = std::next(it);
+			if (it->second->finished(now))
+				close_connection(it->first, nullptr);
+			it = next;
+		}
+		if (opts_.paced)
+			arm_pace_timer();
+	}
+	while (!conns_.empty())
+		close_connection(conns_.begin()->first, "server stopping");
+	if (socket_bound_) {
+		struct stat st {};
+		if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
+		    st.st_ino == sock_ino_) {
+			::unlink(opts_.socket_path.c_str());
+		}
+		socket_bound_ = false;
+	}
+	listen_fd_.reset();
+	log_totals();
+	return 0;
 }
 
-void Server::handle_connection(uint64_t id, uint32_t events) {
-  auto it = conns_.find(id);
-  if (it == conns_.end()) return;
-  Connection& c = *it->second;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.on_readable();
-  if (events & EPOLLOUT) c.flush();
-  c.resume();
-  if (c.finished(monotonic_ns())) {
-    close_connection(id, nullptr);
-    return;
-  }
-  update_interest(id, c);
+void Server::accept_all()
+{
+	for (;;) {
+		UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+		if (!fd) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				spdlog::warn("accept: {}", std::strerror(errno));
+			return;
+		}
+		if (conns_.size() >= opts_.max_connections) {
+			++totals_.rejected_connections;
+			spdlog::warn("refusing connection: already serving {} (--max-connections)",
+				     conns_.size());
+			continue; // fd closes here
+		}
+		const uint64_t id = next_id_++;
+		auto conn = std::make_unique<Connection>(std::move(fd), opts_);
+		if (!add_fd(epoll_fd_.get(), conn->fd(), id, EPOLLIN | EPOLLRDHUP)) {
+			spdlog::warn("epoll_ctl: {}", std::strerror(errno));
+			continue;
+		}
+		conn->registered_events = EPOLLIN | EPOLLRDHUP;
+		++totals_.connections;
+		spdlog::info("connection {} accepted ({} open)", id, conns_.size() + 1);
+		conns_.emplace(id, std::move(conn));
+	}
 }
 
-void Server::update_interest(uint64_t id, Connection& c) {
-  epoll_event ev{};
-  ev.events = (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u);
-  if (ev.events == c.registered_events) return;
-  ev.data.u64 = id;
-  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c.fd(), &ev);
-  c.registered_events = ev.events;
+void Server::handle_connection(uint64_t id, uint32_t events)
+{
+	auto it = conns_.find(id);
+	if (it == conns_.end())
+		return;
+	Connection &c = *it->second;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c.on_readable();
+	if (events & EPOLLOUT)
+		c.flush();
+	c.resume();
+	if (c.finished(monotonic_ns())) {
+		close_connection(id, nullptr);
+		return;
+	}
+	update_interest(id, c);
 }
 
-void Server::collect(const Connection& c) {
-  const ModelStats& s = c.model().stats();
-  const SessionCounters& k = c.session().counters();
-  for (int t = 0; t < SST_REQ_MAX; ++t) totals_.requests_by_type[t] += s.requests[t];
-  totals_.requests += s.total();
-  totals_.unknown_type += s.unknown_type;
-  totals_.invalid += s.invalid;
-  totals_.events += k.events;
-  totals_.responses += k.responses;
-  totals_.errors_sent += k.errors_sent;
-  totals_.bytes_read += s.bytes_read;
-  totals_.bytes_written += s.bytes_written;
-  totals_.max_sim_ps = std::max(totals_.max_sim_ps, c.model().now_ps());
-  if (c.closed_for_protocol_error()) ++totals_.protocol_closes;
+void Server::update_interest(uint64_t id, Connection &c)
+{
+	epoll_event ev{};
+	ev.events = (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u);
+	if (ev.events == c.registered_events)
+		return;
+	ev.data.u64 = id;
+	::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c.fd(), &ev);
+	c.registered_events = ev.events;
 }
 
-void Server::close_connection(uint64_t id, const char* why) {
-  auto it = conns_.find(id);
-  if (it == conns_.end()) return;
-  Connection& c = *it->second;
-  c.flush();
-  collect(c);
-  spdlog::info("connection {} (device {}, {}) closed: {}; {} requests, simulated {}", id,
-               c.session().device_id(), protocol_name(c.session().protocol()),
-               why ? why : c.finish_reason().c_str(), c.model().stats().total(),
-               format_ps(c.model().now_ps()));
-  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c.fd(), nullptr);
-  conns_.erase(it);
+void Server::collect(const Connection &c)
+{
+	const ModelStats &s = c.model().stats();
+	const SessionCounters &k = c.session().counters();
+	for (int t = 0; t < SST_REQ_MAX; ++t)
+		totals_.requests_by_type[t] += s.requests[t];
+	totals_.requests += s.total();
+	totals_.unknown_type += s.unknown_type;
+	totals_.invalid += s.invalid;
+	totals_.events += k.events;
+	totals_.responses += k.responses;
+	totals_.errors_sent += k.errors_sent;
+	totals_.bytes_read += s.bytes_read;
+	totals_.bytes_written += s.bytes_written;
+	totals_.max_sim_ps = std::max(totals_.max_sim_ps, c.model().now_ps());
+	if (c.closed_for_protocol_error())
+		++totals_.protocol_closes;
 }
 
-void Server::release_paced() {
-  const int64_t now = monotonic_ns();
-  for (auto& [id, c] : conns_) {
-    if (c->next_release_ns() <= now) {
-      c->release_due(now);
-      c->resume();
-      update_interest(id, *c);
-    }
-  }
+void Server::close_connection(uint64_t id, const char *why)
+{
+	auto it = conns_.find(id);
+	if (it == conns_.end())
+		return;
+	Connection &c = *it->second;
+	c.flush();
+	collect(c);
+	spdlog::info("connection {} (device {}, {}) closed: {}; {} requests, simulated {}", id,
+		     c.session().device_id(), protocol_name(c.session().protocol()),
+		     why ? why : c.finish_reason().c_str(), c.model().stats().total(),
+		     format_ps(c.model().now_ps()));
+	::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c.fd(), nullptr);
+	conns_.erase(it);
 }
 
-void Server::arm_pace_timer() {
-  int64_t next = INT64_MAX;
-  for (auto& [id, c] : conns_) next = std::min(next, c->next_release_ns());
-  itimerspec its{};
-  if (next != INT64_MAX) {
-    next = std::max<int64_t>(next, 1);
-    its.it_value.tv_sec = next / 1'000'000'000;
-    its.it_value.tv_nsec = next % 1'000'000'000;
-  }
-  ::timerfd_settime(pace_timer_.get(), TFD_TIMER_ABSTIME, &its, nullptr);
+void Server::release_paced()
+{
+	const int64_t now = monotonic_ns();
+	for (auto &[id, c] : conns_) {
+		if (c->next_release_ns() <= now) {
+			c->release_due(now);
+			c->resume();
+			update_interest(id, *c);
+		}
+	}
 }
 
-void Server::log_status() {
-  uint64_t requests = totals_.requests;
-  uint64_t max_ps = totals_.max_sim_ps;
-  unsigned __int128 busy = 0, capacity = 0;
-  for (auto& [id, c] : conns_) {
-    const DeviceModel& m = c->model();
-    requests += m.stats().total();
-    max_ps = std::max(max_ps, m.now_ps());
-    busy += m.stats().unit_busy_ps;
-    capacity += static_cast<unsigned __int128>(m.params().compute_units) * m.now_ps();
-  }
-  const int64_t now = monotonic_ns();
-  const double secs = static_cast<double>(now - last_status_ns_) / 1e9;
-  const double rate = secs > 0 ? static_cast<double>(requests - last_status_requests_) / secs : 0;
-  last_status_ns_ = now;
-  last_status_requests_ = requests;
-  const double busy_pct =
-      capacity > 0 ? 100.0 * static_cast<double>(busy) / static_cast<double>(capacity) : 0.0;
-  spdlog::info("status: {} connections, {:.0f} requests/s, simulated time {}, units busy {:.1f}%",
-               conns_.size(), rate, format_ps(max_ps), std::min(busy_pct, 100.0));
+void Server::arm_pace_timer()
+{
+	int64_t next = INT64_MAX;
+	for (auto &[id, c] : conns_)
+		next = std::min(next, c->next_release_ns());
+	itimerspec its{};
+	if (next != INT64_MAX) {
+		next = std::max<int64_t>(next, 1);
+		its.it_value.tv_sec = next / 1'000'000'000;
+		its.it_value.tv_nsec = next % 1'000'000'000;
+	}
+	::timerfd_settime(pace_timer_.get(), TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
-void Server::log_totals() {
-  const double secs = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
-  const ServerTotals& t = totals_;
-  spdlog::info("statistics: {} connections ({} refused, {} closed for protocol errors), "
-               "{:.1f} s wall",
-               t.connections, t.rejected_connections, t.protocol_closes, secs);
-  std::string by_type;
-  for (int i = 0; i < SST_REQ_MAX; ++i) {
-    by_type += fmt::format("{}{}={}", i ? " " : "", type_name(i), t.requests_by_type[i]);
-  }
-  spdlog::info("statistics: {} requests ({:.0f}/s avg): {} unknown={}; {} invalid", t.requests,
-               secs > 0 ? static_cast<double>(t.requests) / secs : 0.0, by_type, t.unknown_type,
-               t.invalid);
-  spdlog::info("statistics: {} responses, {} events, {} error frames, device memory {} B read / "
-               "{} B written, longest simulated time {}",
-               t.responses, t.events, t.errors_sent, t.bytes_read, t.bytes_written,
-               format_ps(t.max_sim_ps));
+void Server::log_status()
+{
+	uint64_t requests = totals_.requests;
+	uint64_t max_ps = totals_.max_sim_ps;
+	unsigned __int128 busy = 0, capacity = 0;
+	for (auto &[id, c] : conns_) {
+		const DeviceModel &m = c->model();
+		requests += m.stats().total();
+		max_ps = std::max(max_ps, m.now_ps());
+		busy += m.stats().unit_busy_ps;
+		capacity += static_cast<unsigned __int128>(m.params().compute_units) * m.now_ps();
+	}
+	const int64_t now = monotonic_ns();
+	const double secs = static_cast<double>(now - last_status_ns_) / 1e9;
+	const double rate = secs > 0 ? static_cast<double>(requests - last_status_requests_) / secs : 0;
+	last_status_ns_ = now;
+	last_status_requests_ = requests;
+	const double busy_pct =
+		capacity > 0 ? 100.0 * static_cast<double>(busy) / static_cast<double>(capacity) : 0.0;
+	spdlog::info("status: {} connections, {:.0f} requests/s, simulated time {}, units busy {:.1f}%",
+		     conns_.size(), rate, format_ps(max_ps), std::min(busy_pct, 100.0));
 }
 
-}  // namespace vsst::sim
+void Server::log_totals()
+{
+	const double secs = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
+	const ServerTotals &t = totals_;
+	spdlog::info("statistics: {} connections ({} refused, {} closed for protocol errors), "
+		     "{:.1f} s wall",
+		     t.connections, t.rejected_connections, t.protocol_closes, secs);
+	std::string by_type;
+	for (int i = 0; i < SST_REQ_MAX; ++i) {
+		by_type += fmt::format("{}{}={}", i ? " " : "", type_name(i), t.requests_by_type[i]);
+	}
+	spdlog::info("statistics: {} requests ({:.0f}/s avg): {} unknown={}; {} invalid", t.requests,
+		     secs > 0 ? static_cast<double>(t.requests) / secs : 0.0, by_type, t.unknown_type,
+		     t.invalid);
+	spdlog::info("statistics: {} responses, {} events, {} error frames, device memory {} B read / "
+		     "{} B written, longest simulated time {}",
+		     t.responses, t.events, t.errors_sent, t.bytes_read, t.bytes_written,
+		     format_ps(t.max_sim_ps));
+}
+
+} // namespace vsst::sim

@@ -39,8 +39,8 @@ typedef struct vsst_trace vsst_trace;
 #define VSST_TRACE_SIM_ACALSIM 2u
 
 struct vsst_trace_image {
-	const char *name;  /* file name the replay looks for next to the trace */
-	const char *path;  /* read once at open to fingerprint it (size + FNV-1a 64) */
+	const char *name; /* file name the replay looks for next to the trace */
+	const char *path; /* read once at open to fingerprint it (size + FNV-1a 64) */
 };
 
 /* A device whose device-written bytes are not reproducible (virtio-rng). */
@@ -50,23 +50,22 @@ struct vsst_trace_nondet {
 };
 
 struct vsst_trace_config {
-	const char *origin;            /* free text: who recorded it */
-	uint32_t side;                 /* VSST_TRACE_SIDE_* of the observed endpoint */
+	const char *origin;                /* free text: who recorded it */
+	uint32_t side;                     /* VSST_TRACE_SIDE_* of the observed endpoint */
 	const struct vsst_ram_layout *ram; /* guest RAM; NULL: messages only (no tap) */
-	const char *const *qemu_args;  /* device-VM arguments template (see TRACE.md) */
+	const char *const *qemu_args;      /* device-VM arguments template (see TRACE.md) */
 	unsigned n_qemu_args;
 	const struct vsst_trace_image *images;
 	unsigned n_images;
 	const struct vsst_trace_nondet *nondet; /* NULL: the default (virtio-rng queue 0) */
 	unsigned n_nondet;
-	uint32_t sim_protocol;         /* VSST_TRACE_SIM_* */
-	const char *note;              /* e.g. the command that re-records the trace */
-	uint64_t budget_bytes;         /* in-memory buffer bound; 0 -> 64 MiB */
+	uint32_t sim_protocol; /* VSST_TRACE_SIM_* */
+	const char *note;      /* e.g. the command that re-records the trace */
+	uint64_t budget_bytes; /* in-memory buffer bound; 0 -> 64 MiB */
 };
 
 /* Creates/truncates path (or takes ownership of fd) and writes the header. */
-vsst_trace *vsst_trace_open(const char *path, const struct vsst_trace_config *cfg, char *err,
-			    size_t errlen);
+vsst_trace *vsst_trace_open(const char *path, const struct vsst_trace_config *cfg, char *err, size_t errlen);
 vsst_trace *vsst_trace_open_fd(int fd, const struct vsst_trace_config *cfg, char *err, size_t errlen);
 /* Stops the relay, flushes, writes END, closes. Returns 0 or -errno (write failed). NULL is fine. */
 int vsst_trace_close(vsst_trace *t);

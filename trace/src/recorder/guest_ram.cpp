@@ -30,7 +30,8 @@ int GuestRam::map(const vsst_ram_layout &l)
 		}
 		const uint64_t aligned = r.fd_offset & ~(page - 1);
 		const uint64_t skew = r.fd_offset - aligned;
-		void *p = ::mmap(nullptr, r.size + skew, PROT_READ, MAP_SHARED, r.fd, static_cast<off_t>(aligned));
+		void *p = ::mmap(nullptr, r.size + skew, PROT_READ, MAP_SHARED, r.fd,
+				 static_cast<off_t>(aligned));
 		if (p == MAP_FAILED) {
 			const int e = errno;
 			for (Region &m : out)
@@ -69,7 +70,8 @@ bool GuestRam::read(uint64_t gpa, void *out, size_t len) const
 	while (len) {
 		for (const Region &r : regions_) {
 			if (gpa >= r.gpa && gpa - r.gpa < r.size) {
-				const size_t n = static_cast<size_t>(std::min<uint64_t>(len, r.size - (gpa - r.gpa)));
+				const size_t n =
+					static_cast<size_t>(std::min<uint64_t>(len, r.size - (gpa - r.gpa)));
 				std::memcpy(o, r.base + (gpa - r.gpa), n);
 				o += n;
 				gpa += n;
@@ -81,4 +83,4 @@ bool GuestRam::read(uint64_t gpa, void *out, size_t len) const
 	return true;
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -35,4 +35,4 @@ private:
 	std::vector<Region> regions_;
 };
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -46,9 +46,12 @@ bool send_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
-}  // namespace
+} // namespace
 
-SimRelay::~SimRelay() { stop(); }
+SimRelay::~SimRelay()
+{
+	stop();
+}
 
 int SimRelay::start(const std::string &listen_path, const std::string &sim_path)
 {
@@ -62,7 +65,8 @@ int SimRelay::start(const std::string &listen_path, const std::string &sim_path)
 	if (listen_fd_ < 0)
 		return -errno;
 	::unlink(listen_path.c_str());
-	if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 || ::listen(listen_fd_, 8) < 0) {
+	if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
+	    ::listen(listen_fd_, 8) < 0) {
 		const int e = errno;
 		::close(listen_fd_);
 		listen_fd_ = -1;
@@ -140,8 +144,10 @@ void SimRelay::run()
 				const int sim = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 				sockaddr_un sa;
 				make_addr(sim_path_, sa);
-				if (sim < 0 || ::connect(sim, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) {
-					// No simulator: the device sees its connection close (as without relay).
+				if (sim < 0 ||
+				    ::connect(sim, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) {
+					// No simulator: the device sees its connection close (as without
+					// relay).
 					if (sim >= 0)
 						::close(sim);
 					::close(dev);
@@ -167,7 +173,8 @@ void SimRelay::run()
 					break;
 				}
 				on_data_(conns[i].id, dir, buf.data(), static_cast<size_t>(n));
-				if (!send_all(dir == 0 ? conns[i].sim : conns[i].dev, buf.data(), static_cast<size_t>(n)))
+				if (!send_all(dir == 0 ? conns[i].sim : conns[i].dev, buf.data(),
+					      static_cast<size_t>(n)))
 					dead = true;
 			}
 			if (dead)
@@ -178,4 +185,4 @@ void SimRelay::run()
 		close_conn(conns.size() - 1);
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -16,7 +16,9 @@ public:
 	// on_conn(conn, open), on_data(conn, dir, data, len); dir 0 device->sim.
 	using ConnFn = std::function<void(unsigned, bool)>;
 	using DataFn = std::function<void(unsigned, int, const void *, size_t)>;
-	SimRelay(ConnFn on_conn, DataFn on_data) : on_conn_(std::move(on_conn)), on_data_(std::move(on_data)) {}
+	SimRelay(ConnFn on_conn, DataFn on_data) : on_conn_(std::move(on_conn)), on_data_(std::move(on_data))
+	{
+	}
 	~SimRelay();
 	SimRelay(const SimRelay &) = delete;
 	SimRelay &operator=(const SimRelay &) = delete;
@@ -33,4 +35,4 @@ private:
 	std::thread thread_;
 };
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -24,7 +24,7 @@ struct vsst_trace {
 	GuestRam ram;
 	std::unique_ptr<VirtioTap> tap;
 	std::unique_ptr<SimRelay> relay;
-	std::mutex mu;  // serialises the tap and keeps a message next to what it revealed
+	std::mutex mu; // serialises the tap and keeps a message next to what it revealed
 };
 
 namespace {
@@ -42,7 +42,8 @@ void tlv(std::vector<uint8_t> &h, Tag tag, const void *p, size_t n)
 	const auto *b = static_cast<const uint8_t *>(p);
 	h.insert(h.end(), reinterpret_cast<const uint8_t *>(&t), reinterpret_cast<const uint8_t *>(&t) + 2);
 	h.insert(h.end(), reinterpret_cast<const uint8_t *>(&z), reinterpret_cast<const uint8_t *>(&z) + 2);
-	h.insert(h.end(), reinterpret_cast<const uint8_t *>(&len), reinterpret_cast<const uint8_t *>(&len) + 4);
+	h.insert(h.end(), reinterpret_cast<const uint8_t *>(&len),
+		 reinterpret_cast<const uint8_t *>(&len) + 4);
 	h.insert(h.end(), b, b + n);
 }
 
@@ -136,8 +137,8 @@ bool build_header(const vsst_trace_config &c, std::vector<uint8_t> &h, std::stri
 		for (unsigned i = 0; i < c.n_nondet; i++)
 			nondet(c.nondet[i].vendor, c.nondet[i].device, c.nondet[i].queue_mask);
 	} else {
-		nondet(0x1af4, 0x1044, 1);  // virtio-rng (modern)
-		nondet(0x1af4, 0x1005, 1);  // virtio-rng (transitional)
+		nondet(0x1af4, 0x1044, 1); // virtio-rng (modern)
+		nondet(0x1af4, 0x1005, 1); // virtio-rng (transitional)
 	}
 	const uint32_t proto = c.sim_protocol;
 	tlv(h, Tag::SimProto, &proto, sizeof proto);
@@ -172,7 +173,7 @@ std::vector<NondetRule> rules_of(const std::vector<uint8_t> &h)
 	return out;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" {
 
@@ -284,7 +285,8 @@ void vsst_trace_sim_data(vsst_trace *t, unsigned conn, int dir, const void *data
 	const auto *p = static_cast<const uint8_t *>(data);
 	while (len) {
 		const size_t n = std::min<size_t>(len, kMaxBlob);
-		t->writer->append(RecType::Sim, static_cast<uint8_t>(dir), static_cast<uint16_t>(conn), {{p, n}});
+		t->writer->append(RecType::Sim, static_cast<uint8_t>(dir), static_cast<uint16_t>(conn),
+				  {{p, n}});
 		p += n;
 		len -= n;
 	}
@@ -299,7 +301,9 @@ int vsst_trace_sim_relay_start(vsst_trace *t, const char *listen_path, const cha
 			[t](unsigned c, bool open) {
 				open ? vsst_trace_sim_connected(t, c) : vsst_trace_sim_closed(t, c);
 			},
-			[t](unsigned c, int dir, const void *p, size_t n) { vsst_trace_sim_data(t, c, dir, p, n); });
+			[t](unsigned c, int dir, const void *p, size_t n) {
+				vsst_trace_sim_data(t, c, dir, p, n);
+			});
 		const int r = t->relay->start(listen_path, sim_path);
 		if (r < 0)
 			t->relay.reset();
@@ -352,4 +356,4 @@ void vsst_trace_device_used(vsst_trace *t, unsigned dev, unsigned queue, uint16_
 	}
 }
 
-}  // extern "C"
+} // extern "C"

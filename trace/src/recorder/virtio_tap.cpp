@@ -31,7 +31,7 @@ uint32_t cfg32(const std::array<uint8_t, 256> &c, unsigned off)
 	return v;
 }
 
-}  // namespace
+} // namespace
 
 // The chains remembered for head id, oldest first; nullptr when none (an
 // entry is erased when its last chain is used, so it is never empty).
@@ -147,7 +147,7 @@ uint64_t VirtioTap::bar_base(const Dev &d, unsigned bar) const
 		return 0;
 	const uint32_t lo = cfg32(d.cfg, off);
 	if (lo == 0xffffffffu)
-		return 0;  // being sized
+		return 0; // being sized
 	uint64_t base = lo & ~0xfull;
 	if (d.bar_type[bar] == 2 && bar < 5) {
 		for (unsigned i = 0; i < 4; i++)
@@ -186,7 +186,8 @@ void VirtioTap::parse_caps(Dev &d)
 					break;
 				case 2:
 					if (!d.notify.present && ptr + 20 <= 256 && d.cfg_valid[ptr + 16] &&
-					    d.cfg_valid[ptr + 17] && d.cfg_valid[ptr + 18] && d.cfg_valid[ptr + 19]) {
+					    d.cfg_valid[ptr + 17] && d.cfg_valid[ptr + 18] &&
+					    d.cfg_valid[ptr + 19]) {
 						d.notify = c;
 						d.notify_mult = cfg32(d.cfg, ptr + 16);
 					}
@@ -371,7 +372,8 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 				if (!indirect)
 					mem(di, qi, at, sizeof ds);
 				if (ds.flags & kDescIndirect) {
-					if (indirect || ds.len == 0 || ds.len % 16 || ds.len / 16 > kMaxIndirect) {
+					if (indirect || ds.len == 0 || ds.len % 16 ||
+					    ds.len / 16 > kMaxIndirect) {
 						anomaly("tap: bad indirect descriptor");
 						break;
 					}
@@ -411,12 +413,18 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 		}
 		mem(di, qi, entry, 2);
 	}
-	mem(di, qi, q.avail, 4);  // flags + idx
+	mem(di, qi, q.avail, 4); // flags + idx
 	if (ram_.contains(q.avail + 4 + 2ull * q.size, 2))
-		mem(di, qi, q.avail + 4 + 2ull * q.size, 2);  // used_event
+		mem(di, qi, q.avail + 4 + 2ull * q.size, 2); // used_event
 	const uint64_t na = notify_addr(d, q);
-	AvailRec a{static_cast<uint8_t>(di), static_cast<uint8_t>(late), static_cast<uint16_t>(qi), idx, n,
-		   na, na ? 2u : 0u, 0};
+	AvailRec a{static_cast<uint8_t>(di),
+		   static_cast<uint8_t>(late),
+		   static_cast<uint16_t>(qi),
+		   idx,
+		   n,
+		   na,
+		   na ? 2u : 0u,
+		   0};
 	w_.append(RecType::Avail, 0, 0, {{&a, sizeof a}});
 	q.last_avail = idx;
 }
@@ -467,8 +475,8 @@ void VirtioTap::device_used(unsigned di, unsigned qi, uint16_t pos, uint32_t hea
 	Dev &d = dev(di);
 	Queue &q = d.q[qi];
 	if (!q.size || !q.used || (q.size & (q.size - 1))) {
-		anomaly("tap: device " + std::to_string(di) + " reported a used element of queue " + std::to_string(qi) +
-			" the tap does not know");
+		anomaly("tap: device " + std::to_string(di) + " reported a used element of queue " +
+			std::to_string(qi) + " the tap does not know");
 		return;
 	}
 	// Chains the device took without a doorbell the tap saw, and elements
@@ -477,8 +485,8 @@ void VirtioTap::device_used(unsigned di, unsigned qi, uint16_t pos, uint32_t hea
 	walk_used(di, qi);
 	const int behind = static_cast<int16_t>(static_cast<uint16_t>(pos - q.last_used));
 	if (behind < 0) {
-		anomaly("tap: device " + std::to_string(di) + " queue " + std::to_string(qi) + " reported used[" +
-			std::to_string(pos) + "] twice");
+		anomaly("tap: device " + std::to_string(di) + " queue " + std::to_string(qi) +
+			" reported used[" + std::to_string(pos) + "] twice");
 		return;
 	}
 	if (behind > 0)
@@ -528,7 +536,9 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 	h.nseg = static_cast<uint32_t>(segs.size());
 	h.data_len = static_cast<uint32_t>(scratch_.size());
 	w_.append(RecType::Used, 0, 0,
-		  {{&h, sizeof h}, {segs.data(), segs.size() * sizeof(UsedSeg)}, {scratch_.data(), scratch_.size()}});
+		  {{&h, sizeof h},
+		   {segs.data(), segs.size() * sizeof(UsedSeg)},
+		   {scratch_.data(), scratch_.size()}});
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -80,7 +80,7 @@ private:
 		uint32_t nondet_mask = 0;
 		std::array<uint8_t, 256> cfg{};
 		std::array<bool, 256> cfg_valid{};
-		std::array<int8_t, 6> bar_type{};  // -1 unknown, 0 32-bit mem, 2 64-bit mem, 1 io
+		std::array<int8_t, 6> bar_type{}; // -1 unknown, 0 32-bit mem, 2 64-bit mem, 1 io
 		bool caps_dirty = true;
 		Cap common, notify, isr, devcfg;
 		uint32_t notify_mult = 0;
@@ -114,4 +114,4 @@ private:
 	std::vector<uint8_t> scratch_;
 };
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -39,7 +39,7 @@ int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-}  // namespace
+} // namespace
 
 Writer::Writer(int fd, std::vector<uint8_t> header, uint64_t budget)
 	: fd_(fd), budget_(budget), t0_ns_(monotonic_ns()), buf_(std::move(header))
@@ -81,7 +81,7 @@ void Writer::append(RecType type, uint8_t sub, uint16_t aux, std::initializer_li
 	for (const Piece &p : payload)
 		plen += p.len;
 	if (plen > kMaxRecord - kRecordHeader)
-		plen = kMaxRecord;  // never representable: counted as dropped below
+		plen = kMaxRecord; // never representable: counted as dropped below
 	const size_t need = kRecordHeader + plen;
 	try {
 		std::lock_guard<std::mutex> lk(mu_);
@@ -171,4 +171,4 @@ WriterStats Writer::stats() const
 	return st_;
 }
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

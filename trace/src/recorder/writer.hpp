@@ -42,7 +42,7 @@ public:
 private:
 	void run();
 	void put(RecType type, uint8_t sub, uint16_t aux, uint64_t t, std::initializer_list<Piece> payload,
-		 size_t plen);  // with mu_ held
+		 size_t plen); // with mu_ held
 	uint64_t now_ns() const;
 
 	int fd_;
@@ -61,4 +61,4 @@ private:
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -19,11 +19,16 @@ public:
 	std::optional<unsigned> of(const Record &r)
 	{
 		switch (r.type) {
-		case RecType::Mem: return r.mem().dev;
-		case RecType::Avail: return r.avail().dev;
-		case RecType::Used: return r.used().dev;
-		case RecType::Msg: break;
-		default: return std::nullopt;
+		case RecType::Mem:
+			return r.mem().dev;
+		case RecType::Avail:
+			return r.avail().dev;
+		case RecType::Used:
+			return r.used().dev;
+		case RecType::Msg:
+			break;
+		default:
+			return std::nullopt;
 		}
 		const vsst_rpcmsg m = r.msg();
 		const unsigned op = vsst_rpc_mr0_op(m.mr0);
@@ -46,16 +51,19 @@ public:
 				return *last_cfg_writer_;
 			}
 			return std::nullopt;
-		case VSST_RPC_OP_MSI: return static_cast<unsigned>(m.mr3);
+		case VSST_RPC_OP_MSI:
+			return static_cast<unsigned>(m.mr3);
 		case VSST_RPC_OP_SET_IRQ:
-		case VSST_RPC_OP_REGISTER_PCI_DEV: return static_cast<unsigned>(m.mr1);
-		default: return std::nullopt;
+		case VSST_RPC_OP_REGISTER_PCI_DEV:
+			return static_cast<unsigned>(m.mr1);
+		default:
+			return std::nullopt;
 		}
 	}
 
 private:
 	std::optional<unsigned> last_cfg_writer_;
-	std::map<uint64_t, std::pair<uint64_t, unsigned>> regions_;  // base -> size, device
+	std::map<uint64_t, std::pair<uint64_t, unsigned>> regions_; // base -> size, device
 };
 
 std::string kind(const Record &r)
@@ -67,7 +75,7 @@ std::string kind(const Record &r)
 	return rec_type_name(r.type);
 }
 
-}  // namespace
+} // namespace
 
 void print_header(const Trace &t)
 {
@@ -81,7 +89,8 @@ void print_header(const Trace &t)
 		args += " " + a;
 	std::printf("# device VM args:%s\n", args.c_str());
 	for (const ImageInfo &i : h.images)
-		std::printf("# image %s size=%" PRIu64 " fnv1a64=0x%016" PRIx64 "\n", i.name.c_str(), i.size, i.hash);
+		std::printf("# image %s size=%" PRIu64 " fnv1a64=0x%016" PRIx64 "\n", i.name.c_str(), i.size,
+			    i.hash);
 	for (const NondetInfo &n : h.nondet)
 		std::printf("# nondeterministic %04x:%04x queues 0x%x\n", n.vendor, n.device, n.queue_mask);
 	static const char *const protos[] = {"none", "framed", "acalsim"};
@@ -99,7 +108,7 @@ int dump(const Trace &t, const DumpFilter &f)
 	Attribution attr;
 	uint64_t shown = 0;
 	for (const Record &r : t.records) {
-		const std::optional<unsigned> dev = attr.of(r);  // always fed, keeps its state
+		const std::optional<unsigned> dev = attr.of(r); // always fed, keeps its state
 		if (r.index < f.from || r.index > f.to)
 			continue;
 		if (f.dev && dev != f.dev)
@@ -116,7 +125,7 @@ int dump(const Trace &t, const DumpFilter &f)
 int stats(const Trace &t, const std::string &path)
 {
 	print_header(t);
-	std::map<std::string, std::pair<uint64_t, uint64_t>> by_kind;  // count, bytes
+	std::map<std::string, std::pair<uint64_t, uint64_t>> by_kind; // count, bytes
 	std::map<std::pair<unsigned, unsigned>, uint64_t> used_per_queue;
 	uint64_t sim_bytes[2] = {0, 0}, mem_bytes = 0, dropped = 0, anomalies = 0, msgs = 0;
 	for (const Record &r : t.records) {
@@ -138,7 +147,8 @@ int stats(const Trace &t, const std::string &path)
 	}
 	const double secs = t.records.empty() ? 0 : static_cast<double>(t.records.back().t_ns) / 1e9;
 	std::printf("file %s: %" PRIu64 " bytes, %zu records (%" PRIu64 " channel messages) over %.3f s%s\n",
-		    path.c_str(), t.file_size, t.records.size(), msgs, secs, t.complete ? "" : " (truncated)");
+		    path.c_str(), t.file_size, t.records.size(), msgs, secs,
+		    t.complete ? "" : " (truncated)");
 	std::printf("%-26s %10s %12s\n", "kind", "records", "bytes");
 	for (const auto &[k, v] : by_kind)
 		std::printf("%-26s %10" PRIu64 " %12" PRIu64 "\n", k.c_str(), v.first, v.second);
@@ -151,4 +161,4 @@ int stats(const Trace &t, const std::string &path)
 	return 0;
 }
 
-}  // namespace vsst::trace_tool
+} // namespace vsst::trace_tool

@@ -12,8 +12,8 @@
 namespace vsst::trace_tool {
 
 struct DumpFilter {
-	std::optional<unsigned> dev;  // records that concern this device index
-	std::set<std::string> ops;    // MMIO, MSI, SET_IRQ, ..., MEM, AVAIL, USED, SIM, NOTE (upper case)
+	std::optional<unsigned> dev; // records that concern this device index
+	std::set<std::string> ops;   // MMIO, MSI, SET_IRQ, ..., MEM, AVAIL, USED, SIM, NOTE (upper case)
 	uint64_t from = 0, to = UINT64_MAX;
 	uint64_t limit = UINT64_MAX;
 	bool header = true;
@@ -23,4 +23,4 @@ int dump(const vsst::trace::Trace &t, const DumpFilter &f);
 int stats(const vsst::trace::Trace &t, const std::string &path);
 void print_header(const vsst::trace::Trace &t);
 
-}  // namespace vsst::trace_tool
+} // namespace vsst::trace_tool

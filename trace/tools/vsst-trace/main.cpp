@@ -25,14 +25,15 @@ namespace {
 
 int usage()
 {
-	std::fprintf(stderr,
-		     "usage: vsst-trace dump FILE [--dev N] [--op OP[,OP..]] [--from I] [--to I] [--limit N] [--no-header]\n"
-		     "       vsst-trace stats FILE\n"
-		     "       vsst-trace validate FILE\n"
-		     "       vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--qemu-arg ARG]... [--image-dir DIR]\n"
-		     "                              [--timeout-ms MS] [--repeat N] [--verbose]\n"
-		     "ops: MMIO SET_IRQ MSI HELLO STOP START_VM REGISTER_PCI_DEV MMIO_REGION_CONFIG MEM AVAIL USED SIM NOTE\n"
-		     "replay exit status: 0 full match, 1 divergence, 2 error\n");
+	std::fprintf(
+		stderr,
+		"usage: vsst-trace dump FILE [--dev N] [--op OP[,OP..]] [--from I] [--to I] [--limit N] [--no-header]\n"
+		"       vsst-trace stats FILE\n"
+		"       vsst-trace validate FILE\n"
+		"       vsst-trace replay FILE [--sim PATH] [--qemu PATH] [--qemu-arg ARG]... [--image-dir DIR]\n"
+		"                              [--timeout-ms MS] [--repeat N] [--verbose]\n"
+		"ops: MMIO SET_IRQ MSI HELLO STOP START_VM REGISTER_PCI_DEV MMIO_REGION_CONFIG MEM AVAIL USED SIM NOTE\n"
+		"replay exit status: 0 full match, 1 divergence, 2 error\n");
 	return 2;
 }
 
@@ -51,18 +52,22 @@ std::string default_qemu()
 	return VSST_DEFAULT_QEMU; // this checkout's build (CMake's VSST_DEFAULT_QEMU)
 }
 
-void log_line(void *, const std::string &s) { spdlog::info("{}", s); }
+void log_line(void *, const std::string &s)
+{
+	spdlog::info("{}", s);
+}
 
 std::string result_line(const ReplayResult &r)
 {
 	char b[256];
 	if (r.status == ReplayStatus::Match) {
-		std::snprintf(b, sizeof b,
-			      "MATCH: %llu records (%llu requests, %llu completions, %llu events, %llu used elements, "
-			      "%llu simulator bytes)",
-			      (unsigned long long)r.records, (unsigned long long)r.requests,
-			      (unsigned long long)r.completions, (unsigned long long)r.events,
-			      (unsigned long long)r.used, (unsigned long long)r.sim_bytes);
+		std::snprintf(
+			b, sizeof b,
+			"MATCH: %llu records (%llu requests, %llu completions, %llu events, %llu used elements, "
+			"%llu simulator bytes)",
+			(unsigned long long)r.records, (unsigned long long)r.requests,
+			(unsigned long long)r.completions, (unsigned long long)r.events,
+			(unsigned long long)r.used, (unsigned long long)r.sim_bytes);
 		return b;
 	}
 	std::string s = r.status == ReplayStatus::Diverged ? "DIVERGED" : "ERROR";
@@ -74,7 +79,7 @@ std::string result_line(const ReplayResult &r)
 	return s;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -120,9 +125,12 @@ int main(int argc, char **argv)
 						comma = list.size();
 					std::string op = list.substr(at, comma - at);
 					for (char &c : op)
-						c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+						c = static_cast<char>(
+							std::toupper(static_cast<unsigned char>(c)));
 					if (!op.empty())
-						f.ops.insert(op == "IRQ" ? "SET_IRQ" : op == "REGION" ? "MMIO_REGION_CONFIG" : op);
+						f.ops.insert(op == "IRQ"      ? "SET_IRQ"
+							     : op == "REGION" ? "MMIO_REGION_CONFIG"
+									      : op);
 					at = comma + 1;
 				}
 			} else if (args[i] == "--from" && parse_u64(need(i), v)) {
@@ -155,7 +163,8 @@ int main(int argc, char **argv)
 				o.extra_qemu_args.push_back(need(i));
 			} else if (args[i] == "--image-dir") {
 				o.image_dir = need(i);
-			} else if (args[i] == "--timeout-ms" && parse_u64(need(i), v) && v > 0 && v <= 600000) {
+			} else if (args[i] == "--timeout-ms" && parse_u64(need(i), v) && v > 0 &&
+				   v <= 600000) {
 				o.timeout_ms = static_cast<int>(v);
 			} else if (args[i] == "--repeat" && parse_u64(need(i), v) && v >= 1 && v <= 1000) {
 				repeat = v;
@@ -176,8 +185,9 @@ int main(int argc, char **argv)
 			const std::string line = result_line(r);
 			std::printf("replay %llu: %s\n", (unsigned long long)(n + 1), line.c_str());
 			// Interrupts: their number depends on timing (not compared).
-			std::printf("replay %llu: %.3f s, %.0f records/s, %llu interrupts\n", (unsigned long long)(n + 1),
-				    r.seconds, r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0,
+			std::printf("replay %llu: %.3f s, %.0f records/s, %llu interrupts\n",
+				    (unsigned long long)(n + 1), r.seconds,
+				    r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0,
 				    (unsigned long long)r.interrupts);
 			if (r.status != ReplayStatus::Match && o.verbose && !r.qemu_log_tail.empty())
 				std::fprintf(stderr, "device VM log (tail):\n%s\n", r.qemu_log_tail.c_str());

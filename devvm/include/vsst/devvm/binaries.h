@@ -8,7 +8,7 @@
 
 namespace vsst::devvm {
 
-std::string default_qemu();       // "" when neither is known
+std::string default_qemu(); // "" when neither is known
 std::string default_sim();
 bool executable(const std::string &path);
 

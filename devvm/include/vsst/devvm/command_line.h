@@ -61,15 +61,15 @@ enum class Handoff {
 struct DeviceVmArgs {
 	std::string qemu;
 	Handoff handoff = Handoff::SetupSocket;
-	int setup_fd = -1;                  // SetupSocket
-	vsst_rpc_fds channel{-1, -1, -1};   // InheritFds
-	int ram_fd = -1;                    // InheritFds
-	std::vector<RamRegion> ram_layout;  // InheritFds
-	std::string control_path;           // ControlSocket
+	int setup_fd = -1;                      // SetupSocket
+	vsst_rpc_fds channel{-1, -1, -1};       // InheritFds
+	int ram_fd = -1;                        // InheritFds
+	std::vector<RamRegion> ram_layout;      // InheritFds
+	std::string control_path;               // ControlSocket
 	std::vector<std::string> accel_options; // more "key=value" for -accel rpc
-	uint64_t ram_bytes = 0;             // -m (0: not given)
-	bool sandbox = true;                // QEMU's seccomp filter, strict
-	std::vector<std::string> args;      // devices and anything else, at the end
+	uint64_t ram_bytes = 0;                 // -m (0: not given)
+	bool sandbox = true;                    // QEMU's seccomp filter, strict
+	std::vector<std::string> args;          // devices and anything else, at the end
 };
 
 // The whole command line; inherit lists the handoff's fds (the caller adds those

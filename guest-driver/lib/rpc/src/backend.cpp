@@ -13,11 +13,14 @@ namespace vsst::virtio {
 // ---- simulator ----
 
 SimServer::SimServer(std::string binary, std::string socket, std::string log, std::vector<std::string> extra)
-	: binary_(std::move(binary)), socket_(std::move(socket)), log_(std::move(log)), extra_(std::move(extra)) {
+	: binary_(std::move(binary)), socket_(std::move(socket)), log_(std::move(log)),
+	  extra_(std::move(extra))
+{
 	launch();
 }
 
-void SimServer::launch() {
+void SimServer::launch()
+{
 	SpawnSpec s;
 	s.name = "sst-sim";
 	s.argv = {binary_, "--socket", socket_, "--status-interval", "0"};
@@ -37,14 +40,16 @@ void SimServer::launch() {
 	}
 }
 
-void SimServer::restart() {
+void SimServer::restart()
+{
 	proc_.terminate(std::chrono::milliseconds(0));
 	launch();
 }
 
 // ---- backend QEMU ----
 
-Backend::Backend(RpcGuest &guest, BackendOptions opt) : guest_(guest) {
+Backend::Backend(RpcGuest &guest, BackendOptions opt) : guest_(guest)
+{
 	devvm::DeviceVmSpec spec;
 	spec.name = "backend QEMU";
 	spec.command.qemu = opt.qemu;
@@ -76,9 +81,13 @@ Backend::Backend(RpcGuest &guest, BackendOptions opt) : guest_(guest) {
 		throw Error("spawn: " + err);
 }
 
-Backend::~Backend() { shutdown(std::chrono::milliseconds(3000)); }
+Backend::~Backend()
+{
+	shutdown(std::chrono::milliseconds(3000));
+}
 
-std::optional<int> Backend::shutdown(std::chrono::milliseconds timeout) {
+std::optional<int> Backend::shutdown(std::chrono::milliseconds timeout)
+{
 	const auto e = vm_.shutdown(guest_.channel(), timeout);
 	if (!e)
 		return std::nullopt;
@@ -87,13 +96,15 @@ std::optional<int> Backend::shutdown(std::chrono::milliseconds timeout) {
 
 // ---- device bring-up ----
 
-RpcVirtioPci::RpcVirtioPci(RpcGuest &guest, unsigned index, VirtioPciTransport::Options opt) {
+RpcVirtioPci::RpcVirtioPci(RpcGuest &guest, unsigned index, VirtioPciTransport::Options opt)
+{
 	config = guest.config(index);
 	function = std::make_unique<PciFunction>(*config);
 	function->assign_bars(guest.pci_window());
 	// The backend announces posted doorbell regions once the BARs decode.
 	guest.pump(std::chrono::milliseconds(0));
-	transport = std::make_unique<VirtioPciTransport>(*function, guest.mmio(), guest.interrupts(index), opt);
+	transport =
+		std::make_unique<VirtioPciTransport>(*function, guest.mmio(), guest.interrupts(index), opt);
 }
 
 } // namespace vsst::virtio

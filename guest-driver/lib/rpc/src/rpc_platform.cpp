@@ -22,10 +22,12 @@ constexpr auto kPumpSlice = std::chrono::milliseconds(50);
 class RpcGuest::Config final : public ConfigAccessor {
 public:
 	Config(RpcGuest &g, unsigned index) : g_(g), index_(index) {}
-	uint32_t read(unsigned offset, unsigned len) override {
+	uint32_t read(unsigned offset, unsigned len) override
+	{
 		return static_cast<uint32_t>(g_.access(index_, offset, len, VSST_RPC_DIR_READ, 0));
 	}
-	void write(unsigned offset, unsigned len, uint32_t value) override {
+	void write(unsigned offset, unsigned len, uint32_t value) override
+	{
 		g_.access(index_, offset, len, VSST_RPC_DIR_WRITE, value);
 	}
 
@@ -37,13 +39,16 @@ private:
 class RpcGuest::Mmio final : public MemoryAccessor {
 public:
 	explicit Mmio(RpcGuest &g) : g_(g) {}
-	uint64_t read(uint64_t addr, unsigned len) override {
+	uint64_t read(uint64_t addr, unsigned len) override
+	{
 		return g_.access(VSST_RPC_AS_GLOBAL, addr, len, VSST_RPC_DIR_READ, 0);
 	}
-	void write(uint64_t addr, unsigned len, uint64_t value) override {
+	void write(uint64_t addr, unsigned len, uint64_t value) override
+	{
 		g_.access(VSST_RPC_AS_GLOBAL, addr, len, VSST_RPC_DIR_WRITE, value);
 	}
-	void notify(uint64_t addr, unsigned len, uint64_t value) override {
+	void notify(uint64_t addr, unsigned len, uint64_t value) override
+	{
 		if (g_.is_posted(addr, len))
 			g_.post(addr, len, value);
 		else
@@ -58,10 +63,12 @@ class RpcGuest::Irq final : public InterruptSource {
 public:
 	Irq(RpcGuest &g, unsigned index) : g_(g), index_(index) {}
 	unsigned msi_vectors() const override { return kMsiVectors; }
-	std::pair<uint64_t, uint32_t> msi_message(unsigned v) const override {
+	std::pair<uint64_t, uint32_t> msi_message(unsigned v) const override
+	{
 		return {kMsiAddress, (index_ << 8) | (v & 0xff)};
 	}
-	std::vector<uint32_t> wait(std::chrono::milliseconds timeout) override {
+	std::vector<uint32_t> wait(std::chrono::milliseconds timeout) override
+	{
 		return g_.wait_irq(index_, timeout);
 	}
 
@@ -70,8 +77,8 @@ private:
 	unsigned index_;
 };
 
-RpcGuest::RpcGuest(RpcGuestOptions opt)
-	: opt_(opt), window_(opt.pci_hole_base, opt.pci_hole_size) {
+RpcGuest::RpcGuest(RpcGuestOptions opt) : opt_(opt), window_(opt.pci_hole_base, opt.pci_hole_size)
+{
 	if (opt.ram_size == 0 || opt.driver_mem_offset >= opt.ram_size || opt.ram_size > opt.pci_hole_base)
 		throw Error("rpc guest: RAM layout does not fit below the PCI hole");
 	std::string err;
@@ -92,13 +99,15 @@ RpcGuest::RpcGuest(RpcGuestOptions opt)
 	mmio_ = std::make_unique<Mmio>(*this);
 }
 
-RpcGuest::~RpcGuest() {
+RpcGuest::~RpcGuest()
+{
 	irqs_.clear();
 	mmio_.reset();
 	alloc_.reset();
 }
 
-void RpcGuest::channel_failed(const std::string &what, int rc) {
+void RpcGuest::channel_failed(const std::string &what, int rc)
+{
 	std::string msg = "rpc guest: " + what + ": " + std::strerror(-rc);
 	if (vsst_rpc_poisoned(ch_))
 		msg += std::string(" (channel poisoned: ") + vsst_rpc_poison_reason(ch_) + ")";
@@ -107,7 +116,8 @@ void RpcGuest::channel_failed(const std::string &what, int rc) {
 	throw Error(msg);
 }
 
-void RpcGuest::start(std::chrono::milliseconds timeout) {
+void RpcGuest::start(std::chrono::milliseconds timeout)
+{
 	devvm::HandshakeOptions o;
 	o.name = "backend";
 	o.timeout = timeout;
@@ -122,22 +132,28 @@ void RpcGuest::start(std::chrono::milliseconds timeout) {
 		throw Error("rpc guest: " + r.error);
 }
 
-std::optional<unsigned> RpcGuest::find_device(uint16_t vendor, uint16_t device) const {
+std::optional<unsigned> RpcGuest::find_device(uint16_t vendor, uint16_t device) const
+{
 	for (auto &d : devices_)
 		if (d.vendor == vendor && d.device == device)
 			return d.index;
 	return std::nullopt;
 }
 
-MemoryAccessor &RpcGuest::mmio() { return *mmio_; }
+MemoryAccessor &RpcGuest::mmio()
+{
+	return *mmio_;
+}
 
-std::unique_ptr<ConfigAccessor> RpcGuest::config(unsigned index) {
+std::unique_ptr<ConfigAccessor> RpcGuest::config(unsigned index)
+{
 	if (index >= VSST_RPC_AS_PCI_LIMIT)
 		throw Error("rpc guest: no PCI address space " + std::to_string(index));
 	return std::make_unique<Config>(*this, index);
 }
 
-InterruptSource &RpcGuest::interrupts(unsigned index) {
+InterruptSource &RpcGuest::interrupts(unsigned index)
+{
 	std::lock_guard lk(mu_);
 	auto &p = irqs_[index];
 	if (!p)
@@ -145,13 +161,15 @@ InterruptSource &RpcGuest::interrupts(unsigned index) {
 	return *p;
 }
 
-std::byte *RpcGuest::ram_at(uint64_t gpa, size_t len) const {
+std::byte *RpcGuest::ram_at(uint64_t gpa, size_t len) const
+{
 	if (gpa > opt_.ram_size || len > opt_.ram_size - gpa)
 		return nullptr;
 	return reinterpret_cast<std::byte *>(ram_.base()) + gpa;
 }
 
-uint64_t RpcGuest::access(unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t data) {
+uint64_t RpcGuest::access(unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t data)
+{
 	uint64_t v = data;
 	const int rc = vsst_rpc_proxy_mmio(ch_, as, addr, len, dir, &v, opt_.access_timeout_ms);
 	if (dir == VSST_RPC_DIR_READ)
@@ -164,18 +182,21 @@ uint64_t RpcGuest::access(unsigned as, uint64_t addr, unsigned len, unsigned dir
 		return len >= 8 ? ~uint64_t{0} : ((uint64_t{1} << (8 * len)) - 1);
 	}
 	if (rc < 0)
-		channel_failed(std::string(dir ? "write" : "read") + " AS " + hex(as) + " addr " + hex(addr), rc);
+		channel_failed(std::string(dir ? "write" : "read") + " AS " + hex(as) + " addr " + hex(addr),
+			       rc);
 	return dir == VSST_RPC_DIR_READ ? v : 0;
 }
 
-void RpcGuest::post(uint64_t addr, unsigned len, uint64_t data) {
+void RpcGuest::post(uint64_t addr, unsigned len, uint64_t data)
+{
 	const int rc = vsst_rpc_proxy_post(ch_, VSST_RPC_AS_GLOBAL, addr, len, data, opt_.access_timeout_ms);
 	if (rc < 0)
 		channel_failed("posted write to " + hex(addr), rc);
 	posted_writes_++;
 }
 
-bool RpcGuest::is_posted(uint64_t addr, unsigned len) const {
+bool RpcGuest::is_posted(uint64_t addr, unsigned len) const
+{
 	std::lock_guard lk(mu_);
 	auto it = posted_.upper_bound(addr);
 	if (it == posted_.begin())
@@ -184,12 +205,14 @@ bool RpcGuest::is_posted(uint64_t addr, unsigned len) const {
 	return addr - it->first < it->second && len <= it->second - (addr - it->first);
 }
 
-size_t RpcGuest::posted_regions() const {
+size_t RpcGuest::posted_regions() const
+{
 	std::lock_guard lk(mu_);
 	return posted_.size();
 }
 
-void RpcGuest::handle(const vsst_rpcmsg &m) {
+void RpcGuest::handle(const vsst_rpcmsg &m)
+{
 	switch (vsst_rpc_mr0_op(m.mr0)) {
 	case VSST_RPC_OP_HELLO:
 		peer_version_ = static_cast<uint32_t>(m.mr1);
@@ -252,7 +275,8 @@ void RpcGuest::handle(const vsst_rpcmsg &m) {
 	}
 }
 
-void RpcGuest::pump(std::chrono::milliseconds timeout) {
+void RpcGuest::pump(std::chrono::milliseconds timeout)
+{
 	const auto deadline = std::chrono::steady_clock::now() + timeout;
 	std::unique_lock lk(mu_);
 	for (;;) {
@@ -267,8 +291,12 @@ void RpcGuest::pump(std::chrono::milliseconds timeout) {
 			if (rc == 0 && got.empty()) {
 				const auto now = std::chrono::steady_clock::now();
 				if (now < deadline) {
-					const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-					rc = vsst_rpc_proxy_wait_event(ch_, &m, static_cast<int>(std::min(left, kPumpSlice).count()) + 1);
+					const auto left =
+						std::chrono::duration_cast<std::chrono::milliseconds>(
+							deadline - now);
+					rc = vsst_rpc_proxy_wait_event(
+						ch_, &m,
+						static_cast<int>(std::min(left, kPumpSlice).count()) + 1);
 					if (rc == 1)
 						got.push_back(m);
 				}
@@ -291,7 +319,8 @@ void RpcGuest::pump(std::chrono::milliseconds timeout) {
 	}
 }
 
-std::vector<uint32_t> RpcGuest::wait_irq(unsigned index, std::chrono::milliseconds timeout) {
+std::vector<uint32_t> RpcGuest::wait_irq(unsigned index, std::chrono::milliseconds timeout)
+{
 	const auto deadline = std::chrono::steady_clock::now() + timeout;
 	for (;;) {
 		{
@@ -307,14 +336,19 @@ std::vector<uint32_t> RpcGuest::wait_irq(unsigned index, std::chrono::millisecon
 	}
 }
 
-void RpcGuest::stop(uint64_t reason) {
+void RpcGuest::stop(uint64_t reason)
+{
 	vsst_rpcmsg m{vsst_rpc_mr0(VSST_RPC_OP_STOP, 0, 0, 0, 0, 0), reason, 0, 0};
 	(void)vsst_rpc_proxy_send(ch_, &m, 100);
 }
 
-std::string RpcGuest::poison_reason() const { return vsst_rpc_poison_reason(ch_); }
+std::string RpcGuest::poison_reason() const
+{
+	return vsst_rpc_poison_reason(ch_);
+}
 
-RpcGuestCounters RpcGuest::counters() const {
+RpcGuestCounters RpcGuest::counters() const
+{
 	std::lock_guard lk(mu_);
 	RpcGuestCounters c = counters_;
 	c.posted_writes = posted_writes_;

@@ -16,18 +16,21 @@
 namespace vsst::test {
 namespace {
 
-int raw(virtio::RpcGuest &g, unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t *data) {
+int raw(virtio::RpcGuest &g, unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t *data)
+{
 	return vsst_rpc_proxy_mmio(g.channel(), as, addr, len, dir, data, 10000);
 }
 
-void expect_serving(BackendRig &rig, virtio::SstDriver &d) {
+void expect_serving(BackendRig &rig, virtio::SstDriver &d)
+{
 	uint64_t v = 0;
 	ASSERT_EQ(raw(rig.guest(), rig.sst_index(), virtio::pci::kVendorId, 2, VSST_RPC_DIR_READ, &v), 0);
 	EXPECT_EQ(v, virtio::pci::kVirtioVendor);
 	EXPECT_EQ(d.call(make_request(SST_REQ_NOOP), 5s).status(), SST_STATUS_OK);
 }
 
-TEST(BackendDriverMalformed, ErrorCompletionsAndTheBackendKeepsServing) {
+TEST(BackendDriverMalformed, ErrorCompletionsAndTheBackendKeepsServing)
+{
 	BackendRig rig;
 	auto s = rig.open_sst();
 	auto &g = rig.guest();
@@ -35,7 +38,8 @@ TEST(BackendDriverMalformed, ErrorCompletionsAndTheBackendKeepsServing) {
 
 	const unsigned unregistered = static_cast<unsigned>(g.devices().size()) + 5;
 	uint64_t v = 0;
-	EXPECT_EQ(raw(g, unregistered, 0, 4, VSST_RPC_DIR_READ, &v), -EIO) << "config of an unregistered device";
+	EXPECT_EQ(raw(g, unregistered, 0, 4, VSST_RPC_DIR_READ, &v), -EIO)
+		<< "config of an unregistered device";
 	EXPECT_EQ(raw(g, 0xef, 0, 2, VSST_RPC_DIR_WRITE, &v), -EIO) << "highest PCI address space";
 	expect_serving(rig, *s.driver);
 
@@ -83,7 +87,8 @@ TEST(BackendDriverMalformed, ErrorCompletionsAndTheBackendKeepsServing) {
 	EXPECT_TRUE(rig.backend().process().running()) << rig.qemu_log();
 }
 
-TEST(BackendDriverMalformed, RequestsBeforeHelloAreRefused) {
+TEST(BackendDriverMalformed, RequestsBeforeHelloAreRefused)
+{
 	virtio::TempDir dir("vsst-backend-driver");
 	virtio::RpcGuest g;
 	virtio::BackendOptions bo;
@@ -97,7 +102,8 @@ TEST(BackendDriverMalformed, RequestsBeforeHelloAreRefused) {
 	// Then HELLO, and the very same access works.
 	g.start(20s);
 	ASSERT_GE(g.devices().size(), 1u);
-	ASSERT_EQ(vsst_rpc_proxy_mmio(g.channel(), g.devices()[0].index, 0, 2, VSST_RPC_DIR_READ, &v, 10000), 0);
+	ASSERT_EQ(vsst_rpc_proxy_mmio(g.channel(), g.devices()[0].index, 0, 2, VSST_RPC_DIR_READ, &v, 10000),
+		  0);
 	EXPECT_EQ(v, g.devices()[0].vendor);
 }
 

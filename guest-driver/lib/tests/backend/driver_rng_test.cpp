@@ -11,7 +11,8 @@
 namespace vsst::test {
 namespace {
 
-TEST(BackendDriverRng, ReadsRandomBytesBesideSst) {
+TEST(BackendDriverRng, ReadsRandomBytesBesideSst)
+{
 	BackendRig rig;
 	auto sst = rig.open_sst();
 	auto rng = rig.open_rng();
@@ -30,7 +31,8 @@ TEST(BackendDriverRng, ReadsRandomBytesBesideSst) {
 	RecordProperty("rng_interrupts", static_cast<int>(rng.driver->interrupts()));
 }
 
-TEST(BackendDriverRng, OddSizes) {
+TEST(BackendDriverRng, OddSizes)
+{
 	BackendRig rig;
 	auto rng = rig.open_rng();
 	for (size_t n : {1u, 3u, 4095u, 10000u})

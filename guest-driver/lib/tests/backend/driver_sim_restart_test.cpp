@@ -12,13 +12,15 @@
 namespace vsst::test {
 namespace {
 
-SSTRequest compute(uint64_t units) {
+SSTRequest compute(uint64_t units)
+{
 	SSTRequest r = make_request(SST_REQ_COMPUTE);
 	r.payload.compute.compute_units = units;
 	return r;
 }
 
-TEST(BackendDriverSimRestart, NoDeviceThenRecovery) {
+TEST(BackendDriverSimRestart, NoDeviceThenRecovery)
+{
 	BackendRig rig;
 	auto s = rig.open_sst();
 	auto &d = *s.driver;

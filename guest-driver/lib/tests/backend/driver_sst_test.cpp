@@ -18,7 +18,8 @@ namespace {
 
 using virtio::SstResult;
 
-TEST(BackendDriverSst, EnumeratesDevicesAndConfigSpaceAgrees) {
+TEST(BackendDriverSst, EnumeratesDevicesAndConfigSpaceAgrees)
+{
 	BackendRig rig;
 	auto &g = rig.guest();
 	ASSERT_GE(g.devices().size(), 2u) << rig.qemu_log();
@@ -43,7 +44,8 @@ TEST(BackendDriverSst, EnumeratesDevicesAndConfigSpaceAgrees) {
 	}
 }
 
-TEST(BackendDriverSst, FullInitWithMsix) {
+TEST(BackendDriverSst, FullInitWithMsix)
+{
 	BackendRig rig;
 	auto s = rig.open_sst();
 	auto &d = *s.driver;
@@ -61,7 +63,8 @@ TEST(BackendDriverSst, FullInitWithMsix) {
 	EXPECT_GT(rig.guest().counters().posted_writes, 0u) << "the doorbell was not posted";
 }
 
-TEST(BackendDriverSst, EveryRequestType) {
+TEST(BackendDriverSst, EveryRequestType)
+{
 	BackendRig rig;
 	auto s = rig.open_sst();
 	auto &d = *s.driver;
@@ -90,7 +93,6 @@ TEST(BackendDriverSst, EveryRequestType) {
 	EXPECT_EQ(r.resp.payload.info.version, SST_PROTOCOL_VERSION);
 	EXPECT_GT(r.resp.payload.info.max_compute_units, 0u);
 
-
 	SSTRequest cfg = make_request(SST_REQ_CONFIGURE);
 	cfg.payload.config.param = SST_CFG_COMPUTE_UNITS;
 	cfg.payload.config.value = 4;
@@ -111,7 +113,8 @@ TEST(BackendDriverSst, EveryRequestType) {
 	EXPECT_EQ(d.stats().invalid, 0u) << "every response carried its request id";
 }
 
-TEST(BackendDriverSst, ReadWriteRoundTripsOfEverySize) {
+TEST(BackendDriverSst, ReadWriteRoundTripsOfEverySize)
+{
 	BackendRig rig;
 	auto s = rig.open_sst();
 	auto &d = *s.driver;
@@ -129,7 +132,8 @@ TEST(BackendDriverSst, ReadWriteRoundTripsOfEverySize) {
 	}
 }
 
-TEST(BackendDriverSst, ManyRequestsInFlightWithInterrupts) {
+TEST(BackendDriverSst, ManyRequestsInFlightWithInterrupts)
+{
 	BackendRig rig;
 	auto s = rig.open_sst({}, {256, 64, 16});
 	auto &d = *s.driver;
@@ -174,14 +178,15 @@ TEST(BackendDriverSst, ManyRequestsInFlightWithInterrupts) {
 	EXPECT_EQ(c.stray_msi, 0u);
 }
 
-TEST(BackendDriverSst, ReinitialisedDeviceWithMovedBarsKeepsWorking) {
+TEST(BackendDriverSst, ReinitialisedDeviceWithMovedBarsKeepsWorking)
+{
 	BackendRig rig;
 	uint64_t first_notify;
 	{
 		auto s = rig.open_sst();
 		first_notify = s.pci->transport->notify_address(SST_VQ_REQUEST);
 		ASSERT_EQ(s.driver->call(make_request(SST_REQ_NOOP), 5s).status(), SST_STATUS_OK);
-	} // driver reset the device
+	}                        // driver reset the device
 	auto s = rig.open_sst(); // BARs assigned again, at new addresses
 	const uint64_t second_notify = s.pci->transport->notify_address(SST_VQ_REQUEST);
 	EXPECT_NE(first_notify, second_notify);
@@ -192,7 +197,8 @@ TEST(BackendDriverSst, ReinitialisedDeviceWithMovedBarsKeepsWorking) {
 	EXPECT_GT(rig.guest().counters().posted_writes, posted_before);
 }
 
-TEST(BackendDriverSst, IntxWhenMsixIsNotUsed) {
+TEST(BackendDriverSst, IntxWhenMsixIsNotUsed)
+{
 	BackendRig rig;
 	virtio::VirtioPciTransport::Options topt;
 	topt.allow_msix = false;

@@ -5,13 +5,14 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "vsst/virtio/error.h"
 #include "vsst/devvm/binaries.h"
+#include "vsst/virtio/error.h"
 #include "vsst/virtio/spec.h"
 
 namespace vsst::test {
 
-std::optional<int> check_prerequisites() {
+std::optional<int> check_prerequisites()
+{
 	const bool require = [] {
 		const char *v = std::getenv("VSST_REQUIRE_ALL");
 		return v && std::strcmp(v, "1") == 0;
@@ -31,7 +32,8 @@ std::optional<int> check_prerequisites() {
 	return 77;
 }
 
-BackendRig::BackendRig(RigOptions opt) : dir_("vsst-backend-driver") {
+BackendRig::BackendRig(RigOptions opt) : dir_("vsst-backend-driver")
+{
 	std::string sock;
 	if (opt.with_sim) {
 		sock = dir_.file("sim.sock");
@@ -49,11 +51,13 @@ BackendRig::BackendRig(RigOptions opt) : dir_("vsst-backend-driver") {
 		guest_->start(20s);
 	} catch (const std::exception &e) {
 		dir_.keep();
-		throw virtio::Error(std::string(e.what()) + "\nbackend log:\n" + backend_->process().log_tail());
+		throw virtio::Error(std::string(e.what()) + "\nbackend log:\n" +
+				    backend_->process().log_tail());
 	}
 }
 
-BackendRig::~BackendRig() {
+BackendRig::~BackendRig()
+{
 	if (backend_) {
 		const auto st = backend_->shutdown(5s);
 		if (st && *st != 0)
@@ -62,27 +66,32 @@ BackendRig::~BackendRig() {
 	}
 }
 
-unsigned BackendRig::sst_index() const {
+unsigned BackendRig::sst_index() const
+{
 	auto i = guest_->find_device(virtio::pci::kVirtioVendor, VIRTIO_SST_PCI_DEVICE_ID);
 	if (!i)
 		throw virtio::Error("backend registered no virtio-sst-pci device");
 	return *i;
 }
 
-std::optional<unsigned> BackendRig::rng_index() const {
+std::optional<unsigned> BackendRig::rng_index() const
+{
 	if (auto i = guest_->find_device(virtio::pci::kVirtioVendor, 0x1005))
 		return i; // transitional
 	return guest_->find_device(virtio::pci::kVirtioVendor, virtio::pci::kModernDeviceBase + 4);
 }
 
-BackendRig::Sst BackendRig::open_sst(virtio::VirtioPciTransport::Options topt, virtio::SstDriver::Options dopt) {
+BackendRig::Sst BackendRig::open_sst(virtio::VirtioPciTransport::Options topt,
+				     virtio::SstDriver::Options dopt)
+{
 	Sst s;
 	s.pci = std::make_unique<virtio::RpcVirtioPci>(*guest_, sst_index(), topt);
 	s.driver = std::make_unique<virtio::SstDriver>(*s.pci->transport, guest_->memory(), dopt);
 	return s;
 }
 
-BackendRig::Rng BackendRig::open_rng() {
+BackendRig::Rng BackendRig::open_rng()
+{
 	auto idx = rng_index();
 	if (!idx)
 		throw virtio::Error("backend registered no virtio-rng-pci device");
@@ -92,15 +101,18 @@ BackendRig::Rng BackendRig::open_rng() {
 	return r;
 }
 
-SSTRequest make_request(uint32_t type) {
+SSTRequest make_request(uint32_t type)
+{
 	SSTRequest r{};
 	r.type = type;
 	return r;
 }
 
-SSTRequest make_write(uint64_t addr, const std::vector<uint8_t> &data) {
+SSTRequest make_write(uint64_t addr, const std::vector<uint8_t> &data)
+{
 	if (data.size() > SST_MAX_WRITE_SIZE)
-		throw virtio::Error("make_write: " + std::to_string(data.size()) + " bytes exceed SST_MAX_WRITE_SIZE");
+		throw virtio::Error("make_write: " + std::to_string(data.size()) +
+				    " bytes exceed SST_MAX_WRITE_SIZE");
 	SSTRequest r = make_request(SST_REQ_WRITE);
 	r.payload.memory.addr = addr;
 	r.payload.memory.size = static_cast<uint32_t>(data.size());
@@ -108,7 +120,8 @@ SSTRequest make_write(uint64_t addr, const std::vector<uint8_t> &data) {
 	return r;
 }
 
-SSTRequest make_read(uint64_t addr, uint32_t size) {
+SSTRequest make_read(uint64_t addr, uint32_t size)
+{
 	SSTRequest r = make_request(SST_REQ_READ);
 	r.payload.memory.addr = addr;
 	r.payload.memory.size = size;

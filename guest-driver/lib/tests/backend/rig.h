@@ -69,10 +69,11 @@ SSTRequest make_read(uint64_t addr, uint32_t size);
 } // namespace vsst::test
 
 // main() for these tests: prerequisites first (skip/fail), then gtest.
-#define VSST_BACKEND_TEST_MAIN()                                                 \
-	int main(int argc, char **argv) {                                        \
-		if (auto rc = vsst::test::check_prerequisites())                 \
-			return *rc;                                              \
-		::testing::InitGoogleTest(&argc, argv);                          \
-		return RUN_ALL_TESTS();                                          \
+#define VSST_BACKEND_TEST_MAIN()                                                                             \
+	int main(int argc, char **argv)                                                                      \
+	{                                                                                                    \
+		if (auto rc = vsst::test::check_prerequisites())                                             \
+			return *rc;                                                                          \
+		::testing::InitGoogleTest(&argc, argv);                                                      \
+		return RUN_ALL_TESTS();                                                                      \
 	}

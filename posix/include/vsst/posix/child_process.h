@@ -26,10 +26,10 @@ struct Credentials {
 std::optional<Credentials> lookup_user(const std::string &name);
 
 struct SpawnSpec {
-	std::string name;                  // for messages: "device VM", "sst-sim", ...
-	std::vector<std::string> argv;     // argv[0]: a path, or a name looked up in $PATH
-	std::vector<int> inherit_fds;      // kept open at the same numbers across exec
-	int stdin_fd = -1;                 // -1: /dev/null
+	std::string name;              // for messages: "device VM", "sst-sim", ...
+	std::vector<std::string> argv; // argv[0]: a path, or a name looked up in $PATH
+	std::vector<int> inherit_fds;  // kept open at the same numbers across exec
+	int stdin_fd = -1;             // -1: /dev/null
 	// stdout and stderr: log_path if set (created, truncated, both streams), else
 	// stdout_fd / stderr_fd, else (-1) ours.
 	std::string log_path;

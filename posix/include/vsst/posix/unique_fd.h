@@ -39,4 +39,4 @@ private:
 	int fd_ = -1;
 };
 
-}  // namespace vsst
+} // namespace vsst

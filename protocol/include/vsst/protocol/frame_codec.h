@@ -52,8 +52,7 @@ void encode_error(ByteBuffer &out, uint64_t tag, uint32_t code, std::string_view
 
 std::string_view frame_type_name(uint16_t type);
 
-template <typename T>
-std::span<const uint8_t> as_bytes(const T &v)
+template <typename T> std::span<const uint8_t> as_bytes(const T &v)
 {
 	return {reinterpret_cast<const uint8_t *>(&v), sizeof v};
 }

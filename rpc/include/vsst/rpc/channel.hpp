@@ -16,17 +16,17 @@
 #include <string>
 #include <string_view>
 
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 #include "vsst/rpc/message.hpp"
-#include "vsst/posix/unique_fd.h"
 
 namespace vsst::rpc {
 
 inline constexpr uint32_t kDefaultSpinUs = 20;
 
 struct ChannelParams {
-	uint32_t ring_capacity = 256;    // power of two, 2..65536
-	uint32_t spin_us = kDefaultSpinUs;  // suggested spin budget stored in the header
+	uint32_t ring_capacity = 256;      // power of two, 2..65536
+	uint32_t spin_us = kDefaultSpinUs; // suggested spin budget stored in the header
 };
 
 // The channel's fds, owned.
@@ -40,8 +40,8 @@ struct ChannelFds {
 int create_channel(const ChannelParams &params, ChannelFds &out, std::string *err = nullptr);
 
 struct Stats {
-	uint64_t sent = 0, received = 0, kicks_sent = 0, kicks_suppressed = 0, sleeps = 0,
-		 timeouts = 0, rejected = 0;
+	uint64_t sent = 0, received = 0, kicks_sent = 0, kicks_suppressed = 0, sleeps = 0, timeouts = 0,
+		 rejected = 0;
 };
 
 // dir: 0 sent, 1 received; ring: 0 requests, 1 completions, 2 events.
@@ -51,7 +51,7 @@ namespace detail {
 class ChannelState;
 class ProxyState;
 class DeviceState;
-}  // namespace detail
+} // namespace detail
 
 // Things both endpoints do.
 class Endpoint {
@@ -122,8 +122,7 @@ public:
 	int wait_request(Message &req, int timeout_ms);
 	// Calls fn(const Message&) for each pending request (at most max);
 	// returns how many were handled or -EPIPE.
-	template <class Fn>
-	int drain(Fn &&fn, int max = 1 << 30)
+	template <class Fn> int drain(Fn &&fn, int max = 1 << 30)
 	{
 		int n = 0;
 		Message m;
@@ -154,4 +153,4 @@ private:
 	std::unique_ptr<detail::DeviceState> dv_;
 };
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

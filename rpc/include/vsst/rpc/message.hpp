@@ -29,19 +29,19 @@ inline constexpr unsigned kMaxSlots = VSST_RPC_MAX_SLOTS;
 inline constexpr unsigned kAsGlobal = VSST_RPC_AS_GLOBAL;
 inline constexpr unsigned kAsIoPort = VSST_RPC_AS_IOPORT;
 inline constexpr unsigned kAsPciLimit = VSST_RPC_AS_PCI_LIMIT;
-inline constexpr uint64_t kIoPortSpace = 0x10000;  // x86 I/O port space size
-inline constexpr uint64_t kPciConfigSpace = 4096;  // PCIe extended config space
+inline constexpr uint64_t kIoPortSpace = 0x10000; // x86 I/O port space size
+inline constexpr uint64_t kPciConfigSpace = 4096; // PCIe extended config space
 
 // MR0 layout (ARCHITECTURE.md): op 5:0, slot 11:6, dir 12, as 20:13, len 24:21,
 // posted 25. Bit 26 (error) is a project extension used on completions only:
 // the device failed the access. Bits 63:27 are reserved and must be zero.
 namespace mr0 {
-inline constexpr unsigned kOpShift = 0, kSlotShift = 6, kDirShift = 12, kAsShift = 13,
-			  kLenShift = 21, kPostedShift = 25, kErrorShift = 26;
-inline constexpr uint64_t kOpMask = 0x3f, kSlotMask = 0x3f, kDirMask = 1, kAsMask = 0xff,
-			  kLenMask = 0xf, kPostedMask = 1, kErrorMask = 1;
+inline constexpr unsigned kOpShift = 0, kSlotShift = 6, kDirShift = 12, kAsShift = 13, kLenShift = 21,
+			  kPostedShift = 25, kErrorShift = 26;
+inline constexpr uint64_t kOpMask = 0x3f, kSlotMask = 0x3f, kDirMask = 1, kAsMask = 0xff, kLenMask = 0xf,
+			  kPostedMask = 1, kErrorMask = 1;
 inline constexpr uint64_t kReservedMask = ~((uint64_t{1} << 27) - 1);
-}  // namespace mr0
+} // namespace mr0
 
 enum class Dir : uint8_t { Read = 0, Write = 1 };
 
@@ -69,8 +69,8 @@ struct Message {
 };
 static_assert(sizeof(Message) == 32 && sizeof(vsst_rpcmsg) == 32);
 
-constexpr uint64_t make_mr0(Op op, unsigned slot = 0, Dir dir = Dir::Read, unsigned as = 0,
-			    unsigned len = 0, bool posted = false, bool error = false)
+constexpr uint64_t make_mr0(Op op, unsigned slot = 0, Dir dir = Dir::Read, unsigned as = 0, unsigned len = 0,
+			    bool posted = false, bool error = false)
 {
 	return (uint64_t(static_cast<unsigned>(op)) & mr0::kOpMask) << mr0::kOpShift |
 	       (uint64_t(slot) & mr0::kSlotMask) << mr0::kSlotShift |
@@ -101,16 +101,18 @@ constexpr Message mmio_posted_write(unsigned as, uint64_t addr, unsigned len, ui
 constexpr Message mmio_completion(const Message &req, uint64_t read_data, bool error = false)
 {
 	const uint64_t data = (req.is_write() || error) ? 0 : (read_data & len_mask(req.len()));
-	return {make_mr0(Op::Mmio, req.slot(), req.dir(), req.as(), req.len(), false, error),
-		req.mr1, data, req.mr3};
+	return {make_mr0(Op::Mmio, req.slot(), req.dir(), req.as(), req.len(), false, error), req.mr1, data,
+		req.mr3};
 }
 constexpr Message set_irq(uint64_t device, unsigned level)
 {
 	return {make_mr0(Op::SetIrq), device, level, 0};
 }
-constexpr Message start_vm() { return {make_mr0(Op::StartVm), 0, 0, 0}; }
-constexpr Message register_pci_dev(uint64_t device, uint16_t vendor, uint16_t device_id,
-				   uint32_t class_code)
+constexpr Message start_vm()
+{
+	return {make_mr0(Op::StartVm), 0, 0, 0};
+}
+constexpr Message register_pci_dev(uint64_t device, uint16_t vendor, uint16_t device_id, uint32_t class_code)
 {
 	return {make_mr0(Op::RegisterPciDev), device, (uint64_t(vendor) << 16) | device_id, class_code};
 }
@@ -126,29 +128,32 @@ constexpr Message hello(uint64_t version = VSST_RPC_PROTOCOL_VERSION, uint64_t f
 {
 	return {make_mr0(Op::Hello), version, features, 0};
 }
-constexpr Message stop(uint64_t reason = 0) { return {make_mr0(Op::Stop), reason, 0, 0}; }
+constexpr Message stop(uint64_t reason = 0)
+{
+	return {make_mr0(Op::Stop), reason, 0, 0};
+}
 
 // ---- decoding ----
 enum class DecodeError : uint8_t {
 	None = 0,
-	UnknownOp,            // op value not in the opcode table
-	OpNotAllowedOnRing,   // known op, but not carried by this ring
-	ReservedBits,         // MR0 bits 63:27 set
-	ErrorBitOnRequest,    // MR0 bit 26 (error) outside the completions ring
-	ControlOpFields,      // slot/dir/as/len/posted/error set on a non-MMIO op
-	BadLength,            // len not in {1,2,4,8}
-	BadAddressSpace,      // as in 0xf0..0xfd
-	AddressOutOfRange,    // addr+len past the end of the address space
-	PostedRead,           // posted bit on a read
-	PostedCompletion,     // posted bit on a completion
-	DataWiderThanAccess,  // data has bits above len bytes
-	BadIrqLevel,          // SET_IRQ level not 0/1/2
-	BadDeviceIndex,       // device index >= 0xf0
-	BadRegion,            // MMIO_REGION_CONFIG size 0 or base+size overflows
-	UnknownRegionFlags,   // MMIO_REGION_CONFIG flags beyond the known ones
-	BadMsiData,           // MSI data wider than 32 bits
-	BadPciIds,            // REGISTER_PCI_DEV ids wider than 32 bits or class code than 24
-	NonZeroPayload,       // a word documented as unused ("-") is not zero
+	UnknownOp,           // op value not in the opcode table
+	OpNotAllowedOnRing,  // known op, but not carried by this ring
+	ReservedBits,        // MR0 bits 63:27 set
+	ErrorBitOnRequest,   // MR0 bit 26 (error) outside the completions ring
+	ControlOpFields,     // slot/dir/as/len/posted/error set on a non-MMIO op
+	BadLength,           // len not in {1,2,4,8}
+	BadAddressSpace,     // as in 0xf0..0xfd
+	AddressOutOfRange,   // addr+len past the end of the address space
+	PostedRead,          // posted bit on a read
+	PostedCompletion,    // posted bit on a completion
+	DataWiderThanAccess, // data has bits above len bytes
+	BadIrqLevel,         // SET_IRQ level not 0/1/2
+	BadDeviceIndex,      // device index >= 0xf0
+	BadRegion,           // MMIO_REGION_CONFIG size 0 or base+size overflows
+	UnknownRegionFlags,  // MMIO_REGION_CONFIG flags beyond the known ones
+	BadMsiData,          // MSI data wider than 32 bits
+	BadPciIds,           // REGISTER_PCI_DEV ids wider than 32 bits or class code than 24
+	NonZeroPayload,      // a word documented as unused ("-") is not zero
 };
 
 const char *to_string(DecodeError e);
@@ -166,6 +171,9 @@ struct Decoded {
 	Message msg{};
 	explicit operator bool() const { return error == DecodeError::None; }
 };
-inline Decoded decode(const Message &m, Ring ring) { return {validate(m, ring), m}; }
+inline Decoded decode(const Message &m, Ring ring)
+{
+	return {validate(m, ring), m};
+}
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

@@ -26,9 +26,9 @@ class RingProducer {
 public:
 	RingProducer() = default;
 	RingProducer(layout::RingControl *ctl, Message *slots, uint32_t capacity)
-	    : ctl_(ctl), slots_(slots), mask_(capacity - 1),
-	      prod_(std::atomic_ref<uint32_t>(ctl->prod).load(std::memory_order_relaxed)),
-	      cons_cache_(std::atomic_ref<uint32_t>(ctl->cons).load(std::memory_order_acquire))
+		: ctl_(ctl), slots_(slots), mask_(capacity - 1),
+		  prod_(std::atomic_ref<uint32_t>(ctl->prod).load(std::memory_order_relaxed)),
+		  cons_cache_(std::atomic_ref<uint32_t>(ctl->cons).load(std::memory_order_acquire))
 	{
 	}
 
@@ -43,8 +43,7 @@ public:
 	// As above; before_publish runs after the slot is written and before
 	// the consumer can see it (the endpoint's observer runs there, so a
 	// message is observed as sent before anything the peer does in response).
-	template <class F>
-	RingStatus try_push(const Message &m, F &&before_publish)
+	template <class F> RingStatus try_push(const Message &m, F &&before_publish)
 	{
 		if (prod_ - cons_cache_ >= capacity()) {
 			cons_cache_ = std::atomic_ref<uint32_t>(ctl_->cons).load(std::memory_order_acquire);
@@ -91,8 +90,9 @@ class RingConsumer {
 public:
 	RingConsumer() = default;
 	RingConsumer(layout::RingControl *ctl, Message *slots, uint32_t capacity)
-	    : ctl_(ctl), slots_(slots), mask_(capacity - 1),
-	      cons_(std::atomic_ref<uint32_t>(ctl->cons).load(std::memory_order_relaxed)), prod_cache_(cons_)
+		: ctl_(ctl), slots_(slots), mask_(capacity - 1),
+		  cons_(std::atomic_ref<uint32_t>(ctl->cons).load(std::memory_order_relaxed)),
+		  prod_cache_(cons_)
 	{
 	}
 
@@ -149,4 +149,4 @@ private:
 	RingFault fault_;
 };
 
-}  // namespace vsst::rpc
+} // namespace vsst::rpc

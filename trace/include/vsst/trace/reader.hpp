@@ -44,16 +44,16 @@ struct TraceHeader {
 };
 
 struct Record {
-	uint64_t index = 0;   // 0-based position in the trace (shown as #index)
-	size_t offset = 0;    // byte offset in the file
+	uint64_t index = 0; // 0-based position in the trace (shown as #index)
+	size_t offset = 0;  // byte offset in the file
 	RecType type{};
 	uint8_t sub = 0;
 	uint16_t aux = 0;
 	uint64_t t_ns = 0;
 	std::span<const uint8_t> payload;
 
-	vsst_rpcmsg msg() const;  // type Msg
-	MemHdr mem() const;       // type Mem; data: mem_data()
+	vsst_rpcmsg msg() const; // type Msg
+	MemHdr mem() const;      // type Mem; data: mem_data()
 	std::span<const uint8_t> mem_data() const;
 	AvailRec avail() const;
 	UsedHdr used() const;
@@ -61,20 +61,20 @@ struct Record {
 	std::span<const uint8_t> used_data() const;
 	DroppedRec dropped() const;
 	EndRec end() const;
-	std::string text() const;  // Note
+	std::string text() const; // Note
 };
 
 struct Trace {
 	TraceHeader header;
 	std::vector<Record> records;
-	bool complete = false;  // ends with a consistent END record
+	bool complete = false; // ends with a consistent END record
 	uint64_t file_size = 0;
-	std::vector<uint8_t> bytes;  // the records' payloads point in here
+	std::vector<uint8_t> bytes; // the records' payloads point in here
 };
 
 struct ParseError {
 	size_t offset = 0;
-	int64_t record = -1;  // -1: in the header
+	int64_t record = -1; // -1: in the header
 	std::string what;
 	std::string str() const;
 };
@@ -90,4 +90,4 @@ std::string describe(const Trace &t, const Record &r);
 std::string op_name(unsigned op);
 std::string rec_type_name(RecType t);
 
-}  // namespace vsst::trace
+} // namespace vsst::trace

@@ -71,10 +71,13 @@ class DmaBuffer {
 public:
 	DmaBuffer() = default;
 	DmaBuffer(GuestMemory &mem, size_t size, size_t align = 64)
-		: mem_(&mem), region_(mem.alloc(size, align)) {}
+		: mem_(&mem), region_(mem.alloc(size, align))
+	{
+	}
 	~DmaBuffer() { reset(); }
 	DmaBuffer(DmaBuffer &&o) noexcept : mem_(o.mem_), region_(o.region_) { o.mem_ = nullptr; }
-	DmaBuffer &operator=(DmaBuffer &&o) noexcept {
+	DmaBuffer &operator=(DmaBuffer &&o) noexcept
+	{
 		if (this != &o) {
 			reset();
 			mem_ = o.mem_;
@@ -86,7 +89,8 @@ public:
 	DmaBuffer(const DmaBuffer &) = delete;
 	DmaBuffer &operator=(const DmaBuffer &) = delete;
 
-	void reset() {
+	void reset()
+	{
 		if (mem_)
 			mem_->free(region_);
 		mem_ = nullptr;

@@ -55,13 +55,15 @@ public:
 	void fail();
 
 	// Waits for an interrupt and returns what it concerns (empty: timeout).
-	InterruptReport wait_interrupt(std::chrono::milliseconds timeout) {
+	InterruptReport wait_interrupt(std::chrono::milliseconds timeout)
+	{
 		return t_.wait_interrupt(timeout);
 	}
 
 	// Device configuration read with the generation check (4.1.4.3.1):
 	// retried while the generation moves, bounded.
-	template <typename T> T read_config(unsigned offset) {
+	template <typename T> T read_config(unsigned offset)
+	{
 		static_assert(std::is_trivially_copyable_v<T>);
 		T value{};
 		read_config_bytes(offset, reinterpret_cast<std::byte *>(&value), sizeof(T));
@@ -87,7 +89,8 @@ protected:
 	Driver(Transport &t, GuestMemory &mem) : dev_(t, mem) {}
 	// Derived destructors call this first: their buffers are freed before
 	// the base, so the device must be stopped before that. Never throws.
-	void quiesce() noexcept {
+	void quiesce() noexcept
+	{
 		try {
 			dev_.reset();
 		} catch (...) {

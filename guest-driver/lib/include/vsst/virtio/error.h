@@ -26,7 +26,8 @@ public:
 	using Error::Error;
 };
 
-inline std::string hex(uint64_t v) {
+inline std::string hex(uint64_t v)
+{
 	char buf[24];
 	std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
 	return buf;

@@ -26,7 +26,9 @@ public:
 	// The function's BARs must already be assigned (PciFunction::assign_bars).
 	VirtioPciTransport(PciFunction &fn, MemoryAccessor &mem, InterruptSource &irq, Options opt);
 	VirtioPciTransport(PciFunction &fn, MemoryAccessor &mem, InterruptSource &irq)
-		: VirtioPciTransport(fn, mem, irq, Options{}) {}
+		: VirtioPciTransport(fn, mem, irq, Options{})
+	{
+	}
 
 	std::string name() const override { return name_; }
 	uint32_t device_id() const override { return virtio_id_; }

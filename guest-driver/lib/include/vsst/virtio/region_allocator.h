@@ -28,8 +28,8 @@ private:
 	uint64_t gpa_;
 	size_t size_;
 	mutable std::mutex mu_;
-	std::map<size_t, size_t> free_;  // offset -> length
-	std::map<size_t, size_t> used_;  // offset -> length (to validate free)
+	std::map<size_t, size_t> free_; // offset -> length
+	std::map<size_t, size_t> used_; // offset -> length (to validate free)
 };
 
 } // namespace vsst::virtio

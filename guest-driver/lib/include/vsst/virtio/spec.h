@@ -25,7 +25,10 @@ inline constexpr unsigned kEventIdx = 29;
 inline constexpr unsigned kVersion1 = 32;
 inline constexpr unsigned kAccessPlatform = 33;
 inline constexpr unsigned kRingPacked = 34;
-inline constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
+inline constexpr uint64_t bit(unsigned n)
+{
+	return uint64_t{1} << n;
+}
 } // namespace feature
 
 // Device IDs (5) used by the drivers here.

@@ -30,8 +30,8 @@ class Transport {
 public:
 	virtual ~Transport() = default;
 
-	virtual std::string name() const = 0; // for messages, e.g. "pci dev 0"
-	virtual uint32_t device_id() const = 0;  // virtio device ID (5)
+	virtual std::string name() const = 0;   // for messages, e.g. "pci dev 0"
+	virtual uint32_t device_id() const = 0; // virtio device ID (5)
 
 	virtual uint8_t status() = 0;
 	virtual void set_status(uint8_t s) = 0;

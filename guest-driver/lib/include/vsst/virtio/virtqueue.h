@@ -47,8 +47,7 @@ public:
 
 	// size must be a power of two in 1..32768. event_idx: whether
 	// VIRTIO_F_EVENT_IDX was negotiated.
-	SplitVirtqueue(GuestMemory &mem, uint16_t index, uint16_t size, bool event_idx,
-		       Notifier notify);
+	SplitVirtqueue(GuestMemory &mem, uint16_t index, uint16_t size, bool event_idx, Notifier notify);
 	SplitVirtqueue(const SplitVirtqueue &) = delete;
 	SplitVirtqueue &operator=(const SplitVirtqueue &) = delete;
 
@@ -58,8 +57,7 @@ public:
 
 	// Exposes out (device-readable) then in (device-writable) as one chain.
 	// kNoSpace: not enough free descriptors (nothing was added).
-	AddResult add_buffer(std::span<const BufferRef> out, std::span<const BufferRef> in,
-			     uint64_t token);
+	AddResult add_buffer(std::span<const BufferRef> out, std::span<const BufferRef> in, uint64_t token);
 	// Tells the device about added buffers unless it asked not to be told.
 	// Returns whether a notification was sent.
 	bool kick();
@@ -116,9 +114,9 @@ private:
 	uint16_t free_head_ = 0;
 	uint16_t num_free_ = 0;
 	uint16_t in_flight_ = 0;
-	uint16_t avail_idx_ = 0;    // next avail index to publish
-	uint16_t kicked_idx_ = 0;   // avail index at the last kick
-	uint16_t last_used_ = 0;    // next used index to consume
+	uint16_t avail_idx_ = 0;  // next avail index to publish
+	uint16_t kicked_idx_ = 0; // avail index at the last kick
+	uint16_t last_used_ = 0;  // next used index to consume
 	bool cb_enabled_ = true;
 	std::string broken_reason_;
 	VirtqueueStats stats_;

@@ -29,7 +29,8 @@ struct Result {
 };
 
 Result run(test::BackendRig &rig, virtio::SstDriver &d, const char *name, const SSTRequest &req, size_t len,
-	   unsigned depth, std::chrono::milliseconds duration) {
+	   unsigned depth, std::chrono::milliseconds duration)
+{
 	auto fill = [&] {
 		while (d.in_flight() < depth)
 			if (!d.submit(req, len))
@@ -77,7 +78,8 @@ Result run(test::BackendRig &rig, virtio::SstDriver &d, const char *name, const 
 		      static_cast<double>((c1.posted_writes - c0.posted_writes) + 0.0) / n};
 }
 
-void usage() {
+void usage()
+{
 	std::printf("usage: vsst-bench-backend [--seconds S] [--depths 1,32] [--intx]\n"
 		    "Starts sst-sim and the backend QEMU ($VSST_QEMU), drives virtio-sst-pci with the\n"
 		    "host-side driver through the RPC channel and prints requests/s of NOOP and\n"
@@ -86,7 +88,8 @@ void usage() {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
 	double seconds = 3.0;
 	std::vector<unsigned> depths = {1, 32};
 	bool intx = false;
@@ -129,13 +132,16 @@ int main(int argc, char **argv) {
 			     rig.guest().posted_regions());
 		const SSTRequest noop = test::make_request(SST_REQ_NOOP);
 		// The largest WRITE the ABI carries: 4068 data bytes (4 KiB request).
-		const SSTRequest write = test::make_write(0x1000, std::vector<uint8_t>(SST_MAX_WRITE_SIZE, 0xa5));
+		const SSTRequest write =
+			test::make_write(0x1000, std::vector<uint8_t>(SST_MAX_WRITE_SIZE, 0xa5));
 		const auto dur = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
 		std::vector<Result> results;
 		for (unsigned depth : depths) {
 			results.push_back(run(rig, *s.driver, "NOOP", noop, sizeof noop, depth, dur));
-			results.push_back(run(rig, *s.driver, "WRITE 4KiB", write,
-					      SST_REQUEST_HEADER_SIZE + SST_WRITE_DATA_OFFSET + SST_MAX_WRITE_SIZE, depth, dur));
+			results.push_back(
+				run(rig, *s.driver, "WRITE 4KiB", write,
+				    SST_REQUEST_HEADER_SIZE + SST_WRITE_DATA_OFFSET + SST_MAX_WRITE_SIZE,
+				    depth, dur));
 		}
 		std::printf("%-12s %6s %12s %14s %10s %12s\n", "request", "depth", "requests/s", "latency us",
 			    "irq/req", "doorbell/req");

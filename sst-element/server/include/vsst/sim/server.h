@@ -8,76 +8,76 @@
 #include <memory>
 #include <string>
 
-#include "vsst/sim/server_options.h"
 #include "vsst/posix/unique_fd.h"
+#include "vsst/sim/server_options.h"
 
 namespace vsst::sim {
 
 class Connection;
 
 struct ServerTotals {
-  uint64_t connections = 0;
-  uint64_t rejected_connections = 0;
-  uint64_t requests = 0;
-  uint64_t requests_by_type[SST_REQ_MAX] = {};
-  uint64_t unknown_type = 0;
-  uint64_t invalid = 0;
-  uint64_t responses = 0;
-  uint64_t events = 0;
-  uint64_t errors_sent = 0;
-  uint64_t protocol_closes = 0;  // connections dropped for malformed input
-  uint64_t bytes_read = 0;       // device memory
-  uint64_t bytes_written = 0;
-  uint64_t max_sim_ps = 0;
+	uint64_t connections = 0;
+	uint64_t rejected_connections = 0;
+	uint64_t requests = 0;
+	uint64_t requests_by_type[SST_REQ_MAX] = {};
+	uint64_t unknown_type = 0;
+	uint64_t invalid = 0;
+	uint64_t responses = 0;
+	uint64_t events = 0;
+	uint64_t errors_sent = 0;
+	uint64_t protocol_closes = 0; // connections dropped for malformed input
+	uint64_t bytes_read = 0;      // device memory
+	uint64_t bytes_written = 0;
+	uint64_t max_sim_ps = 0;
 };
 
 class Server {
- public:
-  explicit Server(ServerOptions opts);
-  ~Server();
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
+public:
+	explicit Server(ServerOptions opts);
+	~Server();
+	Server(const Server &) = delete;
+	Server &operator=(const Server &) = delete;
 
-  // Binds and listens. Refuses a socket path served by a live server or
-  // occupied by something that is not a socket; replaces a stale socket.
-  bool open(std::string* err);
-  // Serves until stop() or (with handle_signals) SIGINT/SIGTERM; removes the
-  // socket file on the way out. Returns 0.
-  int run();
-  // Thread-safe and async-signal-safe.
-  void stop();
+	// Binds and listens. Refuses a socket path served by a live server or
+	// occupied by something that is not a socket; replaces a stale socket.
+	bool open(std::string *err);
+	// Serves until stop() or (with handle_signals) SIGINT/SIGTERM; removes the
+	// socket file on the way out. Returns 0.
+	int run();
+	// Thread-safe and async-signal-safe.
+	void stop();
 
-  const ServerTotals& totals() const { return totals_; }
-  const ServerOptions& options() const { return opts_; }
+	const ServerTotals &totals() const { return totals_; }
+	const ServerOptions &options() const { return opts_; }
 
- private:
-  void accept_all();
-  void handle_connection(uint64_t id, uint32_t events);
-  void update_interest(uint64_t id, Connection& c);
-  void close_connection(uint64_t id, const char* why);
-  void release_paced();
-  void arm_pace_timer();
-  void log_status();
-  void log_totals();
-  void collect(const Connection& c);
+private:
+	void accept_all();
+	void handle_connection(uint64_t id, uint32_t events);
+	void update_interest(uint64_t id, Connection &c);
+	void close_connection(uint64_t id, const char *why);
+	void release_paced();
+	void arm_pace_timer();
+	void log_status();
+	void log_totals();
+	void collect(const Connection &c);
 
-  ServerOptions opts_;
-  UniqueFd listen_fd_;
-  UniqueFd epoll_fd_;
-  UniqueFd stop_fd_;
-  UniqueFd signal_fd_;
-  UniqueFd status_timer_;
-  UniqueFd pace_timer_;
-  dev_t sock_dev_ = 0;
-  ino_t sock_ino_ = 0;
-  bool socket_bound_ = false;
-  uint64_t next_id_ = 100;
-  std::map<uint64_t, std::unique_ptr<Connection>> conns_;
-  ServerTotals totals_;
-  // status line bookkeeping
-  uint64_t last_status_requests_ = 0;
-  int64_t last_status_ns_ = 0;
-  int64_t start_ns_ = 0;
+	ServerOptions opts_;
+	UniqueFd listen_fd_;
+	UniqueFd epoll_fd_;
+	UniqueFd stop_fd_;
+	UniqueFd signal_fd_;
+	UniqueFd status_timer_;
+	UniqueFd pace_timer_;
+	dev_t sock_dev_ = 0;
+	ino_t sock_ino_ = 0;
+	bool socket_bound_ = false;
+	uint64_t next_id_ = 100;
+	std::map<uint64_t, std::unique_ptr<Connection>> conns_;
+	ServerTotals totals_;
+	// status line bookkeeping
+	uint64_t last_status_requests_ = 0;
+	int64_t last_status_ns_ = 0;
+	int64_t start_ns_ = 0;
 };
 
-}  // namespace vsst::sim
+} // namespace vsst::sim

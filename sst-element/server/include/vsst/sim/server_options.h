@@ -13,34 +13,33 @@
 namespace vsst::sim {
 
 struct ServerOptions {
-  std::string socket_path = "/tmp/vsst-sim.sock";
-  Protocol protocol = Protocol::kAuto;
-  ModelParams model;
-  bool paced = false;
-  double pace_scale = 1.0;         // wall-clock ns per simulated ns
-  double status_interval_s = 5.0;  // 0: no status line
-  size_t max_connections = 64;
-  std::string log_level = "info";
-  bool handle_signals = true;      // SIGINT/SIGTERM stop the server (off in tests)
+	std::string socket_path = "/tmp/vsst-sim.sock";
+	Protocol protocol = Protocol::kAuto;
+	ModelParams model;
+	bool paced = false;
+	double pace_scale = 1.0;        // wall-clock ns per simulated ns
+	double status_interval_s = 5.0; // 0: no status line
+	size_t max_connections = 64;
+	std::string log_level = "info";
+	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
 };
 
 enum class ParseOutcome { kRun, kExitOk, kError };
 
 // Parses argv into opts. kExitOk: --help/--version printed into `message`;
 // kError: `message` says why.
-ParseOutcome parse_command_line(int argc, char** argv, ServerOptions& opts, std::string& message);
+ParseOutcome parse_command_line(int argc, char **argv, ServerOptions &opts, std::string &message);
 
 // Applies one option given by its long name without dashes (as in a config
 // file: `key = value`). Model parameters accept snake_case or kebab-case.
-bool apply_option(ServerOptions& opts, std::string_view key, std::string_view value,
-                  std::string& err);
+bool apply_option(ServerOptions &opts, std::string_view key, std::string_view value, std::string &err);
 
 // Reads `key = value` lines ('#' starts a comment) and applies them in order.
-bool load_config_file(const std::string& path, ServerOptions& opts, std::string& err);
+bool load_config_file(const std::string &path, ServerOptions &opts, std::string &err);
 
 std::string usage_text();
 
 // "1G", "2GHz", "256Mi", "4096" -> number (k/M/G/T decimal, Ki/Mi/Gi/Ti binary).
-bool parse_size(std::string_view text, uint64_t& value);
+bool parse_size(std::string_view text, uint64_t &value);
 
-}  // namespace vsst::sim
+} // namespace vsst::sim

@@ -44,8 +44,8 @@ private:
 };
 
 struct BackendOptions {
-	std::string qemu;           // binary
-	std::string sim_socket;     // virtio-sst-pci socket=; empty: no sst device
+	std::string qemu;       // binary
+	std::string sim_socket; // virtio-sst-pci socket=; empty: no sst device
 	bool with_sst = true;
 	bool with_rng = true;
 	std::vector<std::string> extra_device_args; // more "-device" values

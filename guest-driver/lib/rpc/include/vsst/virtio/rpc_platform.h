@@ -37,9 +37,9 @@
 namespace vsst::virtio {
 
 struct RpcGuestOptions {
-	uint64_t ram_size = 64ull << 20;      // guest RAM at guest-physical 0
+	uint64_t ram_size = 64ull << 20;         // guest RAM at guest-physical 0
 	uint64_t driver_mem_offset = 1ull << 20; // driver buffers from here to the end of RAM
-	uint64_t pci_hole_base = 0xe0000000ull; // BARs are assigned here (above RAM)
+	uint64_t pci_hole_base = 0xe0000000ull;  // BARs are assigned here (above RAM)
 	uint64_t pci_hole_size = 0x10000000ull;
 	uint32_t ring_capacity = 256;
 	int access_timeout_ms = 5000; // one config/MMIO round trip
@@ -128,7 +128,7 @@ private:
 	bool started_ = false, stopped_ = false;
 	uint32_t peer_version_ = 0;
 	std::vector<RpcPciDevice> devices_;
-	std::map<uint64_t, uint64_t> posted_; // base -> size
+	std::map<uint64_t, uint64_t> posted_;               // base -> size
 	std::map<unsigned, std::vector<uint32_t>> pending_; // device -> fired vectors
 	RpcGuestCounters counters_;
 	std::atomic<uint64_t> posted_writes_{0}, sync_writes_{0}, reads_{0}, error_completions_{0};
