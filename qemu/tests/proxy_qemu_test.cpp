@@ -8,13 +8,12 @@
 // VSST_REQUIRE_ALL=1.
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 
 namespace {
@@ -194,50 +196,55 @@ private:
 // QEMU under qtest, commands on stdin, answers on stdout, stderr to a file.
 class Qtest {
 public:
-	bool start(const std::string &qemu, const vsst_rpc_fds &fds, const std::string &err_file)
+	bool start(const std::string &qemu, const vsst_rpc_fds &fds, const std::string &err_file,
+		   std::string &error)
 	{
 		int in[2], out[2];
-		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		if (pipe2(in, O_CLOEXEC) < 0) {
+			error = std::string("pipe: ") + strerror(errno);
 			return false;
+		}
+		vsst::UniqueFd child_in(in[0]);
+		to_.reset(in[1]);
+		if (pipe2(out, O_CLOEXEC) < 0) {
+			error = std::string("pipe: ") + strerror(errno);
+			return false;
+		}
+		vsst::UniqueFd child_out(out[1]);
+		from_.reset(out[0]);
+		vsst::UniqueFd err(open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+		if (!err) {
+			error = err_file + ": " + strerror(errno);
+			return false;
+		}
 		std::string chan =
 			"rpc-channel,id=ch0,handshake=on,timeout=400,fds=" + std::to_string(fds.region) +
 			":" + std::to_string(fds.to_device) + ":" + std::to_string(fds.to_proxy);
-		pid_ = fork();
-		if (pid_ == 0) {
-			dup2(in[0], 0);
-			dup2(out[1], 1);
-			int e = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-			dup2(e, 2);
-			for (int fd : {fds.region, fds.to_device, fds.to_proxy})
-				fcntl(fd, F_SETFD, 0);
-			execl(qemu.c_str(), qemu.c_str(), "-machine", "pc", "-accel", "qtest", "-qtest",
-			      "stdio", "-nodefaults", "-display", "none", "-m", "128M", "-device",
-			      chan.c_str(), "-device", "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5",
-			      nullptr);
-			_exit(127);
-		}
-		close(in[0]);
-		close(out[1]);
-		to_ = in[1];
-		from_ = out[0];
-		return pid_ > 0;
+		vsst::SpawnSpec spec;
+		spec.name = "qtest QEMU";
+		spec.argv = {
+			qemu,       "-machine", "pc",      "-accel",
+			"qtest",    "-qtest",   "stdio",   "-nodefaults",
+			"-display", "none",     "-m",      "128M",
+			"-device",  chan,       "-device", "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5"};
+		spec.inherit_fds = {fds.region, fds.to_device, fds.to_proxy};
+		spec.stdin_fd = child_in.get();
+		spec.stdout_fd = child_out.get();
+		spec.stderr_fd = err.get();
+		return proc_.spawn(spec, error);
 	}
 	~Qtest()
 	{
-		if (to_ >= 0)
-			close(to_);
-		if (from_ >= 0)
-			close(from_);
-		if (pid_ > 0) {
-			kill(pid_, SIGKILL);
-			waitpid(pid_, nullptr, 0);
-		}
+		// Our ends first (QEMU sees EOF), then the old SIGKILL without a grace period.
+		to_.reset();
+		from_.reset();
+		proc_.terminate(0ms);
 	}
 	// Sends a command, returns the OK/FAIL line ("" on timeout or EOF).
 	std::string cmd(const std::string &c, int timeout_ms = 10000)
 	{
 		std::string line = c + "\n";
-		if (write(to_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+		if (write(to_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
 			return "";
 		auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
 		for (;;) {
@@ -254,7 +261,7 @@ public:
 		EXPECT_EQ(r.rfind("OK ", 0), 0u) << c << " -> '" << r << "'";
 		return r.size() > 3 ? std::strtoull(r.c_str() + 3, nullptr, 16) : ~0ull;
 	}
-	bool alive() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+	bool alive() { return proc_.running(); }
 	std::vector<std::string> irqs;
 
 private:
@@ -272,18 +279,18 @@ private:
 							  .count());
 			if (ms <= 0)
 				return "";
-			pollfd p{from_, POLLIN, 0};
+			pollfd p{from_.get(), POLLIN, 0};
 			if (poll(&p, 1, ms) <= 0)
 				return "";
 			char b[512];
-			ssize_t n = read(from_, b, sizeof b);
+			ssize_t n = read(from_.get(), b, sizeof b);
 			if (n <= 0)
 				return "";
 			buf_.append(b, static_cast<size_t>(n));
 		}
 	}
-	pid_t pid_ = -1;
-	int to_ = -1, from_ = -1;
+	vsst::ChildProcess proc_;
+	vsst::UniqueFd to_, from_;
 	std::string buf_;
 };
 
@@ -322,8 +329,9 @@ protected:
 		ASSERT_NE(dev_, nullptr) << err;
 		backend_ = std::make_unique<FakeBackend>(dev_);
 		backend_->start();
-		err_file_ = "/tmp/proxy-qemu-test-" + std::to_string(getpid()) + ".err";
-		ASSERT_TRUE(q_.start(qemu_, fds_, err_file_));
+		err_file_ = dir_.file("qemu.err");
+		std::string error;
+		ASSERT_TRUE(q_.start(qemu_, fds_, err_file_, error)) << error;
 		// The first command is answered once the handshake and realize are done.
 		ASSERT_EQ(q_.cmd("clock_step 0", 30000).rfind("OK", 0), 0u) << slurp(err_file_);
 	}
@@ -335,7 +343,6 @@ protected:
 		for (int fd : {fds_.region, fds_.to_device, fds_.to_proxy})
 			if (fd > 0)
 				close(fd);
-		unlink(err_file_.c_str());
 	}
 	uint32_t cfg_read(unsigned reg, unsigned len)
 	{
@@ -361,6 +368,7 @@ protected:
 		cfg_write(0x04, 2, 0x7);
 	}
 
+	vsst::TempDir dir_{"vsst-proxy-qemu"}; // QEMU's stderr
 	std::string qemu_, err_file_;
 	vsst_rpc_fds fds_{-1, -1, -1};
 	vsst_rpc *dev_ = nullptr;

@@ -9,7 +9,6 @@
 //       the device side (started by demo).
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 #include "vsst/rpc/channel.hpp"
 
@@ -115,57 +116,44 @@ double percentile(std::vector<double> &v, double p)
 	return v[k];
 }
 
-pid_t start_device(const ChannelFds &ch, bool via_socket, int &sock_out)
+// Starts this program again as the device side, the channel's fds inherited or sent
+// over a Unix socket (our end in sock_out).
+bool start_device(const ChannelFds &ch, bool via_socket, vsst::ChildProcess &child, int &sock_out,
+		  std::string &error)
 {
 	const vsst_rpc_fds raw = ch.raw();
 	int sv[2] = {-1, -1};
-	if (via_socket && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	const pid_t pid = ::fork();
-	if (pid != 0) {
-		if (via_socket) {
-			::close(sv[1]);
-			sock_out = sv[0];
-		}
-		return pid;
+	if (via_socket && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		error = std::string("socketpair: ") + std::strerror(errno);
+		return false;
 	}
-	// Child: make the needed fds survive exec, then become the device side.
-	char arg[64];
-	const char *mode;
+	vsst::UniqueFd ours(sv[0]), theirs(sv[1]);
+	vsst::SpawnSpec spec;
+	spec.name = "device process";
 	if (via_socket) {
-		vsst_fd_set_inheritable(sv[1]);
-		std::snprintf(arg, sizeof arg, "%d", sv[1]);
-		mode = "--socket-fd";
+		spec.argv = {"/proc/self/exe", "device", "--socket-fd", std::to_string(sv[1])};
+		spec.inherit_fds = {sv[1]};
 	} else {
-		vsst_fd_set_inheritable(raw.region);
-		vsst_fd_set_inheritable(raw.to_device);
-		vsst_fd_set_inheritable(raw.to_proxy);
-		std::snprintf(arg, sizeof arg, "%d,%d,%d", raw.region, raw.to_device, raw.to_proxy);
-		mode = "--fds";
+		spec.argv = {"/proc/self/exe", "device", "--fds",
+			     std::to_string(raw.region) + "," + std::to_string(raw.to_device) + "," +
+				     std::to_string(raw.to_proxy)};
+		spec.inherit_fds = {raw.region, raw.to_device, raw.to_proxy};
 	}
-	::execl("/proc/self/exe", "rpc-ping", "device", mode, arg, static_cast<char *>(nullptr));
-	_exit(127);
+	if (!child.spawn(spec, error))
+		return false;
+	sock_out = ours.release();
+	return true;
 }
 
-// Waits for the child at most timeout_ms, then kills it.
-int reap(pid_t pid, int timeout_ms)
+// Waits for the child at most timeout_ms, then kills it; its exit code (128 + signal
+// when killed), 1 when it had to be killed.
+int reap(vsst::ChildProcess &child, int timeout_ms)
 {
-	const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
-	int status = 0;
-	for (;;) {
-		const pid_t r = ::waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (r < 0)
-			return 1;
-		if (Clock::now() >= end) {
-			spdlog::error("device process {} did not exit; killing it", pid);
-			::kill(pid, SIGKILL);
-			::waitpid(pid, &status, 0);
-			return 1;
-		}
-		::usleep(1000);
-	}
+	if (auto e = child.wait(std::chrono::milliseconds(timeout_ms)))
+		return e->code();
+	spdlog::error("device process {} did not exit; killing it", child.pid());
+	child.terminate(std::chrono::milliseconds(0));
+	return 1;
 }
 
 int run_demo(const DemoOptions &o)
@@ -177,9 +165,9 @@ int run_demo(const DemoOptions &o)
 		return 1;
 	}
 	int sock = -1;
-	const pid_t pid = start_device(ch, o.via_socket, sock);
-	if (pid < 0) {
-		spdlog::error("cannot start the device process: {}", std::strerror(errno));
+	vsst::ChildProcess device;
+	if (!start_device(ch, o.via_socket, device, sock, err)) {
+		spdlog::error("cannot start the device process: {}", err);
 		return 1;
 	}
 	if (o.via_socket) {
@@ -188,24 +176,24 @@ int run_demo(const DemoOptions &o)
 		::close(sock);
 		if (r < 0) {
 			spdlog::error("setup send: {}", std::strerror(-r));
-			return reap(pid, kTimeoutMs), 1;
+			return reap(device, kTimeoutMs), 1;
 		}
 	}
 	auto px = ProxyEndpoint::attach(ch.raw(), &err);
 	if (!px) {
 		spdlog::error("proxy attach: {}", err);
-		return reap(pid, kTimeoutMs), 1;
+		return reap(device, kTimeoutMs), 1;
 	}
 	px->set_spin_us(o.spin_us);
 	Message ev;
 	if (int r = px->wait_event(ev, 5000); r < 0 || ev.op() != Op::Hello) {
 		spdlog::error("no HELLO from the device side ({})", r < 0 ? std::strerror(-r) : "wrong op");
-		return reap(pid, kTimeoutMs), 1;
+		return reap(device, kTimeoutMs), 1;
 	}
 	std::printf("rpc-ping: device process %d attached (%s), protocol version %" PRIu64
 		    ", ring capacity %u\n",
-		    static_cast<int>(pid), o.via_socket ? "fds over a Unix socket" : "fds inherited", ev.mr1,
-		    px->ring_capacity());
+		    static_cast<int>(device.pid()), o.via_socket ? "fds over a Unix socket" : "fds inherited",
+		    ev.mr1, px->ring_capacity());
 	px->send(hello(), kTimeoutMs);
 
 	int rc = 0;
@@ -254,7 +242,7 @@ int run_demo(const DemoOptions &o)
 	if (px->poisoned())
 		spdlog::error("channel poisoned: {}", px->poison_reason());
 	px->send(stop(), kTimeoutMs);
-	const int child = reap(pid, 5000);
+	const int child = reap(device, 5000);
 	if (child != 0) {
 		spdlog::error("device process exited with {}", child);
 		rc = 1;

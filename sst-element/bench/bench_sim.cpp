@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
+#include "vsst/posix/unix_socket.h"
 #include "vsst/protocol/frame_codec.h"
 #include "vsst/sim/sim_client.h"
 
@@ -170,16 +172,20 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	const std::string sim = find_sim(sim_path);
-	char tmpl[] = "/tmp/vsst-bench-sim-XXXXXX";
-	if (!::mkdtemp(tmpl))
+	TempDir dir("vsst-bench-sim");
+	const std::string sock = dir.file("sim.sock");
+	SpawnSpec spec;
+	spec.name = "sst-sim";
+	spec.argv = {sim, "--socket", sock, "--status-interval", "0", "--log-level", "warn"};
+	ChildProcess server;
+	std::string error;
+	if (!server.spawn(spec, error)) {
+		std::fprintf(stderr, "bench: %s\n", error.c_str());
 		return 1;
-	const std::string sock = std::string(tmpl) + "/sim.sock";
-	const pid_t pid = ::fork();
-	if (pid == 0) {
-		::execl(sim.c_str(), sim.c_str(), "--socket", sock.c_str(), "--status-interval", "0",
-			"--log-level", "warn", static_cast<char *>(nullptr));
-		std::perror(sim.c_str());
-		::_exit(127);
+	}
+	if (!wait_for_socket(sock, std::chrono::seconds(10), &server)) {
+		std::fprintf(stderr, "bench: sst-sim did not listen on %s within 10 s\n", sock.c_str());
+		return 1;
 	}
 
 	const Case cases[] = {
@@ -224,9 +230,6 @@ int main(int argc, char **argv)
 			    rates[0] / rates[4], rates[2] / rates[5]);
 		std::printf("(acalsim carries one request at a time by definition: no depth-64 figure)\n");
 	}
-	::kill(pid, SIGTERM);
-	int status = 0;
-	::waitpid(pid, &status, 0);
-	::rmdir(tmpl);
+	server.terminate(std::chrono::seconds(10));
 	return rc;
 }

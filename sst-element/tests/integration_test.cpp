@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,11 +14,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "sim_test_util.h"
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
+#include "vsst/posix/unique_fd.h"
 #include "vsst/sim/sim_client.h"
 
 namespace vsst::sim {
@@ -36,73 +39,42 @@ std::string read_file(const std::string &path)
 	return ss.str();
 }
 
-// A child process running sst-sim; killed and reaped on destruction.
+// A child process running sst-sim; killed and reaped on destruction. Its output is
+// appended to <dir>/sim.log, which the processes of one test share.
 class SimProcess {
 public:
 	SimProcess(const std::string &dir, std::vector<std::string> args) : log_(dir + "/sim.log")
 	{
-		args.insert(args.begin(), g_sim_bin);
-		pid_ = ::fork();
-		if (pid_ == 0) {
-			const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-			if (fd >= 0) {
-				::dup2(fd, 1);
-				::dup2(fd, 2);
-			}
-			std::vector<char *> argv;
-			for (auto &a : args)
-				argv.push_back(a.data());
-			argv.push_back(nullptr);
-			::execv(argv[0], argv.data());
-			::_exit(127);
-		}
+		vsst::SpawnSpec spec;
+		spec.name = "sst-sim";
+		spec.argv = std::move(args);
+		spec.argv.insert(spec.argv.begin(), g_sim_bin);
+		vsst::UniqueFd log(::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+		spec.stdout_fd = spec.stderr_fd = log.get();
+		std::string error;
+		if (!proc_.spawn(spec, error) && !proc_.exit_info())
+			ADD_FAILURE() << error; // a failed exec is seen as exit status 127
 	}
-	~SimProcess()
+	~SimProcess() { proc_.terminate(std::chrono::milliseconds(0)); }
+	pid_t pid() const { return proc_.pid(); }
+	// Waits up to timeout_ms for the exit; nullopt if it is still running.
+	std::optional<vsst::ExitInfo> wait_exit(int timeout_ms)
 	{
-		if (pid_ > 0 && !exited_) {
-			::kill(pid_, SIGKILL);
-			::waitpid(pid_, nullptr, 0);
-		}
-	}
-	pid_t pid() const { return pid_; }
-	// Waits up to timeout_ms for the exit; returns the wait status or -1.
-	int wait_exit(int timeout_ms)
-	{
-		const auto deadline =
-			std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-		while (std::chrono::steady_clock::now() < deadline) {
-			int status = 0;
-			const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-			if (r == pid_) {
-				exited_ = true;
-				return status;
-			}
-			std::this_thread::sleep_for(std::chrono::milliseconds(10));
-		}
-		return -1;
+		return proc_.wait(std::chrono::milliseconds(timeout_ms));
 	}
 	std::string log() const { return read_file(log_); }
 
 private:
 	std::string log_;
-	pid_t pid_ = -1;
-	bool exited_ = false;
+	vsst::ChildProcess proc_;
 };
 
 class SimIntegration : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/vsst-siminteg-XXXXXX";
-		ASSERT_NE(::mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		dir_ = tmp_.path().string();
 		path_ = dir_ + "/sim.sock";
-	}
-	void TearDown() override
-	{
-		::unlink(path_.c_str());
-		::unlink((dir_ + "/sim.log").c_str());
-		::rmdir(dir_.c_str());
 	}
 	std::unique_ptr<SimProcess> start(std::vector<std::string> extra = {})
 	{
@@ -124,6 +96,7 @@ protected:
 		struct stat st {};
 		return ::lstat(path_.c_str(), &st) == 0;
 	}
+	vsst::TempDir tmp_{"vsst-siminteg"};
 	std::string dir_, path_;
 };
 
@@ -316,13 +289,13 @@ TEST_F(SimIntegration, SigtermDuringLoadStopsCleanly)
 	}
 	EXPECT_GE(answered.load(), 1000u) << "no load reached the server\n" << sim->log();
 	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
-	const int status = sim->wait_exit(10000);
+	const auto status = sim->wait_exit(10000);
 	stop = true;
 	a.join();
 	b.join();
-	ASSERT_NE(status, -1) << "sst-sim did not exit after SIGTERM\n" << sim->log();
-	EXPECT_TRUE(WIFEXITED(status)) << sim->log();
-	EXPECT_EQ(WEXITSTATUS(status), 0) << sim->log();
+	ASSERT_TRUE(status) << "sst-sim did not exit after SIGTERM\n" << sim->log();
+	EXPECT_TRUE(status->exited) << sim->log();
+	EXPECT_EQ(status->status, 0) << sim->log();
 	EXPECT_FALSE(socket_exists()) << "socket file left behind";
 	const std::string log = sim->log();
 	EXPECT_NE(log.find("statistics:"), std::string::npos) << log;
@@ -335,9 +308,9 @@ TEST_F(SimIntegration, RefusesLiveSocketReplacesStaleOne)
 	SimClient c = connect();
 	ASSERT_TRUE(c.hello(1, false, kTimeout));
 	auto second = start();
-	const int status = second->wait_exit(10000);
-	ASSERT_NE(status, -1);
-	EXPECT_EQ(WEXITSTATUS(status), 1);
+	const auto status = second->wait_exit(10000);
+	ASSERT_TRUE(status);
+	EXPECT_EQ(status->code(), 1);
 	// The first one is unharmed.
 	ASSERT_TRUE(c.send_request(1, test::make_req(SST_REQ_NOOP), 24, kTimeout));
 	EXPECT_TRUE(c.read_frame(kTimeout));
@@ -349,16 +322,16 @@ TEST_F(SimIntegration, RefusesLiveSocketReplacesStaleOne)
 	SimClient d = connect();
 	EXPECT_TRUE(d.hello(2, false, kTimeout)) << third->log();
 	::kill(third->pid(), SIGINT);
-	const int st3 = third->wait_exit(10000);
-	EXPECT_TRUE(WIFEXITED(st3) && WEXITSTATUS(st3) == 0);
+	const auto st3 = third->wait_exit(10000);
+	EXPECT_TRUE(st3 && st3->exited && st3->status == 0);
 	EXPECT_FALSE(socket_exists());
 }
 
 TEST_F(SimIntegration, HelpAndUsageErrors)
 {
 	auto help = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--help"});
-	const int st = help->wait_exit(10000);
-	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	const auto st = help->wait_exit(10000);
+	EXPECT_TRUE(st && st->exited && st->status == 0);
 	const std::string text = help->log();
 	for (const char *flag :
 	     {"--socket", "--protocol", "--config", "--paced", "--pace-scale", "--status-interval",
@@ -366,8 +339,8 @@ TEST_F(SimIntegration, HelpAndUsageErrors)
 		EXPECT_NE(text.find(flag), std::string::npos) << flag;
 	}
 	auto bad = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--compute-units", "0"});
-	const int st2 = bad->wait_exit(10000);
-	EXPECT_TRUE(WIFEXITED(st2) && WEXITSTATUS(st2) == 2);
+	const auto st2 = bad->wait_exit(10000);
+	EXPECT_TRUE(st2 && st2->exited && st2->status == 2);
 }
 
 } // namespace

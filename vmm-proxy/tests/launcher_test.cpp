@@ -8,17 +8,21 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "vsst/posix/child_process.h"
+#include "vsst/posix/temp_dir.h"
+#include "vsst/posix/unique_fd.h"
 
 namespace {
 
@@ -39,9 +43,7 @@ class LauncherTest : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		char tmpl[] = "/tmp/vmm-proxy-test.XXXXXX";
-		ASSERT_NE(mkdtemp(tmpl), nullptr);
-		dir_ = tmpl;
+		dir_ = tmp_.path().string();
 		chmod(dir_.c_str(), 0755);
 		kernel_ = dir_ + "/kernel";
 		initrd_ = dir_ + "/initrd";
@@ -50,12 +52,7 @@ protected:
 		static int seq = 0;
 		token_ = "vsst-launcher-test-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
 	}
-	void TearDown() override
-	{
-		EXPECT_EQ(leftovers(), 0) << "processes of this test are still running";
-		std::string cmd = "rm -rf '" + dir_ + "'";
-		EXPECT_EQ(system(cmd.c_str()), 0);
-	}
+	void TearDown() override { EXPECT_EQ(leftovers(), 0) << "processes of this test are still running"; }
 
 	// Runs vmm-proxy with fake-qemu; bounded by 60 s. signal_after_ms >= 0 sends sig.
 	LaunchResult run(std::vector<std::string> extra, const std::string &fake = "", int sig = 0,
@@ -66,45 +63,57 @@ protected:
 						 token_,        "--device-arg", token_};
 		args.insert(args.end(), extra.begin(), extra.end());
 		std::string out = dir_ + "/out", err = dir_ + "/err";
-		pid_t pid = fork();
-		if (pid == 0) {
-			int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-			int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-			dup2(o, 1);
-			dup2(e, 2);
-			if (fake.empty())
-				unsetenv("FAKE_QEMU");
-			else
-				setenv("FAKE_QEMU", fake.c_str(), 1);
-			std::vector<char *> av;
-			for (auto &a : args)
-				av.push_back(a.data());
-			av.push_back(nullptr);
-			execv(av[0], av.data());
-			_exit(127);
-		}
 		LaunchResult r;
-		auto t0 = std::chrono::steady_clock::now();
+		vsst::UniqueFd o(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+		vsst::UniqueFd e(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+		if (!o || !e) {
+			ADD_FAILURE() << "cannot create " << out << " / " << err;
+			return r;
+		}
+		// The child inherits our environment: FAKE_QEMU is set for the spawn only.
+		const char *outer = getenv("FAKE_QEMU");
+		const std::optional<std::string> saved =
+			outer ? std::optional<std::string>(outer) : std::nullopt;
+		if (fake.empty())
+			unsetenv("FAKE_QEMU");
+		else
+			setenv("FAKE_QEMU", fake.c_str(), 1);
+		vsst::SpawnSpec spec;
+		spec.name = "vmm-proxy";
+		spec.argv = args;
+		spec.stdout_fd = o.get();
+		spec.stderr_fd = e.get();
+		vsst::ChildProcess proc;
+		std::string error;
+		const bool started = proc.spawn(spec, error);
+		if (saved)
+			setenv("FAKE_QEMU", saved->c_str(), 1);
+		else
+			unsetenv("FAKE_QEMU");
+		if (!started) {
+			ADD_FAILURE() << error;
+			r.status = proc.exit_info() ? proc.exit_info()->code() : -1;
+			return r;
+		}
+		const auto t0 = std::chrono::steady_clock::now();
 		bool signalled = false;
-		int st = 0;
-		for (;;) {
-			pid_t w = waitpid(pid, &st, WNOHANG);
-			if (w == pid)
-				break;
+		std::optional<vsst::ExitInfo> ended;
+		while (!(ended = proc.wait(std::chrono::milliseconds(20)))) {
 			auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
 					  std::chrono::steady_clock::now() - t0)
 					  .count();
+			// To vmm-proxy alone, as a terminal would: its children are its business.
 			if (!signalled && signal_after_ms >= 0 && ms >= signal_after_ms) {
-				kill(pid, sig);
+				kill(proc.pid(), sig);
 				signalled = true;
 			}
 			if (ms > 60000) {
-				kill(pid, SIGKILL);
 				ADD_FAILURE() << "vmm-proxy did not finish in 60 s";
+				ended = proc.terminate(std::chrono::milliseconds(0));
+				break;
 			}
-			std::this_thread::sleep_for(std::chrono::milliseconds(20));
 		}
-		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		r.status = ended->code();
 		r.out = slurp(out);
 		r.err = slurp(err);
 		return r;
@@ -131,6 +140,7 @@ protected:
 		return n;
 	}
 
+	vsst::TempDir tmp_{"vmm-proxy-test"};
 	std::string dir_, kernel_, initrd_, token_;
 };
 
@@ -245,25 +255,21 @@ TEST_F(LauncherTest, AttachToADeviceVmStartedByHand)
 	// The device VM is started separately with -accel rpc,control=PATH and connects to
 	// the launcher's socket, which must be gone afterwards.
 	std::string sock = dir_ + "/control.sock";
-	pid_t dev = fork();
-	if (dev == 0) {
-		std::string accel = "rpc,control=" + sock;
-		execl(FAKE_QEMU_BIN, FAKE_QEMU_BIN, "-machine", "rpc-backend", "-accel", accel.c_str(),
-		      "-device", "x", token_.c_str(), nullptr);
-		_exit(127);
-	}
+	vsst::SpawnSpec spec;
+	spec.name = "fake device VM";
+	spec.argv = {FAKE_QEMU_BIN,         "-machine", "rpc-backend", "-accel",
+		     "rpc,control=" + sock, "-device",  "x",           token_};
+	vsst::ChildProcess dev;
+	std::string error;
+	ASSERT_TRUE(dev.spawn(spec, error)) << error;
 	LaunchResult r = run({"--attach", sock, "--device", "virtio-rng"});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_CONTAINS(r.out, "VSST-RESULT config.ch0.0 PASS");
 	struct stat st;
 	EXPECT_NE(stat(sock.c_str(), &st), 0) << "stale control socket";
-	int status = 0;
-	for (int i = 0; i < 100 && waitpid(dev, &status, WNOHANG) == 0; i++)
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	if (kill(dev, 0) == 0) {
+	if (!dev.wait(std::chrono::milliseconds(2000))) {
 		ADD_FAILURE() << "the device VM did not stop after the guest's STOP";
-		kill(dev, SIGKILL);
-		waitpid(dev, nullptr, 0);
+		dev.terminate(std::chrono::milliseconds(0));
 	}
 }
 
