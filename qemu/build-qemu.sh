@@ -45,7 +45,7 @@ if ! flock -n 9; then
 fi
 (cd "$VSST_ROOT" && pwd -P) >"$VSST_QEMU_DIR/.checkout"
 
-# Builds of checkouts that no longer exist are ~1 GB each: remove them (unless in use).
+# Builds of checkouts that no longer exist take ~400 MB each (more with --asan): remove them (unless in use).
 prune_gone_checkouts() {
 	local d owner
 	for d in "$QDIR"/checkout-*; do
