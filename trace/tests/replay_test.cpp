@@ -19,6 +19,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "vsst/devvm/binaries.h"
 #include "vsst/sst-protocol.h"
 #include "vsst/trace/replay.hpp"
 
@@ -27,17 +28,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Where the binaries are: the device-VM library's one rule ($VSST_QEMU, $VSST_BIN).
 std::string qemu_path()
 {
-	if (const char *q = std::getenv("VSST_QEMU"); q && *q)
-		return q;
-	return VSST_DEFAULT_QEMU;
+	return vsst::devvm::default_qemu();
 }
 
 std::string sim_path()
 {
-	const char *b = std::getenv("VSST_BIN");
-	return (b && *b ? std::string(b) : std::string(VSST_DEFAULT_BIN_DIR)) + "/sst-sim";
+	return vsst::devvm::default_sim();
 }
 
 Trace load(const std::string &name)

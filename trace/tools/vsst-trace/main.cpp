@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dump.hpp"
+#include "vsst/devvm/binaries.h"
 #include "vsst/trace/replay.hpp"
 
 using namespace vsst::trace;
@@ -43,13 +44,6 @@ bool parse_u64(const char *s, uint64_t &out)
 	errno = 0;
 	out = std::strtoull(s, &end, 0);
 	return errno == 0 && end && *end == 0 && *s;
-}
-
-std::string default_qemu()
-{
-	if (const char *q = std::getenv("VSST_QEMU"); q && *q)
-		return q;
-	return VSST_DEFAULT_QEMU; // this checkout's build (CMake's VSST_DEFAULT_QEMU)
 }
 
 void log_line(void *, const std::string &s)
@@ -150,7 +144,7 @@ int main(int argc, char **argv)
 	}
 	if (cmd == "replay") {
 		ReplayOptions o;
-		o.qemu = default_qemu();
+		o.qemu = vsst::devvm::default_qemu();
 		o.image_dir = std::filesystem::absolute(file).parent_path().string();
 		uint64_t repeat = 1;
 		for (size_t i = 0; i < args.size(); i++) {
