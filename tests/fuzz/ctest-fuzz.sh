@@ -28,6 +28,16 @@ seeds=("$corpus"/*)
 [ ${#seeds[@]} -gt 0 ] || { echo "no seed corpus in $corpus" >&2; exit 1; }
 cp -- "${seeds[@]}" "$work/corpus/"
 echo "== fuzzing ${#seeds[@]} seeds + $runs runs (seed 1, at most $seconds s)"
-exec "$fuzzer" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" \
+# libFuzzer's per-input progress lines would bury a crash report in CI's
+# excerpt: keep the full log in the work dir and print only what matters.
+log=$work/fuzz.log
+rc=0
+"$fuzzer" -seed=1 -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" \
 	-timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 \
-	-artifact_prefix="$work/artifacts/" "$work/corpus"
+	-artifact_prefix="$work/artifacts/" "$work/corpus" >"$log" 2>&1 || rc=$?
+if [ $rc -ne 0 ]; then
+	echo "FAIL: $fuzzer exited $rc; its report (progress lines left out; full log: $log):"
+	grep -v -E '^#[0-9]+[[:space:]]' "$log" | grep -v -E '^(INFO|MS):|^"' | tail -n 80
+	exit 1
+fi
+grep -E '^(Done|stat::)' "$log"

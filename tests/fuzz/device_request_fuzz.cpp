@@ -78,6 +78,20 @@ bool well_formed(const SSTRequest &r, size_t len)
 	return true;
 }
 
+// Whether fd is readable right now. libFuzzer's -timeout watchdog is a
+// SIGALRM every few seconds, and poll() is never restarted after a signal
+// handler: retry EINTR rather than report a spurious invariant violation.
+bool readable_now(int fd)
+{
+	pollfd p{fd, POLLIN, 0};
+	int n;
+	do
+		n = ::poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	FUZZ_CHECK(n >= 0, "poll(notify_fd): %s", std::strerror(errno));
+	return n == 1 && (p.revents & POLLIN);
+}
+
 bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; ++i)
@@ -209,8 +223,7 @@ private:
 		outstanding_.emplace(cookie, e);
 
 		// Without a simulator the completion is queued before submit returns.
-		pollfd p{vsst_dev_notify_fd(dev_), POLLIN, 0};
-		FUZZ_CHECK(::poll(&p, 1, 0) == 1 && (p.revents & POLLIN),
+		FUZZ_CHECK(readable_now(vsst_dev_notify_fd(dev_)),
 			   "notify_fd not readable with a completion queued");
 		vsst_dev_stats st{};
 		vsst_dev_get_stats(dev_, &st);
@@ -276,8 +289,8 @@ private:
 		FUZZ_CHECK(n >= 0 && static_cast<size_t>(n) == before - outstanding_.size(),
 			   "reap returned %d for %zu delivered", n, before - outstanding_.size());
 		FUZZ_CHECK(outstanding_.empty(), "%zu completions missing after reap", outstanding_.size());
-		pollfd p{vsst_dev_notify_fd(dev_), POLLIN, 0};
-		FUZZ_CHECK(::poll(&p, 1, 0) == 0, "notify_fd still readable with nothing to reap");
+		FUZZ_CHECK(!readable_now(vsst_dev_notify_fd(dev_)),
+			   "notify_fd still readable with nothing to reap");
 	}
 
 	vsst_dev *dev_ = nullptr;
