@@ -238,6 +238,44 @@ run_app() {
 	fi
 }
 
+# The user's command (vmm-proxy ... -- CMD): vsst.cmd holds its arguments, each
+# base64-encoded, comma-separated. Its output is framed by two OSC sequences
+# that terminals ignore (vmm-proxy/src/guest_command.h cuts it out of the
+# console); its exit status travels in the second one.
+run_command() {
+	encoded=$1
+	set --
+	old_ifs=$IFS
+	IFS=,
+	# shellcheck disable=SC2086 # split on commas on purpose
+	for word in $encoded; do
+		case "$word" in *[!A-Za-z0-9+/=]*)
+			IFS=$old_ifs
+			result cmd.exit FAIL reason=bad-vsst.cmd
+			printf '\033]vsst-cmd;begin\007vsst-init: vsst.cmd is not base64\n\033]vsst-cmd;end;rc=125\007\n'
+			return
+			;;
+		esac
+		# The trailing x keeps an argument's trailing newlines from $(...).
+		arg=$(printf '%s' "$word" | base64 -d; echo x)
+		set -- "$@" "${arg%x}"
+	done
+	IFS=$old_ifs
+	dir=/
+	grep -q ' /mnt/host ' /proc/mounts && dir=/mnt/host
+	cd "$dir" || cd /
+	echo "VSST-RUN begin cmd dir=$dir uptime=$(uptime_s)"
+	printf '\033]vsst-cmd;begin\007'
+	# stdin is not the console: nothing types into it (vmm-proxy --interactive is
+	# the shell's way in).
+	"$@" </dev/null
+	rc=$?
+	printf '\033]vsst-cmd;end;rc=%d\007\n' "$rc"
+	echo "VSST-RUN end cmd rc=$rc uptime=$(uptime_s)"
+	cd /
+	if [ "$rc" = 0 ]; then result cmd.exit PASS rc=0; else result cmd.exit FAIL "rc=$rc"; fi
+}
+
 shell() {
 	echo "vsst-init: starting a shell (exit it to power off)"
 	setsid cttyhack sh -l
@@ -266,6 +304,13 @@ done
 NDEV=$(uint_param vsst.ndev "$needs_sst")
 if [ "$NDEV" -gt 0 ]; then
 	wait_sst_devices "$NDEV" "$(uint_param vsst.wait 30)"
+fi
+
+CMD=$(param vsst.cmd "")
+if [ -n "$CMD" ]; then
+	run_command "$CMD"
+	summary
+	power_off
 fi
 
 if [ -z "$WORKLOADS" ]; then

@@ -11,13 +11,14 @@ source "$SPLIT_ROOT/scripts/lib.sh"
 
 split_say() { printf '%s: %s\n' "${SPLIT_NAME:-split}" "$*"; }
 split_progress() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-split_fail() { split_say "FAIL: $*"; exit 1; }
+# Callers with exit statuses of their own (run.sh: 125) set SPLIT_FAIL_STATUS.
+split_fail() { split_say "FAIL: $*" >&2; exit "${SPLIT_FAIL_STATUS:-1}"; }
 
 # A missing prerequisite skips (exit 77), loudly; under VSST_REQUIRE_ALL=1 it fails.
 split_need() {
 	if [ "${VSST_REQUIRE_ALL:-0}" = 1 ]; then
-		split_say "FAIL: missing prerequisite (VSST_REQUIRE_ALL=1): $*"
-		exit 1
+		split_say "FAIL: missing prerequisite (VSST_REQUIRE_ALL=1): $*" >&2
+		exit "${SPLIT_FAIL_STATUS:-1}"
 	fi
 	printf '\n*** SKIP: %s ***\n\n' "$*"
 	exit 77

@@ -49,7 +49,10 @@ void Console::on_line(Stream &s, const std::string &line)
 {
 	if (s.console) {
 		results_.add_line(line);
-		guest_booted_ = guest_booted_ || line.find("VSST-BOOT init") != std::string::npos;
+		if (!guest_booted_ && line.find("VSST-BOOT init") != std::string::npos) {
+			guest_booted_ = true;
+			booted_at_ = Clock::now();
+		}
 		// /init's last word before poweroff -f (apps print summaries of their own).
 		if (!poweroff_at_ && line.find("VSST-BOOT poweroff") != std::string::npos)
 			poweroff_at_ = Clock::now();
@@ -66,9 +69,8 @@ void Console::on_line(Stream &s, const std::string &line)
 		channel_dead_ = line;
 }
 
-void Console::write_console(const char *buf, size_t n)
+void Console::write_all(int fd, const char *buf, size_t n)
 {
-	int fd = file_ ? file_.get() : (quiet_ ? -1 : STDOUT_FILENO);
 	while (fd >= 0 && n > 0) {
 		ssize_t w = write(fd, buf, n);
 		if (w < 0 && errno == EINTR)
@@ -78,6 +80,19 @@ void Console::write_console(const char *buf, size_t n)
 		buf += w;
 		n -= static_cast<size_t>(w);
 	}
+}
+
+void Console::write_console(const char *buf, size_t n)
+{
+	if (command_) {
+		if (file_)
+			write_all(file_.get(), buf, n);
+		std::string out;
+		command_->feed(buf, n, out);
+		write_all(STDOUT_FILENO, out.data(), out.size());
+		return;
+	}
+	write_all(file_ ? file_.get() : (quiet_ ? -1 : STDOUT_FILENO), buf, n);
 }
 
 bool Console::pump(Stream &s)
@@ -99,6 +114,16 @@ bool Console::pump(Stream &s)
 		s.lines.flush([&](const std::string &l) { on_line(s, l); });
 		s.fd.reset();
 		return false;
+	}
+}
+
+void Console::close_all()
+{
+	streams_.clear();
+	if (command_) {
+		std::string out;
+		command_->flush(out);
+		write_all(STDOUT_FILENO, out.data(), out.size());
 	}
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_command.h"
 #include "guest_results.h"
 #include "vsst/posix/unique_fd.h"
 
@@ -36,6 +37,9 @@ public:
 
 	// Where the guest console goes: file (if valid), else stdout unless quiet.
 	void set_output(UniqueFd file, bool quiet);
+	// A guest command runs: stdout gets only its output; the file (if any) the console.
+	void set_command_mode() { command_.emplace(); }
+	const std::optional<CommandOutput> &command() const { return command_; }
 
 	// A pipe for a child's output: the write end for the child; *stream (if given)
 	// reads it. Invalid with error set on failure.
@@ -48,10 +52,11 @@ public:
 	void pump_all();
 	// Teardown: reads until every pipe is at EOF (all writers gone) or bound passes.
 	void drain(std::chrono::milliseconds bound);
-	void close_all() { streams_.clear(); }
+	void close_all();
 
 	const GuestResults &results() const { return results_; }
 	bool guest_booted() const { return guest_booted_; }
+	const std::optional<Clock::time_point> &booted_at() const { return booted_at_; }
 	// When the guest's /init said "VSST-BOOT poweroff".
 	const std::optional<Clock::time_point> &poweroff_at() const { return poweroff_at_; }
 	// The guest QEMU's report that it gave up on a device VM channel ("" if none).
@@ -61,6 +66,7 @@ private:
 	bool pump(Stream &s); // false at EOF
 	void on_line(Stream &s, const std::string &line);
 	void write_console(const char *buf, size_t n);
+	static void write_all(int fd, const char *buf, size_t n);
 
 	std::vector<std::unique_ptr<Stream>> streams_;
 	UniqueFd file_;
@@ -68,8 +74,10 @@ private:
 	Stream *guest_err_ = nullptr;
 	GuestResults results_;
 	bool guest_booted_ = false; // the console showed the guest's /init
+	std::optional<Clock::time_point> booted_at_;
 	std::optional<Clock::time_point> poweroff_at_;
 	std::string channel_dead_;
+	std::optional<CommandOutput> command_;
 };
 
 } // namespace vsst

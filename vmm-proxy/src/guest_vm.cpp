@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "guest_vm.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "qemu_cmdline.h"
 
@@ -22,6 +28,7 @@ bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Conso
 		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
 	}
 	spdlog::info("guest VM: {}", shell_quote(argv.args));
+	argv_ = argv.args;
 	if (o.dry_run)
 		return true;
 	std::string error;
@@ -33,12 +40,25 @@ bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Conso
 		return false;
 	}
 	console.set_guest_errors(err_stream);
+	// --interactive: QEMU's stdio chardev reads the console input from a pipe the
+	// launcher fills from its terminal (QEMU never touches the terminal itself).
+	UniqueFd in_rd;
+	if (o.interactive) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			outcome.fail(kExitDied, std::string("pipe: ") + strerror(errno));
+			return false;
+		}
+		in_rd.reset(p[0]);
+		input_.emplace(STDIN_FILENO, UniqueFd(p[1]));
+	}
 	SpawnSpec spec;
 	spec.name = "guest VM";
 	spec.argv = argv.args;
 	spec.inherit_fds = argv.inherit;
 	spec.stdout_fd = con_wr.get();
 	spec.stderr_fd = err_wr.get();
+	spec.stdin_fd = in_rd ? in_rd.get() : -1;
 	if (!proc_.spawn(spec, error)) {
 		outcome.fail(kExitDied, error);
 		return false;

@@ -7,6 +7,7 @@
 #include "device_vms.h"
 #include "options.h"
 #include "outcome.h"
+#include "terminal.h"
 #include "vsst/posix/child_process.h"
 
 namespace vsst {
@@ -16,8 +17,14 @@ public:
 	// Logs the command line; starts it unless o.dry_run. False after outcome.fail().
 	bool start(const Options &o, bool use_kvm, DeviceVms &device_vms, Console &console, Outcome &outcome);
 	ChildProcess &process() { return proc_; }
+	// --interactive: the keys typed for the guest console (null otherwise).
+	ConsoleInput *input() { return input_ ? &*input_ : nullptr; }
+	// The guest QEMU's command line as started (empty before start).
+	const std::vector<std::string> &argv() const { return argv_; }
 
 private:
+	std::optional<ConsoleInput> input_;
+	std::vector<std::string> argv_;
 	ChildProcess proc_;
 	std::vector<UniqueFd> blk_files_; // monolithic baseline
 };

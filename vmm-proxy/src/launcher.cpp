@@ -7,6 +7,7 @@
 #include "launcher.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +21,9 @@
 #include "device_vms.h"
 #include "guest_vm.h"
 #include "kvm_probe.h"
+#include "launch_record.h"
 #include "supervision.h"
+#include "terminal.h"
 
 namespace vsst {
 
@@ -71,6 +74,10 @@ struct Launcher::Impl {
 	DeviceVms device_vms{o, device_user, console, outcome};
 	GuestVm guest;
 	bool stopped_after_summary = false;
+	RawTerminal terminal; // --interactive
+	using Clock = std::chrono::steady_clock;
+	Clock::time_point t_start = Clock::now();
+	std::optional<Clock::time_point> t_guest_start, t_guest_end, t_end;
 
 	explicit Impl(Options opts) : o(std::move(opts)) {}
 
@@ -123,6 +130,21 @@ struct Launcher::Impl {
 		} else {
 			console.set_output(UniqueFd(), o.quiet_console);
 		}
+		// x86's COMMAND_LINE_SIZE; a longer line is cut by the kernel, silently.
+		constexpr size_t kMaxKernelCmdline = 2047;
+		if (const size_t len = kernel_cmdline(o).size(); len > kMaxKernelCmdline) {
+			outcome.fail(kExitUsage,
+				     "the kernel command line would be " + std::to_string(len) + " bytes (max " +
+					     std::to_string(kMaxKernelCmdline) +
+					     ")" +
+					     (o.guest_command.empty()
+						      ? std::string()
+						      : ": the command is too long; put it in a script in the "
+							"shared folder"));
+			return false;
+		}
+		if (!o.guest_command.empty())
+			console.set_command_mode();
 		if (!o.trace.empty() && (o.monolithic || !o.attach.empty())) {
 			outcome.fail(
 				kExitUsage,
@@ -183,11 +205,88 @@ struct Launcher::Impl {
 				 reason;
 			status = kExitDied;
 		}
+		if (o.interactive && (status == kExitPass || status == kExitWorkloadFail) && !o.dry_run &&
+		    o.guest_command.empty()) {
+			// A session has no verdict: it ended by the escape key or the guest's power-off.
+			const bool escaped = guest.input() && guest.input()->escaped();
+			status = kExitPass;
+			reason = escaped ? "session ended with the escape key" : "session ended: guest powered off";
+		}
+		if (!o.guest_command.empty() && !o.dry_run)
+			command_status(status, reason);
 		if (status == kExitPass)
 			spdlog::info("{}; exit {}", reason, status);
 		else
 			spdlog::error("{}; exit {}", reason, status);
+		write_record();
 		return status;
+	}
+
+	// -- CMD: the command's exit status when it ran to its end and nothing in the stack
+	// failed first; otherwise 125 (the reason says what failed).
+	void command_status(int &status, std::string &reason)
+	{
+		if (status == kExitInterrupted)
+			return; // Ctrl-C is the user's, whatever ran
+		const auto &cmd = console.command();
+		const std::optional<int> rc = cmd ? cmd->exit_status() : std::nullopt;
+		const bool stack_failed = status != kExitPass && status != kExitWorkloadFail;
+		if (rc && !stack_failed) {
+			status = *rc;
+			reason = "guest command exited " + std::to_string(*rc);
+			return;
+		}
+		if (!stack_failed)
+			reason = (cmd && cmd->begun() ? "the guest command did not finish: "
+						    : "the guest never started the command: ") +
+				 reason;
+		status = kExitStackFailed;
+	}
+
+	void write_record()
+	{
+		if (o.report.empty())
+			return;
+		LaunchRecord r;
+		r.argv = o.argv;
+		r.argv.insert(r.argv.begin(), "vmm-proxy");
+		auto secs = [](Clock::time_point a, Clock::time_point b) {
+			return std::chrono::duration<double>(b - a).count();
+		};
+		const auto &booted = console.booted_at();
+		if (t_guest_start) {
+			r.setup_s = secs(t_start, *t_guest_start);
+			if (booted)
+				r.boot_s = secs(*t_guest_start, *booted);
+		}
+		if (booted && t_guest_end)
+			r.run_s = secs(*booted, *t_guest_end);
+		if (t_guest_end && t_end)
+			r.teardown_s = secs(*t_guest_end, *t_end);
+		if (guest.process().pid() > 0)
+			r.processes.push_back({"guest VM", guest.process().pid(), current_user(), guest.argv()});
+		for (auto &vm : device_vms.all())
+			if (vm->proc().pid() > 0)
+				r.processes.push_back({vm->name, vm->proc().pid(),
+						       device_user ? device_user->name : current_user(),
+						       vm->vm.command_line()});
+		r.booted = console.guest_booted();
+		r.results = console.results().results();
+		r.command = o.guest_command;
+		if (console.command())
+			r.command_exit = console.command()->exit_status();
+		r.exit_status = outcome.status;
+		r.exit_reason = outcome.reason;
+		std::string error;
+		if (!write_launch_record(o.report, r, error))
+			spdlog::error("--report: {}", error);
+	}
+
+	static std::string current_user()
+	{
+		if (const passwd *pw = getpwuid(geteuid()))
+			return pw->pw_name;
+		return std::to_string(geteuid());
 	}
 
 	int run()
@@ -209,13 +308,24 @@ struct Launcher::Impl {
 			} else if (!o.monolithic) {
 				ok = device_vms.start([this] { return signals.drain() != 0; });
 			}
+			if (ok && !o.dry_run && o.interactive) {
+				std::string error;
+				if (!terminal.enter(STDIN_FILENO, error)) {
+					outcome.fail(kExitUsage, "--interactive: " + error);
+					ok = false;
+				}
+			}
+			t_guest_start = Clock::now();
 			if (ok && !o.dry_run && guest.start(o, use_kvm, device_vms, console, outcome))
 				stopped_after_summary =
 					supervise(o, signals, console, guest, device_vms, outcome);
 			else if (ok && o.dry_run && o.monolithic)
 				guest.start(o, use_kvm, device_vms, console, outcome);
+			t_guest_end = Clock::now();
 		}
 		teardown(guest, device_vms, console);
+		terminal.restore();
+		t_end = Clock::now();
 		return finish();
 	}
 };

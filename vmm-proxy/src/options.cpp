@@ -158,10 +158,18 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)
   --device-arg ARG         extra raw argument for the device VM QEMU (repeatable)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
+  --interactive            the terminal's keys go to the guest console (raw mode);
+                           Ctrl-] ends the session
+  --report FILE            write the launch record (JSON: processes, stages, results,
+                           exit) to FILE
   --dry-run                print the command lines and exit
   -h, --help               this text
+  -- CMD [ARG]...          run CMD in the guest instead of the image's workloads; stdout
+                           shows only its output
 Exit status: 0 guest workload passed; 1 workload failed or reported no result;
   2 usage; 3 a process died or setup failed; 4 timeout; 130 interrupted.
+  With -- CMD: CMD's own exit status, or 125 when the stack failed before CMD
+  finished (the last log line says why).
 )";
 }
 
@@ -175,8 +183,15 @@ ParseResult parse_options(const std::vector<std::string> &args)
 		result.error = std::move(msg);
 		return result;
 	};
+	o.argv = args;
 	for (size_t i = 0; i < args.size(); i++) {
 		std::string arg = args[i];
+		if (arg == "--") {
+			o.guest_command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+			if (o.guest_command.empty())
+				return fail("-- must be followed by the command to run in the guest");
+			break;
+		}
 		std::string value;
 		bool has_inline = false;
 		if (arg.rfind("--", 0) == 0) {
@@ -210,13 +225,15 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			o.dry_run = true;
 		} else if (arg == "--quiet-console" && flag()) {
 			o.quiet_console = true;
+		} else if (arg == "--interactive" && flag()) {
+			o.interactive = true;
 		} else if (arg == "--kernel" || arg == "--initrd" || arg == "--append" || arg == "--memory" ||
 			   arg == "--smp" || arg == "--device" || arg == "--isolate" || arg == "--accel" ||
 			   arg == "--qemu" || arg == "--console" || arg == "--trace" || arg == "--attach" ||
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
 			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
-			   arg == "--log-level") {
+			   arg == "--log-level" || arg == "--report") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")
@@ -271,6 +288,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 				o.guest_args.push_back(v);
 			else if (arg == "--device-arg")
 				o.device_args.push_back(v);
+			else if (arg == "--report")
+				o.report = v;
 			else if (arg == "--log-level") {
 				static const char *levels[] = {"trace", "debug", "info", "warn", "error"};
 				bool ok = false;

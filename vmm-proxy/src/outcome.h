@@ -14,6 +14,7 @@ enum ExitStatus : int {
 	kExitUsage = 2,
 	kExitDied = 3, // a process died, or setup failed
 	kExitTimeout = 4,
+	kExitStackFailed = 125, // -- CMD: the stack failed before the command finished
 	kExitInterrupted = 130,
 };
 

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "guest_command.h"
+
 namespace vsst {
 
 namespace {
@@ -45,6 +47,8 @@ std::string kernel_cmdline(const Options &o)
 	}
 	if (!o.append.empty())
 		cmd += " " + o.append;
+	if (!o.guest_command.empty())
+		cmd += " vsst.cmd=" + encode_guest_command(o.guest_command);
 	// Scripts pass multi-line strings; the kernel wants one line.
 	for (char &c : cmd)
 		if (c == '\n' || c == '\t' || c == '\r')

@@ -80,8 +80,16 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 		std::vector<pollfd> pfds;
 		pfds.push_back({signals.fd(), POLLIN, 0});
 		console.poll_fds(pfds);
+		ConsoleInput *input = guest.input();
+		const bool typing = input && input->fd() >= 0 && !guest_stop_sent && !stop_guest_at;
+		if (typing)
+			pfds.push_back({input->fd(), POLLIN, 0});
 		poll(pfds.data(), pfds.size(), 100);
 		console.pump_all();
+		if (typing && (pfds.back().revents & (POLLIN | POLLHUP | POLLERR)) && !input->pump()) {
+			spdlog::info("escape key: ending the session");
+			stop_guest_at = Clock::now();
+		}
 		if (int sig = signals.drain()) {
 			outcome.fail(kExitInterrupted, std::string("interrupted by ") + sigabbrev_np(sig));
 			spdlog::warn("{}: stopping", outcome.reason);

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "launch_record.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "vsst/posix/unique_fd.h"
+
+namespace vsst {
+
+namespace {
+
+std::string quote_list(const std::vector<std::string> &v)
+{
+	std::string out = "[";
+	for (size_t i = 0; i < v.size(); i++)
+		out += (i ? "," : "") + json_quote(v[i]);
+	return out + "]";
+}
+
+std::string seconds(double s)
+{
+	if (s < 0 || !std::isfinite(s))
+		return "null";
+	char buf[32];
+	std::snprintf(buf, sizeof buf, "%.3f", s);
+	return buf;
+}
+
+// Words of a result line: spaces separate them except inside double quotes.
+std::vector<std::string> words(const std::string &text)
+{
+	std::vector<std::string> out;
+	std::string word;
+	bool quoted = false;
+	for (char c : text) {
+		if (c == '"')
+			quoted = !quoted;
+		if (c == ' ' && !quoted) {
+			if (!word.empty())
+				out.push_back(word);
+			word.clear();
+			continue;
+		}
+		word += c;
+	}
+	if (!word.empty())
+		out.push_back(word);
+	return out;
+}
+
+// "k=v k2=\"a b\"" -> {"k":"v","k2":"a b"}; words without '=' are kept under "text".
+std::string fields_json(const std::string &details)
+{
+	std::string out = "{", text;
+	bool first = true;
+	for (const std::string &word : words(details)) {
+		size_t eq = word.find('=');
+		if (eq == std::string::npos || eq == 0) {
+			text += (text.empty() ? "" : " ") + word;
+			continue;
+		}
+		std::string value = word.substr(eq + 1);
+		if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+			value = value.substr(1, value.size() - 2);
+		out += (first ? "" : ",") + json_quote(word.substr(0, eq)) + ":" + json_quote(value);
+		first = false;
+	}
+	if (!text.empty())
+		out += (first ? "" : ",") + std::string("\"text\":") + json_quote(text);
+	return out + "}";
+}
+
+} // namespace
+
+std::string json_quote(const std::string &s)
+{
+	std::string out = "\"";
+	for (unsigned char c : s) {
+		switch (c) {
+		case '"':
+			out += "\\\"";
+			break;
+		case '\\':
+			out += "\\\\";
+			break;
+		case '\n':
+			out += "\\n";
+			break;
+		case '\r':
+			out += "\\r";
+			break;
+		case '\t':
+			out += "\\t";
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				char buf[8];
+				std::snprintf(buf, sizeof buf, "\\u%04x", c);
+				out += buf;
+			} else if (c >= 0x80) {
+				// Guest output is not guaranteed UTF-8: keep JSON valid.
+				char buf[8];
+				std::snprintf(buf, sizeof buf, "\\u%04x", c);
+				out += buf;
+			} else {
+				out += static_cast<char>(c);
+			}
+		}
+	}
+	return out + "\"";
+}
+
+std::string to_json(const LaunchRecord &r)
+{
+	std::string j = "{\n";
+	j += "  \"schema\": \"vsst-launch\",\n  \"version\": 1,\n";
+	j += "  \"argv\": " + quote_list(r.argv) + ",\n";
+	j += "  \"processes\": [";
+	for (size_t i = 0; i < r.processes.size(); i++) {
+		const LaunchProcess &p = r.processes[i];
+		j += std::string(i ? "," : "") + "\n    {\"role\": " + json_quote(p.role) +
+		     ", \"pid\": " + std::to_string(p.pid) + ", \"user\": " + json_quote(p.user) +
+		     ", \"argv\": " + quote_list(p.argv) + "}";
+	}
+	j += "\n  ],\n";
+	j += "  \"stages\": {\"setup_s\": " + seconds(r.setup_s) + ", \"boot_s\": " + seconds(r.boot_s) +
+	     ", \"run_s\": " + seconds(r.run_s) + ", \"teardown_s\": " + seconds(r.teardown_s) + "},\n";
+	j += "  \"guest\": {\"booted\": " + std::string(r.booted ? "true" : "false") + ", \"results\": [";
+	for (size_t i = 0; i < r.results.size(); i++) {
+		const GuestResult &g = r.results[i];
+		j += std::string(i ? "," : "") + "\n    {\"name\": " + json_quote(g.name) +
+		     ", \"status\": " + json_quote(g.status) + ", \"fields\": " + fields_json(g.details) + "}";
+	}
+	j += "],\n    \"command\": ";
+	if (r.command.empty())
+		j += "null";
+	else
+		j += "{\"argv\": " + quote_list(r.command) + ", \"exit\": " +
+		     (r.command_exit ? std::to_string(*r.command_exit) : std::string("null")) + "}";
+	j += "},\n";
+	j += "  \"exit\": {\"status\": " + std::to_string(r.exit_status) +
+	     ", \"reason\": " + json_quote(r.exit_reason) + "}\n}\n";
+	return j;
+}
+
+bool write_launch_record(const std::string &path, const LaunchRecord &r, std::string &error)
+{
+	const std::string tmp = path + ".tmp";
+	UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+	if (!fd) {
+		error = tmp + ": " + strerror(errno);
+		return false;
+	}
+	const std::string text = to_json(r);
+	const char *p = text.data();
+	size_t left = text.size();
+	while (left > 0) {
+		ssize_t w = write(fd.get(), p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			error = tmp + ": " + strerror(errno);
+			unlink(tmp.c_str());
+			return false;
+		}
+		p += w;
+		left -= static_cast<size_t>(w);
+	}
+	fd.reset();
+	if (rename(tmp.c_str(), path.c_str()) < 0) {
+		error = path + ": " + strerror(errno);
+		unlink(tmp.c_str());
+		return false;
+	}
+	return true;
+}
+
+} // namespace vsst
