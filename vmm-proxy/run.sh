@@ -159,7 +159,10 @@ start_sims() {
 		[ -n "$SIM_ARG" ] && IFS=, read -r -a opts <<<"$SIM_ARG"
 		for ((i = 0; i < NDEV; i++)); do
 			say "starting sst-sim for /dev/sst$i"
-			VSST_SIM_ARGS="--stats-out $WORK/sim$i.stats.json ${opts[*]}" \
+			# Statistics for the report: written by sst-sim when it stops.
+			local stats=""
+			[ -n "$REPORT$REPORT_HTML" ] && stats="--stats-out $WORK/sim$i.stats.json"
+			VSST_SIM_ARGS="--status-interval 0 $stats ${opts[*]}" \
 				SPLIT_CHILD_BOUND=${TIMEOUT:-2592000} split_start_sim "$i"
 			SIM_SOCKS+=("$WORK/sim$i.sock")
 		done

@@ -114,6 +114,8 @@ expect vsst#
 send echo $((6*7))
 expect 42
 send sleep 300
+expect sleep 300
+pause 2
 key ctrl-c
 expect vsst#
 send uname -m

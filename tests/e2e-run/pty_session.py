@@ -7,6 +7,7 @@ SCRIPT is a file of steps, one per line:
   expect TEXT     wait (bounded by --timeout overall) until TEXT appears in the output
   send TEXT       type TEXT followed by Enter
   key NAME        type one key: ctrl-c, ctrl-d, escape (Ctrl-]), tab
+  pause S         keep reading for S seconds (let a typed command start)
   exit N          wait for the program to end and check its exit status is N
 Prints the transcript; exits 0 when every step held, 1 otherwise (with the reason).
 """
@@ -76,6 +77,10 @@ def main():
             os.write(fd, arg.encode() + b"\r")
         elif verb == "key":
             os.write(fd, KEYS[arg])
+        elif verb == "pause":
+            until = time.monotonic() + float(arg)
+            while time.monotonic() < until and read_some(0.1):
+                pass
         elif verb == "exit":
             while read_some(0.2):
                 if time.monotonic() > deadline:

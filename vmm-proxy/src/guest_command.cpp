@@ -18,7 +18,8 @@ std::string base64(const std::string &in)
 	size_t i = 0;
 	for (; i + 2 < in.size(); i += 3) {
 		unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-			     (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+			     (static_cast<unsigned char>(in[i + 1]) << 8) |
+			     static_cast<unsigned char>(in[i + 2]);
 		out += table[(v >> 18) & 63];
 		out += table[(v >> 12) & 63];
 		out += table[(v >> 6) & 63];
@@ -30,7 +31,8 @@ std::string base64(const std::string &in)
 		out += table[(v >> 12) & 63];
 		out += "==";
 	} else if (i + 2 == in.size()) {
-		unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+		unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+			     (static_cast<unsigned char>(in[i + 1]) << 8);
 		out += table[(v >> 18) & 63];
 		out += table[(v >> 12) & 63];
 		out += table[(v >> 6) & 63];
@@ -77,7 +79,8 @@ void CommandOutput::inside(char c, std::string &out)
 			return;
 	} else {
 		// Past the prefix: the exit status digits, then BEL.
-		const std::string_view digits(hold_.data() + kEndPrefix.size(), hold_.size() - kEndPrefix.size() - 1);
+		const std::string_view digits(hold_.data() + kEndPrefix.size(),
+					      hold_.size() - kEndPrefix.size() - 1);
 		if (c == '\007' && !digits.empty()) {
 			int rc = 0;
 			auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), rc);

@@ -135,7 +135,8 @@ std::string to_json(const LaunchRecord &r)
 	for (size_t i = 0; i < r.results.size(); i++) {
 		const GuestResult &g = r.results[i];
 		j += std::string(i ? "," : "") + "\n    {\"name\": " + json_quote(g.name) +
-		     ", \"status\": " + json_quote(g.status) + ", \"fields\": " + fields_json(g.details) + "}";
+		     ", \"status\": " + json_quote(g.status) + ", \"fields\": " + fields_json(g.details) +
+		     "}";
 	}
 	j += "],\n    \"command\": ";
 	if (r.command.empty())

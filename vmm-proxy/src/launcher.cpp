@@ -133,14 +133,14 @@ struct Launcher::Impl {
 		// x86's COMMAND_LINE_SIZE; a longer line is cut by the kernel, silently.
 		constexpr size_t kMaxKernelCmdline = 2047;
 		if (const size_t len = kernel_cmdline(o).size(); len > kMaxKernelCmdline) {
-			outcome.fail(kExitUsage,
-				     "the kernel command line would be " + std::to_string(len) + " bytes (max " +
-					     std::to_string(kMaxKernelCmdline) +
-					     ")" +
-					     (o.guest_command.empty()
-						      ? std::string()
-						      : ": the command is too long; put it in a script in the "
-							"shared folder"));
+			outcome.fail(
+				kExitUsage,
+				"the kernel command line would be " + std::to_string(len) + " bytes (max " +
+					std::to_string(kMaxKernelCmdline) + ")" +
+					(o.guest_command.empty()
+						 ? std::string()
+						 : ": the command is too long; put it in a script in the "
+						   "shared folder"));
 			return false;
 		}
 		if (!o.guest_command.empty())
@@ -210,11 +210,14 @@ struct Launcher::Impl {
 			// A session has no verdict: it ended by the escape key or the guest's power-off.
 			const bool escaped = guest.input() && guest.input()->escaped();
 			status = kExitPass;
-			reason = escaped ? "session ended with the escape key" : "session ended: guest powered off";
+			reason = escaped ? "session ended with the escape key"
+					 : "session ended: guest powered off";
 		}
 		if (!o.guest_command.empty() && !o.dry_run)
 			command_status(status, reason);
-		if (status == kExitPass)
+		const bool command_ran = console.command() && console.command()->ended() &&
+					 reason.rfind("guest command exited", 0) == 0;
+		if (status == kExitPass || command_ran)
 			spdlog::info("{}; exit {}", reason, status);
 		else
 			spdlog::error("{}; exit {}", reason, status);
@@ -238,7 +241,7 @@ struct Launcher::Impl {
 		}
 		if (!stack_failed)
 			reason = (cmd && cmd->begun() ? "the guest command did not finish: "
-						    : "the guest never started the command: ") +
+						      : "the guest never started the command: ") +
 				 reason;
 		status = kExitStackFailed;
 	}
@@ -264,7 +267,8 @@ struct Launcher::Impl {
 		if (t_guest_end && t_end)
 			r.teardown_s = secs(*t_guest_end, *t_end);
 		if (guest.process().pid() > 0)
-			r.processes.push_back({"guest VM", guest.process().pid(), current_user(), guest.argv()});
+			r.processes.push_back(
+				{"guest VM", guest.process().pid(), current_user(), guest.argv()});
 		for (auto &vm : device_vms.all())
 			if (vm->proc().pid() > 0)
 				r.processes.push_back({vm->name, vm->proc().pid(),

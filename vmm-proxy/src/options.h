@@ -50,8 +50,8 @@ struct Options {
 	// After "--": a command /init runs instead of the workloads; its output is the
 	// launcher's stdout and its exit status the launcher's (guest_command.h).
 	std::vector<std::string> guest_command;
-	bool interactive = false; // --interactive: the terminal types into the guest console
-	std::string report;       // --report FILE: the launch record (JSON, README)
+	bool interactive = false;      // --interactive: the terminal types into the guest console
+	std::string report;            // --report FILE: the launch record (JSON, README)
 	std::vector<std::string> argv; // the launcher's own command line, for the record
 };
 

@@ -50,7 +50,8 @@ TEST(GuestCommand, ShowsOnlyTheFramedOutputWithItsStatus)
 TEST(GuestCommand, OutputThatLooksLikeAFrameIsOutput)
 {
 	// Colour sequences, a lone ESC, a frame cut short, a carriage return for progress.
-	const std::string body = "\033[1mbold\033[0m \033x \033]vsst-cmd;en \033]vsst-cmd;end;rc=x\007 50%\r100%\n";
+	const std::string body =
+		"\033[1mbold\033[0m \033x \033]vsst-cmd;en \033]vsst-cmd;end;rc=x\007 50%\r100%\n";
 	CommandOutput c;
 	EXPECT_EQ(cut(kBegin + body + end_frame(0), c), body.substr(0, body.size() - 1) + "\n");
 	ASSERT_TRUE(c.exit_status());
