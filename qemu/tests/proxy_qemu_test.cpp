@@ -481,6 +481,9 @@ TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 	for (int rep = 0; rep < 2; rep++) {
 		backend_->event(VSST_RPC_OP_SET_IRQ, 7, 1, 0);                         // not ours
 		backend_->event(VSST_RPC_OP_MSI, 0x12345678, 1, 0);                    // outside APIC window
+		backend_->event(VSST_RPC_OP_MSI, 0xfee000b0, 0x41, 0);                 // the APIC's EOI register
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x400, 0);                // NMI delivery mode
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x500, 0);                // INIT delivery mode
 		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 1, 3);                    // unknown device
 		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0x1000, 0x100, 1);     // outside every BAR
 		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0xe0000f00, 0x200, 1); // runs past BAR0
@@ -494,6 +497,8 @@ TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 	std::string err = slurp(err_file_);
 	EXPECT_EQ(count(err, "SET_IRQ for a device not on this channel"), 1u) << err;
 	EXPECT_EQ(count(err, "MSI outside the interrupt window"), 1u) << err;
+	EXPECT_EQ(count(err, "MSI address with reserved bits 11:4 set"), 1u) << err;
+	EXPECT_EQ(count(err, "MSI delivery mode other than fixed or lowest priority"), 1u) << err;
 	EXPECT_EQ(count(err, "event for a device index nobody proxies"), 1u) << err;
 	EXPECT_EQ(count(err, "region announcement outside every proxied BAR"), 1u) << err;
 	EXPECT_EQ(err.find("dead"), std::string::npos) << "bad events must not kill the channel";

@@ -46,6 +46,9 @@ static const char *const rpc_reject_names[RPC_REJECT__MAX] = {
     [RPC_REJECT_IRQ_NOT_OWNED] = "SET_IRQ for a device not on this channel",
     [RPC_REJECT_BAD_IRQ_LEVEL] = "SET_IRQ with a level other than 0, 1, 2",
     [RPC_REJECT_BAD_MSI] = "MSI outside the interrupt window",
+    [RPC_REJECT_MSI_RESERVED] = "MSI address with reserved bits 11:4 set",
+    [RPC_REJECT_MSI_DELIVERY] = "MSI delivery mode other than fixed or lowest "
+                                "priority",
     [RPC_REJECT_BAD_REGION] = "region announcement outside every proxied BAR",
     [RPC_REJECT_UNEXPECTED] = "message that makes no sense here",
     [RPC_REJECT_COMPLETION] = "completion for a slot not in flight",
@@ -246,6 +249,15 @@ static void rpc_channel_handle_event(RpcChannel *ch,
                    (ev->mr1 & 3) || ev->mr2 > UINT32_MAX) {
             /* x86: MSIs are dword writes into the local APIC window only */
             rpc_channel_reject(ch, RPC_REJECT_BAD_MSI, ev);
+        } else if (ev->mr1 & 0xff0) {
+            /*
+             * Not an MSI address but a local APIC register: delivered on the
+             * vCPU thread it would write the current vCPU's APIC.
+             */
+            rpc_channel_reject(ch, RPC_REJECT_MSI_RESERVED, ev);
+        } else if (((ev->mr2 >> 8) & 7) > 1) {
+            /* SMI, NMI, INIT, SIPI, ExtINT: never a device's interrupt */
+            rpc_channel_reject(ch, RPC_REJECT_MSI_DELIVERY, ev);
         } else {
             rpc_proxy_pci_msi(dev, ev->mr1, ev->mr2);
         }

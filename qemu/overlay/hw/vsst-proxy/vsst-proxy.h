@@ -31,6 +31,8 @@ typedef enum RpcReject {
     RPC_REJECT_IRQ_NOT_OWNED,   /* SET_IRQ for a device not on this channel */
     RPC_REJECT_BAD_IRQ_LEVEL,   /* SET_IRQ level not clear/set/pulse */
     RPC_REJECT_BAD_MSI,         /* MSI outside the interrupt window, bad data */
+    RPC_REJECT_MSI_RESERVED,    /* MSI address with reserved bits 11:4 set */
+    RPC_REJECT_MSI_DELIVERY,    /* MSI delivery mode other than fixed/lowest */
     RPC_REJECT_BAD_REGION,      /* MMIO_REGION_CONFIG outside any proxied BAR */
     RPC_REJECT_UNEXPECTED,      /* op that makes no sense at this point */
     RPC_REJECT_COMPLETION,      /* completion for a slot not in flight (rpc lib) */
