@@ -94,8 +94,10 @@ GuestRam GuestRam::create(uint64_t ram_bytes, std::vector<RamRegion> layout, std
 		error = std::string("ftruncate guest RAM: ") + strerror(errno);
 		return ram;
 	}
-	// Neither side may resize the shared RAM under the other's feet.
-	if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+	// Neither side may resize the shared RAM under the other's feet, and no side may add
+	// a seal later (F_SEAL_WRITE or FUTURE_WRITE from a device VM would break the guest
+	// VM's writable mapping).
+	if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		error = std::string("sealing guest RAM: ") + strerror(errno);
 		return ram;
 	}

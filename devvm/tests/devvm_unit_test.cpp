@@ -60,7 +60,7 @@ TEST(RamLayout, RamOptionAndSetupLayout)
 	EXPECT_FALSE(to_setup_layout(7, std::vector<RamRegion>(VSST_RAM_MAX_REGIONS + 1, {0, 1, 0}), s));
 }
 
-TEST(GuestRamTest, MemfdIsSealedAgainstResize)
+TEST(GuestRamTest, MemfdIsSealedAgainstResizeAndNewSeals)
 {
 	std::string err;
 	GuestRam ram = GuestRam::create(64ull << 20, err);
@@ -71,6 +71,10 @@ TEST(GuestRamTest, MemfdIsSealedAgainstResize)
 	EXPECT_NE(ftruncate(ram.fd(), 128ll << 20), 0);
 	EXPECT_EQ(ftruncate(ram.fd(), 64ll << 20), 0); // same size stays possible (QEMU may do it)
 	EXPECT_TRUE(fcntl(ram.fd(), F_GETFD) & FD_CLOEXEC);
+	// Sealed for good: a device VM cannot add a seal that breaks the guest's mapping.
+	EXPECT_TRUE(fcntl(ram.fd(), F_GET_SEALS) & F_SEAL_SEAL);
+	EXPECT_EQ(fcntl(ram.fd(), F_ADD_SEALS, F_SEAL_WRITE), -1);
+	EXPECT_EQ(errno, EPERM);
 }
 
 TEST(GuestRamTest, MappingFollowsTheLayout)

@@ -8,6 +8,7 @@
 // VSST_REQUIRE_ALL=1.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -28,6 +29,7 @@
 #include "vsst/posix/temp_dir.h"
 #include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
+#include "vsst/rpc/layout.hpp"
 
 namespace {
 
@@ -139,7 +141,8 @@ public:
 		std::lock_guard lk(mtx_);
 		return static_cast<uint16_t>(fn_.read(4, 2));
 	}
-	std::atomic<bool> silent{false}; // stop completing reads (a stuck device VM)
+	std::atomic<bool> silent{false};   // stop completing reads (a stuck device VM)
+	std::atomic<int> read_delay_ms{0}; // a slow device VM
 
 private:
 	void serve()
@@ -181,6 +184,8 @@ private:
 			}
 			if (s.posted || (silent && !s.write))
 				continue;
+			if (!s.write && read_delay_ms > 0)
+				std::this_thread::sleep_for(std::chrono::milliseconds(read_delay_ms.load()));
 			vsst_rpc_dev_complete(ch_, &req, data, 1000);
 		}
 	}
@@ -262,6 +267,22 @@ public:
 		return r.size() > 3 ? std::strtoull(r.c_str() + 3, nullptr, 16) : ~0ull;
 	}
 	bool alive() { return proc_.running(); }
+	// CPU time (user + system) QEMU has used so far.
+	std::chrono::milliseconds cpu_time() const
+	{
+		std::ifstream f("/proc/" + std::to_string(proc_.pid()) + "/stat");
+		std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+		std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+		std::string field;
+		unsigned long long utime = 0, stime = 0;
+		for (int i = 3; i <= 15 && rest >> field; i++) {
+			if (i == 14)
+				utime = std::stoull(field);
+			if (i == 15)
+				stime = std::stoull(field);
+		}
+		return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+	}
 	std::vector<std::string> irqs;
 
 private:
@@ -325,6 +346,8 @@ protected:
 		qemu_ = qemu_path();
 		char err[256] = "";
 		ASSERT_EQ(vsst_rpc_create(nullptr, &fds_, err, sizeof err), 0) << err;
+		if (header_spin_us_)
+			poke_header_spin(header_spin_us_);
 		dev_ = vsst_rpc_attach(&fds_, VSST_RPC_ROLE_DEVICE, err, sizeof err);
 		ASSERT_NE(dev_, nullptr) << err;
 		backend_ = std::make_unique<FakeBackend>(dev_);
@@ -344,6 +367,17 @@ protected:
 			if (fd > 0)
 				close(fd);
 	}
+	// What a hostile device VM can do before the guest VM attaches.
+	void poke_header_spin(uint32_t us)
+	{
+		void *m = mmap(nullptr, sizeof(vsst::rpc::layout::Header), PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fds_.region, 0);
+		ASSERT_NE(m, MAP_FAILED);
+		static_cast<vsst::rpc::layout::Header *>(m)->spin_us = us;
+		munmap(m, sizeof(vsst::rpc::layout::Header));
+	}
+	uint32_t header_spin_us_ = 0;
+
 	uint32_t cfg_read(unsigned reg, unsigned len)
 	{
 		q_.cmd("outl 0xcf8 " + cfg_addr(reg));
@@ -479,13 +513,13 @@ TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 	EXPECT_EQ(backend_->try_event(VSST_RPC_OP_MMIO, 0, 0, 0), -EINVAL) << "MMIO on the events ring";
 	// The rest only the proxy can judge: twice each, reported once.
 	for (int rep = 0; rep < 2; rep++) {
-		backend_->event(VSST_RPC_OP_SET_IRQ, 7, 1, 0);                         // not ours
-		backend_->event(VSST_RPC_OP_MSI, 0x12345678, 1, 0);                    // outside APIC window
-		backend_->event(VSST_RPC_OP_MSI, 0xfee000b0, 0x41, 0);                 // the APIC's EOI register
-		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x400, 0);                // NMI delivery mode
-		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x500, 0);                // INIT delivery mode
-		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 1, 3);                    // unknown device
-		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0x1000, 0x100, 1);     // outside every BAR
+		backend_->event(VSST_RPC_OP_SET_IRQ, 7, 1, 0);                     // not ours
+		backend_->event(VSST_RPC_OP_MSI, 0x12345678, 1, 0);                // outside APIC window
+		backend_->event(VSST_RPC_OP_MSI, 0xfee000b0, 0x41, 0);             // the APIC's EOI register
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x400, 0);            // NMI delivery mode
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 0x500, 0);            // INIT delivery mode
+		backend_->event(VSST_RPC_OP_MSI, 0xfee00000, 1, 3);                // unknown device
+		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0x1000, 0x100, 1); // outside every BAR
 		backend_->event(VSST_RPC_OP_MMIO_REGION_CONFIG, 0xe0000f00, 0x200, 1); // runs past BAR0
 	}
 	for (int i = 0; i < 10; i++) {
@@ -502,6 +536,28 @@ TEST_F(ProxyQemu, BadEventsAreRejectedOncePerKindAndQemuLives)
 	EXPECT_EQ(count(err, "event for a device index nobody proxies"), 1u) << err;
 	EXPECT_EQ(count(err, "region announcement outside every proxied BAR"), 1u) << err;
 	EXPECT_EQ(err.find("dead"), std::string::npos) << "bad events must not kill the channel";
+}
+
+// The device VM writes a 100 ms spin budget into the shared header before the guest VM
+// attaches: the guest side must keep its own (20 us) and sleep while a slow read is out.
+class ProxyQemuHostileHeader : public ProxyQemu {
+protected:
+	ProxyQemuHostileHeader() { header_spin_us_ = 100000; }
+};
+
+TEST_F(ProxyQemuHostileHeader, GuestSideIgnoresTheHeadersSpinBudget)
+{
+	program_bars();
+	backend_->read_delay_ms = 40;
+	const auto cpu0 = q_.cpu_time();
+	const auto t0 = std::chrono::steady_clock::now();
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(q_.value("readl 0xe0000010"), 0xabc00010u);
+	const auto wall = std::chrono::steady_clock::now() - t0;
+	const auto cpu = q_.cpu_time() - cpu0;
+	EXPECT_GE(wall, 400ms);
+	// Spinning the header's budget would burn ~400 ms (the whole wait) here.
+	EXPECT_LT(cpu, 150ms) << "QEMU spun while reads were out";
 }
 
 TEST_F(ProxyQemu, PoisonedChannelReadsAllOnesWithoutAborting)

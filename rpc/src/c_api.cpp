@@ -21,6 +21,8 @@ struct vsst_rpc {
 	}
 };
 
+static_assert(vsst::rpc::kDefaultSpinUs == VSST_RPC_DEFAULT_SPIN_US);
+
 namespace {
 
 void put_err(char *err, size_t errlen, const char *msg)

@@ -187,6 +187,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 				  ",timeout=" + std::to_string(o.mmio_timeout_ms);
 		if (o.doorbell_poll_us > 0)
 			obj += ",doorbell-poll-us=" + std::to_string(o.doorbell_poll_us);
+		if (o.rpc_spin_us > 0)
+			obj += ",spin-us=" + std::to_string(o.rpc_spin_us);
 		a.inherit.insert(a.inherit.end(), {ch.region, ch.to_device, ch.to_proxy});
 		if (ch.peer_fd >= 0) {
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);

@@ -98,6 +98,9 @@ struct vsst_rpc_fds {
 	int to_proxy;  /* eventfd: device kicks proxy (completions, events) */
 };
 
+/* Spin budget of an endpoint that was given none (microseconds). */
+#define VSST_RPC_DEFAULT_SPIN_US 20
+
 struct vsst_rpc_params {
 	uint32_t ring_capacity; /* power of two; 0 -> 256 */
 	uint32_t spin_us;       /* spin budget before blocking; 0 -> default */

@@ -512,6 +512,10 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "rpc-channel: timeout must be 10..600000 ms");
         return;
     }
+    if (ch->spin_us > 100000) {
+        error_setg(errp, "rpc-channel: spin-us must be 0..100000");
+        return;
+    }
     ch->rpc = vsst_rpc_attach(&fds, VSST_RPC_ROLE_PROXY, err, sizeof(err));
     /* attach dup()s what it keeps; the inherited numbers are ours to close */
     close(fds.region);
@@ -521,6 +525,11 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "rpc-channel %s: %s", rpc_channel_name(ch), err);
         return;
     }
+    /*
+     * Our own budget, not the one in the shared header: the device VM can
+     * write that before we attach and make every wait here burn a core.
+     */
+    vsst_rpc_set_spin_us(ch->rpc, ch->spin_us);
     if (ch->handshake && !rpc_channel_handshake(ch, errp)) {
         return;
     }
@@ -597,6 +606,7 @@ static Property rpc_channel_properties[] = {
                        RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
+    DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -91,6 +91,7 @@ struct RpcChannel {
     uint32_t timeout_ms;
     bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
     uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
+    uint32_t spin_us;          /* spin before blocking (ours, not the header's) */
 
     vsst_rpc *rpc;
     QEMUBH *drain_bh;   /* continues a long event batch */
