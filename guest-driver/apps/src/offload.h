@@ -36,6 +36,7 @@ struct Job {
 // Limits the command line enforces (work items of one COMPUTE stay < 2^32).
 inline constexpr uint32_t kMaxBlocks = 64;
 inline constexpr uint32_t kMaxSize = 256;
+static_assert(uint64_t(kMaxSize) * kMaxSize * kMaxSize * kMaxBlocks < (1ull << 32));
 
 // Operand element (row, col) of matrix 'A' or 'B': small values in [-8, 7],
 // a pure function of the seed, so the guest and the tests agree.

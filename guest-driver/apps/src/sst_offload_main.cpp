@@ -178,13 +178,6 @@ int parse(int argc, char **argv, Options *o)
 		fprintf(stderr, "sst-offload: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return kExitUsage;
 	}
-	// The work items of one COMPUTE must fit the simulator's 2^32 limit.
-	if (o->job.task_macs() > 0xffffffffull) {
-		fprintf(stderr,
-			"sst-offload: --size %u with --blocks %u is %llu work items per COMPUTE, over 2^32\n",
-			o->job.size, o->job.blocks, (unsigned long long)o->job.task_macs());
-		return kExitUsage;
-	}
 	return -1;
 }
 
