@@ -35,11 +35,11 @@ for n in $(seq 1 "$MAX"); do
 	tot=$(tr -d '\r' <"$con" | grep -ao 'VSST-OFFLOAD total .*' | tail -n 1)
 	split_say "$n device(s): ${line:-no result line} (vmm-proxy exit $VMM_RC)"
 	st=$(awk '{print $3}' <<<"$line")
-	rows+=("| $n | ${st:-none} | $(split_field "$tot" sim_us) | $(awk -v p="$(split_field "$line" sim_sum_ps)" 'BEGIN{printf "%.3f", p/1e6}') | $(split_field "$line" wall_ms) | $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') |")
+	rows+=("| $n | ${st:-none} | $(split_field "$tot" sim_us) | $(awk -v p="$(split_field "$line" sim_sum_ps)" 'BEGIN{printf "%.3f", p/1e6}') | $(split_field "$line" wall_ms) | $(split_field "$tot" product_ms) | $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') |")
 done
 echo
 echo "sst-offload $ARGS"
 echo
-echo "| devices | result | simulated time of the job (µs, slowest device) | device time summed (µs) | guest wall (ms) | vmm-proxy run, boot to exit (s) |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| devices | result | simulated time of the job (µs, slowest device) | device time summed (µs) | guest wall (ms) | of which C products on the guest CPU (ms) | vmm-proxy run, boot to exit (s) |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

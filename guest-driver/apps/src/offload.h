@@ -23,6 +23,11 @@ struct Job {
 	uint32_t size = 16;  // block edge in elements
 	uint64_t seed = 1;
 	uint32_t latency_model = SST_LATENCY_DEFAULT; // of the COMPUTE requests
+	// Multiply each C block on the guest CPU from the read-back operands and
+	// compare it with the one from the generated operands. Off, only the
+	// byte-for-byte check runs (the guest's own arithmetic then does not
+	// weigh on the wall time).
+	bool product = true;
 
 	uint32_t tasks() const { return blocks * blocks; }
 	uint32_t dim() const { return blocks * size; }
@@ -76,6 +81,7 @@ struct DeviceReport {
 	uint64_t bytes_verified = 0;  // READ bytes compared equal to what was written
 	uint64_t blocks_verified = 0; // C blocks from the read-back operands = expectation
 	uint64_t compute_cycles = 0;  // sum of COMPUTE unit occupancy (response `result`)
+	uint64_t product_ns = 0;      // guest CPU time spent on the C blocks (Job::product)
 	uint64_t sim_start_ps = 0;    // device time before the job (marker COMPUTE)
 	uint64_t sim_end_ps = 0;      // device time after it
 	uint64_t wall_ns = 0;

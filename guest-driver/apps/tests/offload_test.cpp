@@ -246,6 +246,28 @@ TEST(OffloadRun, OneCorruptedByteFailsTheRun)
 	EXPECT_NE(r.error.find(addr), std::string::npos) << r.error;
 }
 
+TEST(OffloadRun, WithoutTheProductEveryByteIsStillChecked)
+{
+	Job job = small_job();
+	job.product = false;
+	FakeSst good;
+	auto ch = good.open();
+	const DeviceReport r = run_device(*ch, job, all_tasks(job), RunOptions{});
+	EXPECT_TRUE(r.ok()) << r.error;
+	EXPECT_EQ(r.bytes_verified, job.tasks() * job.region_bytes());
+	EXPECT_EQ(r.blocks_verified, 0u);
+	EXPECT_EQ(r.product_ns, 0u);
+
+	FakeFaults f;
+	f.corrupt_addr = 77;
+	FakeSst bad(4u << 20, f);
+	auto ch2 = bad.open();
+	const DeviceReport r2 = run_device(*ch2, job, all_tasks(job), RunOptions{});
+	EXPECT_FALSE(r2.ok());
+	EXPECT_EQ(r2.mismatches, 1u);
+	EXPECT_NE(r2.error.find("0x4d"), std::string::npos) << r2.error;
+}
+
 TEST(OffloadRun, LostWritesFail)
 {
 	const Job job = small_job();
