@@ -3,7 +3,8 @@
 # offload-scaling.sh [MAX_DEVICES] [-- SST-OFFLOAD ARGS...]: the same sst-offload job
 # through the split with 1..MAX_DEVICES virtio-sst devices (default 4), each with its own
 # sst-sim; prints a markdown table of simulated and wall time per device count.
-# A measurement, not a test (not in ctest); same environment as e2e-split.sh.
+# A measurement, not a test (not in ctest); same environment as e2e-split.sh, plus
+# OFFLOAD_VMM_ARGS: more vmm-proxy arguments (e.g. "--isolate per-device --smp 2").
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_NAME="offload-scaling"
@@ -26,7 +27,8 @@ for n in $(seq 1 "$MAX"); do
 	done
 	con=$WORK/console-$n.log
 	t0=$(date +%s.%N)
-	split_vmm_proxy "$con" "$WORK/vmm-$n.log" --timeout 900 "${devs[@]}" \
+	# shellcheck disable=SC2086 # OFFLOAD_VMM_ARGS is a list of words
+	split_vmm_proxy "$con" "$WORK/vmm-$n.log" --timeout 900 ${OFFLOAD_VMM_ARGS:-} "${devs[@]}" \
 		--append "vsst.run=sst-offload vsst.args.sst-offload=\"$ARGS\""
 	split_wait_vmm 960
 	t1=$(date +%s.%N)
@@ -38,8 +40,8 @@ for n in $(seq 1 "$MAX"); do
 	rows+=("| $n | ${st:-none} | $(split_field "$tot" sim_us) | $(awk -v p="$(split_field "$line" sim_sum_ps)" 'BEGIN{printf "%.3f", p/1e6}') | $(split_field "$line" wall_ms) | $(split_field "$tot" product_ms) | $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') |")
 done
 echo
-echo "sst-offload $ARGS"
+echo "sst-offload $ARGS${OFFLOAD_VMM_ARGS:+ (vmm-proxy $OFFLOAD_VMM_ARGS)}"
 echo
-echo "| devices | result | simulated time of the job (µs, slowest device) | device time summed (µs) | guest wall (ms) | of which C products on the guest CPU (ms) | vmm-proxy run, boot to exit (s) |"
+echo "| devices | result | simulated time of the job (µs, slowest device) | device time summed (µs) | guest wall (ms) | C products on the guest CPU, summed over the device threads (ms) | vmm-proxy run, boot to exit (s) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

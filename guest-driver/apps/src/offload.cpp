@@ -231,6 +231,7 @@ private:
 			if (!sync(make_request(SST_REQ_GET_INFO, user_data(0, kMarker, 0)), &resp))
 				return false;
 			mem = resp.payload.info.memory_size;
+			units_ = std::max<uint64_t>(1, resp.payload.info.max_compute_units);
 		}
 		slots_ = std::min<uint64_t>(tasks_.size(), mem / job_.region_bytes());
 		if (!slots_ && !tasks_.empty()) {
@@ -258,6 +259,8 @@ private:
 		return uint64_t(local % slots_) * job_.region_bytes() + chunks_[chunk].offset;
 	}
 
+	bool startable() const { return next_ < tasks_.size() && can_start(next_); }
+
 	// A task may start once the task that last used its memory slot is done.
 	bool can_start(uint32_t local) const { return local < slots_ || state_[local - slots_].done; }
 
@@ -267,6 +270,7 @@ private:
 		t.want = task_region(job_, tasks_[local]);
 		t.got.assign(t.want.size(), 0);
 		t.pending = uint32_t(chunks_.size());
+		writing_++;
 		for (uint32_t c = 0; c < chunks_.size(); c++)
 			ready_.push_back(user_data(local, kWrite, c));
 	}
@@ -292,15 +296,16 @@ private:
 		batch.reserve(depth_);
 		std::vector<uint64_t> uds;
 		std::vector<SSTResponse> resps(depth_);
-		uint32_t next = 0, done = 0;
+		uint32_t done = 0;
 		while (done < tasks_.size() || in_flight_) {
 			// Stop feeding after a failure; what is in flight is still drained.
 			batch.clear();
 			uds.clear();
+			flush_gang();
 			while (!stop_ && in_flight_ + batch.size() < depth_) {
 				if (ready_.empty()) {
-					if (next < tasks_.size() && can_start(next))
-						start(next++);
+					if (startable())
+						start(next_++);
 					else
 						break;
 				}
@@ -355,6 +360,21 @@ private:
 		return !stop_;
 	}
 
+	// sst-sim models requests that arrive together as contending for the
+	// compute units, and runs each batch it reads until idle: COMPUTEs sent
+	// one at a time never overlap in simulated time. So ready COMPUTEs wait
+	// until there are as many as the device has units, or until no other
+	// task is writing or can start (none would join), and then go in one
+	// SUBMIT.
+	void flush_gang()
+	{
+		if (gang_.empty() || (gang_.size() < units_ && (writing_ || startable())))
+			return;
+		for (size_t i = gang_.size(); i-- > 0;)
+			ready_.push_front(gang_[i]);
+		gang_.clear();
+	}
+
 	// Handles one answer; returns 1 when it completed a task.
 	uint32_t answer(const SSTResponse &r)
 	{
@@ -399,8 +419,10 @@ private:
 		}
 		if (kind == kWrite) {
 			rep_.bytes_written += c.size;
-			if (--t.pending == 0)
-				ready_.push_front(user_data(local, kCompute, 0));
+			if (--t.pending == 0) {
+				writing_--;
+				gang_.push_back(user_data(local, kCompute, 0));
+			}
 			return 0;
 		}
 		std::memcpy(t.got.data() + c.offset, r.payload.data, c.size);
@@ -445,8 +467,12 @@ private:
 	std::deque<uint64_t> ready_;        // requests to send, in order
 	std::unordered_set<uint64_t> sent_; // in flight, by user_data
 	uint32_t in_flight_ = 0;
-	bool stop_ = false;  // send nothing more
-	bool abort_ = false; // do not even drain
+	uint64_t units_ = 1;         // compute units of the device (GET_INFO)
+	uint32_t next_ = 0;          // the next task to start
+	uint32_t writing_ = 0;       // tasks whose WRITEs are not all answered
+	std::vector<uint64_t> gang_; // COMPUTEs held back, see flush_gang
+	bool stop_ = false;          // send nothing more
+	bool abort_ = false;         // do not even drain
 };
 
 } // namespace

@@ -297,10 +297,12 @@ TEST(OffloadRun, FailedComputeFails)
 }
 
 // Passes everything through, except that it changes the user_data of the
-// n-th answer (an answer for a request never sent).
+// n-th answer (an answer for a request never sent), and records how many
+// COMPUTEs with work each SUBMIT carried.
 class StrayAnswer final : public Channel {
 public:
 	StrayAnswer(std::unique_ptr<Channel> in, int n) : in_(std::move(in)), n_(n) {}
+	std::vector<uint32_t> computes_per_submit;
 	ssize_t write_raw(const void *b, size_t l) override { return in_->write_raw(b, l); }
 	ssize_t read_raw(void *b, size_t l) override { return in_->read_raw(b, l); }
 	int poll(short e, int t, short *r) override { return in_->poll(e, t, r); }
@@ -309,6 +311,11 @@ public:
 	int stats(sst_ioc_stats *o) override { return in_->stats(o); }
 	int submit(const SSTRequest *q, uint32_t n, uint64_t *ids, bool nb, uint32_t *s) override
 	{
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < n; i++)
+			k += q[i].type == SST_REQ_COMPUTE && q[i].payload.compute.compute_units;
+		if (k)
+			computes_per_submit.push_back(k);
 		return in_->submit(q, n, ids, nb, s);
 	}
 	int reap(SSTResponse *r, uint32_t n, uint32_t m, int t, uint32_t *got) override
@@ -340,6 +347,28 @@ TEST(OffloadRun, StrayAnswerFails)
 	EXPECT_FALSE(r.ok());
 	EXPECT_EQ(r.bad_status, 1u);
 	EXPECT_NE(r.error.find("never sent"), std::string::npos) << r.error;
+}
+
+// sst-sim overlaps only COMPUTEs that arrive together: they go out in gangs
+// of at least the device's compute units (the fake has 4), but the last.
+TEST(OffloadRun, ComputesGoOutInGangsOfTheUnits)
+{
+	const Job job = small_job();
+	FakeSst fake;
+	StrayAnswer ch(fake.open(), -1); // no stray answer
+	RunOptions opt;
+	opt.depth = 8; // fewer than 4 tasks' WRITEs at a time
+	expect_clean(run_device(ch, job, all_tasks(job), opt), job, job.tasks());
+	uint32_t sum = 0;
+	const auto &ks = ch.computes_per_submit;
+	for (size_t i = 0; i < ks.size(); i++) {
+		sum += ks[i];
+		if (i + 1 < ks.size()) {
+			EXPECT_GE(ks[i], 4u) << "SUBMIT " << i << " of " << ks.size();
+		}
+	}
+	EXPECT_EQ(sum, job.tasks());
+	EXPECT_GE(ks.size(), 2u);
 }
 
 } // namespace
