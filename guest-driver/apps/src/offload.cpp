@@ -340,6 +340,10 @@ private:
 							       tasks_.size()));
 					break;
 				}
+				if (past_deadline()) {
+					io_fail("timed out: the device takes no requests");
+					break;
+				}
 				continue;
 			}
 			uint32_t got = 0;
