@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 done
 LIB_BUILD=${VSST_LIB_BUILD:-$VSST_BUILD_ROOT/default}
 WORK=$OUT/work
-APPS=(sst-test sst-bench sst-fault)
+APPS=(sst-test sst-bench sst-fault sst-offload)
 # Modules the guest needs that Debian builds as modules (checked against the
 # kernel's config in check_builtin_config). Dependencies and soft
 # dependencies are resolved with modprobe --show-depends.

@@ -55,6 +55,29 @@ expect_clean_pass() {
 	split_say "PASS"
 }
 
+# offload_check <console> <devices>: sst-offload's result says PASS on that
+# many devices with every byte verified, and each device did its share.
+offload_check() {
+	local con=$1 want=$2 line bad=0 n=0 dline
+	line=$(tr -d '\r' <"$con" | grep -ao 'VSST-RESULT offload .*' | tail -n 1)
+	split_say "${line:-no VSST-RESULT offload line}"
+	[ "$(split_field "$line" devices)" = "$want" ] || { split_say "want devices=$want"; bad=1; }
+	[ -n "$(split_field "$line" bytes_expected)" ] &&
+		[ "$(split_field "$line" bytes_verified)" = "$(split_field "$line" bytes_expected)" ] ||
+		{ split_say "not every byte verified"; bad=1; }
+	[ "$(split_field "$line" mismatches)" = 0 ] || { split_say "mismatches"; bad=1; }
+	while read -r dline; do
+		[ -n "$dline" ] || continue
+		split_say "$dline"
+		if [ "$(split_field "$dline" bytes_verified)" -gt 0 ] 2>/dev/null &&
+			[ "$(split_field "$dline" sim_ps)" -gt 0 ] 2>/dev/null; then
+			n=$((n + 1))
+		fi
+	done < <(tr -d '\r' <"$con" | grep -ao 'VSST-OFFLOAD device=.*')
+	[ "$n" = "$want" ] || { split_say "want $want devices with verified bytes and simulated time, saw $n"; bad=1; }
+	return $bad
+}
+
 case "$CASE" in
 boot)
 	# Split boot: sst-test through rpc-proxy-pci -> device VM -> sst-sim.
@@ -153,6 +176,19 @@ device_vm_killed)
 	grep -a 'exit 3' "$LOG" | tail -n 1
 	[ $bad = 0 ] || { show; split_fail "$CASE"; }
 	split_say "PASS"
+	;;
+offload)
+	# sst-offload on 4 virtio-sst devices, each with its own sst-sim: the job
+	# is split over all four, every byte read back is verified.
+	devs=()
+	for i in 0 1 2 3; do
+		split_start_sim $i
+		devs+=(--device "virtio-sst,sim=$WORK/sim$i.sock")
+	done
+	run_split 600 "${devs[@]}" --append \
+		'vsst.run=sst-offload vsst.args.sst-offload="--blocks 8 --size 16 --depth 32 --seed 7"'
+	offload_check "$CON" 4 || { show; split_fail "$CASE"; }
+	expect_clean_pass sst-offload.exit offload
 	;;
 *)
 	echo "e2e-split: unknown case '$CASE'" >&2

@@ -15,6 +15,7 @@ struct FakeDevice {
 	FakeFaults faults;
 	std::vector<uint8_t> memory;
 	uint64_t next_id = 0;
+	uint64_t sim_ps = 0; // simulated time: advanced by COMPUTE and memory requests
 	sst_ioc_stats stats{};
 	std::vector<FakeChannel *> channels; // open ones, for events and cross_fds
 };
@@ -212,8 +213,13 @@ private:
 		case SST_REQ_COMPUTE:
 			if (req.payload.compute.latency_model >= SST_LATENCY_MAX)
 				return SST_STATUS_INVALID;
+			if (f.fail_compute && req.payload.compute.compute_units)
+				return SST_STATUS_ERROR;
 			resp.payload.compute.cycles =
 				req.payload.compute.compute_units * 10 + req.payload.compute.latency_model;
+			resp.result = req.payload.compute.compute_units * 10;
+			d.sim_ps += resp.payload.compute.cycles * 500; // 2 GHz
+			resp.payload.compute.timestamp = d.sim_ps;
 			if ((req.flags & SST_REQ_FLAG_ASYNC) && !f.no_async_event) {
 				const SSTEvent ev{SST_EVENT_COMPLETION, 0, 1234, req.request_id};
 				for (FakeChannel *c : d.channels)
@@ -231,13 +237,19 @@ private:
 			const bool in_range = addr <= d.memory.size() && size <= d.memory.size() - addr;
 			if (!in_range)
 				return f.no_bounds_check ? SST_STATUS_OK : SST_STATUS_INVALID;
+			d.sim_ps += 1000;
 			if (req.type == SST_REQ_WRITE) {
-				std::memcpy(d.memory.data() + addr, req.payload.data + SST_WRITE_DATA_OFFSET,
-					    size);
+				if (!f.ignore_write)
+					std::memcpy(d.memory.data() + addr,
+						    req.payload.data + SST_WRITE_DATA_OFFSET, size);
+				resp.payload.compute.timestamp = d.sim_ps;
 			} else {
 				std::memcpy(resp.payload.data, d.memory.data() + addr, size);
 				if (f.corrupt_read)
 					resp.payload.data[size - 1] ^= 0x80;
+				if (f.corrupt_addr >= 0 && uint64_t(f.corrupt_addr) >= addr &&
+				    uint64_t(f.corrupt_addr) < addr + size)
+					resp.payload.data[f.corrupt_addr - addr] ^= 0x01;
 			}
 			resp.result = size;
 			return SST_STATUS_OK;

@@ -23,6 +23,9 @@ struct FakeFaults {
 	bool accept_bad_type = false;   // unknown types answer OK
 	bool cross_fds = false;         // responses go to the most recently opened fd
 	bool partial_submit = false;    // SUBMIT takes at most 16 requests per call (not a fault)
+	int64_t corrupt_addr = -1;      // a READ covering this address returns its byte changed
+	bool ignore_write = false;      // WRITE answers OK but stores nothing
+	bool fail_compute = false;      // COMPUTE with work answers ERROR
 };
 
 struct FakeDevice;
