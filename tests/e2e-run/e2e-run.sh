@@ -152,6 +152,13 @@ sim_socket)
 	wait "${SPLIT_PIDS[-1]}" 2>/dev/null
 	split_say "PASS: sst-bench through a user-started acalsim simulator"
 	;;
+offload)
+	# The multi-device workload through the front end: 4 simulators, 4 devices.
+	run_cli 0 "$T/out" "$T/err" -- --devices 4 --quiet -- sst-offload --blocks 8 --size 16 --depth 32
+	grep -q '^VSST-RESULT offload PASS .*devices=4' "$T/out" || { cat "$T/out"; fail "sst-offload did not pass on 4 devices"; }
+	[ "$(grep -c '^VSST-OFFLOAD device=' "$T/out")" = 4 ] || { cat "$T/out"; fail "not 4 device lines"; }
+	split_say "PASS: sst-offload verified every byte on 4 devices"
+	;;
 sst_config)
 	if ! command -v sst >/dev/null; then
 		printf '\n*** SKIP: SST-core (sst) is not installed: --sim sst:CONFIG.py not tested ***\n\n'
@@ -163,7 +170,7 @@ sst_config)
 	split_say "PASS: sst-bench against SST-core"
 	;;
 *)
-	echo "usage: $0 command|not_found|bad_input|interrupt|shell|sim_socket|sst_config" >&2
+	echo "usage: $0 command|not_found|bad_input|interrupt|shell|sim_socket|offload|sst_config" >&2
 	exit 2
 	;;
 esac
