@@ -136,7 +136,9 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
 {
 	vm.trace_path = trace_path(o_.trace, vm.number, vms_.size());
-	vm.trace_file.reset(open(vm.trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+	// O_NOFOLLOW: run as root, a symlink planted at the path must not redirect the write.
+	vm.trace_file.reset(
+		open(vm.trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
 	if (!vm.trace_file) {
 		outcome_.fail(kExitUsage, "--trace " + vm.trace_path + ": " + strerror(errno));
 		return false;

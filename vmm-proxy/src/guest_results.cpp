@@ -56,6 +56,17 @@ void GuestResults::add_line(const std::string &line)
 	std::getline(in, details);
 	if (!details.empty() && details.front() == ' ')
 		details.erase(0, 1);
+	// The guest is not trusted to be brief: bounded count, bounded size.
+	if (results_.size() >= kMaxResults) {
+		dropped_++;
+		return;
+	}
+	if (name.size() > kMaxField)
+		name.resize(kMaxField);
+	if (status.size() > kMaxField)
+		status.resize(kMaxField);
+	if (details.size() > kMaxDetails)
+		details.resize(kMaxDetails);
 	results_.push_back({name, status, details});
 }
 

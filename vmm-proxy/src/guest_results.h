@@ -23,11 +23,17 @@ struct GuestSummary {
 
 class GuestResults {
 public:
+	// A guest may print any number of result lines: the launcher keeps this many.
+	static constexpr size_t kMaxResults = 4096;
+	static constexpr size_t kMaxField = 128;    // name, status
+	static constexpr size_t kMaxDetails = 1024; // key=value words
 	// Feeds one console line (without the newline).
 	void add_line(const std::string &line);
 
 	const std::vector<GuestResult> &results() const { return results_; }
 	const std::optional<GuestSummary> &summary() const { return summary_; }
+	// Result lines past kMaxResults (counted, not kept).
+	size_t dropped() const { return dropped_; }
 	bool powered_off() const { return powered_off_; }
 	// Passed: a summary was printed, with no failure and at least one pass.
 	bool passed() const;
@@ -38,6 +44,7 @@ private:
 	std::vector<GuestResult> results_;
 	std::optional<GuestSummary> summary_;
 	bool powered_off_ = false;
+	size_t dropped_ = 0;
 };
 
 // Splits a byte stream into lines (bounded: an endless line is cut at max_len).

@@ -120,8 +120,8 @@ struct Launcher::Impl {
 			return false;
 		}
 		if (!o.console.empty()) {
-			UniqueFd file(
-				open(o.console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+			UniqueFd file(open(o.console.c_str(),
+					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
 			if (!file) {
 				outcome.fail(kExitUsage, "--console " + o.console + ": " + strerror(errno));
 				return false;

@@ -35,6 +35,20 @@ TEST(GuestResults, FailureOrMissingSummaryIsNotAPass)
 	EXPECT_FALSE(none.passed()) << "nothing passed";
 }
 
+TEST(GuestResults, AFloodOfResultLinesIsBounded)
+{
+	GuestResults r;
+	const std::string huge(100000, 'x');
+	for (size_t i = 0; i < GuestResults::kMaxResults + 100; i++)
+		r.add_line("VSST-RESULT t" + huge + " PASS " + huge);
+	r.add_line("VSST-RESULT summary pass=1 fail=0 skip=0");
+	EXPECT_EQ(r.results().size(), GuestResults::kMaxResults);
+	EXPECT_EQ(r.dropped(), 100u);
+	EXPECT_LE(r.results()[0].name.size(), GuestResults::kMaxField);
+	EXPECT_LE(r.results()[0].details.size(), GuestResults::kMaxDetails);
+	EXPECT_TRUE(r.passed()) << "the summary still counts";
+}
+
 TEST(GuestResults, GarbageIsIgnored)
 {
 	GuestResults r;

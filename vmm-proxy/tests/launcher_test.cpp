@@ -179,6 +179,20 @@ TEST_F(LauncherTest, ConsoleToFile)
 	EXPECT_CONTAINS(slurp(con), "VSST-RESULT summary pass=");
 }
 
+TEST_F(LauncherTest, ConsoleFileThatIsASymlinkIsRefused)
+{
+	// Run as root: a link planted at the console path must not redirect the write.
+	std::string victim = dir_ + "/victim", con = dir_ + "/console.log";
+	{
+		std::ofstream(victim) << "keep me";
+	}
+	ASSERT_EQ(symlink(victim.c_str(), con.c_str()), 0);
+	LaunchResult r = run({"--device", "virtio-rng", "--console", con});
+	EXPECT_EQ(r.status, 2) << r.err;
+	EXPECT_CONTAINS(r.err, "--console " + con);
+	EXPECT_EQ(slurp(victim), "keep me");
+}
+
 TEST_F(LauncherTest, GuestWorkloadFailureExits1)
 {
 	LaunchResult r = run({"--device", "virtio-rng"}, "guest-fail");
