@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -181,18 +182,44 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 		return false;
 	}
 	std::string error;
+	// The socket is born 0600 (no window in which anyone may connect), then handed to
+	// the user the device VM runs as; whoever connects receives guest RAM, so the peer's
+	// credentials are checked as well.
+	const mode_t old_mask = umask(0177);
 	UniqueFd ls = listen_unix(o_.attach, error);
+	umask(old_mask);
 	if (!ls) {
 		outcome_.fail(kExitDied, "--attach " + error);
 		return false;
 	}
-	if (user_)
-		chmod(o_.attach.c_str(), 0666); // the device VM may run unprivileged
+	if (user_ && chown(o_.attach.c_str(), user_->uid, user_->gid) < 0) {
+		outcome_.fail(kExitDied, "--attach " + o_.attach + ": chown: " + strerror(errno));
+		unlink(o_.attach.c_str());
+		return false;
+	}
+	auto allowed = [&](uid_t uid) {
+		return uid == 0 || uid == geteuid() || (user_ && uid == user_->uid);
+	};
 	spdlog::info("{}: waiting up to {} s for a device VM started with -accel rpc,control={}", vm.name,
 		     o_.start_timeout_s, o_.attach);
 	bool stopped = false;
-	UniqueFd conn = accept_within(ls.get(), std::chrono::seconds(o_.start_timeout_s),
-				      [&] { return stopped = interrupted(); });
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o_.start_timeout_s);
+	UniqueFd conn;
+	while (!stopped && std::chrono::steady_clock::now() < deadline) {
+		conn = accept_within(ls.get(),
+				     std::chrono::ceil<std::chrono::milliseconds>(
+					     deadline - std::chrono::steady_clock::now()),
+				     [&] { return stopped = interrupted(); });
+		if (!conn)
+			break;
+		ucred peer{};
+		socklen_t len = sizeof peer;
+		if (getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && allowed(peer.uid))
+			break;
+		spdlog::warn("{}: refused a connection to {} from uid {} (pid {}): only root{} may attach",
+			     vm.name, o_.attach, peer.uid, peer.pid, user_ ? " and " + user_->name : "");
+		conn.reset();
+	}
 	unlink(o_.attach.c_str());
 	if (stopped) {
 		outcome_.fail(kExitInterrupted, "interrupted while waiting for the device VM");

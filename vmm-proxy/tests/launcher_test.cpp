@@ -287,6 +287,43 @@ TEST_F(LauncherTest, AttachToADeviceVmStartedByHand)
 	}
 }
 
+TEST_F(LauncherTest, AttachSocketAdmitsOnlyTheDeviceVmUser)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "needs root (users to drop to)";
+	// Whoever connects receives guest RAM. With --run-as daemon only root and daemon may:
+	// nobody, trying first and over and over, must get nothing; the device VM still attaches.
+	ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+	std::string sock = dir_ + "/control.sock";
+	auto nobody = vsst::lookup_user("nobody");
+	ASSERT_TRUE(nobody);
+	vsst::SpawnSpec foreign;
+	foreign.name = "foreign connector";
+	foreign.argv = {
+		"/bin/sh", "-c",
+		"for i in $(seq 200); do [ -S \"$1\" ] && break; sleep 0.02; done; "
+		"python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+		"sys.exit(9)' \"$1\"",
+		"sh", sock};
+	foreign.run_as = *nobody;
+	vsst::ChildProcess intruder;
+	std::string error;
+	ASSERT_TRUE(intruder.spawn(foreign, error)) << error;
+	vsst::SpawnSpec spec;
+	spec.name = "fake device VM";
+	spec.argv = {"/bin/sh",     "-c",     "sleep 1; exec \"$@\"", "sh",      FAKE_QEMU_BIN, "-machine",
+		     "rpc-backend", "-accel", "rpc,control=" + sock,  "-device", "x",           token_};
+	vsst::ChildProcess dev;
+	ASSERT_TRUE(dev.spawn(spec, error)) << error;
+	LaunchResult r = run({"--attach", sock, "--run-as", "daemon", "--device", "virtio-rng"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	auto ended = intruder.wait(std::chrono::milliseconds(5000));
+	ASSERT_TRUE(ended);
+	EXPECT_NE(ended->status, 9) << "a foreign user connected to the control socket";
+	if (!dev.wait(std::chrono::milliseconds(2000)))
+		dev.terminate(std::chrono::milliseconds(0));
+}
+
 TEST_F(LauncherTest, DeviceVmStopsCleanlyWhenTheGuestEnds)
 {
 	LaunchResult r = run({"--device", "virtio-rng"});
