@@ -142,7 +142,7 @@ std::optional<DeviceSpec> parse_share(const std::string &text, std::string &erro
 	// DIR:ro / DIR:rw; any other colon belongs to the path.
 	auto ends_with = [&](const char *suffix) {
 		const std::string s(suffix);
-		return text.size() > s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0;
+		return text.size() >= s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0;
 	};
 	if (ends_with(":ro") || ends_with(":rw")) {
 		spec.readonly = ends_with(":ro");
