@@ -6,7 +6,8 @@
 #   rw  a dynamically linked C program (plain gcc), a C++ one (plain g++) and a shell
 #       script placed in a fresh 0700 share run in the guest (found by PATH), write files
 #       and a directory that are on the host afterwards, owned by the invoking user
-#       (SUDO_UID when given; as root the test sets a made-up one to see the hand-over);
+#       (SUDO_UID when given; as root the test sets a made-up one to see the hand-over),
+#       a host file the guest removes and creates again included;
 #       the share's own mode and ACLs are as before; while the guest runs, the 9p device
 #       is on the device VM's command line (never the guest VM's), the device VM runs as
 #       nobody (as root) under -sandbox on, and reaches the folder only as a descriptor.
@@ -136,9 +137,12 @@ CXX
 #!/bin/sh
 mkdir -p /mnt/host/made-in-guest && echo nested >/mnt/host/made-in-guest/nested.txt &&
 	echo "written by a script in the guest" >/mnt/host/from-sh.txt &&
+	rm /mnt/host/replace-me.txt && echo "created again" >/mnt/host/replace-me.txt &&
 	echo "VSST-RESULT share.script PASS" || echo "VSST-RESULT share.script FAIL"
 SH
 	chmod 0755 "$SHARE/vsst-hello-sh"
+	# Removed and created again by the guest: a new file (its inode number may be reused).
+	echo "from the host" >"$SHARE/replace-me.txt"
 	gcc -O2 -o "$SHARE/vsst-hello" "$WORK/hello.c" || split_fail "gcc failed"
 	g++ -O2 -o "$SHARE/vsst-hello-cxx" "$WORK/hello.cpp" || split_fail "g++ failed"
 	readelf -l "$SHARE/vsst-hello" | grep -q 'Requesting program interpreter: /lib64/ld-linux-x86-64.so.2' ||
@@ -168,7 +172,7 @@ SH
 	[ "$VMM_RC" = 0 ] || { split_say "vmm-proxy exited $VMM_RC, want 0"; bad=1; }
 	split_expect "$CON" init.share share.c share.cxx share.script vsst-hello.exit vsst-hello-cxx.exit \
 		vsst-hello-sh.exit || bad=1
-	for f in from-c.txt from-cxx.txt from-sh.txt made-in-guest made-in-guest/nested.txt; do
+	for f in from-c.txt from-cxx.txt from-sh.txt made-in-guest made-in-guest/nested.txt replace-me.txt; do
 		if [ ! -e "$SHARE/$f" ]; then
 			split_say "$f is not on the host"; bad=1; continue
 		fi

@@ -62,6 +62,26 @@ bool mode_allows(const struct stat &st, const Credentials &who, unsigned need)
 	return (bits & need) == need;
 }
 
+// The inode's identity (dev, ino, birth time) for an open descriptor.
+ShareAccess::Key key_of(int fd, const struct stat &st)
+{
+	struct statx sx;
+	int64_t born = 0;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+		born = static_cast<int64_t>(sx.stx_btime.tv_sec) * 1000000000 + sx.stx_btime.tv_nsec;
+	return {st.st_dev, st.st_ino, born};
+}
+
+// The same for a directory entry (a symlink itself, not its target).
+ShareAccess::Key key_at(int dirfd, const char *name, const struct stat &st)
+{
+	struct statx sx;
+	int64_t born = 0;
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+		born = static_cast<int64_t>(sx.stx_btime.tv_sec) * 1000000000 + sx.stx_btime.tv_nsec;
+	return {st.st_dev, st.st_ino, born};
+}
+
 // Reads the access ACL; false with errno on failure (ENODATA: none).
 bool read_acl(int fd, std::vector<char> &out)
 {
@@ -227,7 +247,6 @@ bool ShareAccess::grant(const std::string &dir, bool readonly, const Credentials
 	}
 	root_dev_ = st.st_dev;
 	active_ = true;
-	existing_.insert({st.st_dev, st.st_ino});
 	if (need_grant && !grant_one(root.get(), st, error)) {
 		restore();
 		return false;
@@ -269,7 +288,7 @@ bool ShareAccess::grant_one(int fd, const struct stat &st, std::string &error)
 	}
 	const std::vector<char> value = acl::encode(acl::with_user(entries, device_.uid, need));
 	// Saved first: a failed or interrupted set is still undone.
-	saved_[{st.st_dev, st.st_ino}] = saved;
+	saved_[key_of(fd, st)] = saved;
 	if (fsetxattr(fd, kAclXattr, value.data(), value.size(), 0) < 0) {
 		error = "cannot grant " + device_.name + " access to " + dir_ + ": " + strerror(errno) +
 			(errno == EOPNOTSUPP ? " (the file system has no POSIX ACLs; share a directory on one "
@@ -303,7 +322,8 @@ bool ShareAccess::walk_grant(int dirfd, const std::string &rel, int depth, std::
 		struct stat st;
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; // gone meanwhile
-		existing_.insert({st.st_dev, st.st_ino});
+		if (st.st_uid == device_.uid)
+			existing_.insert(key_at(dirfd, e->d_name, st));
 		// Regular files and directories only: a symlink's own permissions mean nothing,
 		// and sockets, FIFOs and device nodes are not opened. Other file systems mounted
 		// inside the share keep their own rules.
@@ -371,8 +391,8 @@ void ShareAccess::walk_restore(int dirfd, const std::string &rel, int depth)
 		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		const std::string path = join(rel, e->d_name);
-		const Key key{st.st_dev, st.st_ino};
-		// What the device VM created: its uid, and not there before the run.
+		const Key key = key_at(dirfd, e->d_name, st);
+		// What the device VM created: its uid, and not its before the run.
 		if (chown_new_ && st.st_uid == device_.uid && !existing_.count(key)) {
 			if (fchownat(dirfd, e->d_name, owner_.uid, owner_.gid, AT_SYMLINK_NOFOLLOW) == 0) {
 				report_.handed++;
@@ -414,7 +434,7 @@ ShareAccess::Report ShareAccess::restore()
 		note_failure("shared directory " + dir_ + ": " + strerror(errno));
 		return report_;
 	}
-	auto saved = saved_.find({st.st_dev, st.st_ino});
+	auto saved = saved_.find(key_of(root.get(), st));
 	if (saved != saved_.end()) {
 		restore_one(root.get(), st, saved->second, "");
 		saved_.erase(saved);

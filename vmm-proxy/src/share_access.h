@@ -21,6 +21,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -80,7 +81,9 @@ public:
 		bool had_acl = false;
 		std::vector<char> acl; // system.posix_acl_access as it was
 	};
-	using Key = std::pair<dev_t, ino_t>;
+	// An inode's identity: device, number and birth time (statx; 0 where the file
+	// system has none), since a removed file's number is soon reused for a new one.
+	using Key = std::tuple<dev_t, ino_t, int64_t>;
 
 private:
 	bool walk_grant(int dirfd, const std::string &rel, int depth, std::string &error);
@@ -97,6 +100,8 @@ private:
 	ShareOwner owner_;
 	dev_t root_dev_ = 0;
 	std::map<Key, Saved> saved_;
+	// Entries the device VM's user owned before the run (usually none): the only ones
+	// of its entries that are not handed to the owner afterwards.
 	std::set<Key> existing_;
 	Report report_;
 };

@@ -198,6 +198,10 @@ TEST(ShareAccessAsRoot, GrantThenRestoreAndHandOver)
 	ASSERT_EQ(chmod((d + "/sub/secret").c_str(), 0600), 0);
 	ASSERT_EQ(chmod((d + "/open").c_str(), 0666), 0);
 	ASSERT_EQ(symlink("/etc/shadow", (d + "/link").c_str()), 0);
+	// Already nobody's before the run: not the device VM's doing, keeps its owner.
+	std::ofstream(d + "/theirs") << "t";
+	ASSERT_EQ(chmod((d + "/theirs").c_str(), 0644), 0);
+	ASSERT_EQ(chown((d + "/theirs").c_str(), nobody->uid, nobody->gid), 0);
 	ShareOwner owner{4321, 4322, "test"};
 
 	ShareAccess rw;
@@ -218,13 +222,16 @@ TEST(ShareAccessAsRoot, GrantThenRestoreAndHandOver)
 	ASSERT_EQ(mkdir((d + "/newdir").c_str(), 0755), 0);
 	ASSERT_EQ(chown((d + "/sub/new").c_str(), nobody->uid, nobody->gid), 0);
 	ASSERT_EQ(chown((d + "/newdir").c_str(), nobody->uid, nobody->gid), 0);
-	// A pre-existing nobody file is not the device VM's doing: it keeps its owner.
+	// Removed and created again (the file system may hand out the same inode number):
+	// new, so handed over.
+	ASSERT_EQ(unlink((d + "/open").c_str()), 0);
+	std::ofstream(d + "/open") << "again";
 	ASSERT_EQ(chown((d + "/open").c_str(), nobody->uid, nobody->gid), 0);
 
 	ShareAccess::Report r = rw.restore();
 	EXPECT_EQ(r.failed, 0u) << r.first_error;
 	EXPECT_EQ(r.restored, 3u);
-	EXPECT_EQ(r.handed, 2u);
+	EXPECT_EQ(r.handed, 3u);
 	EXPECT_FALSE(has_acl(d));
 	EXPECT_FALSE(has_acl(d + "/sub"));
 	EXPECT_FALSE(has_acl(d + "/sub/secret"));
@@ -240,9 +247,11 @@ TEST(ShareAccessAsRoot, GrantThenRestoreAndHandOver)
 	ASSERT_EQ(stat((d + "/newdir").c_str(), &st), 0);
 	EXPECT_EQ(st.st_uid, 4321u);
 	ASSERT_EQ(stat((d + "/open").c_str(), &st), 0);
+	EXPECT_EQ(st.st_uid, 4321u);
+	ASSERT_EQ(stat((d + "/theirs").c_str(), &st), 0);
 	EXPECT_EQ(st.st_uid, nobody->uid);
 	// Restoring again changes nothing.
-	EXPECT_EQ(rw.restore().handed, 2u);
+	EXPECT_EQ(rw.restore().handed, 3u);
 
 	// Read-only: r-x / r- grants, nothing handed over, all undone.
 	ShareAccess ro;
