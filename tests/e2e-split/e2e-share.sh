@@ -82,8 +82,9 @@ check_processes() {
 	local dcmd gcmd duid want_uid bad=0
 	find_vm_pids
 	[ -n "$DEV_PID" ] && [ -n "$GUEST_PID" ] || { split_say "device VM or guest VM not found (token $SPLIT_TOKEN)"; return 1; }
-	dcmd=$(tr '\0' ' ' <"/proc/$DEV_PID/cmdline")
-	gcmd=$(tr '\0' ' ' <"/proc/$GUEST_PID/cmdline")
+	dcmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$DEV_PID/cmdline")
+	gcmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$GUEST_PID/cmdline")
+	[ -n "$dcmd" ] && [ -n "$gcmd" ] || { split_say "device VM or guest VM exited before the check"; return 1; }
 	[[ $dcmd == *"-device virtio-9p-pci,"*"mount_tag=vsst-host"* ]] || { split_say "no virtio-9p-pci on the device VM's command line"; bad=1; }
 	[[ $dcmd == *"-fsdev local,"*"path=/proc/self/fd/"* ]] || { split_say "the device VM's fsdev is not a descriptor"; bad=1; }
 	[[ $dcmd == *"$SHARE"* ]] && { split_say "the device VM's command line names the share's path"; bad=1; }
@@ -161,8 +162,10 @@ SH
 	split_start_sim 0
 	: >"$CON"
 	split_vmm_proxy "$CON" "$LOG" --timeout 400 --device "virtio-sst,sim=$WORK/sim0.sock" \
-		--share "$SHARE" --append 'vsst.run=vsst-hello,vsst-hello-cxx,vsst-hello-sh'
-	split_wait_console "$CON" 'VSST-RESULT init.share ' 300 || fail "the guest never reported the share"
+		--share "$SHARE" --append 'vsst.run=sleep.hold,vsst-hello,vsst-hello-cxx,vsst-hello-sh' \
+		--append 'vsst.args.sleep.hold=5'
+	# The guest holds still for 5 s so that the processes are looked at while they run.
+	split_wait_console "$CON" 'VSST-RUN begin sleep.hold' 300 || fail "the guest never started"
 	check_processes || fail "process checks"
 	split_wait_vmm 460
 	split_leftovers || fail "processes left running"
@@ -170,7 +173,7 @@ SH
 	split_say "vmm-proxy exit $VMM_RC; guest summary pass=${SUM_PASS:-?} fail=${SUM_FAIL:-?}"
 	bad=0
 	[ "$VMM_RC" = 0 ] || { split_say "vmm-proxy exited $VMM_RC, want 0"; bad=1; }
-	split_expect "$CON" init.share share.c share.cxx share.script vsst-hello.exit vsst-hello-cxx.exit \
+	split_expect "$CON" init.share sleep.hold.exit share.c share.cxx share.script vsst-hello.exit vsst-hello-cxx.exit \
 		vsst-hello-sh.exit || bad=1
 	for f in from-c.txt from-cxx.txt from-sh.txt made-in-guest made-in-guest/nested.txt replace-me.txt; do
 		if [ ! -e "$SHARE/$f" ]; then
