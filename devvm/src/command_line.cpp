@@ -75,11 +75,12 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 			bool tagged = false;
 			for (const auto &kv : d->extra)
 				tagged = tagged || kv.first == "mount_tag";
-			a.add({"-fsdev", "local,id=" + id + "-fs,path=/proc/self/fd/" + std::to_string(fd) +
-						 ",security_model=none" + (d->readonly ? ",readonly=on" : ""),
+			a.add({"-fsdev",
+			       "local,id=" + id + "-fs,path=/proc/self/fd/" + std::to_string(fd) +
+				       ",security_model=none" + (d->readonly ? ",readonly=on" : ""),
 			       "-device",
-			       "virtio-9p-pci,id=" + id + ",fsdev=" + id +
-				       "-fs" + (tagged ? "" : std::string(",mount_tag=") + kDefaultShareTag) +
+			       "virtio-9p-pci,id=" + id + ",fsdev=" + id + "-fs" +
+				       (tagged ? "" : std::string(",mount_tag=") + kDefaultShareTag) +
 				       device_props(*d)});
 			a.inherit.push_back(fd);
 			share++;

@@ -16,6 +16,7 @@
 # Exit 0 pass, 1 fail, 77 skip (missing prerequisite; a failure under VSST_REQUIRE_ALL=1).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # read by split-lib.sh
 SPLIT_NAME="e2e-share ${1:-}"
 # shellcheck source=../../vmm-proxy/split-lib.sh
 source "$HERE/../../vmm-proxy/split-lib.sh"

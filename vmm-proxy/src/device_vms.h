@@ -33,7 +33,7 @@ struct HostedDeviceVm {
 	// the guest QEMU as peer-fd) reaches EOF the moment the device VM is gone.
 	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
-	std::vector<UniqueFd> share_dirs; // virtio-9p: the shared directories, opened here
+	std::vector<UniqueFd> share_dirs;   // virtio-9p: the shared directories, opened here
 	std::string trace_path;             // --trace: where this device VM records
 	UniqueFd trace_file, trace_args;    // handed to the device VM
 	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint

@@ -172,16 +172,21 @@ struct Launcher::Impl {
 			if (d.kind != DeviceKind::NineP)
 				continue;
 			if (o.monolithic) {
-				outcome.fail(kExitUsage, "virtio-9p (--share) lives in the device VM; not with --monolithic");
+				outcome.fail(
+					kExitUsage,
+					"virtio-9p (--share) lives in the device VM; not with --monolithic");
 				return false;
 			}
 			if (!o.trace.empty()) {
-				outcome.fail(kExitUsage, "--trace does not record a virtio-9p (--share); run without one of them");
+				outcome.fail(
+					kExitUsage,
+					"--trace does not record a virtio-9p (--share); run without one of them");
 				return false;
 			}
 			if (!o.attach.empty()) {
-				outcome.fail(kExitUsage, "virtio-9p (--share) needs a device VM the launcher starts (the "
-							 "directory is passed as a descriptor); not with --attach");
+				outcome.fail(kExitUsage,
+					     "virtio-9p (--share) needs a device VM the launcher starts (the "
+					     "directory is passed as a descriptor); not with --attach");
 				return false;
 			}
 			std::string why = check_share_dir(d.file);
@@ -208,12 +213,13 @@ struct Launcher::Impl {
 				outcome.fail(kExitUsage, error);
 				return false;
 			}
-			spdlog::info("share {} ({}): {} entr{} granted to {}; files the guest creates go to uid {} "
-				     "({})",
-				     d.file, d.readonly ? "read-only" : "read-write", access->report().granted,
-				     access->report().granted == 1 ? "y" : "ies",
-				     device.name.empty() ? std::to_string(device.uid) : device.name, owner.uid,
-				     owner.source);
+			spdlog::info(
+				"share {} ({}): {} entr{} granted to {}; files the guest creates go to uid {} "
+				"({})",
+				d.file, d.readonly ? "read-only" : "read-write", access->report().granted,
+				access->report().granted == 1 ? "y" : "ies",
+				device.name.empty() ? std::to_string(device.uid) : device.name, owner.uid,
+				owner.source);
 			shares.push_back(std::move(access));
 		}
 		return true;
@@ -224,11 +230,12 @@ struct Launcher::Impl {
 		for (auto it = shares.rbegin(); it != shares.rend(); ++it) {
 			const ShareAccess::Report r = (*it)->restore();
 			if (r.failed)
-				spdlog::warn("share {}: {} entr{} not restored; first: {}", (*it)->dir(), r.failed,
-					     r.failed == 1 ? "y" : "ies", r.first_error);
+				spdlog::warn("share {}: {} entr{} not restored; first: {}", (*it)->dir(),
+					     r.failed, r.failed == 1 ? "y" : "ies", r.first_error);
 			else if (r.granted || r.handed)
-				spdlog::info("share {}: {} grant(s) undone, {} new entr{} handed to the owner",
-					     (*it)->dir(), r.restored, r.handed, r.handed == 1 ? "y" : "ies");
+				spdlog::info(
+					"share {}: {} grant(s) undone, {} new entr{} handed to the owner",
+					(*it)->dir(), r.restored, r.handed, r.handed == 1 ? "y" : "ies");
 		}
 		shares.clear();
 	}

@@ -106,7 +106,8 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 			// QEMU takes longer tags than the guest's mount(2) wants to see.
 			error = "mount_tag= wants 1..31 characters, no space, quote or '='";
 			return std::nullopt;
-		} else if (key == "readonly" && (spec.kind == DeviceKind::Blk || spec.kind == DeviceKind::NineP)) {
+		} else if (key == "readonly" &&
+			   (spec.kind == DeviceKind::Blk || spec.kind == DeviceKind::NineP)) {
 			if (!parse_bool(value, spec.readonly)) {
 				error = "readonly= wants on/off";
 				return std::nullopt;
@@ -283,8 +284,9 @@ ParseResult parse_options(const std::vector<std::string> &args)
 				o.devices.push_back(*dev);
 			} else if (arg == "--share") {
 				if (!o.share_mode.empty())
-					return fail("--share given twice (one share per run; more with --device "
-						    "virtio-9p,path=DIR,mount_tag=TAG)");
+					return fail(
+						"--share given twice (one share per run; more with --device "
+						"virtio-9p,path=DIR,mount_tag=TAG)");
 				std::string err;
 				auto dev = parse_share(v, err);
 				if (!dev)

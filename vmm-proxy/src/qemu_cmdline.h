@@ -26,8 +26,8 @@ struct DeviceVmPlan {
 	// One open directory per virtio-9p in devices, in order (the device VM reaches the
 	// share through it: fsdev path=/proc/self/fd/N).
 	std::vector<int> share_fds;
-	int trace_fd = -1;        // --trace: the open trace file (trace/TRACE.md)
-	int trace_args_fd = -1;   // its device template (trace_template), a memfd
+	int trace_fd = -1;      // --trace: the open trace file (trace/TRACE.md)
+	int trace_args_fd = -1; // its device template (trace_template), a memfd
 	// Duplicates of blk_fds the recorder fingerprints the images through
 	// (QEMU's -add-fd does not keep the original numbers open).
 	std::vector<int> trace_image_fds;

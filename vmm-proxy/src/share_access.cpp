@@ -67,7 +67,8 @@ ShareAccess::Key key_of(int fd, const struct stat &st)
 {
 	struct statx sx;
 	int64_t born = 0;
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
+	    (sx.stx_mask & STATX_BTIME))
 		born = static_cast<int64_t>(sx.stx_btime.tv_sec) * 1000000000 + sx.stx_btime.tv_nsec;
 	return {st.st_dev, st.st_ino, born};
 }
@@ -220,8 +221,8 @@ std::string check_share_dir(const std::string &path)
 	return "";
 }
 
-bool ShareAccess::grant(const std::string &dir, bool readonly, const Credentials &device, const ShareOwner &owner,
-			std::string &error)
+bool ShareAccess::grant(const std::string &dir, bool readonly, const Credentials &device,
+			const ShareOwner &owner, std::string &error)
 {
 	restore();
 	report_ = {};
@@ -270,9 +271,10 @@ bool ShareAccess::grant_one(int fd, const struct stat &st, std::string &error)
 	saved.had_acl = read_acl(fd, saved.acl);
 	if (!saved.had_acl && errno != ENODATA) {
 		error = "cannot read the ACL of " + dir_ + ": " + strerror(errno) +
-			(errno == EOPNOTSUPP ? " (the file system has no POSIX ACLs; share a directory on one "
-					       "that has, or pass --run-as '' to keep the device VM as root)"
-					     : "");
+			(errno == EOPNOTSUPP
+				 ? " (the file system has no POSIX ACLs; share a directory on one "
+				   "that has, or pass --run-as '' to keep the device VM as root)"
+				 : "");
 		return false;
 	}
 	std::vector<acl::Entry> entries;
@@ -291,9 +293,10 @@ bool ShareAccess::grant_one(int fd, const struct stat &st, std::string &error)
 	saved_[key_of(fd, st)] = saved;
 	if (fsetxattr(fd, kAclXattr, value.data(), value.size(), 0) < 0) {
 		error = "cannot grant " + device_.name + " access to " + dir_ + ": " + strerror(errno) +
-			(errno == EOPNOTSUPP ? " (the file system has no POSIX ACLs; share a directory on one "
-					       "that has, or pass --run-as '' to keep the device VM as root)"
-					     : "");
+			(errno == EOPNOTSUPP
+				 ? " (the file system has no POSIX ACLs; share a directory on one "
+				   "that has, or pass --run-as '' to keep the device VM as root)"
+				 : "");
 		return false;
 	}
 	report_.granted++;

@@ -86,8 +86,9 @@ TEST(ShareCmdline, DeviceVmReachesTheShareThroughADescriptor)
 	plan.share_fds = {11, 12};
 	Argv argv = device_vm_argv(*r.options, plan, r.options->memory_bytes);
 	const std::string line = shell_quote(argv.args);
-	EXPECT_NE(line.find("-fsdev local,id=share0-fs,path=/proc/self/fd/11,security_model=none,readonly=on"),
-		  std::string::npos)
+	EXPECT_NE(
+		line.find("-fsdev local,id=share0-fs,path=/proc/self/fd/11,security_model=none,readonly=on"),
+		std::string::npos)
 		<< line;
 	EXPECT_NE(line.find("-device virtio-9p-pci,id=share0,fsdev=share0-fs,mount_tag=vsst-host"),
 		  std::string::npos)
