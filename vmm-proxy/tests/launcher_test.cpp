@@ -345,4 +345,21 @@ TEST_F(LauncherTest, ShareIsGrantedForTheRunAndHandedBack)
 	EXPECT_EQ(leftovers(), 0);
 }
 
+// Ctrl-C in the middle of a run: the grant is undone and what the device VM wrote is
+// handed over all the same.
+TEST_F(LauncherTest, ShareIsRestoredAfterCtrlC)
+{
+	const std::string share = dir_ + "/share-int";
+	ASSERT_EQ(mkdir(share.c_str(), 0700), 0);
+	LaunchResult r = run({"--device", "virtio-rng", "--share", share}, "guest-hang", SIGINT, 1500);
+	EXPECT_EQ(r.status, 130) << r.err;
+	struct stat st;
+	ASSERT_EQ(stat((share + "/fake-9p/0.txt").c_str(), &st), 0) << r.err;
+	EXPECT_EQ(st.st_uid, getuid());
+	EXPECT_LT(getxattr(share.c_str(), "system.posix_acl_access", nullptr, 0), 0) << "the grant is undone";
+	ASSERT_EQ(stat(share.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0700u);
+	EXPECT_EQ(leftovers(), 0);
+}
+
 } // namespace
