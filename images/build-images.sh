@@ -40,7 +40,13 @@ APPS=(sst-test sst-bench sst-fault sst-offload)
 # Modules the guest needs that Debian builds as modules (checked against the
 # kernel's config in check_builtin_config). Dependencies and soft
 # dependencies are resolved with modprobe --show-depends.
-MODULES=(virtio_pci virtio_rng virtio_blk crc32c_generic ext4)
+# 9p and 9pnet_virtio: the --share folder (virtio-9p in the device VM, /init's
+# mount_share); their hard dependencies (9pnet, netfs, fscache) come along.
+MODULES=(virtio_pci virtio_rng virtio_blk crc32c_generic ext4 9p 9pnet_virtio)
+# Debian packages whose shared libraries the image carries, at the host's
+# installed versions, so that programs built on the host with plain gcc/g++
+# run in the guest (install_host_runtime).
+HOST_RUNTIME_PKGS=(libc6 libstdc++6 libgcc-s1)
 APT_LOCK=(-o DPkg::Lock::Timeout=600)
 
 log() { printf 'images: %s\n' "$*" >&2; }
@@ -243,6 +249,66 @@ install_binary() {
 	fi
 }
 
+# ------------------------------------------------------- host runtime libs
+# The shared libraries of HOST_RUNTIME_PKGS, taken from the host's installed
+# copies of those packages: the files dpkg -L lists, each checked against the
+# package's own md5sums, so the image holds exactly what the .deb of the host's
+# version holds. (apt-get download would have to find that exact version on a
+# mirror, which fails once a point release moves on; the installed files are
+# what the host's gcc linked against, by definition the matching version.)
+# Paths are kept: the loader at /lib64/ld-linux-x86-64.so.2 and the libraries
+# at their multiarch paths, where the loader looks without an ld.so.cache.
+# libc6's gconv modules (iconv charsets, ~8 MB) are left out.
+host_arch() { dpkg --print-architecture; }
+
+host_runtime_versions() {
+	local p arch
+	arch=$(host_arch)
+	for p in "${HOST_RUNTIME_PKGS[@]}"; do
+		printf '%s=%s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p:$arch" 2>/dev/null)"
+	done
+}
+
+# Prints "path" lines: the package's shared objects (files and symlinks).
+host_runtime_files() {
+	dpkg -L "$1" | grep -E '^(/usr)?/lib(64)?/([a-z0-9_]+-linux-gnu/)?[^/]*\.so(\.[0-9.]+)?$'
+}
+
+install_host_runtime() {
+	local root=$1 p arch md5 f rel want got multiarch n=0
+	arch=$(host_arch)
+	for p in "${HOST_RUNTIME_PKGS[@]}"; do
+		[ "$(dpkg-query -W -f='${Status}' "$p:$arch" 2>/dev/null)" = "install ok installed" ] ||
+			vsst_die "images: $p:$arch is not installed on the host (it provides the guest's shared libraries)"
+		md5=$(dpkg-query --control-path "$p:$arch" md5sums)
+		[ -f "$md5" ] || vsst_die "images: no md5sums for $p:$arch"
+		while read -r f; do
+			if [ -L "$f" ]; then
+				mkdir -p "$root$(dirname "$f")"
+				ln -sfn "$(readlink "$f")" "$root$f"
+				continue
+			fi
+			[ -f "$f" ] || continue
+			rel=${f#/}
+			want=$(awk -v f="$rel" '$2 == f { print $1 }' "$md5")
+			got=$(md5sum <"$f" | cut -d' ' -f1)
+			[ -n "$want" ] && [ "$want" = "$got" ] ||
+				vsst_die "images: $f differs from package $p:$arch (md5 ${got} != ${want:-none}); reinstall $p"
+			install -D -m "$(stat -c %a "$f")" "$f" "$root$f"
+			n=$((n + 1))
+		done < <(host_runtime_files "$p:$arch")
+	done
+	# The loader at its ABI path even where the package ships it elsewhere.
+	multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+	if [ ! -e "$root/lib64/ld-linux-x86-64.so.2" ]; then
+		for f in "/lib/$multiarch/ld-linux-x86-64.so.2" "/usr/lib/$multiarch/ld-linux-x86-64.so.2"; do
+			[ -e "$root$f" ] && { mkdir -p "$root/lib64"; ln -sfn "$f" "$root/lib64/ld-linux-x86-64.so.2"; break; }
+		done
+	fi
+	[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || vsst_die "images: no dynamic loader from libc6"
+	log "host runtime: $n shared objects of ${HOST_RUNTIME_PKGS[*]} ($(host_runtime_versions | tr '\n' ' '))"
+}
+
 # ------------------------------------------------------------ disk content
 # Deterministic, so the checksum in the initramfs always matches the disk.
 make_disk_tree() {
@@ -264,6 +330,7 @@ input_manifest() {
 		echo "app $a $([ -f "$p" ] && sha "$p")"
 	done
 	echo "busybox $(sha /bin/busybox)"
+	host_runtime_versions | sed 's/^/hostlib /'
 	echo "mke2fs $(mke2fs -V 2>&1 | head -n 1)"
 	for p in build-images.sh init.sh; do
 		echo "src $p $(sha "$IMAGES_SRC/$p")"
@@ -302,6 +369,7 @@ build_initramfs() {
 	done
 	depmod -b "$root" "$KVER"
 
+	install_host_runtime "$root"
 	for a in "${APPS[@]}"; do
 		p=$(app_path "$a")
 		[ -f "$p" ] && install_binary "$p" "$root"
@@ -313,6 +381,7 @@ kernel=$KVER
 kernel_package=$IMG_PKG $IMG_VER
 virtio_sst=$([ -n "$MODULE_KO" ] && echo present || echo absent)
 apps=$(for a in "${APPS[@]}"; do [ -f "$(app_path "$a")" ] && printf '%s ' "$a"; done)
+host_runtime=$(host_runtime_versions | tr '\n' ' ')
 inputs=$INPUT_HASH
 INFO
 	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"

@@ -55,7 +55,7 @@ while read -r rel; do
 	magic=$(modinfo -F vermagic "$MODDIR/$rel" | cut -d' ' -f1)
 	[ "$magic" = "$KVER" ] || bad "module $rel is for '$magic', kernel is $KVER"
 done <"$ROOT/etc/vsst/modules.order"
-for m in virtio_pci virtio_rng virtio_blk ext4; do
+for m in virtio_pci virtio_rng virtio_blk ext4 9p 9pnet_virtio; do
 	grep -Eq "/${m//_/[-_]}\.ko$" "$ROOT/etc/vsst/modules.order" || bad "modules.order lacks $m"
 done
 grep -q '/virtio_sst\.ko$' "$ROOT/etc/vsst/modules.order" ||
@@ -68,6 +68,21 @@ for a in sst-test sst-bench; do
 		say "note: $a is dynamic (its libraries were copied in)"
 	fi
 done
+
+# The host's C/C++ runtime (--share programs built with plain gcc/g++): the
+# loader at its ABI path, the libraries at their multiarch paths, and the
+# versions the image says it carries are the host's.
+for f in lib64/ld-linux-x86-64.so.2 lib/x86_64-linux-gnu/libc.so.6 lib/x86_64-linux-gnu/libm.so.6 \
+	lib/x86_64-linux-gnu/libgcc_s.so.1 usr/lib/x86_64-linux-gnu/libstdc++.so.6; do
+	[ -e "$ROOT/$f" ] || bad "initramfs lacks /$f (host runtime libraries)"
+done
+if command -v dpkg-query >/dev/null; then
+	for p in libc6 libstdc++6 libgcc-s1; do
+		want="$p=$(dpkg-query -W -f='${Version}' "$p:$(dpkg --print-architecture)" 2>/dev/null)"
+		grep -q "^host_runtime=.*$want " "$ROOT/etc/vsst/build-info" ||
+			incomplete "the image's $p is not the host's ($want); rebuild the images (./vsst images)"
+	done
+fi
 
 # The disk must hold exactly the files /init checks.
 while read -r sum file; do

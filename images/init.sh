@@ -128,6 +128,40 @@ load_modules() {
 	fi
 }
 
+# ------------------------------------------------------------------- share
+# vsst.share=rw|ro (vmm-proxy --share DIR[:ro]): the host folder, served by a
+# virtio-9p in the device VM with mount tag vsst-host, mounted at /mnt/host;
+# PATH gets /mnt/host appended so its programs run by name. The virtio-9p
+# channel appears when 9pnet_virtio has probed the device: bounded retry.
+mount_share() {
+	mode=$(param vsst.share "")
+	case "$mode" in
+	"") return 0 ;;
+	rw) opts=trans=virtio,version=9p2000.L,msize=262144 ;;
+	ro) opts=trans=virtio,version=9p2000.L,msize=262144,ro ;;
+	*)
+		echo "vsst-init: vsst.share=$mode is not rw or ro; the host share is NOT mounted"
+		result init.share FAIL "mode=$mode" reason=bad-mode
+		return 1
+		;;
+	esac
+	mkdir -p /mnt/host
+	n=50
+	until mount -t 9p -o "$opts" vsst-host /mnt/host 2>"$RUN/share.err"; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then
+			echo "vsst-init: cannot mount the host share (9p tag vsst-host, $mode) at /mnt/host: $(cat "$RUN/share.err")"
+			result init.share FAIL "mode=$mode" reason=mount-failed
+			return 1
+		fi
+		usleep 100000
+	done
+	PATH=$PATH:/mnt/host
+	export PATH
+	echo "vsst-init: host share mounted at /mnt/host ($mode)"
+	result init.share PASS "mode=$mode"
+}
+
 # ------------------------------------------------------------------ helpers
 # wait_for <path> <seconds>: bounded wait for a device node.
 wait_for() {
@@ -295,6 +329,7 @@ power_off() {
 uint_param vsst.printk 4 >/proc/sys/kernel/printk 2>/dev/null
 hostname vsst-guest
 load_modules
+mount_share
 
 WORKLOADS=$(param vsst.run "" | tr ',' ' ')
 needs_sst=0

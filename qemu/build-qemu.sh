@@ -136,13 +136,16 @@ ensure_libs() {
 
 configure_args() {
 	# Only what the project needs: x86_64 system emulation, TCG + KVM, the
-	# device set of vsst-devices.mak, seccomp for -sandbox, slirp for -nic user.
+	# device set of vsst-devices.mak, seccomp for -sandbox, slirp for -nic user,
+	# virtfs for virtio-9p (--share; needs libcap-ng, and glibc's xattr calls
+	# for --enable-attr).
 	printf '%s\n' \
 		--target-list=x86_64-softmmu \
 		--without-default-features \
 		--without-default-devices \
 		--with-devices-x86_64=vsst \
 		--enable-tcg --enable-kvm --enable-seccomp --enable-slirp \
+		--enable-virtfs --enable-attr --enable-cap-ng \
 		--enable-fdt=system \
 		--disable-docs --disable-tools --disable-guest-agent --disable-user \
 		--disable-install-blobs \

@@ -20,4 +20,7 @@ CONFIG_VIRTIO_RNG=y
 CONFIG_VIRTIO_BLK=y
 CONFIG_VIRTIO_NET=y
 CONFIG_VIRTIO_SERIAL=y
+# virtio-9p-pci (fsdev local) in the device VM: vmm-proxy --share. Needs
+# build-qemu.sh's --enable-virtfs; FSDEV_9P is selected by it.
+CONFIG_VIRTIO_9P=y
 CONFIG_VGA_PCI=y

@@ -12,6 +12,8 @@ const char *device_kind_name(DeviceKind k)
 		return "virtio-rng";
 	case DeviceKind::Blk:
 		return "virtio-blk";
+	case DeviceKind::NineP:
+		return "virtio-9p";
 	}
 	return "?";
 }
@@ -35,9 +37,10 @@ std::string qemu_escape(const std::string &v)
 	return out;
 }
 
-void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds)
+void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
+		 const std::vector<int> &share_fds)
 {
-	size_t blk = 0, rng = 0, sst = 0;
+	size_t blk = 0, rng = 0, sst = 0, share = 0;
 	for (const DeviceSpec *d : devices) {
 		switch (d->kind) {
 		case DeviceKind::Sst:
@@ -61,6 +64,26 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 			       "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d)});
 			a.inherit.push_back(fd);
 			blk++;
+			break;
+		}
+		case DeviceKind::NineP: {
+			// security_model=none: files are created with the server's own identity
+			// and the guest's chown requests are ignored, which is what an
+			// unprivileged device VM can do anyway (vmm-proxy/README.md, --share).
+			std::string id = "share" + std::to_string(share);
+			int fd = share_fds.at(share);
+			bool tagged = false;
+			for (const auto &kv : d->extra)
+				tagged = tagged || kv.first == "mount_tag";
+			a.add({"-fsdev",
+			       "local,id=" + id + "-fs,path=/proc/self/fd/" + std::to_string(fd) +
+				       ",security_model=none" + (d->readonly ? ",readonly=on" : ""),
+			       "-device",
+			       "virtio-9p-pci,id=" + id + ",fsdev=" + id + "-fs" +
+				       (tagged ? "" : std::string(",mount_tag=") + kDefaultShareTag) +
+				       device_props(*d)});
+			a.inherit.push_back(fd);
+			share++;
 			break;
 		}
 		}

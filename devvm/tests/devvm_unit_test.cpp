@@ -168,6 +168,28 @@ TEST(CommandLine, DevicesWithFdSetsAndEscapes)
 	EXPECT_EQ(shell_quote({"a b", "it's", "plain"}), "'a b' 'it'\\''s' plain");
 }
 
+TEST(CommandLine, SharedDirectoriesAreDescriptors)
+{
+	DeviceSpec rw{DeviceKind::NineP, "", "/home/u/work", false, {}, ""};
+	DeviceSpec ro{DeviceKind::NineP, "", "/data", true, {{"mount_tag", "data"}}, ""};
+	DeviceSpec blk{DeviceKind::Blk, "", "/img/disk.img", false, {}, ""};
+	Argv a;
+	add_devices(a, {&rw, &blk, &ro}, {11}, {12, 13});
+	const std::string line = shell_quote(a.args);
+	EXPECT_NE(line.find("-fsdev local,id=share0-fs,path=/proc/self/fd/12,security_model=none -device "
+			    "virtio-9p-pci,id=share0,fsdev=share0-fs,mount_tag=vsst-host"),
+		  std::string::npos)
+		<< line;
+	EXPECT_NE(line.find("-fsdev local,id=share1-fs,path=/proc/self/fd/13,security_model=none,readonly=on "
+			    "-device virtio-9p-pci,id=share1,fsdev=share1-fs,mount_tag=data"),
+		  std::string::npos)
+		<< line;
+	EXPECT_EQ(line.find("/home/u/work"), std::string::npos) << "the path must not reach the device VM";
+	EXPECT_EQ(line.find("/data "), std::string::npos);
+	EXPECT_EQ(a.inherit, (std::vector<int>{12, 11, 13})); // in device order
+	EXPECT_STREQ(device_kind_name(DeviceKind::NineP), "virtio-9p");
+}
+
 // An in-process device side: attaches to the channel, waits for HELLO and answers
 // with the given events.
 class FakeDevice {

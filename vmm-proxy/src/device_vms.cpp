@@ -42,6 +42,25 @@ bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector
 	return true;
 }
 
+bool open_share_dirs(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
+		     std::vector<int> &fds, Outcome &outcome)
+{
+	for (const DeviceSpec *d : devices) {
+		if (d->kind != DeviceKind::NineP)
+			continue;
+		// O_NOFOLLOW is not wanted: a share given as a symlink to a directory is
+		// fine; what the device VM gets is the directory itself.
+		UniqueFd f(open(d->file.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!f) {
+			outcome.fail(kExitUsage, "shared directory " + d->file + ": " + strerror(errno));
+			return false;
+		}
+		fds.push_back(f.get());
+		out.push_back(std::move(f));
+	}
+	return true;
+}
+
 void DeviceVms::plan()
 {
 	vms_.clear();
@@ -99,6 +118,8 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 	DeviceVmPlan plan;
 	plan.devices = vm.devices;
 	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, outcome_))
+		return false;
+	if (!open_share_dirs(vm.devices, vm.share_dirs, plan.share_fds, outcome_))
 		return false;
 	if (!o_.trace.empty() && !open_trace(vm, plan))
 		return false;
@@ -326,6 +347,8 @@ std::vector<GuestChannel> DeviceVms::print_dry_run()
 		for (const auto *d : vm->devices)
 			if (d->kind == DeviceKind::Blk)
 				plan.blk_fds.push_back(next_fd++);
+			else if (d->kind == DeviceKind::NineP)
+				plan.share_fds.push_back(next_fd++);
 		if (!o_.trace.empty()) {
 			for (size_t i = 0; i < plan.blk_fds.size(); i++)
 				plan.trace_image_fds.push_back(next_fd++);

@@ -33,6 +33,7 @@ struct HostedDeviceVm {
 	// the guest QEMU as peer-fd) reaches EOF the moment the device VM is gone.
 	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
+	std::vector<UniqueFd> share_dirs;   // virtio-9p: the shared directories, opened here
 	std::string trace_path;             // --trace: where this device VM records
 	UniqueFd trace_file, trace_args;    // handed to the device VM
 	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint
@@ -48,6 +49,9 @@ struct HostedDeviceVm {
 // Opens the virtio-blk images among devices (fds in order); false after o.fail().
 bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
 		     std::vector<int> &fds, Outcome &out_come);
+// Opens the shared directories of the virtio-9p devices among devices (fds in order).
+bool open_share_dirs(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
+		     std::vector<int> &fds, Outcome &outcome);
 
 class DeviceVms {
 public:

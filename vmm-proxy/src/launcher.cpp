@@ -15,13 +15,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "console.h"
 #include "device_vms.h"
 #include "guest_vm.h"
 #include "kvm_probe.h"
 #include "launch_record.h"
+#include "share_access.h"
 #include "supervision.h"
 #include "terminal.h"
 
@@ -78,6 +81,9 @@ struct Launcher::Impl {
 	using Clock = std::chrono::steady_clock;
 	Clock::time_point t_start = Clock::now();
 	std::optional<Clock::time_point> t_guest_start, t_guest_end, t_end;
+	// --share / virtio-9p: the device VM's access to each shared directory, undone at
+	// the end (reverse order, so a directory shared twice ends as it began).
+	std::vector<std::unique_ptr<ShareAccess>> shares;
 
 	explicit Impl(Options opts) : o(std::move(opts)) {}
 
@@ -161,6 +167,8 @@ struct Launcher::Impl {
 				return false;
 			}
 		}
+		if (!check_shares())
+			return false;
 		if (device_user) {
 			for (const auto &d : o.devices) {
 				std::string why;
@@ -176,6 +184,82 @@ struct Launcher::Impl {
 			}
 		}
 		return true;
+	}
+
+	// The shared directories exist and are directories; the combinations that cannot
+	// carry a virtio-9p are refused.
+	bool check_shares()
+	{
+		for (const auto &d : o.devices) {
+			if (d.kind != DeviceKind::NineP)
+				continue;
+			if (o.monolithic) {
+				outcome.fail(
+					kExitUsage,
+					"virtio-9p (--share) lives in the device VM; not with --monolithic");
+				return false;
+			}
+			if (!o.trace.empty()) {
+				outcome.fail(
+					kExitUsage,
+					"--trace does not record a virtio-9p (--share); run without one of them");
+				return false;
+			}
+			if (!o.attach.empty()) {
+				outcome.fail(kExitUsage,
+					     "virtio-9p (--share) needs a device VM the launcher starts (the "
+					     "directory is passed as a descriptor); not with --attach");
+				return false;
+			}
+			std::string why = check_share_dir(d.file);
+			if (!why.empty()) {
+				outcome.fail(kExitUsage, (o.share_mode.empty() ? "" : "--share: ") + why);
+				return false;
+			}
+		}
+		return true;
+	}
+
+	// Gives the device VM's user what each share needs for the run (share_access.h).
+	bool grant_shares()
+	{
+		const ShareOwner owner = share_owner();
+		// Not root: the device VM runs as this user; as root with --run-as '': as root.
+		const Credentials device = device_user ? *device_user : Credentials{geteuid(), getegid(), ""};
+		for (const auto &d : o.devices) {
+			if (d.kind != DeviceKind::NineP)
+				continue;
+			auto access = std::make_unique<ShareAccess>();
+			std::string error;
+			if (!access->grant(d.file, d.readonly, device, owner, error)) {
+				outcome.fail(kExitUsage, error);
+				return false;
+			}
+			spdlog::info(
+				"share {} ({}): {} entr{} granted to {}; files the guest creates go to uid {} "
+				"({})",
+				d.file, d.readonly ? "read-only" : "read-write", access->report().granted,
+				access->report().granted == 1 ? "y" : "ies",
+				device.name.empty() ? std::to_string(device.uid) : device.name, owner.uid,
+				owner.source);
+			shares.push_back(std::move(access));
+		}
+		return true;
+	}
+
+	void restore_shares()
+	{
+		for (auto it = shares.rbegin(); it != shares.rend(); ++it) {
+			const ShareAccess::Report r = (*it)->restore();
+			if (r.failed)
+				spdlog::warn("share {}: {} entr{} not restored; first: {}", (*it)->dir(),
+					     r.failed, r.failed == 1 ? "y" : "ies", r.first_error);
+			else if (r.granted || r.handed)
+				spdlog::info(
+					"share {}: {} grant(s) undone, {} new entr{} handed to the owner",
+					(*it)->dir(), r.restored, r.handed, r.handed == 1 ? "y" : "ies");
+		}
+		shares.clear();
 	}
 
 	int finish()
@@ -310,7 +394,8 @@ struct Launcher::Impl {
 					shell_quote(
 						guest_vm_argv(o, use_kvm, device_vms.ram(), channels).args));
 			} else if (!o.monolithic) {
-				ok = device_vms.start([this] { return signals.drain() != 0; });
+				ok = grant_shares() &&
+				     device_vms.start([this] { return signals.drain() != 0; });
 			}
 			if (ok && !o.dry_run && o.interactive) {
 				std::string error;
@@ -329,6 +414,8 @@ struct Launcher::Impl {
 		}
 		teardown(guest, device_vms, console);
 		terminal.restore();
+		// After the device VMs are gone: nothing writes into a share any more.
+		restore_shares();
 		t_end = Clock::now();
 		return finish();
 	}

@@ -81,8 +81,10 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 		spec.kind = DeviceKind::Rng;
 	else if (type == "virtio-blk")
 		spec.kind = DeviceKind::Blk;
+	else if (type == "virtio-9p")
+		spec.kind = DeviceKind::NineP;
 	else {
-		error = "unknown device type '" + type + "' (virtio-sst, virtio-rng, virtio-blk)";
+		error = "unknown device type '" + type + "' (virtio-sst, virtio-rng, virtio-blk, virtio-9p)";
 		return std::nullopt;
 	}
 	for (size_t i = 1; i < parts.size(); i++) {
@@ -96,7 +98,16 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 			spec.sim = value;
 		else if (key == "file" && spec.kind == DeviceKind::Blk)
 			spec.file = value;
-		else if (key == "readonly" && spec.kind == DeviceKind::Blk) {
+		else if (key == "path" && spec.kind == DeviceKind::NineP)
+			spec.file = value;
+		else if (key == "mount_tag" && spec.kind == DeviceKind::NineP &&
+			 (value.empty() || value.size() > 31 ||
+			  value.find_first_of(" \t\"=") != std::string::npos)) {
+			// QEMU takes longer tags than the guest's mount(2) wants to see.
+			error = "mount_tag= wants 1..31 characters, no space, quote or '='";
+			return std::nullopt;
+		} else if (key == "readonly" &&
+			   (spec.kind == DeviceKind::Blk || spec.kind == DeviceKind::NineP)) {
 			if (!parse_bool(value, spec.readonly)) {
 				error = "readonly= wants on/off";
 				return std::nullopt;
@@ -114,6 +125,32 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 	}
 	if (spec.kind == DeviceKind::Blk && spec.file.empty()) {
 		error = "virtio-blk needs file=IMAGE";
+		return std::nullopt;
+	}
+	if (spec.kind == DeviceKind::NineP && spec.file.empty()) {
+		error = "virtio-9p needs path=DIR (the host directory to share)";
+		return std::nullopt;
+	}
+	return spec;
+}
+
+std::optional<DeviceSpec> parse_share(const std::string &text, std::string &error)
+{
+	DeviceSpec spec;
+	spec.kind = DeviceKind::NineP;
+	spec.text = text;
+	spec.file = text;
+	// DIR:ro / DIR:rw; any other colon belongs to the path.
+	auto ends_with = [&](const char *suffix) {
+		const std::string s(suffix);
+		return text.size() >= s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0;
+	};
+	if (ends_with(":ro") || ends_with(":rw")) {
+		spec.readonly = ends_with(":ro");
+		spec.file = text.substr(0, text.size() - 3);
+	}
+	if (spec.file.empty()) {
+		error = "wants a directory: --share DIR[:ro]";
 		return std::nullopt;
 	}
 	return spec;
@@ -134,7 +171,11 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
                              virtio-sst,sim=SOCKET[,key=value...]
                              virtio-rng
                              virtio-blk,file=IMAGE[,readonly=on]
+                             virtio-9p,path=DIR[,readonly=on][,mount_tag=TAG]
                            (extra key=value pairs go to the backend's -device)
+  --share DIR[:ro]         the host directory DIR in the guest at /mnt/host (a virtio-9p
+                           in the device VM, tag vsst-host, + vsst.share=rw|ro); files the
+                           guest creates end up owned by the invoking user (SUDO_UID)
   --isolate per-device     one device VM per device (default: one for all)
   --accel tcg|kvm|auto     guest engine (default tcg; auto = KVM only if a short probe
                            shows near-native speed)
@@ -233,7 +274,7 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
 			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
-			   arg == "--log-level" || arg == "--report") {
+			   arg == "--log-level" || arg == "--report" || arg == "--share") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")
@@ -257,6 +298,17 @@ ParseResult parse_options(const std::vector<std::string> &args)
 				auto dev = parse_device(v, err);
 				if (!dev)
 					return fail("--device " + v + ": " + err);
+				o.devices.push_back(*dev);
+			} else if (arg == "--share") {
+				if (!o.share_mode.empty())
+					return fail(
+						"--share given twice (one share per run; more with --device "
+						"virtio-9p,path=DIR,mount_tag=TAG)");
+				std::string err;
+				auto dev = parse_share(v, err);
+				if (!dev)
+					return fail("--share " + v + ": " + err);
+				o.share_mode = dev->readonly ? "ro" : "rw";
 				o.devices.push_back(*dev);
 			} else if (arg == "--isolate") {
 				if (v == "per-device")
@@ -335,6 +387,11 @@ ParseResult parse_options(const std::vector<std::string> &args)
 		return fail("--initrd is required");
 	if (o.devices.empty())
 		return fail("at least one --device is required");
+	if (!o.share_mode.empty()) {
+		// The guest's /init mounts the vsst-host tag when it sees this.
+		if (o.append.find("vsst.share=") == std::string::npos)
+			o.append += (o.append.empty() ? "" : " ") + std::string("vsst.share=") + o.share_mode;
+	}
 	if (o.qemu.empty())
 		o.qemu = "qemu-system-x86_64";
 	if (o.monolithic && !o.attach.empty())

@@ -27,6 +27,7 @@ struct Options {
 	uint64_t memory_bytes = 512ull << 20;
 	unsigned smp = 1;
 	std::vector<DeviceSpec> devices;
+	std::string share_mode; // --share: "rw" or "ro" (its device is in devices)
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
 	std::string qemu;              // both roles use the same binary
@@ -67,5 +68,7 @@ std::string usage_text();
 // "512M", "2G", "1048576K", "512" (MiB, as QEMU reads it)
 std::optional<uint64_t> parse_size(const std::string &text);
 std::optional<DeviceSpec> parse_device(const std::string &text, std::string &error);
+// --share DIR[:ro|:rw]: a virtio-9p device with the default tag.
+std::optional<DeviceSpec> parse_share(const std::string &text, std::string &error);
 
 } // namespace vsst

@@ -77,7 +77,7 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 	d.ram_bytes = ram_bytes;
 	d.sandbox = o.sandbox;
 	Argv devices;
-	devvm::add_devices(devices, plan.devices, plan.blk_fds);
+	devvm::add_devices(devices, plan.devices, plan.blk_fds, plan.share_fds);
 	d.args = std::move(devices.args);
 	d.args.insert(d.args.end(), o.device_args.begin(), o.device_args.end());
 	c.inherit.insert(c.inherit.end(), devices.inherit.begin(), devices.inherit.end());
@@ -141,6 +141,9 @@ std::string trace_template(const DeviceVmPlan &plan)
 			blk++;
 			break;
 		}
+		case DeviceKind::NineP:
+			// Not recorded: the launcher refuses --trace with a virtio-9p.
+			break;
 		}
 	}
 	out += images;

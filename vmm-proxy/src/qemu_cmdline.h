@@ -23,8 +23,11 @@ struct DeviceVmPlan {
 	std::vector<const DeviceSpec *> devices;
 	int setup_fd = -1;
 	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
-	int trace_fd = -1;        // --trace: the open trace file (trace/TRACE.md)
-	int trace_args_fd = -1;   // its device template (trace_template), a memfd
+	// One open directory per virtio-9p in devices, in order (the device VM reaches the
+	// share through it: fsdev path=/proc/self/fd/N).
+	std::vector<int> share_fds;
+	int trace_fd = -1;      // --trace: the open trace file (trace/TRACE.md)
+	int trace_args_fd = -1; // its device template (trace_template), a memfd
 	// Duplicates of blk_fds the recorder fingerprints the images through
 	// (QEMU's -add-fd does not keep the original numbers open).
 	std::vector<int> trace_image_fds;

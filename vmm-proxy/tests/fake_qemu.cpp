@@ -3,7 +3,9 @@
 // supervision can be tested without QEMU or a guest image.
 //
 // Device role (argv has "rpc-backend"): receives the channel and guest RAM over
-// "-accel rpc,setup-fd=N", answers HELLO, registers one device per -device, sends
+// "-accel rpc,setup-fd=N", for each "-fsdev local,path=P" (a --share) opens P as QEMU's
+// 9p backend would and creates fake-9p/<n>.txt in it (a directory, a file: what a guest
+// writes; unless readonly=on), answers HELLO, registers one device per -device, sends
 // START_VM, then serves MMIO: config reads of device i return 0x1234'1af4 + i, global
 // reads return guest RAM (through its own mapping of the shared memfd).
 // Guest role: attaches to each "-device rpc-channel", reads every proxied device's
@@ -16,9 +18,11 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -71,7 +75,35 @@ int device_role(const std::vector<std::string> &args)
 	}
 	int setup_fd = -1, ndev = 0;
 	std::string control;
+	int nshare = 0;
 	for (size_t i = 0; i + 1 < args.size(); i++) {
+		if (args[i] == "-fsdev") {
+			// Like 9p-local's init: open the root, then everything relative to it.
+			const std::string path = opt(args[i + 1], "path");
+			const int root = open(path.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+			if (root < 0) {
+				std::fprintf(stderr, "fake device VM: -fsdev %s: %s\n", path.c_str(),
+					     strerror(errno));
+				return 8;
+			}
+			if (opt(args[i + 1], "readonly") != "on") {
+				const std::string name = "fake-9p/" + std::to_string(nshare) + ".txt";
+				int f = -1;
+				if (mkdirat(root, "fake-9p", 0755) < 0 && errno != EEXIST)
+					f = -1;
+				else
+					f = openat(root, name.c_str(),
+						   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				if (f < 0) {
+					std::fprintf(stderr, "fake device VM: creating %s in the share: %s\n",
+						     name.c_str(), strerror(errno));
+					return 8;
+				}
+				close(f);
+			}
+			close(root);
+			nshare++;
+		}
 		if (args[i] == "-accel" && !opt(args[i + 1], "setup-fd").empty())
 			setup_fd = std::atoi(opt(args[i + 1], "setup-fd").c_str());
 		if (args[i] == "-accel")

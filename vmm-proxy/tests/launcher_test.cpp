@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -347,6 +348,69 @@ TEST_F(LauncherTest, UnreachableSimulatorSocketIsExplainedWhenRoot)
 	close(s);
 	EXPECT_EQ(r.status, 2) << r.err;
 	EXPECT_CONTAINS(r.err, "is not searchable by nobody");
+}
+
+TEST_F(LauncherTest, ShareFolderProblemsAreUsageErrors)
+{
+	LaunchResult r = run({"--device", "virtio-rng", "--share", dir_ + "/missing"});
+	EXPECT_EQ(r.status, 2) << r.err;
+	EXPECT_CONTAINS(r.err, "--share: shared directory " + dir_ + "/missing does not exist; exit 2");
+	r = run({"--device", "virtio-rng", "--share", kernel_ + ":ro"});
+	EXPECT_EQ(r.status, 2) << r.err;
+	EXPECT_CONTAINS(r.err, "is not a directory; exit 2");
+	EXPECT_EQ(r.err.find("device VM: started"), std::string::npos) << "nothing may start";
+	EXPECT_EQ(leftovers(), 0);
+}
+
+// The fake device VM writes into the share through the descriptor, as the device VM's
+// user: as root it is nobody, who needs the launcher's grant; afterwards the file is
+// the invoking user's (SUDO_UID), and the share's mode and ACL are as before.
+TEST_F(LauncherTest, ShareIsGrantedForTheRunAndHandedBack)
+{
+	const std::string share = dir_ + "/share";
+	ASSERT_EQ(mkdir(share.c_str(), 0700), 0);
+	const bool root = geteuid() == 0;
+	if (root)
+		setenv("SUDO_UID", "4321", 1), setenv("SUDO_GID", "4322", 1);
+	LaunchResult r = run({"--device", "virtio-rng", "--share", share});
+	unsetenv("SUDO_UID");
+	unsetenv("SUDO_GID");
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.err, "START_VM, 2 device(s)");
+	struct stat st;
+	ASSERT_EQ(stat((share + "/fake-9p/0.txt").c_str(), &st), 0) << r.err;
+	EXPECT_EQ(st.st_uid, root ? 4321u : getuid());
+	ASSERT_EQ(stat((share + "/fake-9p").c_str(), &st), 0);
+	EXPECT_EQ(st.st_uid, root ? 4321u : getuid());
+	ASSERT_EQ(stat(share.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0700u);
+	EXPECT_LT(getxattr(share.c_str(), "system.posix_acl_access", nullptr, 0), 0) << "the grant is undone";
+	if (root) {
+		EXPECT_CONTAINS(r.err, "granted to nobody");
+		EXPECT_CONTAINS(r.err, "2 new entries handed to the owner");
+	}
+	// Read-only: the fake device VM only opens it; nothing changes.
+	r = run({"--device", "virtio-rng", "--share", share + ":ro"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.err, "readonly=on");
+	EXPECT_EQ(leftovers(), 0);
+}
+
+// Ctrl-C in the middle of a run: the grant is undone and what the device VM wrote is
+// handed over all the same.
+TEST_F(LauncherTest, ShareIsRestoredAfterCtrlC)
+{
+	const std::string share = dir_ + "/share-int";
+	ASSERT_EQ(mkdir(share.c_str(), 0700), 0);
+	LaunchResult r = run({"--device", "virtio-rng", "--share", share}, "guest-hang", SIGINT, 1500);
+	EXPECT_EQ(r.status, 130) << r.err;
+	struct stat st;
+	ASSERT_EQ(stat((share + "/fake-9p/0.txt").c_str(), &st), 0) << r.err;
+	EXPECT_EQ(st.st_uid, getuid());
+	EXPECT_LT(getxattr(share.c_str(), "system.posix_acl_access", nullptr, 0), 0) << "the grant is undone";
+	ASSERT_EQ(stat(share.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0700u);
+	EXPECT_EQ(leftovers(), 0);
 }
 
 } // namespace

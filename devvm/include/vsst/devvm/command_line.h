@@ -25,14 +25,18 @@ struct Argv {
 	}
 };
 
-enum class DeviceKind { Sst, Rng, Blk };
+enum class DeviceKind { Sst, Rng, Blk, NineP };
+
+// The mount tag of a virtio-9p share unless its extra properties name a mount_tag; the guest's
+// /init mounts it at /mnt/host when vsst.share=rw|ro is on the kernel command line.
+inline constexpr const char *kDefaultShareTag = "vsst-host";
 
 // A device served by a device VM (or, in the monolithic baseline, by the guest QEMU).
 struct DeviceSpec {
 	DeviceKind kind = DeviceKind::Sst;
 	std::string sim;       // virtio-sst: simulator socket path
-	std::string file;      // virtio-blk: image file (as the launcher names it)
-	bool readonly = false; // virtio-blk
+	std::string file;      // virtio-blk: image file; virtio-9p: the shared directory
+	bool readonly = false; // virtio-blk, virtio-9p
 	// Further key=value pairs, passed through to its -device.
 	std::vector<std::pair<std::string, std::string>> extra;
 	std::string text; // as the user wrote it, for messages
@@ -42,8 +46,11 @@ const char *device_kind_name(DeviceKind k);
 
 // Appends the -device lines (and their -object / -add-fd / -drive) for devices.
 // blk_fds: one open image per virtio-blk, in order; handed over as QEMU fd sets, so the
-// device VM needs no access to the image's path.
-void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds);
+// device VM needs no access to the image's path. share_fds: one open directory per
+// virtio-9p, in order; its fsdev's path is /proc/self/fd/N, so the device VM reaches the
+// shared directory through that descriptor and never by a path from /.
+void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
+		 const std::vector<int> &share_fds = {});
 
 // ",k=v" for a device's extra properties.
 std::string device_props(const DeviceSpec &d);
