@@ -157,11 +157,12 @@ void put_device(Out &o, const DeviceRecord &d)
 	fmt::format_to(out, ",\n     \"samples_dropped\":{},\"samples\":[", d.samples.dropped);
 	bool first = true;
 	for (const RequestSample &s : d.samples.samples) {
-		fmt::format_to(out,
-			       "{}\n      {{\"type\":\"{}\",\"ok\":{},\"wall_submit_ns\":{},\"wall_done_ns\":{},"
-			       "\"sim_start_ps\":{},\"sim_end_ps\":{}}}",
-			       first ? "" : ",", request_type_name(s.type), s.status == SST_STATUS_OK,
-			       s.wall_submit_ns, s.wall_done_ns, s.sim_start_ps, s.sim_end_ps);
+		fmt::format_to(
+			out,
+			"{}\n      {{\"type\":\"{}\",\"ok\":{},\"wall_submit_ns\":{},\"wall_done_ns\":{},"
+			"\"sim_start_ps\":{},\"sim_end_ps\":{}}}",
+			first ? "" : ",", request_type_name(s.type), s.status == SST_STATUS_OK,
+			s.wall_submit_ns, s.wall_done_ns, s.sim_start_ps, s.sim_end_ps);
 		first = false;
 	}
 	fmt::format_to(out, "]}}");
@@ -180,8 +181,9 @@ std::string stats_json(const StatsDocument &doc)
 {
 	Out o;
 	auto out = std::back_inserter(o);
-	fmt::format_to(out, "{{\"schema\":\"vsst-sim-stats\",\"version\":1,\n \"simulator\":{{\"name\":\"sst-sim\","
-			    "\"version\":");
+	fmt::format_to(
+		out, "{{\"schema\":\"vsst-sim-stats\",\"version\":1,\n \"simulator\":{{\"name\":\"sst-sim\","
+		     "\"version\":");
 	put_string(o, fmt::format("{} (protocol {}.{}, wire {})", VSST_VERSION, SST_PROTOCOL_VERSION >> 16,
 				  SST_PROTOCOL_VERSION & 0xffff, VSST_SIM_VERSION));
 	fmt::format_to(out, ",\"argv\":[");
@@ -192,8 +194,10 @@ std::string stats_json(const StatsDocument &doc)
 	}
 	fmt::format_to(out, "],\"model\":");
 	put_params(o, doc.start_params);
-	fmt::format_to(out, "}},\n \"start_unix_ns\":{},\"wall_s\":{},\"sample_cap\":{},\"rejected_connections\":{},\n",
-		       doc.start_unix_ns, finite(doc.wall_s), doc.sample_cap, doc.rejected_connections);
+	fmt::format_to(
+		out,
+		"}},\n \"start_unix_ns\":{},\"wall_s\":{},\"sample_cap\":{},\"rejected_connections\":{},\n",
+		doc.start_unix_ns, finite(doc.wall_s), doc.sample_cap, doc.rejected_connections);
 	fmt::format_to(out, " \"devices\":[");
 	for (size_t i = 0; i < doc.devices.size(); ++i) {
 		fmt::format_to(out, "{}\n", i ? "," : "");

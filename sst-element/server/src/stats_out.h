@@ -46,11 +46,11 @@ struct SampleLog {
 
 // The final figures of one connection (device), taken when it closes.
 struct DeviceRecord {
-	uint64_t connection = 0; // 0-based, in accept order
+	uint64_t connection = 0;           // 0-based, in accept order
 	std::optional<uint32_t> device_id; // from the framed HELLO
 	std::string protocol;              // framed | acalsim (auto if nothing arrived)
 	std::string close_reason;
-	ModelParams params;        // at close (CONFIGURE may have changed them)
+	ModelParams params; // at close (CONFIGURE may have changed them)
 	uint64_t requests[SST_REQ_MAX] = {};
 	uint64_t unknown_type = 0; // counted in requests as "UNKNOWN"
 	uint64_t invalid = 0;      // answered SST_STATUS_INVALID
