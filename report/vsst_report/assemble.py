@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: Apache-2.0
+"""assemble: the vmm-proxy launch record ("vsst-launch" v1) + sst-sim's
+statistics files ("vsst-sim-stats" v1) + stage timings -> the run report."""
+
+import json
+import time
+
+from . import schema
+from .schema import ARGV, check_types
+
+TOOL_VERSION = "1"
+
+
+class InputError(Exception):
+    """A bad input file or argument: the message is the one-line reason."""
+
+
+LAUNCH = {
+    "schema": "str",
+    "version": "int",
+    "argv": ARGV,
+    "processes": ("list", {"role": "str", "pid": ("null", "int"), "user": ("null", "str"), "argv": ARGV}),
+    "stages": ("map", "num"),
+    "guest": schema.GUEST,
+    "exit": {"status": "sint", "reason": "str"},
+}
+
+SIM_SAMPLE = {"type": "str", "wall_submit_ns": "int", "wall_done_ns": "int", "sim_start_ps": "int",
+              "sim_end_ps": "int"}
+SIM_DEVICE = {
+    "connection": "int",
+    "protocol": "str",
+    "clock_hz": "int",
+    "requests": ("map", "int"),
+    "errors": "int",
+    "sim_time_ps": "int",
+    "cycles": "int",
+    "busy_pct": "num",
+    "samples": ("list", SIM_SAMPLE),
+    "samples_dropped": "int",
+}
+SIM_STATS = {
+    "schema": "str",
+    "version": "int",
+    "simulator": {"name": "str", "version": "str", "argv": ARGV},
+    "wall_s": "num",
+    "devices": ("list", SIM_DEVICE),
+}
+
+
+def load_json(path, what):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise InputError(f"{what} {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{what} {path}: not JSON: {e}") from None
+
+
+def check_input(doc, spec, name, version, path, what):
+    if not isinstance(doc, dict) or doc.get("schema") != name:
+        raise InputError(f"{what} {path}: not a {name} document (schema field)")
+    if doc.get("version") != version:
+        raise InputError(f"{what} {path}: {name} version {doc.get('version')!r}, this tool reads {version}")
+    errors = []
+    if not check_types(doc, spec, "$", errors):
+        raise InputError(f"{what} {path}: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+
+def parse_sim_arg(text):
+    """IDX=PATH[,SPEC]: PATH may be '-' (no statistics, e.g. SST-core); SPEC
+    is the rest after the first comma (it may hold commas itself)."""
+    idx, sep, rest = text.partition("=")
+    if not sep or not idx.isdigit() or not rest:
+        raise InputError(f"--sim {text!r}: expected IDX=PATH[,SPEC] (e.g. 0=sim0.json,sst-sim)")
+    path, _, spec = rest.partition(",")
+    if not path:
+        raise InputError(f"--sim {text!r}: empty PATH (use - for a device without statistics)")
+    return int(idx), (None if path == "-" else path), (spec or None)
+
+
+def parse_kv(text, option, number):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InputError(f"{option} {text!r}: expected KEY=VALUE")
+    if not number:
+        return key, value
+    try:
+        v = float(value)
+    except ValueError:
+        raise InputError(f"{option} {text!r}: {value!r} is not a number of seconds") from None
+    if not (v >= 0 and v != float("inf")):
+        raise InputError(f"{option} {text!r}: seconds must be >= 0")
+    if not key.endswith("_s"):
+        raise InputError(f"{option} {text!r}: stage names end in _s (seconds), e.g. build_s")
+    return key, v
+
+
+def pick_connection(doc, index, path, conn):
+    devs = doc["devices"]
+    if conn is not None:
+        for d in devs:
+            if d["connection"] == conn:
+                return d
+        raise InputError(f"--sim {index}: {path} has no connection {conn}")
+    if len(devs) == 1:
+        return devs[0]
+    matching = [d for d in devs if d.get("device_id") == index]
+    if len(matching) == 1:
+        return matching[0]
+    if not devs:
+        raise InputError(f"--sim {index}: {path} served no connection (did the device VM reach the simulator?)")
+    raise InputError(f"--sim {index}: {path} has {len(devs)} connections and {len(matching)} with device_id "
+                     f"{index}; choose one with --sim-connection {index}=N")
+
+
+def device_stats(d, doc):
+    rows = [[s["type"], bool(s.get("ok", True)), s["wall_submit_ns"], s["wall_done_ns"], s["sim_start_ps"],
+             s["sim_end_ps"]] for s in d["samples"]]
+    requests = {t: n for t, n in d["requests"].items()}
+    total = d.get("requests_total", sum(requests.values()))
+    invalid = d.get("invalid", d["errors"])
+    return {
+        "connection": d["connection"],
+        "device_id": d.get("device_id"),
+        "protocol": d["protocol"],
+        "clock_hz": d["clock_hz"],
+        "compute_units": d.get("compute_units", 0),
+        "requests": requests,
+        "requests_total": total,
+        "errors": d["errors"],
+        "invalid": invalid,
+        "error_frames": d.get("error_frames", d["errors"] - invalid),
+        "responses": d.get("responses", total),
+        "bytes_read": d.get("bytes_read", 0),
+        "bytes_written": d.get("bytes_written", 0),
+        "sim_time_ps": d["sim_time_ps"],
+        "cycles": d["cycles"],
+        "busy_pct": d["busy_pct"],
+        "wall_origin_unix_ns": doc.get("start_unix_ns", 0),
+        "wall_open_ns": d.get("wall_open_ns", 0),
+        "wall_close_ns": d.get("wall_close_ns", 0),
+        "close_reason": d.get("close_reason", ""),
+        "model": d.get("model", {}),
+        "samples": {"count": len(rows), "dropped": d["samples_dropped"], "columns": list(schema.SAMPLE_COLUMNS),
+                    "rows": rows},
+    }
+
+
+def assemble(launch_path, sims, stages, versions, connections, devices_count=None):
+    """sims: [(index, path or None, spec or None)]; stages/versions: [(k, v)]."""
+    launch = load_json(launch_path, "launch record")
+    check_input(launch, LAUNCH, "vsst-launch", 1, launch_path, "launch record")
+    seen = {}
+    for index, path, spec in sims:
+        if index in seen:
+            raise InputError(f"--sim {index}: given twice")
+        seen[index] = (path, spec)
+    n = max([i + 1 for i in seen] + [devices_count or 0])
+    if sorted(seen) != list(range(n)):
+        missing = sorted(set(range(n)) - set(seen))
+        raise InputError(f"--sim: no entry for device {missing[0]} (give IDX=- for a device without statistics)")
+    docs = {}
+    devices = []
+    processes = [dict(p) for p in launch["processes"]]
+    vers = {"vsst-report": TOOL_VERSION}
+    for index in range(n):
+        path, spec = seen[index]
+        entry = {"index": index, "sim_spec": spec, "stats_file": path, "simulator": None, "stats": None}
+        if path is not None:
+            if path not in docs:
+                doc = load_json(path, "simulator statistics")
+                check_input(doc, SIM_STATS, "vsst-sim-stats", 1, path, "simulator statistics")
+                docs[path] = doc
+                sim = doc["simulator"]
+                processes.append({"role": f"simulator ({sim['name']})", "pid": None, "user": None,
+                                  "argv": list(sim["argv"])})
+                vers[sim["name"]] = sim["version"]
+            doc = docs[path]
+            d = pick_connection(doc, index, path, connections.get(index))
+            sim = doc["simulator"]
+            entry["simulator"] = {"name": sim["name"], "version": sim["version"], "argv": list(sim["argv"])}
+            entry["stats"] = device_stats(d, doc)
+        devices.append(entry)
+    for k, v in launch.get("versions", {}).items() if isinstance(launch.get("versions"), dict) else []:
+        vers[str(k)] = str(v)
+    vers.update(dict(versions))
+    stage_map = {}
+    for k, v in stages:
+        stage_map[k] = v
+    for k, v in launch["stages"].items():
+        stage_map.setdefault(k, v)
+    ordered = {k: stage_map[k] for k in schema.STAGE_ORDER if k in stage_map}
+    ordered.update({k: v for k, v in stage_map.items() if k not in ordered})
+    report = {
+        "schema": schema.SCHEMA,
+        "version": schema.VERSION,
+        "generated_by": {"name": "vsst-report", "version": TOOL_VERSION},
+        "created_unix_s": round(time.time(), 3),
+        "versions": vers,
+        "argv": list(launch["argv"]),
+        "exit": dict(launch["exit"]),
+        "stages": ordered,
+        "wall_s": sum(ordered.values()),
+        "processes": processes,
+        "guest": launch["guest"],
+        "devices": devices,
+        "totals": totals_of(devices),
+    }
+    return report
+
+
+def totals_of(devices):
+    stats = [d["stats"] for d in devices if d["stats"] is not None]
+    by_type = {}
+    for s in stats:
+        for t, v in s["requests"].items():
+            by_type[t] = by_type.get(t, 0) + v
+    return {
+        "devices": len(devices),
+        "devices_with_stats": len(stats),
+        "requests_total": sum(s["requests_total"] for s in stats),
+        "requests": by_type,
+        "errors": sum(s["errors"] for s in stats),
+        "max_sim_time_ps": max([s["sim_time_ps"] for s in stats] + [0]),
+    }
