@@ -64,7 +64,8 @@ private:
 	}
 	void ws()
 	{
-		while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+		while (i_ < s_.size() &&
+		       (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
 			++i_;
 	}
 	bool lit(std::string_view w)
@@ -187,7 +188,8 @@ private:
 					fail("short \\u escape");
 					return false;
 				}
-				const unsigned long cp = std::strtoul(std::string(s_.substr(i_, 4)).c_str(), nullptr, 16);
+				const unsigned long cp =
+					std::strtoul(std::string(s_.substr(i_, 4)).c_str(), nullptr, 16);
 				i_ += 4;
 				// Tests only need the code point to survive; keep it as UTF-8.
 				if (cp < 0x80) {
