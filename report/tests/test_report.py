@@ -229,10 +229,12 @@ class Validate(Base):
         lines = p.stderr.strip().splitlines()
         self.assertEqual(len(lines), 3, p.stderr)  # requests_total, totals.requests, totals.errors
         self.assertTrue(all(line.startswith(path + ": $.") for line in lines), lines)
-        with open(path, "w") as f:
-            f.write("{not json")
-        p = run("validate", path, check=1)
-        self.assertIn("not JSON", p.stderr)
+        for bad in ("{not json", '{"a": NaN}', '{"a": 1, "a": 2}'):
+            with open(path, "w") as f:
+                f.write(bad)
+            p = run("validate", path, check=1)
+            self.assertIn("not JSON", p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         # html/text refuse an invalid report the same way
         self.assertEqual(run("html", path).returncode, 1)
         self.assertEqual(run("text", path).returncode, 1)

@@ -48,13 +48,31 @@ SIM_STATS = {
 }
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _reject_constant(name):
+    raise _NotJson(f"{name} is not JSON")
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _NotJson(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
 def load_json(path, what):
+    """Strict JSON: Python's NaN/Infinity extension and duplicate keys are refused."""
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return json.load(f, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except OSError as e:
         raise InputError(f"{what} {path}: {e.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
         raise InputError(f"{what} {path}: not JSON: {e}") from None
 
 

@@ -196,7 +196,7 @@ def latency_plot(report, plot_id, wall):
         if t in per_type:
             vals = [max(x, floor) if log else x for x in per_type[t]]
             p.add(f"{t} ({len(vals)})", cdf_points(vals))
-    note = f"{zeros} at 0 drawn at the axis start" if log and zeros else ""
+    note = f"{zeros} zero: at left edge" if log and zeros else ""
     return p.svg(note)
 
 
