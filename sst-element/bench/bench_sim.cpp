@@ -199,6 +199,44 @@ const Case kCases[] = {
 	{"acalsim  WRITE 4 KiB depth  1", false, true, 1},
 };
 
+// CPU time (user + system) a process has used so far, in ns; 0 if unknown.
+double cpu_ns(pid_t pid)
+{
+	FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+	if (!f)
+		return 0;
+	char buf[1024] = {};
+	const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+	std::fclose(f);
+	// Fields after the command name (which may hold spaces): state is field 3,
+	// utime and stime are fields 14 and 15.
+	const char *p = std::strrchr(buf, ')');
+	if (!p || n == 0)
+		return 0;
+	unsigned long long ut = 0, st = 0;
+	if (std::sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+		return 0;
+	return static_cast<double>(ut + st) * 1e9 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// One case on one server: requests/s and the server's CPU ns per request.
+struct Measured {
+	double rate = 0;
+	double cpu_per_req = 0;
+};
+
+Measured measure(const std::string &sock, pid_t pid, const Case &c, double seconds)
+{
+	const double cpu0 = cpu_ns(pid);
+	const auto t0 = Clock::now();
+	Measured m;
+	m.rate = run_case(sock, c, seconds);
+	const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+	const double requests = m.rate * secs;
+	m.cpu_per_req = requests > 0 ? (cpu_ns(pid) - cpu0) / requests : 0;
+	return m;
+}
+
 // --compare-stats-out: the same cases against two servers started side by
 // side, one plain and one with --stats-out (samples on, the default cap),
 // alternating A B A B so drift on a shared machine hits both alike.
@@ -213,27 +251,36 @@ int compare_stats_out(const std::string &sim, TempDir &dir, double seconds, cons
 	std::printf("vsst-bench-sim --compare-stats-out: %s, 2 x %.1f s per case and server, "
 		    "--stats-samples %s\n",
 		    sim.c_str(), seconds, samples.c_str());
-	std::printf("  %-30s  %14s  %14s  %s\n", "case", "plain req/s", "stats req/s", "stats/plain");
+	std::printf("  %-30s  %12s %12s %7s   %s\n", "case", "plain req/s", "stats req/s", "ratio",
+		    "sst-sim CPU ns/request plain, stats, ratio");
 	int rc = 0;
-	double log_sum = 0;
+	double log_rate = 0, log_cpu = 0;
 	int n = 0;
 	for (const Case &c : kCases) {
-		double a = 0, b = 0;
+		Measured a, b;
 		for (int round = 0; round < 2; ++round) {
-			a += run_case(sock_a, c, seconds) / 2;
-			b += run_case(sock_b, c, seconds) / 2;
+			const Measured ma = measure(sock_a, plain.pid(), c, seconds);
+			const Measured mb = measure(sock_b, stats.pid(), c, seconds);
+			a.rate += ma.rate / 2;
+			a.cpu_per_req += ma.cpu_per_req / 2;
+			b.rate += mb.rate / 2;
+			b.cpu_per_req += mb.cpu_per_req / 2;
 		}
-		if (a == 0 || b == 0) {
+		if (a.rate == 0 || b.rate == 0 || a.cpu_per_req == 0 || b.cpu_per_req == 0) {
 			rc = 1;
 			continue;
 		}
-		std::printf("  %-30s  %14.0f  %14.0f  %.3f\n", c.name, a, b, b / a);
+		std::printf("  %-30s  %12.0f %12.0f %7.3f   %8.0f %8.0f %7.3f\n", c.name, a.rate, b.rate,
+			    b.rate / a.rate, a.cpu_per_req, b.cpu_per_req, b.cpu_per_req / a.cpu_per_req);
 		std::fflush(stdout);
-		log_sum += std::log(b / a);
+		log_rate += std::log(b.rate / a.rate);
+		log_cpu += std::log(b.cpu_per_req / a.cpu_per_req);
 		++n;
 	}
-	if (n > 0)
-		std::printf("geometric mean stats/plain: %.3f\n", std::exp(log_sum / n));
+	if (n > 0) {
+		std::printf("geometric mean stats/plain: throughput %.3f, sst-sim CPU per request %.3f\n",
+			    std::exp(log_rate / n), std::exp(log_cpu / n));
+	}
 	plain.terminate(std::chrono::seconds(10));
 	stats.terminate(std::chrono::seconds(10));
 	return rc;
