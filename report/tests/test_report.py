@@ -101,6 +101,25 @@ class Assemble(Base):
         self.assertEqual(r["totals"]["devices_with_stats"], 1)
         run("validate", "-q", out, check=0)
 
+    def test_stage_not_reached(self):
+        # vmm-proxy writes null for a stage the run never reached (no boot)
+        launch = copy.deepcopy(self.launch)
+        launch["stages"].update(boot_s=None, run_s=None)
+        launch["guest"].update(booted=False, results=[], command=None)
+        launch["exit"] = {"status": 125, "reason": "guest did not boot within 300 s"}
+        out = os.path.join(self.tmp.name, "noboot.json")
+        run("assemble", "--launch", self.write("noboot-launch.json", launch), "--sim", f"0={SIM}", "-o", out, check=0)
+        run("validate", "-q", out, check=0)
+        with open(out) as f:
+            r = json.load(f)
+        self.assertIsNone(r["stages"]["boot_s"])
+        self.assertAlmostEqual(r["wall_s"], launch["stages"]["setup_s"] + launch["stages"]["teardown_s"])
+        text = run("text", out, check=0).stdout
+        self.assertIn("boot not reached", text)
+        self.assertIn("exit: 125 (guest did not boot within 300 s)", text)
+        self.assertIn("guest: did not boot", text)
+        run("html", out, "-o", os.path.join(self.tmp.name, "noboot.html"), check=0)
+
     def test_input_errors_are_one_line_exit_1(self):
         cases = [
             (["--sim", "0=/nonexistent.json"], "No such file"),

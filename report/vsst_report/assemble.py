@@ -19,8 +19,9 @@ LAUNCH = {
     "schema": "str",
     "version": "int",
     "argv": ARGV,
-    "processes": ("list", {"role": "str", "pid": ("null", "int"), "user": ("null", "str"), "argv": ARGV}),
-    "stages": ("map", "num"),
+    # pid: a writer without one may put 0 or -1; the report says null
+    "processes": ("list", {"role": "str", "pid": ("null", "sint"), "user": ("null", "str"), "argv": ARGV}),
+    "stages": ("map", ("null", "num")),  # vmm-proxy writes null for a stage not reached
     "guest": schema.GUEST,
     "exit": {"status": "sint", "reason": "str"},
 }
@@ -181,7 +182,8 @@ def assemble(launch_path, sims, stages, versions, connections, devices_count=Non
         raise InputError(f"--sim: no entry for device {missing[0]} (give IDX=- for a device without statistics)")
     docs = {}
     devices = []
-    processes = [dict(p) for p in launch["processes"]]
+    processes = [dict(p, pid=p["pid"] if p["pid"] is not None and p["pid"] > 0 else None)
+                 for p in launch["processes"]]
     vers = {"vsst-report": TOOL_VERSION}
     for index in range(n):
         path, spec = seen[index]
@@ -220,7 +222,7 @@ def assemble(launch_path, sims, stages, versions, connections, devices_count=Non
         "argv": list(launch["argv"]),
         "exit": dict(launch["exit"]),
         "stages": ordered,
-        "wall_s": sum(ordered.values()),
+        "wall_s": sum(v for v in ordered.values() if v is not None),
         "processes": processes,
         "guest": launch["guest"],
         "devices": devices,

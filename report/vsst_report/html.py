@@ -326,7 +326,8 @@ def render(report):
     summary_rows.append(("versions", ", ".join(f"{k} {v}" for k, v in r["versions"].items())))
     parts.append('<h2>Summary</h2><table id="summary">' + "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary_rows) + "</table>")
-    parts.append("<h2>Stages</h2>" + table(["stage", "seconds"], [(k, f"{v:.3f}") for k, v in r["stages"].items()]
+    parts.append("<h2>Stages</h2>" + table(["stage", "seconds"], [(k, "not reached" if v is None else f"{v:.3f}")
+                                                               for k, v in r["stages"].items()]
                                             + [("total", f"{r['wall_s']:.3f}")], numeric=(1,)))
     dev_rows = []
     for d in r["devices"]:

@@ -21,6 +21,8 @@ def fmt_hz(hz):
 
 
 def fmt_s(s):
+    if s is None:
+        return "not reached"
     return f"{s:.2f} s" if s < 100 else f"{s:.0f} s"
 
 
