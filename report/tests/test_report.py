@@ -101,6 +101,28 @@ class Assemble(Base):
         self.assertEqual(r["totals"]["devices_with_stats"], 1)
         run("validate", "-q", out, check=0)
 
+    def test_device_that_reconnected(self):
+        # both connections of the sample say device 0: one device, served twice
+        sim = copy.deepcopy(self.sim)
+        for d in sim["devices"]:
+            d["device_id"] = 0
+        out = os.path.join(self.tmp.name, "reconnect.json")
+        run("assemble", "--launch", LAUNCH, "--sim", f"0={self.write('reconnect-sim.json', sim)}", "-o", out,
+            check=0)
+        run("validate", "-q", out, check=0)
+        with open(out) as f:
+            s = json.load(f)["devices"][0]["stats"]
+        a, b = sim["devices"]
+        self.assertEqual(s["connections"], [0, 1])
+        self.assertEqual(s["requests_total"], a["requests_total"] + b["requests_total"])
+        self.assertEqual(s["sim_time_ps"], a["sim_time_ps"] + b["sim_time_ps"])
+        self.assertEqual(s["samples"]["count"], len(a["samples"]) + len(b["samples"]))
+        # the second connection's samples follow the first one's simulated time
+        first_b = s["samples"]["rows"][len(a["samples"])]
+        self.assertEqual(first_b[5], b["samples"][0]["sim_end_ps"] + a["sim_time_ps"])
+        self.assertGreater(s["busy_pct"], min(a["busy_pct"], b["busy_pct"]))
+        self.assertLess(s["busy_pct"], max(a["busy_pct"], b["busy_pct"]))
+
     def test_stage_not_reached(self):
         # vmm-proxy writes null for a stage the run never reached (no boot)
         launch = copy.deepcopy(self.launch)
@@ -194,6 +216,8 @@ MUTATIONS = {
     "busy at most 100": (lambda r: _dev(r).update(busy_pct=100.5), "busy_pct: 100.5 is above 100"),
     "close after open": (lambda r: _dev(r).update(wall_close_ns=_dev(r)["wall_open_ns"] - 1),
                          "wall_close_ns"),
+    "connections start with connection": (lambda r: _dev(r).update(connections=[7]),
+                                          "connections: must start with connection"),
     "sample count": (lambda r: _dev(r)["samples"].update(count=5), "samples.count: 5 != number of rows (400)"),
     "sample columns": (lambda r: _dev(r)["samples"]["columns"].reverse(), "samples.columns: expected"),
     "sample row shape": (lambda r: _dev(r)["samples"]["rows"][3].pop(), "samples.rows[3]: expected 6 columns"),

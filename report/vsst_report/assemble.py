@@ -116,32 +116,36 @@ def parse_kv(text, option, number):
     return key, v
 
 
-def pick_connection(doc, index, path, conn):
+def pick_connections(doc, index, path, conn):
+    """The connections of device `index` in a statistics file: connection
+    `conn` if given; else the only one; else every connection whose framed
+    HELLO device_id is `index` (a device that reconnected has several)."""
     devs = doc["devices"]
     if conn is not None:
         for d in devs:
             if d["connection"] == conn:
-                return d
+                return [d]
         raise InputError(f"--sim {index}: {path} has no connection {conn}")
     if len(devs) == 1:
-        return devs[0]
+        return devs
     matching = [d for d in devs if d.get("device_id") == index]
-    if len(matching) == 1:
-        return matching[0]
+    if matching:
+        return sorted(matching, key=lambda d: d["connection"])
     if not devs:
         raise InputError(f"--sim {index}: {path} served no connection (did the device VM reach the simulator?)")
-    raise InputError(f"--sim {index}: {path} has {len(devs)} connections and {len(matching)} with device_id "
-                     f"{index}; choose one with --sim-connection {index}=N")
+    raise InputError(f"--sim {index}: {path} has {len(devs)} connections, none with device_id {index}; "
+                     f"choose one with --sim-connection {index}=N")
 
 
-def device_stats(d, doc):
+def one_connection(d, doc):
     rows = [[s["type"], bool(s.get("ok", True)), s["wall_submit_ns"], s["wall_done_ns"], s["sim_start_ps"],
              s["sim_end_ps"]] for s in d["samples"]]
-    requests = {t: n for t, n in d["requests"].items()}
+    requests = dict(d["requests"])
     total = d.get("requests_total", sum(requests.values()))
     invalid = d.get("invalid", d["errors"])
     return {
         "connection": d["connection"],
+        "connections": [d["connection"]],
         "device_id": d.get("device_id"),
         "protocol": d["protocol"],
         "clock_hz": d["clock_hz"],
@@ -165,6 +169,43 @@ def device_stats(d, doc):
         "samples": {"count": len(rows), "dropped": d["samples_dropped"], "columns": list(schema.SAMPLE_COLUMNS),
                     "rows": rows},
     }
+
+
+def device_stats(conns, doc):
+    """One connection as it is; several (a device that reconnected, each time
+    with a fresh model) one after the other: counts add up, simulated time is
+    the sum (each connection's samples shifted by the time before it), busy %
+    weighted by units x time, wall span from the first open to the last close."""
+    parts = [one_connection(d, doc) for d in conns]
+    if len(parts) == 1:
+        return parts[0]
+    out = dict(parts[-1])  # protocol, clock, units, model, close reason: the latest
+    out["connection"] = parts[0]["connection"]
+    out["connections"] = [p["connection"] for p in parts]
+    requests = {}
+    for p in parts:
+        for t, n in p["requests"].items():
+            requests[t] = requests.get(t, 0) + n
+    out["requests"] = requests
+    for key in ("requests_total", "errors", "invalid", "error_frames", "responses", "bytes_read", "bytes_written"):
+        out[key] = sum(p[key] for p in parts)
+    rows = []
+    offset = 0
+    capacity = busy = 0.0
+    for p in parts:
+        for t, ok, sub, done, start, end in p["samples"]["rows"]:
+            rows.append([t, ok, sub, done, start + offset, end + offset])
+        offset += p["sim_time_ps"]
+        capacity += p["compute_units"] * p["sim_time_ps"]
+        busy += p["busy_pct"] * p["compute_units"] * p["sim_time_ps"]
+    out["sim_time_ps"] = offset
+    out["cycles"] = schema.cycles_of(offset, out["clock_hz"])
+    out["busy_pct"] = min(100.0, busy / capacity) if capacity else 0.0
+    out["wall_open_ns"] = parts[0]["wall_open_ns"]
+    out["wall_close_ns"] = max(p["wall_close_ns"] for p in parts)
+    out["samples"] = {"count": len(rows), "dropped": sum(p["samples"]["dropped"] for p in parts),
+                      "columns": list(schema.SAMPLE_COLUMNS), "rows": rows}
+    return out
 
 
 def assemble(launch_path, sims, stages, versions, connections, devices_count=None):
@@ -198,10 +239,10 @@ def assemble(launch_path, sims, stages, versions, connections, devices_count=Non
                                   "argv": list(sim["argv"])})
                 vers[sim["name"]] = sim["version"]
             doc = docs[path]
-            d = pick_connection(doc, index, path, connections.get(index))
+            conns = pick_connections(doc, index, path, connections.get(index))
             sim = doc["simulator"]
             entry["simulator"] = {"name": sim["name"], "version": sim["version"], "argv": list(sim["argv"])}
-            entry["stats"] = device_stats(d, doc)
+            entry["stats"] = device_stats(conns, doc)
         devices.append(entry)
     for k, v in launch.get("versions", {}).items() if isinstance(launch.get("versions"), dict) else []:
         vers[str(k)] = str(v)

@@ -22,6 +22,7 @@ SIMULATOR = {"name": "str", "version": "str", "argv": ARGV}
 SAMPLES = {"count": "int", "dropped": "int", "columns": ("list", "str"), "rows": ("list", ("list", "any"))}
 DEVICE_STATS = {
     "connection": "int",
+    "connections": ("list", "int"),
     "device_id": ("null", "int"),
     "protocol": "str",
     "clock_hz": "int",
@@ -211,6 +212,8 @@ def check_consistency(r, errors):
                 f"({cycles_of(s['sim_time_ps'], s['clock_hz'])})")
         if s["busy_pct"] > 100:
             add(f"{sp}.busy_pct: {s['busy_pct']} is above 100")
+        if not s["connections"] or s["connections"][0] != s["connection"]:
+            add(f"{sp}.connections: must start with connection ({s['connection']})")
         if s["wall_open_ns"] > s["wall_close_ns"]:
             add(f"{sp}.wall_close_ns: {s['wall_close_ns']} is before wall_open_ns ({s['wall_open_ns']})")
         _check_samples(s, sp, add)
