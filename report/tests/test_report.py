@@ -102,11 +102,17 @@ class Assemble(Base):
         run("validate", "-q", out, check=0)
 
     def test_device_that_reconnected(self):
-        # both connections of the sample say device 0: one device, served twice
+        # a file that serves device 1 alone (one sst-sim per device, as vsst run
+        # does) with two connections: the device reconnected. Every HELLO says
+        # device id 0 (the device VM does not set it): the ids do not matter here.
         sim = copy.deepcopy(self.sim)
         for d in sim["devices"]:
             d["device_id"] = 0
         out = os.path.join(self.tmp.name, "reconnect.json")
+        run("assemble", "--launch", LAUNCH, "--devices", "2", "--sim", f"1={self.write('reconnect-sim.json', sim)}",
+            "-o", out, check=0)
+        with open(out) as f:
+            self.assertIsNone(json.load(f)["devices"][0]["stats"])  # --devices 2: device 0 without --sim
         run("assemble", "--launch", LAUNCH, "--sim", f"0={self.write('reconnect-sim.json', sim)}", "-o", out,
             check=0)
         run("validate", "-q", out, check=0)
@@ -147,6 +153,7 @@ class Assemble(Base):
             (["--sim", "0=/nonexistent.json"], "No such file"),
             (["--sim", "zero=x.json"], "expected IDX=PATH"),
             (["--sim", f"1={SIM}"], "no entry for device 0"),
+            (["--sim", f"2={SIM}", "--devices", "2"], "beyond --devices 2"),
             (["--sim", f"0={SIM}", "--sim", f"0={SIM}"], "given twice"),
             (["--sim", f"0={LAUNCH}"], "not a vsst-sim-stats document"),
             (["--sim", f"0={SIM}", "--stage", "build=3"], "end in _s"),
@@ -159,13 +166,22 @@ class Assemble(Base):
                 self.assertEqual(p.returncode, 1, p.stderr)
                 self.assertIn(want, p.stderr)
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-        # a simulator file with two connections and no device_id to tell them apart
+        # one file for two devices whose connections carry the same device id: ambiguous
         sim = copy.deepcopy(self.sim)
         for d in sim["devices"]:
             d["device_id"] = None
-        p = run("assemble", "--launch", LAUNCH, "--sim", f"0={self.write('ambig.json', sim)}")
+        ambig = self.write("ambig.json", sim)
+        p = run("assemble", "--launch", LAUNCH, "--sim", f"0={ambig}", "--sim", f"1={ambig}")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("--sim-connection", p.stderr)
+        self.assertIn("--sim-connection 0=N", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        # ... which --sim-connection resolves
+        out = os.path.join(self.tmp.name, "chosen.json")
+        run("assemble", "--launch", LAUNCH, "--sim", f"0={ambig}", "--sim", f"1={ambig}", "--sim-connection", "0=1",
+            "--sim-connection", "1=0", "-o", out, check=0)
+        with open(out) as f:
+            r = json.load(f)
+        self.assertEqual([d["stats"]["connection"] for d in r["devices"]], [1, 0])
         # a broken launch record
         launch = copy.deepcopy(self.launch)
         launch["exit"]["status"] = "zero"

@@ -116,25 +116,29 @@ def parse_kv(text, option, number):
     return key, v
 
 
-def pick_connections(doc, index, path, conn):
+def pick_connections(doc, index, path, conn, shared):
     """The connections of device `index` in a statistics file: connection
-    `conn` if given; else the only one; else every connection whose framed
-    HELLO device_id is `index` (a device that reconnected has several)."""
+    `conn` if given. Otherwise, a file that serves only this device (`shared`
+    False): all its connections (a device that reconnected has several). A
+    file shared by several devices: the connections whose framed HELLO
+    device_id is `index`, which needs distinct device ids."""
     devs = doc["devices"]
     if conn is not None:
         for d in devs:
             if d["connection"] == conn:
                 return [d]
         raise InputError(f"--sim {index}: {path} has no connection {conn}")
-    if len(devs) == 1:
-        return devs
-    matching = [d for d in devs if d.get("device_id") == index]
-    if matching:
-        return sorted(matching, key=lambda d: d["connection"])
     if not devs:
         raise InputError(f"--sim {index}: {path} served no connection (did the device VM reach the simulator?)")
-    raise InputError(f"--sim {index}: {path} has {len(devs)} connections, none with device_id {index}; "
-                     f"choose one with --sim-connection {index}=N")
+    if not shared:
+        return sorted(devs, key=lambda d: d["connection"])
+    ids = {d.get("device_id") for d in devs}
+    matching = [d for d in devs if d.get("device_id") == index]
+    if len(ids) > 1 and matching:
+        return sorted(matching, key=lambda d: d["connection"])
+    raise InputError(f"--sim {index}: {path} serves several devices but its connections' device ids "
+                     f"({', '.join(str(i) for i in sorted(ids, key=str))}) do not name device {index}; "
+                     f"choose with --sim-connection {index}=N")
 
 
 def one_connection(d, doc):
@@ -218,9 +222,14 @@ def assemble(launch_path, sims, stages, versions, connections, devices_count=Non
             raise InputError(f"--sim {index}: given twice")
         seen[index] = (path, spec)
     n = max([i + 1 for i in seen] + [devices_count or 0])
-    if sorted(seen) != list(range(n)):
-        missing = sorted(set(range(n)) - set(seen))
-        raise InputError(f"--sim: no entry for device {missing[0]} (give IDX=- for a device without statistics)")
+    if devices_count is not None and n > devices_count:
+        raise InputError(f"--sim {n - 1}: beyond --devices {devices_count}")
+    for i in range(n):
+        if i not in seen:
+            if devices_count is None:
+                raise InputError(f"--sim: no entry for device {i} (give {i}=- for a device without statistics, "
+                                 f"or --devices N)")
+            seen[i] = (None, None)  # --devices N: a device without --sim has no statistics
     docs = {}
     devices = []
     processes = [dict(p, pid=p["pid"] if p["pid"] is not None and p["pid"] > 0 else None)
@@ -239,7 +248,8 @@ def assemble(launch_path, sims, stages, versions, connections, devices_count=Non
                                   "argv": list(sim["argv"])})
                 vers[sim["name"]] = sim["version"]
             doc = docs[path]
-            conns = pick_connections(doc, index, path, connections.get(index))
+            shared = sum(1 for p, _ in seen.values() if p == path) > 1
+            conns = pick_connections(doc, index, path, connections.get(index), shared)
             sim = doc["simulator"]
             entry["simulator"] = {"name": sim["name"], "version": sim["version"], "argv": list(sim["argv"])}
             entry["stats"] = device_stats(conns, doc)
