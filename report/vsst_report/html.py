@@ -165,7 +165,8 @@ def cdf_points(values):
     pts = [(v, (i + 1) / n) for i, v in enumerate(values)]
     # keep the last point of each run of equal values (the CDF's true height)
     pts = [p for i, p in enumerate(pts) if i + 1 == n or values[i + 1] != p[0]]
-    return thin(pts)
+    # drawn as steps from 0 at the smallest value: a CDF jumps, it does not slope
+    return [(values[0], 0.0)] + thin(pts)
 
 
 def samples_of(report):
@@ -195,23 +196,36 @@ def latency_plot(report, plot_id, wall):
     for t in REQUEST_TYPES:
         if t in per_type:
             vals = [max(x, floor) if log else x for x in per_type[t]]
-            p.add(f"{t} ({len(vals)})", cdf_points(vals))
+            p.add(f"{t} ({len(vals)})", cdf_points(vals), step=True)
     note = f"{zeros} zero: at left edge" if log and zeros else ""
     return p.svg(note)
 
 
 def time_bins(report):
+    """(base, (lo, hi), groups, note): wall-clock ns from the earliest
+    simulator start. The window is the run's whole span, or, when a few
+    requests lie far away from the rest (a probe at device start, seconds
+    before the guest's work), the span of the central 99% of requests."""
     groups = samples_of(report)
     if not groups:
-        return None, None, []
+        return None, None, [], ""
     base = min(origin for _, origin, _ in groups)
-    lo = min(origin - base + min(r[2] for r in rows) for _, origin, rows in groups)
-    hi = max(origin - base + max(r[3] for r in rows) for _, origin, rows in groups)
-    return base, (lo, max(hi, lo + 1)), groups
+    subs = sorted(origin - base + r[2] for _, origin, rows in groups for r in rows)
+    dones = sorted(origin - base + r[3] for _, origin, rows in groups for r in rows)
+    lo, hi = subs[0], dones[-1]
+    n = len(subs)
+    qlo, qhi = subs[int(0.005 * n)], dones[min(n - 1, int(0.995 * n))]
+    note = ""
+    if qhi > qlo and hi - lo > 2 * (qhi - qlo):
+        outside = sum(1 for _, origin, rows in groups for r in rows
+                      if origin - base + r[3] < qlo or origin - base + r[2] > qhi)
+        lo, hi = qlo, qhi
+        note = f"{outside} requests outside" if outside else ""
+    return base, (lo, max(hi, lo + 1)), groups, note
 
 
 def inflight_plots(report):
-    base, span, groups = time_bins(report)
+    base, span, groups, note = time_bins(report)
     inflight = Plot("plot-inflight", "Requests in flight per device (at sst-sim, max per interval)",
                     "wall-clock time, s", "requests in flight", y0=0)
     done_p = Plot("plot-completions", "Completions per second per device", "wall-clock time, s",
@@ -227,10 +241,13 @@ def inflight_plots(report):
                         key=lambda e: (e[0], e[1]))
         level = 0
         i = 0
+        while i < len(events) and events[i][0] < lo:  # before the window: only the level
+            level += events[i][1]
+            i += 1
         carried = []
         completions = [0] * nbins
         for b in range(nbins):
-            edge = lo + (b + 1) * width if b + 1 < nbins else float("inf")
+            edge = lo + (b + 1) * width if b + 1 < nbins else hi + 1
             top = level  # the level carried into the bin
             while i < len(events) and events[i][0] < edge:
                 level += events[i][1]
@@ -243,23 +260,24 @@ def inflight_plots(report):
         xs = [(lo + (b + 0.5) * width) / 1e9 for b in range(nbins)]
         inflight.add(label, list(zip(xs, carried)), step=True)
         done_p.add(label, [(x, c / (width / 1e9)) for x, c in zip(xs, completions)])
-    return inflight.svg(), done_p.svg()
+    return inflight.svg(note), done_p.svg(note)
 
 
 def simwall_plot(report):
-    base, span, groups = time_bins(report)
+    base, span, groups, note = time_bins(report)
     p = Plot("plot-simwall", "Simulated time vs wall-clock time per device", "wall-clock time, s",
              "simulated time, us", y0=0)
     for d, origin, rows in groups:
         off = origin - base
-        pts = sorted(((r[3] + off) / 1e9, r[5] / 1e6) for r in rows)
+        pts = sorted((r[3] + off, r[5] / 1e6) for r in rows)
         best = []
         top = -1.0
         for x, y in pts:  # the device's time so far: never goes back
             top = max(top, y)
-            best.append((x, top))
+            if span[0] <= x <= span[1]:
+                best.append((x / 1e9, top))
         p.add(f"device {d['index']}", thin(best), step=True)
-    return p.svg()
+    return p.svg(note)
 
 
 CSS = """
