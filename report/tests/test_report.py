@@ -90,6 +90,17 @@ class Assemble(Base):
         self.assertEqual(t["requests_total"], sum(d["requests_total"] for d in self.sim["devices"]))
         self.assertEqual(t["max_sim_time_ps"], max(d["sim_time_ps"] for d in self.sim["devices"]))
 
+    def test_launch_record_written_by_vmm_proxy(self):
+        # tests/data/launch-vmm-proxy.json: written by vmm-proxy --report itself
+        # (a real run of `-- sst-bench ...`, one device)
+        real = os.path.join(DATA, "launch-vmm-proxy.json")
+        out = os.path.join(self.tmp.name, "real.json")
+        run("assemble", "--launch", real, "--sim", f"0={SIM},sst-sim", "-o", out, check=0)
+        run("validate", "-q", out, check=0)
+        text = run("text", out, check=0).stdout
+        self.assertIn("command `sst-bench --type compute --depth 8 --count 2000` exit 0", text)
+        self.assertIn("device VM (pid", text)
+
     def test_device_without_statistics(self):
         out = os.path.join(self.tmp.name, "nostats.json")
         run("assemble", "--launch", LAUNCH, "--sim", f"0={SIM}", "--sim", "1=-,sst:configs/two.py", "-o", out,
