@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -153,77 +154,189 @@ std::string find_sim(const char *override_path)
 	return "sst-sim";
 }
 
+// Runs one case against the server on `sock`; returns requests/s (0 on failure).
+double run_case(const std::string &sock, const Case &c, double seconds)
+{
+	std::string err;
+	auto client = SimClient::connect(sock, 10000, &err);
+	if (!client) {
+		std::fprintf(stderr, "bench: %s\n", err.c_str());
+		return 0;
+	}
+	if (!c.framed)
+		return run_acalsim(*client, c.write4k, seconds);
+	if (!client->hello(0, false, 5000))
+		return 0;
+	return run_framed(*client, c.write4k, c.depth, seconds);
+}
+
+// Starts sst-sim (extra: more flags) and waits until it listens on `sock`.
+bool start_sim(ChildProcess &server, const std::string &sim, const std::string &sock,
+	       const std::vector<std::string> &extra)
+{
+	SpawnSpec spec;
+	spec.name = "sst-sim";
+	spec.argv = {sim, "--socket", sock, "--status-interval", "0", "--log-level", "warn"};
+	spec.argv.insert(spec.argv.end(), extra.begin(), extra.end());
+	std::string error;
+	if (!server.spawn(spec, error)) {
+		std::fprintf(stderr, "bench: %s\n", error.c_str());
+		return false;
+	}
+	if (!wait_for_socket(sock, std::chrono::seconds(10), &server)) {
+		std::fprintf(stderr, "bench: sst-sim did not listen on %s within 10 s\n", sock.c_str());
+		return false;
+	}
+	return true;
+}
+
+const Case kCases[] = {
+	{"framed   NOOP        depth  1", true, false, 1},
+	{"framed   NOOP        depth 64", true, false, 64},
+	{"framed   WRITE 4 KiB depth  1", true, true, 1},
+	{"framed   WRITE 4 KiB depth 64", true, true, 64},
+	{"acalsim  NOOP        depth  1", false, false, 1},
+	{"acalsim  WRITE 4 KiB depth  1", false, true, 1},
+};
+
+// CPU time (user + system) a process has used so far, in ns; 0 if unknown.
+double cpu_ns(pid_t pid)
+{
+	FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+	if (!f)
+		return 0;
+	char buf[1024] = {};
+	const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+	std::fclose(f);
+	// Fields after the command name (which may hold spaces): state is field 3,
+	// utime and stime are fields 14 and 15.
+	const char *p = std::strrchr(buf, ')');
+	if (!p || n == 0)
+		return 0;
+	unsigned long long ut = 0, st = 0;
+	if (std::sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+		return 0;
+	return static_cast<double>(ut + st) * 1e9 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// One case on one server: requests/s and the server's CPU ns per request.
+struct Measured {
+	double rate = 0;
+	double cpu_per_req = 0;
+};
+
+Measured measure(const std::string &sock, pid_t pid, const Case &c, double seconds)
+{
+	const double cpu0 = cpu_ns(pid);
+	const auto t0 = Clock::now();
+	Measured m;
+	m.rate = run_case(sock, c, seconds);
+	const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+	const double requests = m.rate * secs;
+	m.cpu_per_req = requests > 0 ? (cpu_ns(pid) - cpu0) / requests : 0;
+	return m;
+}
+
+// --compare-stats-out: the same cases against two servers started side by
+// side, one plain and one with --stats-out (samples on, the default cap),
+// alternating A B A B so drift on a shared machine hits both alike.
+int compare_stats_out(const std::string &sim, TempDir &dir, double seconds, const std::string &samples)
+{
+	ChildProcess plain, stats;
+	const std::string sock_a = dir.file("plain.sock"), sock_b = dir.file("stats.sock");
+	if (!start_sim(plain, sim, sock_a, {}) ||
+	    !start_sim(stats, sim, sock_b,
+		       {"--stats-out", dir.file("stats.json"), "--stats-samples", samples}))
+		return 1;
+	std::printf("vsst-bench-sim --compare-stats-out: %s, 2 x %.1f s per case and server, "
+		    "--stats-samples %s\n",
+		    sim.c_str(), seconds, samples.c_str());
+	std::printf("  %-30s  %12s %12s %7s   %s\n", "case", "plain req/s", "stats req/s", "ratio",
+		    "sst-sim CPU ns/request plain, stats, ratio");
+	int rc = 0;
+	double log_rate = 0, log_cpu = 0;
+	int n = 0;
+	for (const Case &c : kCases) {
+		Measured a, b;
+		for (int round = 0; round < 2; ++round) {
+			const Measured ma = measure(sock_a, plain.pid(), c, seconds);
+			const Measured mb = measure(sock_b, stats.pid(), c, seconds);
+			a.rate += ma.rate / 2;
+			a.cpu_per_req += ma.cpu_per_req / 2;
+			b.rate += mb.rate / 2;
+			b.cpu_per_req += mb.cpu_per_req / 2;
+		}
+		if (a.rate == 0 || b.rate == 0 || a.cpu_per_req == 0 || b.cpu_per_req == 0) {
+			rc = 1;
+			continue;
+		}
+		std::printf("  %-30s  %12.0f %12.0f %7.3f   %8.0f %8.0f %7.3f\n", c.name, a.rate, b.rate,
+			    b.rate / a.rate, a.cpu_per_req, b.cpu_per_req, b.cpu_per_req / a.cpu_per_req);
+		std::fflush(stdout);
+		log_rate += std::log(b.rate / a.rate);
+		log_cpu += std::log(b.cpu_per_req / a.cpu_per_req);
+		++n;
+	}
+	if (n > 0) {
+		std::printf("geometric mean stats/plain: throughput %.3f, sst-sim CPU per request %.3f\n",
+			    std::exp(log_rate / n), std::exp(log_cpu / n));
+	}
+	plain.terminate(std::chrono::seconds(10));
+	stats.terminate(std::chrono::seconds(10));
+	return rc;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
 	double seconds = 2.0;
 	const char *sim_path = nullptr;
+	bool compare = false;
+	std::string samples = "200000";
 	for (int i = 1; i < argc; ++i) {
 		const std::string a = argv[i];
 		if (a == "--seconds" && i + 1 < argc) {
 			seconds = std::atof(argv[++i]);
 		} else if (a == "--sim" && i + 1 < argc) {
 			sim_path = argv[++i];
+		} else if (a == "--compare-stats-out") {
+			compare = true;
+		} else if (a == "--stats-samples" && i + 1 < argc) {
+			samples = argv[++i];
 		} else {
-			std::printf("usage: vsst-bench-sim [--seconds S per case, default 2] [--sim PATH]\n");
+			std::printf(
+				"usage: vsst-bench-sim [--seconds S per case, default 2] [--sim PATH]\n"
+				"                      [--compare-stats-out: each case against a plain sst-sim\n"
+				"                       and one with --stats-out, alternating; prints the ratio]\n"
+				"                      [--stats-samples N: the --stats-out server's cap, default 200000]\n");
 			return a == "--help" ? 0 : 2;
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	const std::string sim = find_sim(sim_path);
 	TempDir dir("vsst-bench-sim");
+	if (compare)
+		return compare_stats_out(sim, dir, seconds, samples);
 	const std::string sock = dir.file("sim.sock");
-	SpawnSpec spec;
-	spec.name = "sst-sim";
-	spec.argv = {sim, "--socket", sock, "--status-interval", "0", "--log-level", "warn"};
 	ChildProcess server;
-	std::string error;
-	if (!server.spawn(spec, error)) {
-		std::fprintf(stderr, "bench: %s\n", error.c_str());
+	if (!start_sim(server, sim, sock, {}))
 		return 1;
-	}
-	if (!wait_for_socket(sock, std::chrono::seconds(10), &server)) {
-		std::fprintf(stderr, "bench: sst-sim did not listen on %s within 10 s\n", sock.c_str());
-		return 1;
-	}
 
-	const Case cases[] = {
-		{"framed   NOOP        depth  1", true, false, 1},
-		{"framed   NOOP        depth 64", true, false, 64},
-		{"framed   WRITE 4 KiB depth  1", true, true, 1},
-		{"framed   WRITE 4 KiB depth 64", true, true, 64},
-		{"acalsim  NOOP        depth  1", false, false, 1},
-		{"acalsim  WRITE 4 KiB depth  1", false, true, 1},
-	};
 	std::vector<double> rates;
 	int rc = 0;
 	std::printf("vsst-bench-sim: %s, %.1f s per case\n", sim.c_str(), seconds);
-	for (const Case &c : cases) {
-		std::string err;
-		auto client = SimClient::connect(sock, 10000, &err);
-		if (!client) {
-			std::fprintf(stderr, "bench: %s\n", err.c_str());
-			rc = 1;
-			break;
-		}
-		double rate = 0;
-		if (c.framed) {
-			if (!client->hello(0, false, 5000)) {
-				rc = 1;
-				break;
-			}
-			rate = run_framed(*client, c.write4k, c.depth, seconds);
-		} else {
-			rate = run_acalsim(*client, c.write4k, seconds);
-		}
+	for (const Case &c : kCases) {
+		const double rate = run_case(sock, c, seconds);
 		rates.push_back(rate);
 		std::printf("  %s  %12.0f requests/s\n", c.name, rate);
 		std::fflush(stdout);
-		if (rate == 0)
+		if (rate == 0) {
 			rc = 1;
+			break;
+		}
 	}
-	if (rates.size() == std::size(cases)) {
+	if (rates.size() == std::size(kCases)) {
 		std::printf("ratio depth 64 / depth 1 (framed): NOOP %.2fx, WRITE 4 KiB %.2fx\n",
 			    rates[1] / rates[0], rates[3] / rates[2]);
 		std::printf("framed depth 1 / acalsim depth 1: NOOP %.2fx, WRITE 4 KiB %.2fx\n",

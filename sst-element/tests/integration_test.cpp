@@ -13,12 +13,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "json_lite.h"
 #include "sim_test_util.h"
 #include "vsst/posix/child_process.h"
 #include "vsst/posix/temp_dir.h"
@@ -327,15 +329,190 @@ TEST_F(SimIntegration, RefusesLiveSocketReplacesStaleOne)
 	EXPECT_FALSE(socket_exists());
 }
 
+// --stats-out: the file written at SIGTERM holds what the clients sent, per
+// connection (the closed acalsim one and the framed one still open), with
+// samples matching the responses one by one up to the cap.
+TEST_F(SimIntegration, StatsOutMatchesWhatWasSent)
+{
+	const std::string stats = dir_ + "/stats.json";
+	constexpr uint64_t kCap = 50;
+	auto sim = start({"--stats-out", stats, "--stats-samples", std::to_string(kCap)});
+
+	// acalsim: 3 GET_INFO, then hang up (a closed connection must be in the file).
+	{
+		SimClient a = connect();
+		for (uint64_t i = 1; i <= 3; ++i)
+			ASSERT_TRUE(a.acalsim_call(test::make_req(SST_REQ_GET_INFO, i), kTimeout));
+	}
+	// framed: a known mix, one request at a time, recording what came back.
+	SimClient c = connect();
+	ASSERT_TRUE(c.hello(7, false, kTimeout));
+	struct Sent {
+		uint32_t type;
+		uint64_t complete_ps;
+		bool ok;
+	};
+	std::vector<Sent> sent;
+	uint64_t tag = 0, last_ps = 0;
+	auto call = [&](const SSTRequest &r, size_t len) {
+		ASSERT_TRUE(c.send_request(++tag, r, len, kTimeout));
+		auto f = c.read_frame(kTimeout);
+		ASSERT_TRUE(f && f->hdr.type == VSST_SIM_RESPONSE) << sim->log();
+		vsst_sim_resp_meta meta;
+		std::memcpy(&meta, f->payload.data(), sizeof meta);
+		SSTResponse resp{};
+		std::memcpy(&resp, f->payload.data() + sizeof meta,
+			    std::min(sizeof resp, f->payload.size() - sizeof meta));
+		sent.push_back({r.type, meta.complete_ps, resp.status == SST_STATUS_OK});
+		last_ps = std::max(last_ps, meta.complete_ps);
+	};
+	for (int i = 0; i < 30; ++i)
+		call(test::make_req(SST_REQ_NOOP, tag + 1), 24);
+	for (int i = 0; i < 20; ++i) {
+		const SSTRequest r = test::compute_req(10, SST_LATENCY_FIXED, tag + 1);
+		call(r, request_wire_size(r));
+	}
+	for (int i = 0; i < 10; ++i) {
+		const SSTRequest w = test::write_req(4096u * i, std::vector<uint8_t>(100, 1), tag + 1);
+		call(w, request_wire_size(w));
+		const SSTRequest r = test::read_req(4096u * i, 100, tag + 1);
+		call(r, request_wire_size(r));
+	}
+	for (int i = 0; i < 5; ++i) { // beyond the 256 MiB device memory: INVALID
+		const SSTRequest r = test::read_req(1ull << 40, 8, tag + 1);
+		call(r, request_wire_size(r));
+	}
+	call(test::make_req(99, tag + 1), 24); // unknown type: INVALID
+	// A delimited frame of a type clients must not send: one ERROR frame.
+	ASSERT_TRUE(c.send_frame(VSST_SIM_EVENT, 4242, nullptr, 0, kTimeout));
+	auto err_frame = c.read_frame(kTimeout);
+	ASSERT_TRUE(err_frame && err_frame->hdr.type == VSST_SIM_ERROR);
+	ASSERT_EQ(sent.size(), 76u);
+
+	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
+	const auto status = sim->wait_exit(10000);
+	ASSERT_TRUE(status && status->exited && status->status == 0) << sim->log();
+	const std::string text = read_file(stats);
+	test::JsonParser parser(text);
+	const auto doc = parser.parse();
+	ASSERT_TRUE(doc) << parser.error() << "\n" << text.substr(0, 2000);
+	const test::Json &d = *doc;
+	EXPECT_EQ(d["schema"].text, "vsst-sim-stats");
+	EXPECT_EQ(d["version"].u64(), 1u);
+	EXPECT_EQ(d["simulator"]["name"].text, "sst-sim");
+	EXPECT_FALSE(d["simulator"]["version"].text.empty());
+	ASSERT_EQ(d["simulator"]["argv"].kind, test::Json::Kind::kArray);
+	EXPECT_EQ(d["simulator"]["argv"][0].text, g_sim_bin);
+	EXPECT_EQ(d["sample_cap"].u64(), kCap);
+	EXPECT_GT(d["wall_s"].num, 0.0);
+	ASSERT_EQ(d["devices"].items.size(), 2u) << text.substr(0, 2000);
+
+	const test::Json &acal = d["devices"][0];
+	EXPECT_EQ(acal["connection"].u64(), 0u);
+	EXPECT_EQ(acal["protocol"].text, "acalsim");
+	EXPECT_EQ(acal["device_id"].kind, test::Json::Kind::kNull);
+	EXPECT_EQ(acal["requests"]["GET_INFO"].u64(), 3u);
+	EXPECT_EQ(acal["requests_total"].u64(), 3u);
+	EXPECT_EQ(acal["close_reason"].text, "peer closed");
+	EXPECT_EQ(acal["samples"].items.size(), 3u);
+
+	const test::Json &dev = d["devices"][1];
+	EXPECT_EQ(dev["connection"].u64(), 1u);
+	EXPECT_EQ(dev["protocol"].text, "framed");
+	EXPECT_EQ(dev["device_id"].u64(), 7u);
+	EXPECT_EQ(dev["close_reason"].text, "server stopping");
+	const test::Json &req = dev["requests"];
+	EXPECT_EQ(req["NOOP"].u64(), 30u);
+	EXPECT_EQ(req["COMPUTE"].u64(), 20u);
+	EXPECT_EQ(req["WRITE"].u64(), 10u);
+	EXPECT_EQ(req["READ"].u64(), 15u);
+	EXPECT_EQ(req["UNKNOWN"].u64(), 1u);
+	EXPECT_EQ(req["ECHO"].u64() + req["RESET"].u64() + req["GET_INFO"].u64() + req["CONFIGURE"].u64(),
+		  0u);
+	EXPECT_EQ(dev["requests_total"].u64(), 76u);
+	EXPECT_EQ(dev["responses"].u64(), 76u);
+	EXPECT_EQ(dev["invalid"].u64(), 6u);
+	EXPECT_EQ(dev["error_frames"].u64(), 1u);
+	EXPECT_EQ(dev["errors"].u64(), 7u);
+	EXPECT_EQ(dev["bytes_written"].u64(), 1000u);
+	EXPECT_EQ(dev["bytes_read"].u64(), 1000u);
+	EXPECT_EQ(dev["clock_hz"].u64(), 1'000'000'000u);
+	EXPECT_EQ(dev["sim_time_ps"].u64(), last_ps);
+	EXPECT_EQ(dev["cycles"].u64(), last_ps / 1000); // 1 GHz: 1000 ps per cycle
+	// 20 COMPUTEs x 10 items x 100 cycles on 4 units over the device's time.
+	const double busy = 100.0 * 20 * 10 * 100 * 1000 / (4.0 * static_cast<double>(last_ps));
+	EXPECT_NEAR(dev["busy_pct"].num, busy, 1e-9 * busy);
+	// Samples: the first kCap responses in the order they were sent, the rest counted.
+	ASSERT_EQ(dev["samples"].items.size(), kCap);
+	EXPECT_EQ(dev["samples_dropped"].u64(), 76 - kCap);
+	int64_t prev_done = 0;
+	for (size_t i = 0; i < kCap; ++i) {
+		const test::Json &smp = dev["samples"][i];
+		EXPECT_EQ(smp["type"].text, i < 30 ? "NOOP" : "COMPUTE") << i;
+		EXPECT_EQ(smp["sim_end_ps"].u64(), sent[i].complete_ps) << i;
+		EXPECT_EQ(smp["ok"].b, sent[i].ok) << i;
+		EXPECT_LE(smp["sim_start_ps"].u64(), smp["sim_end_ps"].u64()) << i;
+		const int64_t sub = smp["wall_submit_ns"].i64(), done = smp["wall_done_ns"].i64();
+		EXPECT_GT(sub, 0) << i;
+		EXPECT_LE(sub, done) << i;
+		EXPECT_GE(done, prev_done) << i; // answered one after the other
+		EXPECT_LE(static_cast<double>(done), d["wall_s"].num * 1e9) << i;
+		prev_done = done;
+	}
+	// A COMPUTE of 10 items at 100 cycles/item sent alone: 1000 cycles = 1 us.
+	const test::Json &comp = dev["samples"][30];
+	EXPECT_EQ(comp["sim_end_ps"].u64() - comp["sim_start_ps"].u64(), 1'000'000u);
+}
+
+// --stats-out refuses a folder that does not exist at start-up (exit 1, not
+// a lost file at the end) and replaces a symlink at the path instead of
+// writing through it.
+TEST_F(SimIntegration, StatsOutPathHandling)
+{
+	auto bad = start({"--stats-out", dir_ + "/missing/stats.json"});
+	const auto st = bad->wait_exit(10000);
+	ASSERT_TRUE(st && st->exited);
+	EXPECT_EQ(st->status, 1);
+	EXPECT_NE(bad->log().find("does not exist"), std::string::npos) << bad->log();
+
+	const std::string victim = dir_ + "/victim.txt", link = dir_ + "/stats.json";
+	{
+		std::ofstream(victim) << "keep me";
+	}
+	ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
+	auto sim = start({"--stats-out", link});
+	{
+		SimClient c = connect();
+		ASSERT_TRUE(c.hello(1, false, kTimeout));
+	}
+	ASSERT_EQ(::kill(sim->pid(), SIGINT), 0);
+	const auto st2 = sim->wait_exit(10000);
+	ASSERT_TRUE(st2 && st2->exited && st2->status == 0) << sim->log();
+	EXPECT_EQ(read_file(victim), "keep me");
+	struct stat lst {};
+	ASSERT_EQ(::lstat(link.c_str(), &lst), 0);
+	EXPECT_TRUE(S_ISREG(lst.st_mode));
+	const std::string text = read_file(link); // the parser keeps a view of it
+	test::JsonParser parser(text);
+	const auto doc = parser.parse();
+	ASSERT_TRUE(doc) << parser.error();
+	EXPECT_EQ((*doc)["devices"].items.size(), 1u);
+	// Nothing but the file itself is left in the folder (no temporary).
+	int entries = 0;
+	for (const auto &e : std::filesystem::directory_iterator(dir_))
+		entries += e.path().filename().string().find(".tmp.") != std::string::npos;
+	EXPECT_EQ(entries, 0);
+}
+
 TEST_F(SimIntegration, HelpAndUsageErrors)
 {
 	auto help = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--help"});
 	const auto st = help->wait_exit(10000);
 	EXPECT_TRUE(st && st->exited && st->status == 0);
 	const std::string text = help->log();
-	for (const char *flag :
-	     {"--socket", "--protocol", "--config", "--paced", "--pace-scale", "--status-interval",
-	      "--compute-units", "--latency-model", "--mem-size", "--clock-hz"}) {
+	for (const char *flag : {"--socket", "--protocol", "--config", "--paced", "--pace-scale",
+				 "--status-interval", "--stats-out", "--stats-samples", "--compute-units",
+				 "--latency-model", "--mem-size", "--clock-hz"}) {
 		EXPECT_NE(text.find(flag), std::string::npos) << flag;
 	}
 	auto bad = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--compute-units", "0"});

@@ -15,7 +15,9 @@
 #include <thread>
 
 #include "connection.h" // sst-element/server/src: backpressure test
+#include "json_lite.h"
 #include "sim_test_util.h"
+#include "stats_out.h" // sst-element/server/src: --stats-out encoding
 #include "vsst/protocol/frame_codec.h"
 #include "vsst/sim/server.h"
 #include "vsst/sim/sim_client.h"
@@ -453,6 +455,57 @@ TEST(Options, CommandLineAndConfigFile)
 	}
 	::unlink(cfg.c_str());
 	::rmdir(dir.c_str());
+}
+
+// --stats-out must always parse: any bytes in argv (not UTF-8, quotes,
+// control characters) are escaped or replaced, and a device with no
+// simulated time has busy 0, not NaN.
+TEST(StatsOut, JsonSurvivesAnyArgvAndEmptyDevices)
+{
+	StatsDocument doc;
+	doc.argv = {"sst-sim",         "caf\xc3\xa9", "bad\xff\xfe",
+		    "q\"b\\s\n\t\x01", "\xe2\x82",    "\xf0\x9f\x98\x80"};
+	doc.wall_s = 0.5;
+	DeviceRecord idle;
+	idle.protocol = "auto";
+	idle.close_reason = "peer closed";
+	doc.devices.push_back(idle);
+	DeviceRecord busy;
+	busy.connection = 1;
+	busy.device_id = 3;
+	busy.protocol = "framed";
+	busy.requests[SST_REQ_COMPUTE] = 2;
+	busy.unknown_type = 1;
+	busy.invalid = 1;
+	busy.error_frames = 2;
+	busy.sim_time_ps = 2'000'000;
+	busy.unit_busy_ps = 4'000'000; // 4 units x 2 us, half of them busy
+	busy.samples.cap = 1;
+	busy.samples.add({10, 20, 0, 1000, SST_REQ_COMPUTE, SST_STATUS_OK});
+	busy.samples.add({11, 21, 0, 2000, SST_REQ_COMPUTE, SST_STATUS_OK});
+	doc.devices.push_back(std::move(busy));
+	const std::string text = stats_json(doc);
+	test::JsonParser parser(text);
+	const auto d = parser.parse();
+	ASSERT_TRUE(d) << parser.error() << "\n" << text;
+	const auto &argv = (*d)["simulator"]["argv"];
+	EXPECT_EQ(argv[1].text, "caf\xc3\xa9");                 // valid UTF-8 kept
+	EXPECT_EQ(argv[2].text, "bad\xef\xbf\xbd\xef\xbf\xbd"); // each bad byte -> U+FFFD
+	EXPECT_EQ(argv[3].text, "q\"b\\s\n\t\x01");             // escaped, and back
+	EXPECT_EQ(argv[4].text, "\xef\xbf\xbd\xef\xbf\xbd");    // truncated sequence
+	EXPECT_EQ(argv[5].text, "\xf0\x9f\x98\x80");            // 4-byte UTF-8 kept
+	const auto &dev0 = (*d)["devices"][0];
+	EXPECT_EQ(dev0["busy_pct"].num, 0.0);
+	EXPECT_EQ(dev0["device_id"].kind, test::Json::Kind::kNull);
+	const auto &dev1 = (*d)["devices"][1];
+	EXPECT_EQ(dev1["requests_total"].u64(), 3u);
+	EXPECT_EQ(dev1["requests"]["UNKNOWN"].u64(), 1u);
+	EXPECT_EQ(dev1["errors"].u64(), 3u);
+	EXPECT_EQ(dev1["cycles"].u64(), 2000u);
+	EXPECT_DOUBLE_EQ(dev1["busy_pct"].num, 50.0);
+	EXPECT_EQ(dev1["samples"].items.size(), 1u);
+	EXPECT_EQ(dev1["samples_dropped"].u64(), 1u);
+	EXPECT_EQ(dev1["samples"][0]["type"].text, "COMPUTE");
 }
 
 } // namespace

@@ -76,6 +76,8 @@ void DeviceModel::finish(uint64_t token, SSTResponse &resp, size_t resp_len, uin
 	SimOutput out;
 	out.kind = SimOutput::Kind::kResponse;
 	out.token = token;
+	out.req_type = cur_type_;
+	out.status = resp.status;
 	out.arrival_ps = now_ps_;
 	out.complete_ps = complete_ps;
 	out.cycles = ps_to_cycles(complete_ps - now_ps_, params_.clock_hz);
@@ -147,6 +149,7 @@ bool DeviceModel::do_compute(const SSTRequest &req, SSTResponse &resp, uint64_t 
 	ev.data = req.request_id;
 	SimOutput out;
 	out.kind = SimOutput::Kind::kEvent;
+	out.req_type = SST_REQ_COMPUTE;
 	out.arrival_ps = now_ps_;
 	out.complete_ps = complete;
 	out.cycles = ps_to_cycles(complete - now_ps_, params_.clock_hz);
@@ -241,6 +244,9 @@ void DeviceModel::submit(uint64_t token, std::span<const uint8_t> request, bool 
 	std::memcpy(&req, request.data(), std::min(request.size(), sizeof req));
 	SSTResponse resp{};
 	resp.status = SST_STATUS_INVALID;
+	cur_type_ = request.size() >= SST_REQUEST_HEADER_SIZE && req.type < SST_REQ_MAX
+			    ? req.type
+			    : SimOutput::kUnknownType;
 	if (request.size() < SST_REQUEST_HEADER_SIZE) {
 		// Not even a header: nothing to echo back but what arrived.
 		++stats_.invalid;

@@ -18,7 +18,8 @@ constexpr size_t kReadBudget = 1024 * 1024;          // per wakeup, for fairness
 constexpr size_t kBatchRequests = 1024;              // requests submitted per model drain
 constexpr size_t kOutputHighWater = 4 * 1024 * 1024; // stop reading above this
 constexpr size_t kHeldHighWater = 64 * 1024;
-constexpr int64_t kLingerNs = 5'000'000'000; // flush time granted before a close
+constexpr int64_t kLingerNs = 5'000'000'000;    // flush time granted before a close
+constexpr uint64_t kSampleReserve = 256 * 1024; // samples reserved per connection (10 MiB)
 } // namespace
 
 int64_t monotonic_ns()
@@ -28,9 +29,16 @@ int64_t monotonic_ns()
 	return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Connection::Connection(UniqueFd fd, const ServerOptions &opts)
-	: fd_(std::move(fd)), opts_(opts), session_(opts.protocol, opts.model.clock_hz), model_(opts.model)
+Connection::Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns)
+	: fd_(std::move(fd)), opts_(opts), session_(opts.protocol, opts.model.clock_hz), model_(opts.model),
+	  record_(!opts.stats_out.empty()), epoch_ns_(epoch_ns), open_ns_(monotonic_ns())
 {
+	samples_.cap = opts.stats_samples;
+	// Reserved, not touched: the pages become resident as samples arrive, and
+	// the vector never copies itself while it grows up to the default cap
+	// (growth by doubling cost ~50 ns per sample in copies and page faults).
+	if (record_)
+		samples_.samples.reserve(std::min<uint64_t>(opts.stats_samples, kSampleReserve));
 }
 
 bool Connection::can_process() const
@@ -108,6 +116,14 @@ void Connection::process(int64_t now_ns)
 		// run the model until it is idle.
 		while (auto o = model_.pop())
 			deliver(std::move(*o), now_ns);
+		// The batch's responses are queued for the socket now: one clock read
+		// stamps them all (paced responses are stamped at their release).
+		if (record_ && !opts_.paced && unstamped_ < samples_.samples.size()) {
+			const int64_t done = monotonic_ns() - epoch_ns_;
+			for (size_t i = unstamped_; i < samples_.samples.size(); ++i)
+				samples_.samples[i].wall_done_ns = done;
+		}
+		unstamped_ = samples_.samples.size();
 		if (n < kBatchRequests || !can_process())
 			break;
 	}
@@ -122,15 +138,30 @@ void Connection::emit(const SimOutput &o)
 	}
 }
 
+int64_t Connection::record(const SimOutput &o, int64_t arrival_wall_ns)
+{
+	if (!record_ || o.kind != SimOutput::Kind::kResponse)
+		return -1;
+	RequestSample s;
+	s.wall_submit_ns = arrival_wall_ns - epoch_ns_;
+	s.sim_start_ps = o.arrival_ps;
+	s.sim_end_ps = o.complete_ps;
+	s.type = o.req_type;
+	s.status = o.status;
+	return samples_.add(s);
+}
+
 void Connection::deliver(SimOutput &&o, int64_t arrival_wall_ns)
 {
+	const int64_t sample = record(o, arrival_wall_ns);
 	if (!opts_.paced) {
 		emit(o);
 		return;
 	}
 	const double sim_ns = static_cast<double>(o.complete_ps - o.arrival_ps) / 1000.0;
 	const double hold = std::min(sim_ns * opts_.pace_scale, 3600e9); // at most an hour
-	held_.push_back(Held{arrival_wall_ns + static_cast<int64_t>(hold), held_seq_++, std::move(o)});
+	held_.push_back(
+		Held{arrival_wall_ns + static_cast<int64_t>(hold), held_seq_++, std::move(o), sample});
 	std::push_heap(held_.begin(), held_.end(), LaterRelease{});
 }
 
@@ -140,6 +171,9 @@ void Connection::release_due(int64_t now_ns)
 	while (!held_.empty() && held_.front().release_ns <= now_ns) {
 		std::pop_heap(held_.begin(), held_.end(), LaterRelease{});
 		emit(held_.back().out);
+		if (held_.back().sample >= 0)
+			samples_.samples[static_cast<size_t>(held_.back().sample)].wall_done_ns =
+				now_ns - epoch_ns_;
 		held_.pop_back();
 		any = true;
 	}
@@ -169,6 +203,51 @@ void Connection::flush()
 			return;
 		fail(std::string("send: ") + (n < 0 ? std::strerror(errno) : "no progress"));
 	}
+}
+
+DeviceRecord Connection::take_record(int64_t now_ns, const char *why)
+{
+	DeviceRecord r;
+	r.connection = index;
+	if (session_.protocol() == Protocol::kFramed && session_.hello_done())
+		r.device_id = session_.device_id();
+	r.protocol = std::string(protocol_name(session_.protocol()));
+	r.close_reason = why ? why : reason_;
+	r.params = model_.params();
+	const ModelStats &s = model_.stats();
+	std::copy(std::begin(s.requests), std::end(s.requests), std::begin(r.requests));
+	r.unknown_type = s.unknown_type;
+	r.invalid = s.invalid;
+	r.bytes_read = s.bytes_read;
+	r.bytes_written = s.bytes_written;
+	r.unit_busy_ps = s.unit_busy_ps;
+	r.mem_busy_ps = s.mem_busy_ps;
+	r.error_frames = session_.counters().errors_sent;
+	r.responses = session_.counters().responses;
+	r.events = session_.counters().events;
+	r.sim_time_ps = model_.now_ps();
+	r.wall_open_ns = open_ns_ - epoch_ns_;
+	r.wall_close_ns = now_ns - epoch_ns_;
+	// Held (paced) responses never released have no done time: they are
+	// dropped from the samples rather than reported as done at 0.
+	if (!held_.empty()) {
+		std::vector<bool> unsent(samples_.samples.size(), false);
+		for (const Held &h : held_) {
+			if (h.sample >= 0)
+				unsent[static_cast<size_t>(h.sample)] = true;
+		}
+		size_t w = 0;
+		for (size_t i = 0; i < samples_.samples.size(); ++i) {
+			if (unsent[i])
+				++samples_.dropped;
+			else
+				samples_.samples[w++] = samples_.samples[i];
+		}
+		samples_.samples.resize(w);
+	}
+	r.samples = std::move(samples_);
+	samples_ = SampleLog{};
+	return r;
 }
 
 bool Connection::finished(int64_t now_ns) const

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "stats_out.h"
 #include "vsst/posix/unique_fd.h"
 #include "vsst/protocol/byte_buffer.h"
 #include "vsst/sim/device_model.h"
@@ -19,7 +20,9 @@ int64_t monotonic_ns();
 
 class Connection {
 public:
-	Connection(UniqueFd fd, const ServerOptions &opts);
+	// epoch_ns: the server's start (monotonic), origin of the samples' wall
+	// times. Samples are kept only with opts.stats_out set.
+	Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns = 0);
 
 	int fd() const { return fd_.get(); }
 
@@ -47,12 +50,19 @@ public:
 	// The epoll mask last registered for this socket (the server skips
 	// epoll_ctl when it would not change).
 	uint32_t registered_events = 0;
+	// 0-based accept order (the "connection" of the statistics file).
+	uint64_t index = 0;
+
+	// The final figures for --stats-out; moves the samples out. why: the
+	// server's reason for closing (nullptr: the connection's own).
+	DeviceRecord take_record(int64_t now_ns, const char *why);
 
 private:
 	struct Held {
 		int64_t release_ns;
 		uint64_t seq;
 		SimOutput out;
+		int64_t sample; // index in samples_, -1 when none
 	};
 	struct LaterRelease {
 		bool operator()(const Held &a, const Held &b) const
@@ -65,6 +75,8 @@ private:
 	// Room to take more requests (output and held responses below their limits).
 	bool can_process() const;
 	void deliver(SimOutput &&o, int64_t arrival_wall_ns);
+	// Appends a sample for a response (stats on); returns its index or -1.
+	int64_t record(const SimOutput &o, int64_t arrival_wall_ns);
 	void emit(const SimOutput &o);
 	void fail(std::string why);
 
@@ -80,6 +92,12 @@ private:
 	bool broken_ = false;
 	int64_t linger_deadline_ns_ = 0; // set once no more input is accepted
 	std::string reason_;
+	// --stats-out bookkeeping; with it off, record_ is false and nothing is kept.
+	const bool record_;
+	const int64_t epoch_ns_;
+	const int64_t open_ns_;
+	SampleLog samples_;
+	size_t unstamped_ = 0; // samples_ from here on wait for their wall_done_ns
 };
 
 } // namespace vsst::sim

@@ -10,12 +10,14 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "connection.h"
+#include "stats_out.h"
 
 namespace vsst::sim {
 
@@ -76,6 +78,11 @@ bool Server::open(std::string *err)
 			*err = std::move(why);
 		return false;
 	};
+	if (!opts_.stats_out.empty()) {
+		std::string why;
+		if (!stats_path_usable(opts_.stats_out, why))
+			return fail(why);
+	}
 	const std::string &path = opts_.socket_path;
 	sockaddr_un addr{};
 	if (path.empty() || path.size() >= sizeof addr.sun_path) {
@@ -166,6 +173,11 @@ void Server::stop()
 int Server::run()
 {
 	start_ns_ = last_status_ns_ = monotonic_ns();
+	{
+		timespec ts{};
+		clock_gettime(CLOCK_REALTIME, &ts);
+		start_unix_ns_ = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+	}
 	spdlog::info("sst-sim listening on {} (protocol {}, {} units, {} latency model, clock {} Hz{})",
 		     opts_.socket_path, protocol_name(opts_.protocol), opts_.model.compute_units,
 		     latency_model_name(opts_.model.latency_model), opts_.model.clock_hz,
@@ -236,7 +248,37 @@ int Server::run()
 	}
 	listen_fd_.reset();
 	log_totals();
+	if (!opts_.stats_out.empty() && !write_stats())
+		return 3;
 	return 0;
+}
+
+bool Server::write_stats()
+{
+	StatsDocument doc;
+	doc.argv = opts_.argv;
+	doc.start_params = opts_.model;
+	doc.start_unix_ns = start_unix_ns_;
+	doc.wall_s = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
+	doc.sample_cap = opts_.stats_samples;
+	doc.rejected_connections = totals_.rejected_connections;
+	doc.devices = std::move(records_);
+	records_.clear();
+	std::sort(doc.devices.begin(), doc.devices.end(),
+		  [](const DeviceRecord &a, const DeviceRecord &b) { return a.connection < b.connection; });
+	std::string err;
+	if (!write_file_atomically(opts_.stats_out, stats_json(doc), err)) {
+		spdlog::error("statistics file not written: {}", err);
+		return false;
+	}
+	uint64_t samples = 0, dropped = 0;
+	for (const DeviceRecord &d : doc.devices) {
+		samples += d.samples.samples.size();
+		dropped += d.samples.dropped;
+	}
+	spdlog::info("statistics written to {} ({} devices, {} samples, {} dropped)", opts_.stats_out,
+		     doc.devices.size(), samples, dropped);
+	return true;
 }
 
 void Server::accept_all()
@@ -257,7 +299,8 @@ void Server::accept_all()
 			continue; // fd closes here
 		}
 		const uint64_t id = next_id_++;
-		auto conn = std::make_unique<Connection>(std::move(fd), opts_);
+		auto conn = std::make_unique<Connection>(std::move(fd), opts_, start_ns_);
+		conn->index = totals_.connections;
 		if (!add_fd(epoll_fd_.get(), conn->fd(), id, EPOLLIN | EPOLLRDHUP)) {
 			spdlog::warn("epoll_ctl: {}", std::strerror(errno));
 			continue;
@@ -298,8 +341,10 @@ void Server::update_interest(uint64_t id, Connection &c)
 	c.registered_events = ev.events;
 }
 
-void Server::collect(const Connection &c)
+void Server::collect(Connection &c, const char *why)
 {
+	if (!opts_.stats_out.empty())
+		records_.push_back(c.take_record(monotonic_ns(), why));
 	const ModelStats &s = c.model().stats();
 	const SessionCounters &k = c.session().counters();
 	for (int t = 0; t < SST_REQ_MAX; ++t)
@@ -324,7 +369,7 @@ void Server::close_connection(uint64_t id, const char *why)
 		return;
 	Connection &c = *it->second;
 	c.flush();
-	collect(c);
+	collect(c, why);
 	spdlog::info("connection {} (device {}, {}) closed: {}; {} requests, simulated {}", id,
 		     c.session().device_id(), protocol_name(c.session().protocol()),
 		     why ? why : c.finish_reason().c_str(), c.model().stats().total(),

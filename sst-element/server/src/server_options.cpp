@@ -142,6 +142,19 @@ bool apply_option(ServerOptions &opts, std::string_view raw_key, std::string_vie
 		opts.max_connections = n;
 		return true;
 	}
+	if (key == "stats-out") {
+		if (value.empty())
+			return bad("needs a file path");
+		opts.stats_out = std::string(value);
+		return true;
+	}
+	if (key == "stats-samples") {
+		uint64_t n;
+		if (!parse_size(value, n) || n > 100'000'000)
+			return bad("expected 0..100M, got");
+		opts.stats_samples = n;
+		return true;
+	}
 	if (key == "log-level") {
 		static constexpr std::string_view kLevels[] = {"trace", "debug", "info",
 							       "warn",  "error", "off"};
@@ -212,6 +225,7 @@ bool load_config_file(const std::string &path, ServerOptions &opts, std::string 
 
 ParseOutcome parse_command_line(int argc, char **argv, ServerOptions &opts, std::string &message)
 {
+	opts.argv.assign(argv, argv + argc);
 	for (int i = 1; i < argc; ++i) {
 		std::string_view arg = argv[i];
 		if (arg == "-h" || arg == "--help") {
@@ -278,6 +292,17 @@ std::string usage_text()
 	     "                           0 turns it off (default 5).\n"
 	     "  --max-connections N      connections served at once; more are closed (default 64).\n"
 	     "  --log-level L            trace, debug, info (default), warn, error, off.\n"
+	     "  --stats-out FILE         when the server stops (SIGINT/SIGTERM), write the run's\n"
+	     "                           statistics as JSON (schema vsst-sim-stats, version 1; see\n"
+	     "                           sst-element/README.md): one entry per connection served,\n"
+	     "                           closed ones included: requests by type, errors, simulated\n"
+	     "                           time and cycles, busy %, per-request samples. Written to a\n"
+	     "                           temporary file in FILE's folder, then renamed over FILE (a\n"
+	     "                           symlink at FILE is replaced, never followed). The folder must\n"
+	     "                           exist at start-up.\n"
+	     "  --stats-samples N        per-request samples kept per connection in --stats-out\n"
+	     "                           (default 200000, ~40 bytes each in memory); later requests\n"
+	     "                           are counted in samples_dropped. 0 keeps none.\n"
 	     "  --help                   this text.   --version   protocol versions.\n"
 	     "\n"
 	     "Model parameters (also settable per device with SST_REQ_CONFIGURE; see README):\n";
@@ -305,7 +330,8 @@ std::string usage_text()
 	     "\n"
 	     "Numbers accept suffixes k M G T (x1000) and Ki Mi Gi Ti (x1024); a trailing Hz is ignored\n"
 	     "(--clock-hz 2GHz). Signals: SIGINT/SIGTERM stop the server cleanly (statistics printed,\n"
-	     "socket file removed). Exit status: 0 clean stop, 1 start-up error, 2 usage error.\n";
+	     "socket file removed). Exit status: 0 clean stop, 1 start-up error, 2 usage error,\n"
+	     "3 stopped cleanly but the --stats-out file could not be written.\n";
 	return o.str();
 }
 

@@ -31,6 +31,12 @@ struct SimOutput {
 	uint64_t arrival_ps = 0;  // when the request was submitted
 	uint64_t complete_ps = 0; // when this output is due
 	uint64_t cycles = 0;      // (complete - arrival) in model cycles
+	// The request this output answers: its SSTRequestType (kUnknownType when
+	// the request was too short or its type out of range) and, for a
+	// response, the SSTStatus. Hosts use them for statistics only.
+	static constexpr uint32_t kUnknownType = UINT32_MAX;
+	uint32_t req_type = kUnknownType;
+	uint32_t status = SST_STATUS_OK;
 	// kResponse: the first bytes of an SSTResponse (32..4112, the tail the
 	// request type does not use is omitted and reads as zero); kEvent: SSTEvent.
 	std::vector<uint8_t> bytes;
@@ -126,7 +132,8 @@ private:
 	uint64_t mem_free_ps_ = 0;
 	uint64_t now_ps_ = 0;
 	uint64_t seq_ = 0;
-	std::vector<Entry> heap_; // min-heap on (time, seq) via Later
+	uint32_t cur_type_ = SimOutput::kUnknownType; // type of the request being submitted
+	std::vector<Entry> heap_;                     // min-heap on (time, seq) via Later
 	ModelStats stats_;
 };
 

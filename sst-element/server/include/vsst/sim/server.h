@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vsst/posix/unique_fd.h"
 #include "vsst/sim/server_options.h"
@@ -14,6 +15,7 @@
 namespace vsst::sim {
 
 class Connection;
+struct DeviceRecord;
 
 struct ServerTotals {
 	uint64_t connections = 0;
@@ -42,7 +44,8 @@ public:
 	// occupied by something that is not a socket; replaces a stale socket.
 	bool open(std::string *err);
 	// Serves until stop() or (with handle_signals) SIGINT/SIGTERM; removes the
-	// socket file on the way out. Returns 0.
+	// socket file on the way out and writes --stats-out. Returns 0, or 3 when
+	// the statistics file could not be written.
 	int run();
 	// Thread-safe and async-signal-safe.
 	void stop();
@@ -59,7 +62,8 @@ private:
 	void arm_pace_timer();
 	void log_status();
 	void log_totals();
-	void collect(const Connection &c);
+	void collect(Connection &c, const char *why);
+	bool write_stats();
 
 	ServerOptions opts_;
 	UniqueFd listen_fd_;
@@ -78,6 +82,9 @@ private:
 	uint64_t last_status_requests_ = 0;
 	int64_t last_status_ns_ = 0;
 	int64_t start_ns_ = 0;
+	int64_t start_unix_ns_ = 0;
+	// --stats-out: the closed connections' figures, in close order.
+	std::vector<DeviceRecord> records_;
 };
 
 } // namespace vsst::sim

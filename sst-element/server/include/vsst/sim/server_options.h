@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vsst/sim/model_params.h"
 #include "vsst/sim/server_session.h"
@@ -22,6 +23,13 @@ struct ServerOptions {
 	size_t max_connections = 64;
 	std::string log_level = "info";
 	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
+	// --stats-out: JSON statistics written when the server stops ("" = off).
+	std::string stats_out;
+	// Per-request samples kept per connection in the statistics file; later
+	// requests are only counted (samples_dropped).
+	uint64_t stats_samples = 200'000;
+	// The command line, recorded in the statistics file.
+	std::vector<std::string> argv;
 };
 
 enum class ParseOutcome { kRun, kExitOk, kError };
