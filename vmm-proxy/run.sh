@@ -230,13 +230,20 @@ if [ -n "$REPORT$REPORT_HTML" ]; then
 	json=${REPORT:-$WORK/report.json}
 	sims=()
 	for ((i = 0; i < NDEV; i++)); do
-		[ -f "$WORK/sim$i.stats.json" ] && sims+=(--sim "$i=$WORK/sim$i.stats.json,$SIMSPEC")
+		stats=$WORK/sim$i.stats.json
+		[ -f "$stats" ] || stats=- # SST-core or the user's simulator: no statistics file
+		sims+=(--sim "$i=$stats,$SIMSPEC")
 	done
-	if "$REPORTER" assemble --launch "$WORK/launch.json" "${sims[@]}" \
+	qemu_version=$("$QEMU" --version 2>/dev/null | head -n 1 | sed 's/^QEMU emulator version //')
+	vsst_version=$(git -C "$SPLIT_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+	if python3 "$REPORTER" assemble --launch "$WORK/launch.json" --devices "$NDEV" "${sims[@]}" \
+		--version "qemu=$qemu_version" --version "vsst=$vsst_version" \
 		--stage "build_s=${VSST_BUILD_S:-0}" -o "$json" >&2; then
+		# The readable summary comes from the same data as the report.
+		[ $QUIET = 1 ] || python3 "$REPORTER" text "$json" >&2
 		[ -n "$REPORT" ] && say "report: $REPORT"
 		if [ -n "$REPORT_HTML" ]; then
-			"$REPORTER" html "$json" -o "$REPORT_HTML" >&2 && say "report: $REPORT_HTML"
+			python3 "$REPORTER" html "$json" -o "$REPORT_HTML" >&2 && say "report: $REPORT_HTML"
 		fi
 	else
 		echo "vsst run: could not write the report" >&2
