@@ -175,10 +175,10 @@ share)
 	run_cli 3 "$T/out3" "$T/err3" -- --share "$T/share" --quiet -- hello again
 	[ "$(cat "$T/out3")" = "hello from the guest" ] || fail "hello (via PATH) printed: $(cat "$T/out3")"
 	# Read-only: the guest cannot write, the folder is unchanged.
-	before=$(cd "$T/share" && ls -la --time-style=+%s && sha256sum ./*)
+	before=$(cd "$T/share" && ls -lA --time-style=+%s && sha256sum ./*)
 	run_cli 1 "$T/outro" "$T/errro" -- --share "$T/share:ro" --quiet -- sh -c 'cat out.txt; echo x >new.txt'
 	grep -q 'written by' "$T/outro" || fail "ro share not readable"
-	after=$(cd "$T/share" && ls -la --time-style=+%s && sha256sum ./*)
+	after=$(cd "$T/share" && ls -lA --time-style=+%s && sha256sum ./*)
 	[ "$before" = "$after" ] || fail "the read-only share changed"
 	split_say "PASS: gcc-built hello from --share, its file on the host, statuses 0/3, :ro unchanged"
 	;;

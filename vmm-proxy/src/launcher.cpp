@@ -236,10 +236,10 @@ struct Launcher::Impl {
 				return false;
 			}
 			spdlog::info(
-				"share {} ({}): {} entr{} granted to {}; files the guest creates go to uid {} "
-				"({})",
+				"share {} ({}): {} entr{} granted, {} lent to {}; files the guest creates go to "
+				"uid {} ({})",
 				d.file, d.readonly ? "read-only" : "read-write", access->report().granted,
-				access->report().granted == 1 ? "y" : "ies",
+				access->report().granted == 1 ? "y" : "ies", access->report().lent,
 				device.name.empty() ? std::to_string(device.uid) : device.name, owner.uid,
 				owner.source);
 			shares.push_back(std::move(access));
@@ -254,10 +254,11 @@ struct Launcher::Impl {
 			if (r.failed)
 				spdlog::warn("share {}: {} entr{} not restored; first: {}", (*it)->dir(),
 					     r.failed, r.failed == 1 ? "y" : "ies", r.first_error);
-			else if (r.granted || r.handed)
+			else if (r.granted || r.lent || r.handed)
 				spdlog::info(
-					"share {}: {} grant(s) undone, {} new entr{} handed to the owner",
-					(*it)->dir(), r.restored, r.handed, r.handed == 1 ? "y" : "ies");
+					"share {}: {} entr{} restored, {} new entr{} handed to the owner",
+					(*it)->dir(), r.restored, r.restored == 1 ? "y" : "ies", r.handed,
+					r.handed == 1 ? "y" : "ies");
 		}
 		shares.clear();
 	}

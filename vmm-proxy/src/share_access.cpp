@@ -268,6 +268,8 @@ bool ShareAccess::grant_one(int fd, const struct stat &st, std::string &error)
 	const unsigned need = S_ISDIR(st.st_mode) ? (readonly_ ? 5 : 7) : (readonly_ ? 4 : 6);
 	Saved saved;
 	saved.mode = st.st_mode & 07777;
+	saved.uid = st.st_uid;
+	saved.gid = st.st_gid;
 	saved.had_acl = read_acl(fd, saved.acl);
 	if (!saved.had_acl && errno != ENODATA) {
 		error = "cannot read the ACL of " + dir_ + ": " + strerror(errno) +
@@ -278,19 +280,30 @@ bool ShareAccess::grant_one(int fd, const struct stat &st, std::string &error)
 		return false;
 	}
 	std::vector<acl::Entry> entries;
-	if (saved.had_acl) {
-		if (!acl::decode(saved.acl, entries)) {
-			error = "unexpected ACL format on an entry of " + dir_;
+	if (saved.had_acl && !acl::decode(saved.acl, entries)) {
+		error = "unexpected ACL format on an entry of " + dir_;
+		return false;
+	}
+	const bool lend = !readonly_ && st.st_uid != device_.uid;
+	const bool acl_needed = saved.had_acl || !mode_allows(st, device_, need);
+	if (!lend && !acl_needed)
+		return true; // the mode bits already let the device VM in
+	// Saved first: a failed or interrupted change is still undone.
+	saved.lent = lend;
+	saved_[key_of(fd, st)] = saved;
+	if (lend) {
+		if (fchown(fd, device_.uid, static_cast<gid_t>(-1)) < 0) {
+			saved_[key_of(fd, st)].lent = false;
+			error = "cannot lend " + dir_ + " to " + device_.name + ": " + strerror(errno);
 			return false;
 		}
-	} else {
-		if (mode_allows(st, device_, need))
-			return true; // the mode bits already let the device VM in
-		entries = acl::from_mode(st.st_mode);
+		report_.lent++;
 	}
+	if (!acl_needed)
+		return true;
+	if (!saved.had_acl)
+		entries = acl::from_mode(st.st_mode);
 	const std::vector<char> value = acl::encode(acl::with_user(entries, device_.uid, need));
-	// Saved first: a failed or interrupted set is still undone.
-	saved_[key_of(fd, st)] = saved;
 	if (fsetxattr(fd, kAclXattr, value.data(), value.size(), 0) < 0) {
 		error = "cannot grant " + device_.name + " access to " + dir_ + ": " + strerror(errno) +
 			(errno == EOPNOTSUPP
@@ -357,6 +370,14 @@ void ShareAccess::note_failure(const std::string &what)
 void ShareAccess::restore_one(int fd, const struct stat &st, const Saved &saved, const std::string &rel)
 {
 	const std::string name = dir_ + (rel.empty() ? "" : "/" + rel);
+	if (saved.lent) {
+		// Given back first: chown clears set-id bits, which the mode below restores.
+		if (fchown(fd, saved.uid, saved.gid) < 0) {
+			note_failure("giving " + name + " back to uid " + std::to_string(saved.uid) + ": " +
+				     strerror(errno));
+			return;
+		}
+	}
 	int rc = saved.had_acl ? fsetxattr(fd, kAclXattr, saved.acl.data(), saved.acl.size(), 0)
 			       : fremovexattr(fd, kAclXattr);
 	if (rc < 0 && !(errno == ENODATA && !saved.had_acl)) {
@@ -364,8 +385,9 @@ void ShareAccess::restore_one(int fd, const struct stat &st, const Saved &saved,
 		return;
 	}
 	// The grant moved the group bits (they show the ACL mask); whatever else the guest
-	// changed with chmod (owner, other, set-id bits) stays.
-	const mode_t mode = (st.st_mode & 07777 & ~static_cast<mode_t>(S_IRWXG)) | (saved.mode & S_IRWXG);
+	// changed with chmod (owner, other bits) stays; set-id bits as they were.
+	const mode_t keep = static_cast<mode_t>(S_IRWXG) | (saved.lent ? static_cast<mode_t>(06000) : 0);
+	const mode_t mode = (st.st_mode & 07777 & ~keep) | (saved.mode & keep);
 	if (fchmod(fd, mode) < 0) {
 		note_failure("restoring the mode of " + name + ": " + strerror(errno));
 		return;
@@ -395,8 +417,10 @@ void ShareAccess::walk_restore(int dirfd, const std::string &rel, int depth)
 			continue;
 		const std::string path = join(rel, e->d_name);
 		const Key key = key_at(dirfd, e->d_name, st);
-		// What the device VM created: its uid, and not its before the run.
-		if (chown_new_ && st.st_uid == device_.uid && !existing_.count(key)) {
+		auto lent = saved_.find(key);
+		// What the device VM created: its uid, not its before the run, not lent to it.
+		if (chown_new_ && st.st_uid == device_.uid && !existing_.count(key) &&
+		    !(lent != saved_.end() && lent->second.lent)) {
 			if (fchownat(dirfd, e->d_name, owner_.uid, owner_.gid, AT_SYMLINK_NOFOLLOW) == 0) {
 				report_.handed++;
 				st.st_uid = owner_.uid;
@@ -407,7 +431,7 @@ void ShareAccess::walk_restore(int dirfd, const std::string &rel, int depth)
 		}
 		if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_dev != root_dev_)
 			continue;
-		auto saved = saved_.find(key);
+		auto saved = lent;
 		if (saved == saved_.end() && !S_ISDIR(st.st_mode))
 			continue;
 		UniqueFd fd(openat(dirfd, e->d_name,

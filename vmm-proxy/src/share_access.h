@@ -7,6 +7,9 @@
 // path=/proc/self/fd/N). Its 9p server acts with nobody's rights, so for the run nobody
 // gets an ACL entry on the share's existing directories and files (r-x / r for :ro, rwx /
 // rw for rw) where the mode bits do not already allow it; nothing outside DIR is touched.
+// In rw mode the existing files and directories are also lent to nobody (chown) for the
+// run: the guest truncates, touches and chmods files it did not create, and the kernel
+// allows explicit timestamps and mode changes to the owner only.
 // At teardown, after the device VM has exited, every changed inode gets its ACL and
 // group mode bits back, and (rw) every entry the device VM created - owned by its uid and
 // not in the share before the run - is handed to the invoking user (SUDO_UID/SUDO_GID,
@@ -48,6 +51,7 @@ class ShareAccess {
 public:
 	struct Report {
 		size_t granted = 0;  // inodes that got an ACL entry
+		size_t lent = 0;     // rw: inodes lent to the device VM's user for the run
 		size_t restored = 0; // of those, put back
 		size_t handed = 0;   // entries created by the device VM, chowned to the owner
 		size_t failed = 0;
@@ -79,6 +83,11 @@ public:
 	struct Saved {
 		mode_t mode = 0;
 		bool had_acl = false;
+		// rw: the inode was lent to the device VM's user for the run (its owner is
+		// given back at the end).
+		bool lent = false;
+		uid_t uid = 0;
+		gid_t gid = 0;
 		std::vector<char> acl; // system.posix_acl_access as it was
 	};
 	// An inode's identity: device, number and birth time (statx; 0 where the file

@@ -369,6 +369,10 @@ TEST_F(LauncherTest, ShareIsGrantedForTheRunAndHandedBack)
 {
 	const std::string share = dir_ + "/share";
 	ASSERT_EQ(mkdir(share.c_str(), 0700), 0);
+	{
+		std::ofstream(share + "/old.txt") << "before the run";
+	}
+	ASSERT_EQ(chmod((share + "/old.txt").c_str(), 04755), 0);
 	const bool root = geteuid() == 0;
 	if (root)
 		setenv("SUDO_UID", "4321", 1), setenv("SUDO_GID", "4322", 1);
@@ -385,8 +389,13 @@ TEST_F(LauncherTest, ShareIsGrantedForTheRunAndHandedBack)
 	ASSERT_EQ(stat(share.c_str(), &st), 0);
 	EXPECT_EQ(st.st_mode & 07777, 0700u);
 	EXPECT_LT(getxattr(share.c_str(), "system.posix_acl_access", nullptr, 0), 0) << "the grant is undone";
+	// Lent to the device VM's user for the run (rw), given back with its set-id bit.
+	EXPECT_EQ(st.st_uid, getuid()) << "the share's owner is given back";
+	ASSERT_EQ(stat((share + "/old.txt").c_str(), &st), 0);
+	EXPECT_EQ(st.st_uid, getuid());
+	EXPECT_EQ(st.st_mode & 07777, 04755u);
 	if (root) {
-		EXPECT_CONTAINS(r.err, "granted to nobody");
+		EXPECT_CONTAINS(r.err, "2 lent to nobody");
 		EXPECT_CONTAINS(r.err, "2 new entries handed to the owner");
 	}
 	// Read-only: the fake device VM only opens it; nothing changes.
