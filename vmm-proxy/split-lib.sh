@@ -88,12 +88,16 @@ split_cleanup() {
 
 # split_start_sim <i>: sst-sim on $WORK/sim<i>.sock, reachable by an
 # unprivileged device VM (umask 000). Bounded wait for the socket.
+# --idle-timeout 0: the run's device VM is sst-sim's only client and its link
+# is silent whenever the guest is (an interactive console can idle for hours);
+# an idle close would make it reconnect to a fresh device, losing device memory
+# and CONFIGUREd parameters. VSST_SIM_ARGS come later and may set one.
 split_start_sim() {
 	local i=$1 sock=$WORK/sim$1.sock n=100
 	rm -f "$sock"
 	# shellcheck disable=SC2086 # VSST_SIM_ARGS is a list of words
 	(umask 000 && exec timeout -k 5 "${SPLIT_CHILD_BOUND:-900}" "$SIM" --socket "$sock" \
-		${VSST_SIM_ARGS:-}) >>"$WORK/sim$i.log" 2>&1 &
+		--idle-timeout 0 ${VSST_SIM_ARGS:-}) >>"$WORK/sim$i.log" 2>&1 &
 	SIM_PIDS[$i]=$!
 	SPLIT_PIDS+=($!)
 	while [ ! -S "$sock" ]; do

@@ -504,15 +504,227 @@ TEST_F(SimIntegration, StatsOutPathHandling)
 	EXPECT_EQ(entries, 0);
 }
 
+size_t count_of(const std::string &text, const std::string &what)
+{
+	size_t n = 0;
+	for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+		++n;
+	return n;
+}
+
+std::string fmt_refused(uint64_t n)
+{
+	return std::to_string(n) + " WRITEs refused";
+}
+
+std::optional<SSTResponse> framed_call(SimClient &c, const SSTRequest &r, uint64_t tag)
+{
+	if (!c.send_request(tag, r, request_wire_size(r), kTimeout))
+		return std::nullopt;
+	auto f = c.read_frame(kTimeout);
+	if (!f || f->hdr.type != VSST_SIM_RESPONSE || f->hdr.tag != tag ||
+	    f->payload.size() < sizeof(vsst_sim_resp_meta) + SST_RESPONSE_HEADER_SIZE) {
+		return std::nullopt;
+	}
+	SSTResponse resp{};
+	std::memcpy(&resp, f->payload.data() + sizeof(vsst_sim_resp_meta),
+		    std::min(sizeof resp, f->payload.size() - sizeof(vsst_sim_resp_meta)));
+	return resp;
+}
+
+// --memory-budget bounds the device memory committed by all connections
+// together: WRITEs needing new pages beyond it are answered ERROR (logged once
+// per connection), everything else keeps being served, and a closed
+// connection's pages become available to the others.
+TEST_F(SimIntegration, MemoryBudgetIsSharedByAllConnections)
+{
+	auto sim = start({"--memory-budget", "64Ki"}); // 16 pages
+	SimClient a = connect();
+	ASSERT_TRUE(a.hello(1, false, kTimeout));
+	SimClient b = connect();
+	ASSERT_TRUE(b.hello(2, false, kTimeout));
+	const std::vector<uint8_t> data(4000, 0x5a);
+	uint64_t tag = 1;
+	// Each connection may CONFIGURE 4 GiB: nothing is committed by that.
+	for (SimClient *c : {&a, &b}) {
+		auto r = framed_call(*c, test::config_req(SST_CFG_MEM_SIZE, 1ull << 32, tag), tag);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(r->status, SST_STATUS_OK);
+		++tag;
+	}
+	for (uint64_t page = 0; page < 16; ++page) {
+		auto r = framed_call(a, test::write_req(page << 24, data, tag), tag);
+		ASSERT_TRUE(r) << sim->log();
+		EXPECT_EQ(r->status, SST_STATUS_OK) << "page " << page;
+		++tag;
+	}
+	for (int i = 0; i < 3; ++i) { // a's 17th page, and twice more
+		auto r = framed_call(a, test::write_req((20ull + i) << 24, data, tag), tag);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(r->status, SST_STATUS_ERROR);
+		++tag;
+	}
+	for (int i = 0; i < 2; ++i) { // b has not written anything, and still cannot
+		auto r = framed_call(b, test::write_req(4096, data, tag), tag);
+		ASSERT_TRUE(r);
+		EXPECT_EQ(r->status, SST_STATUS_ERROR);
+		++tag;
+	}
+	// Everything else is served on both: rewriting a committed page, reads, info.
+	auto rw = framed_call(a, test::write_req(0, data, tag), tag);
+	ASSERT_TRUE(rw);
+	EXPECT_EQ(rw->status, SST_STATUS_OK);
+	++tag;
+	auto rd = framed_call(b, test::read_req(4096, 64, tag), tag);
+	ASSERT_TRUE(rd);
+	EXPECT_EQ(rd->status, SST_STATUS_OK);
+	EXPECT_EQ(rd->payload.data[0], 0); // the refused write left nothing
+	++tag;
+	auto info = framed_call(b, test::make_req(SST_REQ_GET_INFO, tag), tag);
+	ASSERT_TRUE(info);
+	EXPECT_EQ(info->payload.info.memory_size, 1ull << 32);
+	++tag;
+	// a goes away: its 16 pages come back, b's write goes through.
+	{
+		SimClient gone = std::move(a);
+	}
+	// The server may not have seen the close yet: retries are refused too.
+	bool written = false;
+	uint64_t b_refused = 2;
+	for (int i = 0; i < 100 && !written; ++i, ++tag) {
+		auto r = framed_call(b, test::write_req(4096, data, tag), tag);
+		ASSERT_TRUE(r);
+		written = r->status == SST_STATUS_OK;
+		if (!written) {
+			EXPECT_EQ(r->status, SST_STATUS_ERROR);
+			++b_refused;
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
+	}
+	EXPECT_TRUE(written) << sim->log();
+	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
+	const auto st = sim->wait_exit(10000);
+	ASSERT_TRUE(st && st->exited && st->status == 0) << sim->log();
+	const std::string log = sim->log();
+	EXPECT_EQ(count_of(log, "the device memory budget is exhausted"), 2u) << log; // once each
+	EXPECT_NE(log.find("3 WRITEs refused by the memory budget"), std::string::npos) << log;
+	EXPECT_NE(log.find("committed at most 65536 of 65536 bytes"), std::string::npos) << log;
+	EXPECT_NE(log.find(fmt_refused(b_refused) + " by the memory budget"), std::string::npos) << log;
+	EXPECT_NE(log.find(fmt_refused(3 + b_refused) + " for it"), std::string::npos) << log;
+}
+
+// --idle-timeout closes connections that send nothing (with or without a
+// HELLO) and logs why; a connection that keeps talking stays open.
+TEST_F(SimIntegration, IdleConnectionsAreClosed)
+{
+	auto sim = start({"--idle-timeout", "2"});
+	SimClient silent = connect();
+	ASSERT_TRUE(silent.hello(1, false, kTimeout));
+	SimClient mute = connect(); // never sends a byte
+	SimClient active = connect();
+	ASSERT_TRUE(active.hello(2, false, kTimeout));
+	const auto t0 = std::chrono::steady_clock::now();
+	std::atomic<bool> active_ok{true};
+	std::thread talker([&] {
+		// Every 200 ms for 6 s: three idle periods.
+		for (uint64_t tag = 1; tag <= 30; ++tag) {
+			auto r = framed_call(active, test::make_req(SST_REQ_NOOP, tag), tag);
+			if (!r || r->status != SST_STATUS_OK)
+				active_ok = false;
+			std::this_thread::sleep_for(std::chrono::milliseconds(200));
+		}
+	});
+	EXPECT_TRUE(silent.wait_closed(kTimeout)) << sim->log();
+	const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	EXPECT_GE(secs, 1.9);
+	EXPECT_TRUE(mute.wait_closed(kTimeout)) << sim->log();
+	talker.join();
+	EXPECT_TRUE(active_ok) << sim->log();
+	auto r = framed_call(active, test::make_req(SST_REQ_GET_INFO, 99), 99);
+	EXPECT_TRUE(r && r->status == SST_STATUS_OK) << sim->log();
+	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
+	ASSERT_TRUE(sim->wait_exit(10000));
+	const std::string log = sim->log();
+	EXPECT_EQ(count_of(log, "idle timeout: nothing received for"), 2u) << log;
+	EXPECT_NE(log.find("2 for idleness"), std::string::npos) << log;
+}
+
+// A connection waiting for a held (paced) response has a request in flight:
+// it is not idle while it waits, only once the answer is out.
+TEST_F(SimIntegration, IdleTimeoutSparesRequestsInFlight)
+{
+	// 10 work items x 100 cycles at 1 GHz = 1 us simulated, held 3 s.
+	auto sim = start({"--idle-timeout", "1", "--paced", "--pace-scale", "3e6"});
+	SimClient c = connect();
+	ASSERT_TRUE(c.hello(1, false, kTimeout));
+	const auto t0 = std::chrono::steady_clock::now();
+	const SSTRequest req = test::compute_req(10, SST_LATENCY_DEFAULT, 5);
+	ASSERT_TRUE(c.send_request(5, req, request_wire_size(req), kTimeout));
+	auto f = c.read_frame(kTimeout);
+	ASSERT_TRUE(f) << sim->log();
+	EXPECT_EQ(f->hdr.type, VSST_SIM_RESPONSE);
+	EXPECT_EQ(f->hdr.tag, 5u);
+	const double held = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	EXPECT_GE(held, 2.5);                               // well past the idle timeout
+	EXPECT_TRUE(c.wait_closed(kTimeout)) << sim->log(); // and idle after it
+	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
+	ASSERT_TRUE(sim->wait_exit(10000));
+	EXPECT_EQ(count_of(sim->log(), "idle timeout:"), 1u) << sim->log();
+}
+
+// Without --socket the server listens in a private directory: created 0700
+// under $XDG_RUNTIME_DIR, and refused when someone could have planted or can
+// enter it.
+TEST_F(SimIntegration, DefaultSocketInPrivateDirectory)
+{
+	const char *old = std::getenv("XDG_RUNTIME_DIR");
+	const std::string saved = old ? old : "";
+	const std::string run = dir_ + "/run";
+	ASSERT_EQ(::mkdir(run.c_str(), 0700), 0);
+	::setenv("XDG_RUNTIME_DIR", run.c_str(), 1); // inherited by the child
+	auto sim = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--status-interval", "0"});
+	const std::string sock = run + "/vsst/sim.sock";
+	std::string err;
+	auto c = SimClient::connect(sock, kTimeout, &err);
+	ASSERT_TRUE(c) << err << "\n" << sim->log();
+	EXPECT_TRUE(c->hello(1, false, kTimeout));
+	struct stat st {};
+	ASSERT_EQ(::lstat((run + "/vsst").c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0700u);
+	EXPECT_NE(sim->log().find("listening on " + sock), std::string::npos) << sim->log();
+	ASSERT_EQ(::kill(sim->pid(), SIGTERM), 0);
+	ASSERT_TRUE(sim->wait_exit(10000));
+
+	// A directory others can write into (or a symlink to one) is refused.
+	ASSERT_EQ(::chmod((run + "/vsst").c_str(), 0777), 0);
+	auto loose = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--status-interval", "0"});
+	auto st2 = loose->wait_exit(10000);
+	ASSERT_TRUE(st2);
+	EXPECT_EQ(st2->code(), 1);
+	EXPECT_NE(loose->log().find("has mode 0777"), std::string::npos) << loose->log();
+	ASSERT_EQ(::rmdir((run + "/vsst").c_str()), 0);
+	ASSERT_EQ(::symlink("/tmp", (run + "/vsst").c_str()), 0);
+	auto link = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--status-interval", "0"});
+	auto st3 = link->wait_exit(10000);
+	ASSERT_TRUE(st3);
+	EXPECT_EQ(st3->code(), 1);
+	EXPECT_NE(link->log().find("is not a directory"), std::string::npos) << link->log();
+	if (old)
+		::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
+	else
+		::unsetenv("XDG_RUNTIME_DIR");
+}
+
 TEST_F(SimIntegration, HelpAndUsageErrors)
 {
 	auto help = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--help"});
 	const auto st = help->wait_exit(10000);
 	EXPECT_TRUE(st && st->exited && st->status == 0);
 	const std::string text = help->log();
-	for (const char *flag : {"--socket", "--protocol", "--config", "--paced", "--pace-scale",
-				 "--status-interval", "--stats-out", "--stats-samples", "--compute-units",
-				 "--latency-model", "--mem-size", "--clock-hz"}) {
+	for (const char *flag :
+	     {"--socket", "--protocol", "--config", "--paced", "--pace-scale", "--status-interval",
+	      "--stats-out", "--stats-samples", "--compute-units", "--latency-model", "--mem-size",
+	      "--clock-hz", "--memory-budget", "--idle-timeout"}) {
 		EXPECT_NE(text.find(flag), std::string::npos) << flag;
 	}
 	auto bad = std::make_unique<SimProcess>(dir_, std::vector<std::string>{"--compute-units", "0"});

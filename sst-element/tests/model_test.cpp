@@ -413,5 +413,68 @@ TEST(SparseMemory, PagesAndResize)
 	EXPECT_EQ(out[8], 0);
 }
 
+// The budget counts committed pages across memories: a write needing a page
+// beyond it fails whole, and every way a page goes away gives it back.
+TEST(SparseMemory, BudgetBoundsCommittedPages)
+{
+	MemoryBudget budget(3 * 4096);
+	const uint8_t ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	{
+		SparseMemory a(1ull << 32, &budget); // 4 GiB declared, nothing committed
+		SparseMemory b(1ull << 32, &budget);
+		EXPECT_EQ(budget.used(), 0u);
+		ASSERT_TRUE(a.write(4096 - 5, ones, 10)); // two pages
+		EXPECT_EQ(budget.used(), 2 * 4096u);
+		EXPECT_TRUE(a.write(0, ones, 10)); // page already there: free
+		// b needs two new pages where one is left: refused, nothing written.
+		EXPECT_FALSE(b.write(8192 - 5, ones, 10));
+		EXPECT_EQ(b.resident_pages(), 0u);
+		EXPECT_EQ(budget.used(), 2 * 4096u);
+		ASSERT_TRUE(b.write(100, ones, 10));
+		EXPECT_EQ(budget.used(), 3 * 4096u);
+		EXPECT_FALSE(a.write(1ull << 31, ones, 1));
+		a.resize(4096); // drops a's second page
+		EXPECT_EQ(budget.used(), 2 * 4096u);
+		EXPECT_TRUE(a.write(1ull << 20, ones, 1) == false); // beyond the new size
+		b.clear();
+		EXPECT_EQ(budget.used(), 4096u);
+		EXPECT_TRUE(b.write(1ull << 31, ones, 1));
+		EXPECT_EQ(budget.peak(), 3 * 4096u);
+	}
+	EXPECT_EQ(budget.used(), 0u); // destruction gives everything back
+}
+
+// A WRITE beyond the shared budget is a clear ERROR, not INVALID, changes
+// nothing and costs no simulated time; other models and RESET give room back.
+TEST(Model, MemoryBudgetRefusesWritesWithError)
+{
+	MemoryBudget budget(2 * 4096);
+	DeviceModel a({}, &budget);
+	DeviceModel b({}, &budget);
+	const std::vector<uint8_t> data(64, 0xab);
+	// CONFIGURE to 4 GiB commits nothing, so it is accepted.
+	EXPECT_EQ(call(a, config_req(SST_CFG_MEM_SIZE, 1ull << 32)).status, SST_STATUS_OK);
+	EXPECT_EQ(budget.used(), 0u);
+	EXPECT_EQ(call(a, write_req(0, data)).status, SST_STATUS_OK);
+	EXPECT_EQ(call(a, write_req(3ull << 30, data)).status, SST_STATUS_OK);
+	const uint64_t before = b.now_ps();
+	const SSTResponse r = call(b, write_req(4096, data, 77));
+	EXPECT_EQ(r.status, SST_STATUS_ERROR);
+	EXPECT_EQ(r.request_id, 77u);
+	EXPECT_EQ(b.now_ps(), before);
+	EXPECT_EQ(b.stats().memory_refused, 1u);
+	EXPECT_EQ(b.stats().invalid, 0u);
+	EXPECT_EQ(b.stats().bytes_written, 0u);
+	EXPECT_EQ(b.memory().resident_pages(), 0u);
+	// Out of range stays INVALID, budget or not.
+	EXPECT_EQ(call(b, write_req(1ull << 40, data)).status, SST_STATUS_INVALID);
+	EXPECT_EQ(b.stats().invalid, 1u);
+	// Reads never commit.
+	EXPECT_EQ(call(b, read_req(8192, 64)).status, SST_STATUS_OK);
+	EXPECT_EQ(call(a, make_req(SST_REQ_RESET)).status, SST_STATUS_OK);
+	EXPECT_EQ(budget.used(), 0u);
+	EXPECT_EQ(call(b, write_req(4096, data)).status, SST_STATUS_OK);
+}
+
 } // namespace
 } // namespace vsst::sim

@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -438,7 +440,11 @@ TEST(Options, CommandLineAndConfigFile)
 							   {"--clock-hz"},
 							   {"positional"},
 							   {"--config", dir + "/missing.conf"},
-							   {"--pace-scale", "-1"}};
+							   {"--pace-scale", "-1"},
+							   {"--memory-budget", "4095"},
+							   {"--memory-budget", "lots"},
+							   {"--idle-timeout", "-1"},
+							   {"--idle-timeout", "soon"}};
 	for (const auto &b : bad) {
 		std::string m;
 		EXPECT_EQ(parse(b, m), ParseOutcome::kError) << b[0];
@@ -449,12 +455,84 @@ TEST(Options, CommandLineAndConfigFile)
 	for (const ParamInfo &p : param_table()) {
 		EXPECT_NE(help.find("--" + std::string(p.flag)), std::string::npos) << p.flag;
 	}
-	for (const char *flag : {"--socket", "--protocol", "--config", "--paced", "--pace-scale",
-				 "--status-interval", "--max-connections", "--log-level"}) {
+	for (const char *flag :
+	     {"--socket", "--protocol", "--config", "--paced", "--pace-scale", "--status-interval",
+	      "--max-connections", "--log-level", "--memory-budget", "--idle-timeout"}) {
 		EXPECT_NE(help.find(flag), std::string::npos) << flag;
+	}
+	{
+		ServerOptions d;
+		EXPECT_EQ(d.memory_budget, 1ull << 30);
+		EXPECT_EQ(d.idle_timeout_s, 300.0);
+		EXPECT_TRUE(d.socket_path.empty()); // the private default, resolved at open()
+		std::vector<std::string> a = {"sst-sim", "--memory-budget", "64Mi", "--idle-timeout", "0"};
+		std::vector<char *> v;
+		for (auto &x : a)
+			v.push_back(x.data());
+		std::string m;
+		ASSERT_EQ(parse_command_line(static_cast<int>(v.size()), v.data(), d, m), ParseOutcome::kRun)
+			<< m;
+		EXPECT_EQ(d.memory_budget, 64 * kMiB);
+		EXPECT_EQ(d.idle_timeout_s, 0.0);
 	}
 	::unlink(cfg.c_str());
 	::rmdir(dir.c_str());
+}
+
+// The default socket's directory: created 0700, and refused when it could be
+// someone else's (a symlink, a file, another owner, group/other access).
+TEST(RuntimeDir, PrivateDirectoryChecks)
+{
+	const std::string base = temp_dir();
+	std::string err;
+	const std::string fresh = base + "/fresh";
+	ASSERT_TRUE(ensure_private_dir(fresh, err)) << err;
+	struct stat st {};
+	ASSERT_EQ(::lstat(fresh.c_str(), &st), 0);
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_EQ(st.st_mode & 0777, 0700u);
+	EXPECT_TRUE(ensure_private_dir(fresh, err)) << err; // existing and ours: fine
+
+	const std::string loose = base + "/loose";
+	ASSERT_EQ(::mkdir(loose.c_str(), 0700), 0);
+	ASSERT_EQ(::chmod(loose.c_str(), 0777), 0);
+	err.clear();
+	EXPECT_FALSE(ensure_private_dir(loose, err));
+	EXPECT_NE(err.find("mode 0777"), std::string::npos) << err;
+	ASSERT_EQ(::chmod(loose.c_str(), 0750), 0);
+	EXPECT_FALSE(ensure_private_dir(loose, err)); // group access is too much, too
+
+	const std::string link = base + "/link";
+	ASSERT_EQ(::symlink(fresh.c_str(), link.c_str()), 0);
+	err.clear();
+	EXPECT_FALSE(ensure_private_dir(link, err)); // a symlink to our own 0700 dir still
+	EXPECT_NE(err.find("not a directory"), std::string::npos) << err;
+
+	const std::string file = base + "/file";
+	std::ofstream(file) << "x";
+	EXPECT_FALSE(ensure_private_dir(file, err));
+
+	const std::string theirs = base + "/theirs";
+	ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+	if (::geteuid() == 0) {
+		ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+		err.clear();
+		EXPECT_FALSE(ensure_private_dir(theirs, err));
+		EXPECT_NE(err.find("owned by uid 65534"), std::string::npos) << err;
+	}
+	EXPECT_FALSE(ensure_private_dir(base + "/missing/parent", err));
+
+	// The default follows XDG_RUNTIME_DIR, else a per-uid name in /tmp.
+	const char *old = std::getenv("XDG_RUNTIME_DIR");
+	const std::string saved = old ? old : "";
+	::setenv("XDG_RUNTIME_DIR", base.c_str(), 1);
+	EXPECT_EQ(default_socket_dir(), base + "/vsst");
+	EXPECT_EQ(default_socket_path(), base + "/vsst/sim.sock");
+	::unsetenv("XDG_RUNTIME_DIR");
+	EXPECT_EQ(default_socket_dir(), "/tmp/vsst-" + std::to_string(::geteuid()));
+	if (old)
+		::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
+	std::filesystem::remove_all(base);
 }
 
 // --stats-out must always parse: any bytes in argv (not UTF-8, quotes,

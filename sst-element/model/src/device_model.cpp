@@ -18,8 +18,8 @@ bool add_overflows(uint64_t a, uint64_t b)
 
 } // namespace
 
-DeviceModel::DeviceModel(const ModelParams &initial)
-	: initial_(initial), params_(initial), memory_(initial.mem_size)
+DeviceModel::DeviceModel(const ModelParams &initial, MemoryBudget *budget)
+	: initial_(initial), params_(initial), memory_(initial.mem_size, budget)
 {
 	unit_free_ps_.assign(params_.compute_units, 0);
 }
@@ -198,10 +198,15 @@ bool DeviceModel::do_write(const SSTRequest &req, SSTResponse &resp, uint64_t &d
 	    add_overflows(start_guess, transfer_ps + latency_ps)) {
 		return false;
 	}
+	// In range, so a failed write is the budget's refusal: an ERROR (a
+	// resource limit, the request itself is valid) that leaves no trace.
+	if (!memory_.write(addr, req.payload.data + SST_WRITE_DATA_OFFSET, size)) {
+		fail_status_ = SST_STATUS_ERROR;
+		return false;
+	}
 	const auto start = reserve_mem(now_ps_, transfer_ps);
 	if (!start)
 		return false;
-	memory_.write(addr, req.payload.data + SST_WRITE_DATA_OFFSET, size);
 	stats_.bytes_written += size;
 	resp.status = SST_STATUS_OK;
 	resp.result = size;
@@ -244,6 +249,7 @@ void DeviceModel::submit(uint64_t token, std::span<const uint8_t> request, bool 
 	std::memcpy(&req, request.data(), std::min(request.size(), sizeof req));
 	SSTResponse resp{};
 	resp.status = SST_STATUS_INVALID;
+	fail_status_ = SST_STATUS_INVALID;
 	cur_type_ = request.size() >= SST_REQUEST_HEADER_SIZE && req.type < SST_REQ_MAX
 			    ? req.type
 			    : SimOutput::kUnknownType;
@@ -316,9 +322,12 @@ void DeviceModel::submit(uint64_t token, std::span<const uint8_t> request, bool 
 		break;
 	}
 	if (!ok) {
-		++stats_.invalid;
+		if (fail_status_ == SST_STATUS_INVALID)
+			++stats_.invalid;
+		else
+			++stats_.memory_refused;
 		resp = SSTResponse{};
-		resp.status = SST_STATUS_INVALID;
+		resp.status = fail_status_;
 		resp.request_id = req.request_id;
 		resp.user_data = req.user_data;
 		finish(token, resp, SST_RESPONSE_HEADER_SIZE, now_ps_, false);

@@ -32,6 +32,15 @@ bool SparseMemory::write(uint64_t addr, const void *in, size_t len)
 {
 	if (!in_range(addr, len))
 		return false;
+	if (budget_ && len > 0) {
+		// Charge every page the write adds before writing any byte, so a
+		// refused write leaves the memory as it was.
+		uint64_t missing = 0;
+		for (uint64_t p = addr / kPage; p <= (addr + len - 1) / kPage; ++p)
+			missing += pages_.count(p) == 0;
+		if (missing > 0 && !budget_->try_charge(missing * kPage))
+			return false;
+	}
 	auto *src = static_cast<const uint8_t *>(in);
 	while (len > 0) {
 		const uint64_t page = addr / kPage;
@@ -48,6 +57,13 @@ bool SparseMemory::write(uint64_t addr, const void *in, size_t len)
 	return true;
 }
 
+void SparseMemory::clear()
+{
+	if (budget_)
+		budget_->release(committed_bytes());
+	pages_.clear();
+}
+
 void SparseMemory::resize(uint64_t size)
 {
 	size_ = size;
@@ -55,6 +71,8 @@ void SparseMemory::resize(uint64_t size)
 		const uint64_t base = it->first * kPage;
 		if (base >= size) {
 			it = pages_.erase(it);
+			if (budget_)
+				budget_->release(kPage);
 		} else {
 			if (base + kPage > size) { // partial page: zero the cut-off tail
 				std::memset(it->second->data() + (size - base), 0, base + kPage - size);

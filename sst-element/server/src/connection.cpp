@@ -29,9 +29,10 @@ int64_t monotonic_ns()
 	return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Connection::Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns)
-	: fd_(std::move(fd)), opts_(opts), session_(opts.protocol, opts.model.clock_hz), model_(opts.model),
-	  record_(!opts.stats_out.empty()), epoch_ns_(epoch_ns), open_ns_(monotonic_ns())
+Connection::Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns, MemoryBudget *budget)
+	: fd_(std::move(fd)), opts_(opts), session_(opts.protocol, opts.model.clock_hz),
+	  model_(opts.model, budget), last_io_ns_(monotonic_ns()), record_(!opts.stats_out.empty()),
+	  epoch_ns_(epoch_ns), open_ns_(last_io_ns_)
 {
 	samples_.cap = opts.stats_samples;
 	// Reserved, not touched: the pages become resident as samples arrive, and
@@ -75,7 +76,8 @@ void Connection::on_readable()
 		if (n > 0) {
 			in_.commit(static_cast<size_t>(n));
 			total += static_cast<size_t>(n);
-			process(monotonic_ns());
+			last_io_ns_ = monotonic_ns();
+			process(last_io_ns_);
 			continue;
 		}
 		in_.commit(0);
@@ -127,6 +129,30 @@ void Connection::process(int64_t now_ns)
 		if (n < kBatchRequests || !can_process())
 			break;
 	}
+	// Once per connection: a client filling memory would otherwise log a line
+	// per WRITE. The count is in the close line and the statistics.
+	if (!budget_logged_ && model_.stats().memory_refused > 0) {
+		budget_logged_ = true;
+		spdlog::warn("device {}: WRITE answered SST_STATUS_ERROR: the device memory budget is "
+			     "exhausted (--memory-budget {} bytes, shared by all connections; this one "
+			     "holds {} bytes); later refusals on this connection are only counted",
+			     session_.device_id(), opts_.memory_budget, model_.memory().committed_bytes());
+	}
+}
+
+std::string Connection::idle_reason(int64_t now_ns, int64_t timeout_ns) const
+{
+	// A response held back (paced) is a request still in flight: not idle.
+	if (timeout_ns <= 0 || !held_.empty() || now_ns - last_io_ns_ < timeout_ns)
+		return {};
+	const double secs = static_cast<double>(now_ns - last_io_ns_) / 1e9;
+	if (!out_.empty()) {
+		return fmt::format("idle timeout: the peer read none of its {} bytes of answers for "
+				   "{:.1f} s (--idle-timeout {:g})",
+				   out_.size(), secs, opts_.idle_timeout_s);
+	}
+	return fmt::format("idle timeout: nothing received for {:.1f} s (--idle-timeout {:g})", secs,
+			   opts_.idle_timeout_s);
 }
 
 void Connection::emit(const SimOutput &o)
@@ -192,6 +218,7 @@ void Connection::flush()
 		const ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			out_.consume(static_cast<size_t>(n));
+			last_io_ns_ = monotonic_ns();
 			// A draining peer keeps its grace period while it makes progress.
 			if (linger_deadline_ns_ != 0)
 				linger_deadline_ns_ = monotonic_ns() + kLingerNs;
@@ -218,6 +245,7 @@ DeviceRecord Connection::take_record(int64_t now_ns, const char *why)
 	std::copy(std::begin(s.requests), std::end(s.requests), std::begin(r.requests));
 	r.unknown_type = s.unknown_type;
 	r.invalid = s.invalid;
+	r.memory_refused = s.memory_refused;
 	r.bytes_read = s.bytes_read;
 	r.bytes_written = s.bytes_written;
 	r.unit_busy_ps = s.unit_busy_ps;

@@ -22,7 +22,9 @@ class Connection {
 public:
 	// epoch_ns: the server's start (monotonic), origin of the samples' wall
 	// times. Samples are kept only with opts.stats_out set.
-	Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns = 0);
+	// budget: the server's, shared by all connections (nullptr: unbounded).
+	Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns = 0,
+		   MemoryBudget *budget = nullptr);
 
 	int fd() const { return fd_.get(); }
 
@@ -43,6 +45,9 @@ public:
 	// Nothing more to do: close it.
 	bool finished(int64_t now_ns) const;
 	const std::string &finish_reason() const { return reason_; }
+	// --idle-timeout: no byte moved either way for timeout_ns and no response
+	// held back. Returns the reason to close with, or "" while not idle.
+	std::string idle_reason(int64_t now_ns, int64_t timeout_ns) const;
 
 	const DeviceModel &model() const { return model_; }
 	const ServerSession &session() const { return session_; }
@@ -91,6 +96,8 @@ private:
 	bool peer_eof_ = false;
 	bool broken_ = false;
 	int64_t linger_deadline_ns_ = 0; // set once no more input is accepted
+	int64_t last_io_ns_;             // last byte received or sent (--idle-timeout)
+	bool budget_logged_ = false;     // the first memory-budget refusal was logged
 	std::string reason_;
 	// --stats-out bookkeeping; with it off, record_ is false and nothing is kept.
 	const bool record_;

@@ -54,7 +54,7 @@ const char *type_name(int t)
 
 } // namespace
 
-Server::Server(ServerOptions opts) : opts_(std::move(opts))
+Server::Server(ServerOptions opts) : opts_(std::move(opts)), budget_(opts_.memory_budget)
 {
 }
 
@@ -82,6 +82,14 @@ bool Server::open(std::string *err)
 		std::string why;
 		if (!stats_path_usable(opts_.stats_out, why))
 			return fail(why);
+	}
+	if (opts_.socket_path.empty()) {
+		// The default lives in a directory only we can enter: a fixed name in
+		// a world-writable folder could be taken over by anyone first.
+		std::string why;
+		if (!ensure_private_dir(default_socket_dir(), why))
+			return fail(why);
+		opts_.socket_path = default_socket_path();
 	}
 	const std::string &path = opts_.socket_path;
 	sockaddr_un addr{};
@@ -178,10 +186,12 @@ int Server::run()
 		clock_gettime(CLOCK_REALTIME, &ts);
 		start_unix_ns_ = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 	}
-	spdlog::info("sst-sim listening on {} (protocol {}, {} units, {} latency model, clock {} Hz{})",
+	spdlog::info("sst-sim listening on {} (protocol {}, {} units, {} latency model, clock {} Hz{}; "
+		     "memory budget {} bytes, idle timeout {})",
 		     opts_.socket_path, protocol_name(opts_.protocol), opts_.model.compute_units,
 		     latency_model_name(opts_.model.latency_model), opts_.model.clock_hz,
-		     opts_.paced ? fmt::format(", paced x{}", opts_.pace_scale) : "");
+		     opts_.paced ? fmt::format(", paced x{}", opts_.pace_scale) : "", opts_.memory_budget,
+		     opts_.idle_timeout_s > 0 ? fmt::format("{:g} s", opts_.idle_timeout_s) : "off");
 	bool running = true;
 	epoll_event events[64];
 	while (running) {
@@ -233,6 +243,8 @@ int Server::run()
 				close_connection(it->first, nullptr);
 			it = next;
 		}
+		// epoll_wait wakes at least once a second, so this runs at that pace.
+		close_idle(now);
 		if (opts_.paced)
 			arm_pace_timer();
 	}
@@ -299,7 +311,7 @@ void Server::accept_all()
 			continue; // fd closes here
 		}
 		const uint64_t id = next_id_++;
-		auto conn = std::make_unique<Connection>(std::move(fd), opts_, start_ns_);
+		auto conn = std::make_unique<Connection>(std::move(fd), opts_, start_ns_, &budget_);
 		conn->index = totals_.connections;
 		if (!add_fd(epoll_fd_.get(), conn->fd(), id, EPOLLIN | EPOLLRDHUP)) {
 			spdlog::warn("epoll_ctl: {}", std::strerror(errno));
@@ -352,6 +364,7 @@ void Server::collect(Connection &c, const char *why)
 	totals_.requests += s.total();
 	totals_.unknown_type += s.unknown_type;
 	totals_.invalid += s.invalid;
+	totals_.memory_refused += s.memory_refused;
 	totals_.events += k.events;
 	totals_.responses += k.responses;
 	totals_.errors_sent += k.errors_sent;
@@ -370,12 +383,32 @@ void Server::close_connection(uint64_t id, const char *why)
 	Connection &c = *it->second;
 	c.flush();
 	collect(c, why);
-	spdlog::info("connection {} (device {}, {}) closed: {}; {} requests, simulated {}", id,
+	spdlog::info("connection {} (device {}, {}) closed: {}; {} requests, simulated {}{}", id,
 		     c.session().device_id(), protocol_name(c.session().protocol()),
 		     why ? why : c.finish_reason().c_str(), c.model().stats().total(),
-		     format_ps(c.model().now_ps()));
+		     format_ps(c.model().now_ps()),
+		     c.model().stats().memory_refused
+			     ? fmt::format(", {} WRITEs refused by the memory budget",
+					   c.model().stats().memory_refused)
+			     : "");
 	::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c.fd(), nullptr);
 	conns_.erase(it);
+}
+
+void Server::close_idle(int64_t now_ns)
+{
+	if (opts_.idle_timeout_s <= 0)
+		return;
+	const auto timeout = static_cast<int64_t>(opts_.idle_timeout_s * 1e9);
+	for (auto it = conns_.begin(); it != conns_.end();) {
+		auto next = std::next(it);
+		const std::string why = it->second->idle_reason(now_ns, timeout);
+		if (!why.empty()) {
+			++totals_.idle_closes;
+			close_connection(it->first, why.c_str());
+		}
+		it = next;
+	}
 }
 
 void Server::release_paced()
@@ -431,9 +464,9 @@ void Server::log_totals()
 {
 	const double secs = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
 	const ServerTotals &t = totals_;
-	spdlog::info("statistics: {} connections ({} refused, {} closed for protocol errors), "
-		     "{:.1f} s wall",
-		     t.connections, t.rejected_connections, t.protocol_closes, secs);
+	spdlog::info("statistics: {} connections ({} refused, {} closed for protocol errors, {} for "
+		     "idleness), {:.1f} s wall",
+		     t.connections, t.rejected_connections, t.protocol_closes, t.idle_closes, secs);
 	std::string by_type;
 	for (int i = 0; i < SST_REQ_MAX; ++i) {
 		by_type += fmt::format("{}{}={}", i ? " " : "", type_name(i), t.requests_by_type[i]);
@@ -445,6 +478,9 @@ void Server::log_totals()
 		     "{} B written, longest simulated time {}",
 		     t.responses, t.events, t.errors_sent, t.bytes_read, t.bytes_written,
 		     format_ps(t.max_sim_ps));
+	spdlog::info("statistics: device memory committed at most {} of {} bytes (--memory-budget), "
+		     "{} WRITEs refused for it",
+		     budget_.peak(), budget_.limit(), t.memory_refused);
 }
 
 } // namespace vsst::sim

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vsst/sim/server_options.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -142,6 +149,20 @@ bool apply_option(ServerOptions &opts, std::string_view raw_key, std::string_vie
 		opts.max_connections = n;
 		return true;
 	}
+	if (key == "memory-budget") {
+		uint64_t n;
+		if (!parse_size(value, n) || n < 4096)
+			return bad("expected bytes >= 4096 (suffixes k M G, Ki Mi Gi), got");
+		opts.memory_budget = n;
+		return true;
+	}
+	if (key == "idle-timeout") {
+		double d;
+		if (!parse_double(value, d) || d < 0 || d > 31'536'000)
+			return bad("expected seconds >= 0 (0 = never), got");
+		opts.idle_timeout_s = d;
+		return true;
+	}
 	if (key == "stats-out") {
 		if (value.empty())
 			return bad("needs a file path");
@@ -275,9 +296,14 @@ std::string usage_text()
 	     "Unix socket, many connections at once, many requests in flight per connection.\n"
 	     "\n"
 	     "Server options:\n"
-	     "  --socket PATH            Unix socket to listen on (default /tmp/vsst-sim.sock). A stale\n"
-	     "                           socket file is replaced; a path served by a live server or a\n"
-	     "                           non-socket file is refused.\n"
+	     "  --socket PATH            Unix socket to listen on. A stale socket file is replaced; a\n"
+	     "                           path served by a live server or a non-socket file is refused.\n"
+	     "                           Default: sim.sock in a private directory, $XDG_RUNTIME_DIR/vsst\n"
+	     "                           when XDG_RUNTIME_DIR is set, else /tmp/vsst-<uid>; created with\n"
+	     "                           mode 0700, refused (exit 1) if it is a symlink, not ours, or\n"
+	     "                           open to group/others. Here: "
+	  << default_socket_path()
+	  << "\n"
 	     "  --protocol P             auto (default): framed if a connection starts with the frame\n"
 	     "                           magic \"VSSF\", acalsim otherwise; framed: sim-wire.h frames only;\n"
 	     "                           acalsim: raw SSTRequest (4104 B) -> SSTResponse (4112 B).\n"
@@ -291,6 +317,15 @@ std::string usage_text()
 	     "  --status-interval SEC    period of the status line (requests/s, simulated time, busy %);\n"
 	     "                           0 turns it off (default 5).\n"
 	     "  --max-connections N      connections served at once; more are closed (default 64).\n"
+	     "  --memory-budget SIZE     device memory committed by all connections together (default\n"
+	     "                           1Gi). Memory is sparse: CONFIGURE mem_size commits nothing, a\n"
+	     "                           WRITE commits 4 KiB pages; a WRITE needing pages beyond the\n"
+	     "                           budget is answered SST_STATUS_ERROR and changes nothing (logged\n"
+	     "                           once per connection). RESET, a shrinking CONFIGURE or a close\n"
+	     "                           gives the pages back.\n"
+	     "  --idle-timeout SEC       close a connection that moved no byte either way for SEC\n"
+	     "                           seconds and has no response held back (--paced); checked about\n"
+	     "                           once a second; 0 = never (default 300).\n"
 	     "  --log-level L            trace, debug, info (default), warn, error, off.\n"
 	     "  --stats-out FILE         when the server stops (SIGINT/SIGTERM), write the run's\n"
 	     "                           statistics as JSON (schema vsst-sim-stats, version 1; see\n"
@@ -333,6 +368,52 @@ std::string usage_text()
 	     "socket file removed). Exit status: 0 clean stop, 1 start-up error, 2 usage error,\n"
 	     "3 stopped cleanly but the --stats-out file could not be written.\n";
 	return o.str();
+}
+
+std::string default_socket_dir()
+{
+	const char *xdg = std::getenv("XDG_RUNTIME_DIR");
+	if (xdg && xdg[0] == '/')
+		return std::string(xdg) + "/vsst";
+	return "/tmp/vsst-" + std::to_string(::geteuid());
+}
+
+std::string default_socket_path()
+{
+	return default_socket_dir() + "/sim.sock";
+}
+
+bool ensure_private_dir(const std::string &dir, std::string &err)
+{
+	const std::string hint = "; remove or fix it, or pass --socket PATH";
+	if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+		err = "cannot create the socket directory " + dir + ": " + std::strerror(errno) +
+		      " (pass --socket PATH)";
+		return false;
+	}
+	// lstat, not stat: a symlink planted at the name is refused, never followed.
+	struct stat st {};
+	if (::lstat(dir.c_str(), &st) != 0) {
+		err = "cannot inspect the socket directory " + dir + ": " + std::strerror(errno);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err = "socket directory " + dir + " is not a directory (a symlink or file)" + hint;
+		return false;
+	}
+	if (st.st_uid != ::geteuid()) {
+		err = "socket directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
+		      ", not by us (uid " + std::to_string(::geteuid()) + ")" + hint;
+		return false;
+	}
+	if ((st.st_mode & 077) != 0) {
+		char mode[8];
+		std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+		err = "socket directory " + dir + " has mode " + mode +
+		      "; it must give group and others no access (chmod 700)" + hint;
+		return false;
+	}
+	return true;
 }
 
 } // namespace vsst::sim

@@ -142,9 +142,9 @@ void put_device(Out &o, const DeviceRecord &d)
 	fmt::format_to(out, "\"UNKNOWN\":{}}},\"requests_total\":{},", d.unknown_type, total);
 	fmt::format_to(out,
 		       "\"errors\":{},\"invalid\":{},\"error_frames\":{},\"responses\":{},\"events\":{},"
-		       "\"bytes_read\":{},\"bytes_written\":{},\n",
+		       "\"memory_refused\":{},\"bytes_read\":{},\"bytes_written\":{},\n",
 		       d.invalid + d.error_frames, d.invalid, d.error_frames, d.responses, d.events,
-		       d.bytes_read, d.bytes_written);
+		       d.memory_refused, d.bytes_read, d.bytes_written);
 	fmt::format_to(out,
 		       "     \"sim_time_ps\":{},\"cycles\":{},\"busy_pct\":{},\"mem_busy_pct\":{},"
 		       "\"wall_open_ns\":{},\"wall_close_ns\":{},\"close_reason\":",

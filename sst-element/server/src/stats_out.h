@@ -52,9 +52,10 @@ struct DeviceRecord {
 	std::string close_reason;
 	ModelParams params; // at close (CONFIGURE may have changed them)
 	uint64_t requests[SST_REQ_MAX] = {};
-	uint64_t unknown_type = 0; // counted in requests as "UNKNOWN"
-	uint64_t invalid = 0;      // answered SST_STATUS_INVALID
-	uint64_t error_frames = 0; // ERROR frames sent
+	uint64_t unknown_type = 0;   // counted in requests as "UNKNOWN"
+	uint64_t invalid = 0;        // answered SST_STATUS_INVALID
+	uint64_t error_frames = 0;   // ERROR frames sent
+	uint64_t memory_refused = 0; // WRITEs answered SST_STATUS_ERROR by --memory-budget
 	uint64_t responses = 0;
 	uint64_t events = 0;
 	uint64_t bytes_read = 0;

@@ -46,6 +46,9 @@ struct ModelStats {
 	uint64_t requests[SST_REQ_MAX] = {};
 	uint64_t unknown_type = 0;
 	uint64_t invalid = 0;
+	// WRITEs answered SST_STATUS_ERROR because the shared memory budget did
+	// not grant the pages they needed (not counted in `invalid`).
+	uint64_t memory_refused = 0;
 	uint64_t events = 0;
 	uint64_t bytes_read = 0;
 	uint64_t bytes_written = 0;
@@ -62,8 +65,9 @@ struct ModelStats {
 
 class DeviceModel {
 public:
-	// `initial` must pass validate(); RESET returns to it.
-	explicit DeviceModel(const ModelParams &initial = {});
+	// `initial` must pass validate(); RESET returns to it. budget: shared by
+	// the device memories of a host (nullptr: unbounded); must outlive the model.
+	explicit DeviceModel(const ModelParams &initial = {}, MemoryBudget *budget = nullptr);
 
 	// Submits one request: `request` holds the first 24..4104 bytes of an
 	// SSTRequest (shorter -> INVALID response; missing tail bytes read as
@@ -133,7 +137,9 @@ private:
 	uint64_t now_ps_ = 0;
 	uint64_t seq_ = 0;
 	uint32_t cur_type_ = SimOutput::kUnknownType; // type of the request being submitted
-	std::vector<Entry> heap_;                     // min-heap on (time, seq) via Later
+	// Status of a refused request: INVALID, or ERROR when the memory budget refused it.
+	uint32_t fail_status_ = SST_STATUS_INVALID;
+	std::vector<Entry> heap_; // min-heap on (time, seq) via Later
 	ModelStats stats_;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vsst/posix/unique_fd.h"
+#include "vsst/sim/memory_budget.h"
 #include "vsst/sim/server_options.h"
 
 namespace vsst::sim {
@@ -24,6 +25,8 @@ struct ServerTotals {
 	uint64_t requests_by_type[SST_REQ_MAX] = {};
 	uint64_t unknown_type = 0;
 	uint64_t invalid = 0;
+	uint64_t memory_refused = 0; // WRITEs refused by --memory-budget
+	uint64_t idle_closes = 0;    // connections closed by --idle-timeout
 	uint64_t responses = 0;
 	uint64_t events = 0;
 	uint64_t errors_sent = 0;
@@ -52,12 +55,14 @@ public:
 
 	const ServerTotals &totals() const { return totals_; }
 	const ServerOptions &options() const { return opts_; }
+	const MemoryBudget &memory_budget() const { return budget_; }
 
 private:
 	void accept_all();
 	void handle_connection(uint64_t id, uint32_t events);
 	void update_interest(uint64_t id, Connection &c);
 	void close_connection(uint64_t id, const char *why);
+	void close_idle(int64_t now_ns);
 	void release_paced();
 	void arm_pace_timer();
 	void log_status();
@@ -66,6 +71,9 @@ private:
 	bool write_stats();
 
 	ServerOptions opts_;
+	// Declared before conns_: the connections' memories give their pages
+	// back to it when they are destroyed.
+	MemoryBudget budget_;
 	UniqueFd listen_fd_;
 	UniqueFd epoll_fd_;
 	UniqueFd stop_fd_;

@@ -14,13 +14,21 @@
 namespace vsst::sim {
 
 struct ServerOptions {
-	std::string socket_path = "/tmp/vsst-sim.sock";
+	// "" = the default: default_socket_path(), in a private directory that
+	// Server::open() creates (0700) or checks.
+	std::string socket_path;
 	Protocol protocol = Protocol::kAuto;
 	ModelParams model;
 	bool paced = false;
 	double pace_scale = 1.0;        // wall-clock ns per simulated ns
 	double status_interval_s = 5.0; // 0: no status line
 	size_t max_connections = 64;
+	// Device memory committed by all connections together (bytes); a WRITE
+	// that needs more is answered SST_STATUS_ERROR.
+	uint64_t memory_budget = 1ull << 30;
+	// A connection that moved no byte in either direction for this long, with
+	// no response held back, is closed (0 = never).
+	double idle_timeout_s = 300.0;
 	std::string log_level = "info";
 	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
 	// --stats-out: JSON statistics written when the server stops ("" = off).
@@ -46,6 +54,16 @@ bool apply_option(ServerOptions &opts, std::string_view key, std::string_view va
 bool load_config_file(const std::string &path, ServerOptions &opts, std::string &err);
 
 std::string usage_text();
+
+// The default socket: <dir>/sim.sock in default_socket_dir().
+std::string default_socket_path();
+// $XDG_RUNTIME_DIR/vsst when XDG_RUNTIME_DIR names an absolute path (the
+// per-user runtime directory), else /tmp/vsst-<euid>.
+std::string default_socket_dir();
+// Makes `dir` a private directory of ours: creates it (0700) when missing;
+// refuses (false, `err` says why and what to do) a symlink, a non-directory,
+// one owned by another user or one that grants group/other any access.
+bool ensure_private_dir(const std::string &dir, std::string &err);
 
 // "1G", "2GHz", "256Mi", "4096" -> number (k/M/G/T decimal, Ki/Mi/Gi/Ti binary).
 bool parse_size(std::string_view text, uint64_t &value);
