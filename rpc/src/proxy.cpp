@@ -26,7 +26,9 @@ namespace detail {
 
 namespace {
 enum SlotState : uint32_t { kFree = 0, kWaiting = 1, kDone = 2, kAbandoned = 3 };
-}
+// Half the slots held by requests the device VM never answered: it is not going to.
+constexpr uint32_t kLostSlotsToDeath = kMaxSlots / 2;
+} // namespace
 
 class ProxyState {
 public:
@@ -67,6 +69,10 @@ private:
 
 	Slot slots_[kMaxSlots];
 	std::atomic<uint64_t> free_mask_{~uint64_t{0}};
+	// Slots whose requester timed out and whose completion never came: held until it
+	// does. A device VM that answers some requests but not others would otherwise leak
+	// them one by one until every access fails with -EBUSY and nobody calls it dead.
+	std::atomic<uint32_t> abandoned_{0};
 	std::atomic<uint64_t> token_seq_{0};
 
 	std::mutex lead_mtx_;
@@ -167,6 +173,7 @@ int ProxyState::drain_completions_locked()
 		} else {
 			// The requester gave up (timeout): the late completion frees the slot.
 			sl.state.store(kFree, std::memory_order_relaxed);
+			abandoned_.fetch_sub(1, std::memory_order_relaxed);
 			free_slot(s);
 		}
 	}
@@ -334,6 +341,16 @@ int ProxyState::mmio(unsigned as, uint64_t addr, unsigned len, Dir dir, uint64_t
 		if (!sl.state.compare_exchange_strong(st, kAbandoned, std::memory_order_acq_rel))
 			return take_result(static_cast<unsigned>(s), data); // it arrived just now
 		ch_.counters().timeouts.fetch_add(1, std::memory_order_relaxed);
+		const uint32_t lost = abandoned_.fetch_add(1, std::memory_order_relaxed) + 1;
+		if (lost >= kLostSlotsToDeath) {
+			char why[128];
+			std::snprintf(why, sizeof why,
+				      "requests ring: the device VM never answered %u requests; "
+				      "%u of %u request slots are lost",
+				      lost, lost, kMaxSlots);
+			ch_.poison(why);
+			return -EPIPE;
+		}
 	}
 	return r;
 }

@@ -335,6 +335,38 @@ TEST(Timeouts, EveryWaitIsBounded)
 	EXPECT_EQ(ch.proxy->read(kAsGlobal, 0, 4, &v, -1), -EINVAL);
 }
 
+// A device VM that answers some requests but never others, so that no three time out
+// in a row: the lost slots pile up. Half of them lost poisons the channel with a reason
+// instead of leaving every later access to fail with -EBUSY.
+TEST(Timeouts, LostSlotsPoisonTheChannel)
+{
+	TestChannel ch;
+	std::atomic<bool> stop{false};
+	std::thread device([&] {
+		Message m;
+		while (!stop) {
+			if (ch.device->wait_request(m, 20) != 1)
+				continue;
+			if (!(m.addr() & 0x100)) // requests at 0x1xx are swallowed
+				ch.device->complete(m, m.addr() ^ kPattern, 100);
+		}
+	});
+	uint64_t v = 0;
+	unsigned lost = 0;
+	for (; lost < kMaxSlots; lost++) {
+		ASSERT_EQ(ch.proxy->read(kAsGlobal, 0x10, 4, &v, 1000), 0) << "answered requests still work";
+		const int r = ch.proxy->read(kAsGlobal, 0x100, 4, &v, 5);
+		if (r == -EPIPE)
+			break;
+		ASSERT_EQ(r, -ETIMEDOUT);
+	}
+	stop = true;
+	device.join();
+	EXPECT_EQ(lost + 1, kMaxSlots / 2) << "poisoned after half the slots were lost";
+	EXPECT_TRUE(ch.proxy->poisoned());
+	EXPECT_EQ(ch.proxy->read(kAsGlobal, 0x10, 4, &v, 100), -EPIPE);
+}
+
 TEST(Timeouts, FullRingSendTimesOut)
 {
 	TestChannel ch(4);
