@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The real device VM (the project's QEMU, -machine rpc-backend -accel rpc) started by
 // vsst_devvm each way the channel and RAM can be handed over, handshaken, stopped.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -99,6 +103,47 @@ TEST_P(DeviceVmTest, StartsHandshakesAndStops)
 	ASSERT_TRUE(e);
 	EXPECT_TRUE(e->exited) << e->describe();
 	EXPECT_EQ(e->status, 0) << e->describe();
+}
+
+// Device VMs of several runs may share the unprivileged uid: each must be non-dumpable
+// (its /proc files then belong to root, and nobody else of its uid may ptrace it).
+TEST_F(DeviceVmTest, RunsAsTheUserAndIsNotDumpable)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "needs root to drop to nobody";
+	auto nobody = lookup_user("nobody");
+	ASSERT_TRUE(nobody);
+	ASSERT_TRUE(ram.valid() && ch.valid()) << err;
+	ep = ProxyEndpoint::attach(ch.fds(), err);
+	ASSERT_TRUE(ep) << err;
+	DeviceVmSpec s;
+	s.command.qemu = qemu();
+	s.command.handoff = Handoff::SetupSocket;
+	s.command.args = {"-device", "virtio-rng-pci,id=rng0"};
+	s.log_path = dir.file("device-vm.log");
+	s.run_as = *nobody;
+	ASSERT_TRUE(vm.start(s, ch.fds(), ram.fd(), ram.layout(), err)) << err;
+	HandshakeOptions o;
+	o.timeout = 20000ms;
+	o.min_devices = 1;
+	HandshakeResult r = handshake(ep.get(), o);
+	ASSERT_TRUE(r) << r.error;
+	const std::string proc = "/proc/" + std::to_string(vm.process().pid());
+	struct stat st;
+	ASSERT_EQ(stat(proc.c_str(), &st), 0);
+	ASSERT_EQ(stat((proc + "/environ").c_str(), &st), 0);
+	EXPECT_EQ(st.st_uid, 0u) << "the device VM is dumpable: its /proc files belong to its own uid";
+	std::ifstream status(proc + "/status");
+	std::string line;
+	bool seen = false;
+	while (std::getline(status, line))
+		if (line.rfind("Uid:", 0) == 0) {
+			seen = true;
+			EXPECT_NE(line.find(std::to_string(nobody->uid)), std::string::npos) << line;
+		}
+	EXPECT_TRUE(seen);
+	auto e = vm.shutdown(ep.get(), 10000ms);
+	ASSERT_TRUE(e);
 }
 
 INSTANTIATE_TEST_SUITE_P(Handoffs, DeviceVmTest,

@@ -17,6 +17,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/prctl.h>
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qemu/atomic.h"
@@ -203,6 +204,14 @@ static int rpc_accel_init_machine(MachineState *ms)
     if (!object_dynamic_cast(OBJECT(ms), TYPE_RPC_BACKEND_MACHINE)) {
         error_report("accel rpc: works only with -machine rpc-backend");
         return -EINVAL;
+    }
+    /*
+     * Device VMs of other runs may share our uid: not dumpable, so none of
+     * them can ptrace us or read our memory (and with it the guest's RAM).
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        error_report("accel rpc: prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+        return -errno;
     }
     if (!rpc_setup_channel(s, &err)) {
         error_report_err(err);

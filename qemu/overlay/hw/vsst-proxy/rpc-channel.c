@@ -25,6 +25,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/prctl.h>
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
@@ -514,6 +515,14 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
     }
     if (ch->spin_us > 100000) {
         error_setg(errp, "rpc-channel: spin-us must be 0..100000");
+        return;
+    }
+    /*
+     * The guest VM maps guest RAM and the channel: not dumpable, so a device
+     * VM sharing our uid cannot ptrace us or read our memory.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        error_setg_errno(errp, errno, "rpc-channel: prctl(PR_SET_DUMPABLE)");
         return;
     }
     ch->rpc = vsst_rpc_attach(&fds, VSST_RPC_ROLE_PROXY, err, sizeof(err));
