@@ -13,8 +13,25 @@
 
 namespace vsst {
 
-bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Console &console, Outcome &outcome)
+bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Console &console,
+		    Outcome &outcome, const std::optional<Credentials> &user)
 {
+	Options dropped;
+	if (user) {
+		// The unprivileged QEMU may not reach the files' folders (e.g. under /root):
+		// it reads them through descriptors the launcher opened.
+		dropped = opts;
+		for (std::string *path : {&dropped.kernel, &dropped.initrd}) {
+			UniqueFd f(open(path->c_str(), O_RDONLY | O_CLOEXEC));
+			if (!f) {
+				outcome.fail(kExitUsage, *path + ": " + strerror(errno));
+				return false;
+			}
+			*path = "/proc/self/fd/" + std::to_string(f.get());
+			boot_files_.push_back(std::move(f));
+		}
+	}
+	const Options &o = user ? dropped : opts;
 	Argv argv;
 	if (o.monolithic) {
 		std::vector<const DeviceSpec *> all;
@@ -26,6 +43,11 @@ bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Conso
 		argv = monolithic_argv(o, use_kvm, fds);
 	} else {
 		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
+	}
+	if (user) {
+		for (const UniqueFd &f : boot_files_)
+			argv.inherit.push_back(f.get());
+		add_guest_sandbox(argv);
 	}
 	spdlog::info("guest VM: {}", shell_quote(argv.args));
 	argv_ = argv.args;
@@ -59,6 +81,7 @@ bool GuestVm::start(const Options &o, bool use_kvm, DeviceVms &device_vms, Conso
 	spec.stdout_fd = con_wr.get();
 	spec.stderr_fd = err_wr.get();
 	spec.stdin_fd = in_rd ? in_rd.get() : -1;
+	spec.run_as = user;
 	if (!proc_.spawn(spec, error)) {
 		outcome.fail(kExitDied, error);
 		return false;

@@ -15,7 +15,10 @@ namespace vsst {
 class GuestVm {
 public:
 	// Logs the command line; starts it unless o.dry_run. False after outcome.fail().
-	bool start(const Options &o, bool use_kvm, DeviceVms &device_vms, Console &console, Outcome &outcome);
+	// user: who the guest QEMU runs as (nullopt: the launcher's identity). Dropped, it
+	// gets QEMU's seccomp sandbox and reads the kernel and initrd through descriptors.
+	bool start(const Options &o, bool use_kvm, DeviceVms &device_vms, Console &console, Outcome &outcome,
+		   const std::optional<Credentials> &user = std::nullopt);
 	ChildProcess &process() { return proc_; }
 	// --interactive: the keys typed for the guest console (null otherwise).
 	ConsoleInput *input() { return input_ ? &*input_ : nullptr; }
@@ -24,6 +27,7 @@ public:
 
 private:
 	std::optional<ConsoleInput> input_;
+	std::vector<UniqueFd> boot_files_; // kernel, initrd (dropped privileges)
 	std::vector<std::string> argv_;
 	ChildProcess proc_;
 	std::vector<UniqueFd> blk_files_; // monolithic baseline

@@ -371,6 +371,16 @@ struct Launcher::Impl {
 			spdlog::error("--report: {}", error);
 	}
 
+	// The guest QEMU faces the guest kernel: as root it drops to the device VMs' user
+	// and runs sandboxed like them. Not with KVM (/dev/kvm is not that user's) and not
+	// for the monolithic baseline (its devices reach host files and sockets by path).
+	std::optional<Credentials> guest_user() const
+	{
+		if (!device_user || use_kvm || o.monolithic)
+			return std::nullopt;
+		return device_user;
+	}
+
 	static std::string current_user()
 	{
 		if (const passwd *pw = getpwuid(geteuid()))
@@ -406,7 +416,8 @@ struct Launcher::Impl {
 				}
 			}
 			t_guest_start = Clock::now();
-			if (ok && !o.dry_run && guest.start(o, use_kvm, device_vms, console, outcome))
+			if (ok && !o.dry_run &&
+			    guest.start(o, use_kvm, device_vms, console, outcome, guest_user()))
 				stopped_after_summary =
 					supervise(o, signals, console, guest, device_vms, outcome);
 			else if (ok && o.dry_run && o.monolithic)

@@ -169,6 +169,14 @@ std::string trace_path(const std::string &trace, size_t vm, size_t count)
 	return stem + "." + std::to_string(vm) + ext;
 }
 
+void add_guest_sandbox(Argv &a)
+{
+	a.add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+	// Debian's firmware packages (qemu/build-qemu.sh's FIRMWARE_DIRS, QEMU's --firmwarepath).
+	for (const char *dir : {"/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu"})
+		a.add({"-L", dir});
+}
+
 Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		   const std::vector<GuestChannel> &channels)
 {

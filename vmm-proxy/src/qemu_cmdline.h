@@ -67,6 +67,11 @@ std::string trace_path(const std::string &trace, size_t vm, size_t count);
 
 // Guest VM on the shared RAM, one rpc-channel (a bus-less -device) per device VM, one
 // rpc-proxy-pci per device.
+// The guest QEMU run unprivileged: QEMU's seccomp sandbox (as the device VM's), and
+// the firmware directories by absolute path (a QEMU run from its build tree looks for
+// them through its own folder, which the unprivileged user may not search).
+void add_guest_sandbox(Argv &a);
+
 Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		   const std::vector<GuestChannel> &channels);
 

@@ -215,6 +215,15 @@ int guest_role(const std::vector<std::string> &args)
 	}
 	std::printf("fake guest booting\nVSST-BOOT init uptime=0.1\n");
 	result("boot", true, "");
+	std::fprintf(stderr, "fake guest VM: uid %d\n", static_cast<int>(getuid()));
+	// QEMU reads -kernel and -initrd by path (as whatever user it runs as).
+	for (size_t i = 0; i + 1 < args.size(); i++)
+		if (args[i] == "-kernel" || args[i] == "-initrd") {
+			const int f = open(args[i + 1].c_str(), O_RDONLY | O_CLOEXEC);
+			result("read" + args[i], f >= 0, args[i + 1]);
+			if (f >= 0)
+				close(f);
+		}
 	for (size_t i = 0; i + 1 < args.size(); i++) {
 		const std::string &v = args[i + 1];
 		if (args[i] == "-object" && v.rfind("memory-backend-file", 0) == 0) {

@@ -325,6 +325,26 @@ TEST_F(LauncherTest, AttachSocketAdmitsOnlyTheDeviceVmUser)
 		dev.terminate(std::chrono::milliseconds(0));
 }
 
+TEST_F(LauncherTest, GuestVmDropsToTheDeviceUserWhenRoot)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "only root drops privileges";
+	// The kernel lives where nobody cannot search (like ~/.cache under /root): the
+	// unprivileged guest QEMU still reads it, through the launcher's descriptor.
+	LaunchResult r = run({"--device", "virtio-rng"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	auto nobody = vsst::lookup_user("nobody");
+	ASSERT_TRUE(nobody);
+	EXPECT_CONTAINS(r.err, "fake guest VM: uid " + std::to_string(nobody->uid));
+	EXPECT_CONTAINS(r.out, "VSST-RESULT read-kernel PASS");
+	EXPECT_CONTAINS(r.out, "VSST-RESULT read-initrd PASS");
+	EXPECT_CONTAINS(r.err, "-sandbox on,obsolete=deny");
+	// --run-as '' keeps both VMs as root.
+	r = run({"--device", "virtio-rng", "--run-as", ""});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_CONTAINS(r.err, "fake guest VM: uid 0");
+}
+
 TEST_F(LauncherTest, DeviceVmStopsCleanlyWhenTheGuestEnds)
 {
 	LaunchResult r = run({"--device", "virtio-rng"});
