@@ -488,7 +488,8 @@ HostileResult garbage_ioctls(HostileContext &c)
 	rp.timeout_ms = 5000;
 	if ((rc = xioctl(c.fd, SST_IOC_REAP, &rp)) != -EFAULT)
 		return bad(strf("REAP into NULL with an answer pending gave %s, want EFAULT", ename(-rc)));
-	// ids into the guard page: the first request is queued, then it stops.
+	// ids into the guard page: the requests are queued before their ids are
+	// written back, so the call reports them (or EFAULT) and they are answered.
 	std::vector<SSTRequest> four;
 	for (int i = 0; i < 4; i++)
 		four.push_back(make_request(SST_REQ_NOOP, 0xb100 + uint64_t(i)));
