@@ -141,67 +141,105 @@ static int sst_wait_room(struct sst_file *f, int err, unsigned long deadline)
 }
 
 /*
+ * Requests copied from user memory per round, and the room for their ids:
+ * user copies happen with no lock held, sst_submit() calls under submit_sem.
+ */
+#define SST_SUBMIT_CHUNK 16
+
+/*
+ * Copies up to @n requests from @ureqs into newly allocated requests at
+ * @reqs. No lock may be held: the copy can fault on a buffer that never
+ * becomes readable (userfaultfd, FUSE), and nothing removal waits for may
+ * wait on that. Returns how many were copied; *@err says why it stopped
+ * short.
+ */
+static u32 sst_copy_reqs(struct sst_req **reqs, const u8 __user *ureqs, u32 n, int *err)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		reqs[i] = sst_req_alloc();
+		if (!reqs[i]) {
+			*err = -ENOMEM;
+			break;
+		}
+		if (copy_from_user(&reqs[i]->req, ureqs + (size_t)i * sizeof(reqs[i]->req),
+				   sizeof(reqs[i]->req))) {
+			sst_req_free(reqs[i]);
+			*err = -EFAULT;
+			break;
+		}
+	}
+	return i;
+}
+
+/*
  * Submits @n requests read from user memory at @ureqs, storing their ids
  * at @uids when it is not NULL. Unless @nonblock, it waits for room in the
  * virtqueue, and for room in the file's quota while nothing has been
  * queued yet, for at most the file's timeout in total. Returns the number
  * queued, or an error if none was.
+ *
+ * Removal takes submit_sem for write, so it is held only around
+ * sst_submit() and the waits for room (which removal ends): requests are
+ * copied in before it is taken and ids copied out after it is dropped.
  */
 static long sst_submit_user(struct sst_file *f, const u8 __user *ureqs,
 			    u64 __user *uids, u32 n, bool nonblock)
 {
 	struct sst_device *sdev = f->sdev;
 	unsigned long deadline = jiffies + msecs_to_jiffies(f->timeout_ms);
-	struct sst_req *r = NULL;
+	struct sst_req *reqs[SST_SUBMIT_CHUNK];
+	u64 ids[SST_SUBMIT_CHUNK];
+	u32 got, queued, i;
+	int err = 0, copy_err = 0;
 	long done = 0;
-	int err = 0;
-	u64 id;
 
-	down_read(&sdev->submit_sem);
-	while (done < n) {
-		if (!r) {
-			r = sst_req_alloc();
-			if (!r) {
-				err = -ENOMEM;
-				break;
-			}
-			if (copy_from_user(&r->req, ureqs + done * sizeof(r->req),
-					   sizeof(r->req))) {
-				err = -EFAULT;
-				break;
-			}
-		}
-		err = sst_submit(f, r, &id);
-		if (!err) {
-			r = NULL;
-			done++;
-			if (uids && put_user(id, uids + done - 1)) {
-				err = -EFAULT;
-				break;
-			}
-			continue;
-		}
-		/*
-		 * A full virtqueue drains by itself; a full quota only when the
-		 * user reads, so a partial batch returns rather than waiting.
-		 */
-		if ((err != -ENOSPC && err != -EDQUOT) || nonblock ||
-		    (err == -EDQUOT && done)) {
-			if (err == -ENOSPC || err == -EDQUOT)
-				err = -EAGAIN;
+	while (done < n && !copy_err) {
+		got = sst_copy_reqs(reqs, ureqs + done * sizeof(struct SSTRequest),
+				    min_t(u32, n - done, SST_SUBMIT_CHUNK), &copy_err);
+		err = copy_err;
+		if (!got)
 			break;
+		queued = 0;
+		down_read(&sdev->submit_sem);
+		while (queued < got) {
+			err = sst_submit(f, reqs[queued], &ids[queued]);
+			if (!err) {
+				queued++;
+				continue;
+			}
+			/*
+			 * A full virtqueue drains by itself; a full quota only
+			 * when the user reads, so a partial batch returns
+			 * rather than waiting.
+			 */
+			if ((err != -ENOSPC && err != -EDQUOT) || nonblock ||
+			    (err == -EDQUOT && (done || queued))) {
+				if (err == -ENOSPC || err == -EDQUOT)
+					err = -EAGAIN;
+				break;
+			}
+			/* Let the device see what is queued before sleeping on it. */
+			sst_kick(sdev);
+			err = sst_wait_room(f, err, deadline);
+			if (err)
+				break;
 		}
-		/* Let the device see what is queued before sleeping on it. */
-		sst_kick(sdev);
-		err = sst_wait_room(f, err, deadline);
-		if (err)
+		if (queued)
+			sst_kick(sdev);
+		up_read(&sdev->submit_sem);
+
+		/* Queued requests belong to the device and the file now. */
+		for (i = queued; i < got; i++)
+			sst_req_free(reqs[i]);
+		if (queued && uids &&
+		    copy_to_user(uids + done, ids, queued * sizeof(ids[0])))
+			copy_err = -EFAULT;
+		done += queued;
+		if (queued < got)
 			break;
 	}
-	if (done)
-		sst_kick(sdev);
-	up_read(&sdev->submit_sem);
-	if (r)
-		sst_req_free(r);
 	return done ? done : err;
 }
 

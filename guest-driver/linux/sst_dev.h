@@ -91,7 +91,12 @@ struct sst_device {
 	struct sst_stats stats;
 	u32 open_files;
 
-	/* Submitters hold it for read; removal takes it for write. */
+	/*
+	 * Submitters hold it for read; removal takes it for write. Never held
+	 * across a copy to or from user space: such a copy can stall for
+	 * ever (a userfaultfd or FUSE page), and removal must not wait on it.
+	 * Holders only queue requests and wait for room, which removal ends.
+	 */
 	struct rw_semaphore submit_sem;
 	wait_queue_head_t space_wq;	/* room in the request virtqueue */
 

@@ -543,7 +543,11 @@ static void sst_remove(struct virtio_device *vdev)
 	spin_unlock_irq(&sdev->lock);
 	wake_up_all(&sdev->space_wq);
 
-	/* Wait for submitters that passed the removed check. */
+	/*
+	 * Wait for submitters that passed the removed check. They hold
+	 * submit_sem only to queue and to wait for room (woken above), never
+	 * across a user copy, so this wait is bounded.
+	 */
 	down_write(&sdev->submit_sem);
 	up_write(&sdev->submit_sem);
 	cancel_delayed_work_sync(&sdev->timeout_work);

@@ -2,6 +2,7 @@
 #include "hostile_cases.h"
 
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -11,11 +12,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <vsst/sst-ioctl.h>
@@ -488,7 +492,8 @@ HostileResult garbage_ioctls(HostileContext &c)
 	rp.timeout_ms = 5000;
 	if ((rc = xioctl(c.fd, SST_IOC_REAP, &rp)) != -EFAULT)
 		return bad(strf("REAP into NULL with an answer pending gave %s, want EFAULT", ename(-rc)));
-	// ids into the guard page: the first request is queued, then it stops.
+	// ids into the guard page: the requests are queued before their ids are
+	// written back, so the call reports them (or EFAULT) and they are answered.
 	std::vector<SSTRequest> four;
 	for (int i = 0; i < 4; i++)
 		four.push_back(make_request(SST_REQ_NOOP, 0xb100 + uint64_t(i)));
@@ -622,6 +627,137 @@ HostileResult random_requests(HostileContext &c)
 		       statuses[SST_STATUS_OK], statuses[SST_STATUS_INVALID], statuses[SST_STATUS_ERROR]));
 }
 
+// Unbinds the device from virtio_sst while one thread's write() is stuck
+// copying its request from a userfaultfd page nobody resolves and another's
+// SUBMIT is stuck writing its id there. Removal waits for nothing the user
+// controls, so the unbind must finish within the bound; then the write gets
+// ENODEV and the submitted request exactly one answer. The device is bound
+// again and c.fd reopened for the cases after this one.
+HostileResult removal_stalled_copy(HostileContext &c)
+{
+	using Clock = std::chrono::steady_clock;
+	constexpr int kBoundMs = 20000; // generous for a TCG guest
+	const std::string name = c.device.substr(c.device.rfind('/') + 1);
+	char link[PATH_MAX];
+	const ssize_t ln = readlink(("/sys/class/misc/" + name + "/device").c_str(), link, sizeof link - 1);
+	if (ln <= 0)
+		return bad("no /sys/class/misc/" + name + "/device link");
+	link[ln] = 0;
+	const std::string vdev = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	const std::string drv = "/sys/bus/virtio/drivers/virtio_sst/";
+
+	const int uffd = int(::syscall(SYS_userfaultfd, O_CLOEXEC));
+	if (uffd < 0)
+		return bad(strf("userfaultfd: %s", ename(errno)));
+	uffdio_api api{};
+	api.api = UFFD_API;
+	const size_t page = size_t(sysconf(_SC_PAGESIZE));
+	auto *mem = static_cast<uint8_t *>(
+		mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	uffdio_register reg{};
+	reg.range.start = reinterpret_cast<uintptr_t>(mem);
+	reg.range.len = 2 * page;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (mem == MAP_FAILED || ::ioctl(uffd, UFFDIO_API, &api) || ::ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		const int e = errno;
+		::close(uffd);
+		return bad(strf("userfaultfd setup: %s", ename(e)));
+	}
+	ssize_t wret = 0;
+	int sret = 0;
+	sst_ioc_submit s{};
+	const SSTRequest req = make_request(SST_REQ_NOOP, 0xe000);
+	s.reqs = reinterpret_cast<uintptr_t>(&req);
+	s.ids = reinterpret_cast<uintptr_t>(mem + page);
+	s.count = 1;
+	std::thread tw([&] { wret = xwrite(c.fd, mem, kReq); });
+	std::thread ts([&] { sret = xioctl(c.fd, SST_IOC_SUBMIT, &s); });
+	// Both threads are inside the driver once their faults are reported.
+	int faults = 0;
+	while (faults < 2) {
+		pollfd p{uffd, POLLIN, 0};
+		uffd_msg msg;
+		if (poll(&p, 1, 10000) != 1 || ::read(uffd, &msg, sizeof msg) != ssize_t(sizeof msg))
+			break;
+		faults += msg.event == UFFD_EVENT_PAGEFAULT;
+	}
+	const auto t0 = Clock::now();
+	const pid_t child = faults == 2 ? fork() : -1;
+	if (child == 0) {
+		// Its copy of the userfaultfd would keep the faults unresolved.
+		::close(uffd);
+		const int u = ::open((drv + "unbind").c_str(), O_WRONLY);
+		_exit(u < 0 || ::write(u, vdev.data(), vdev.size()) != ssize_t(vdev.size()));
+	}
+	auto reap = [&](int ms, int &status) {
+		for (const auto end = Clock::now() + std::chrono::milliseconds(ms); Clock::now() < end;) {
+			if (child > 0 && waitpid(child, &status, WNOHANG) == child)
+				return true;
+			usleep(10000);
+		}
+		return false;
+	};
+	int status = 0;
+	const bool in_time = child > 0 && reap(kBoundMs, status);
+	const long unbind_ms =
+		long(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+	// Resolve the faults with zero pages (a NOOP request, a zero id).
+	uffdio_zeropage zero{};
+	zero.range = reg.range;
+	::ioctl(uffd, UFFDIO_ZEROPAGE, &zero);
+	::close(uffd);
+	const bool unbound = in_time || (child > 0 && reap(kBoundMs, status));
+	tw.join();
+	ts.join();
+	munmap(mem, 2 * page);
+	std::string why;
+	if (faults != 2)
+		why = strf("%d of 2 user copies reached the stalled page", faults);
+	else if (!in_time)
+		why = strf("unbind of %s waited > %d ms on submitters stalled in user copies%s", vdev.c_str(),
+			   kBoundMs, unbound ? " (finished once they were released)" : "");
+	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+		why = "unbind of " + vdev + " failed";
+	else if (wret != -ENODEV)
+		why = strf("write after removal gave %s, want ENODEV",
+			   wret < 0 ? ename(int(-wret)) : "success");
+	else if (sret != 0 || s.submitted != 1)
+		why = strf("SUBMIT gave %s submitted=%u, want 1", ename(-sret), s.submitted);
+	std::vector<SSTResponse> resps;
+	if (why.empty()) {
+		if (int rc = read_responses(c.fd, 1, resps); rc < 0)
+			why = strf("the SUBMIT's answer: %s", ename(-rc));
+		else if (resps[0].user_data != 0xe000)
+			why = "answer with another user_data";
+		else if (const ssize_t n = xread(c.fd, &resps[0], kResp); n != -ENODEV)
+			why = strf("read after the answer gave %s, want ENODEV",
+				   n < 0 ? ename(int(-n)) : "data");
+	}
+	// Bind again (also after a failure) and reopen for the next cases.
+	if (::access(c.device.c_str(), F_OK) != 0) {
+		const int b = ::open((drv + "bind").c_str(), O_WRONLY);
+		if (b >= 0) {
+			(void)!::write(b, vdev.data(), vdev.size());
+			::close(b);
+		}
+	}
+	int fd = -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		fd = ::open(c.device.c_str(), O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			usleep(50000);
+	}
+	if (fd < 0)
+		return bad(why.empty() ? c.device + " did not come back after rebinding" : why);
+	::close(c.fd);
+	c.fd = fd;
+	if (!why.empty())
+		return bad(why);
+	return ok(strf("unbind of %s in %ld ms with two submitters stuck in user copies; write ENODEV, "
+		       "SUBMIT 1 with one %s answer, then ENODEV; bound again",
+		       vdev.c_str(), unbind_ms, std::string(status_name(resps[0].status)).c_str()));
+}
+
 HostileResult health(HostileContext &c)
 {
 	uint8_t pattern[512];
@@ -667,6 +803,8 @@ const std::vector<HostileCase> &hostile_cases()
 		{"abandoned_requests", "fd closed and process killed with requests in flight",
 		 abandoned_requests},
 		{"random_requests", "requests made of random bytes", random_requests},
+		{"removal_stalled_copy", "unbind while submitters are stuck in userfaultfd user copies",
+		 removal_stalled_copy},
 		{"health", "the device still works and the driver counted nothing bad", health},
 	};
 	return cases;

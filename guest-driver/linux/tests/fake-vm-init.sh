@@ -3,8 +3,9 @@
 # /init of the driver test guest built by run-fake-vm.sh: loads virtio_sst.ko
 # and the software device sst_fake.ko, runs sst-test, sst-bench and the
 # fault checks (timeouts, bad responses, hot removal and module unload with
-# requests in flight), scans the kernel log for warnings and leaks, prints
-# "VSST-RESULT kmod.<case> PASS|FAIL ..." lines and a summary, powers off.
+# requests in flight, unbind with submitters stalled in user copies), scans
+# the kernel log for warnings and leaks, prints "VSST-RESULT kmod.<case>
+# PASS|FAIL ..." lines and a summary, powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
@@ -102,6 +103,17 @@ check nodes_gone "/dev/sst* removed" sh -c '! ls /dev/sst* 2>/dev/null'
 insmod /lib/modules/sst_fake.ko count=1
 check replug "device back" wait_for /dev/sst0 50
 sst-test -d /dev/sst0 -c noop -c echo -c pipelined | collect replug
+
+# Removal (sysfs unbind) while one submitter is stuck copying its request in
+# from a userfaultfd page nobody resolves and another copying its ids out:
+# removal must not wait for user memory.
+echo 1 >$P/hold
+vdev=$(basename "$(readlink /sys/class/misc/sst0/device)")
+sst_fault_test stall /dev/sst0 "$vdev" | tee -a $RES
+echo 0 >$P/hold
+[ -e /dev/sst0 ] || echo "$vdev" >/sys/bus/virtio/drivers/virtio_sst/bind
+check rebind "$vdev bound again" wait_for /dev/sst0 50
+sst-test -d /dev/sst0 -c noop | collect rebind
 
 # Module unload with requests in flight (no file open).
 echo 1 >$P/hold

@@ -48,7 +48,7 @@ mkdir -p "$work"
 	cat "$work/build.log" >&2
 	exit 1
 }
-cc -static -O2 -Wall -Wextra -Werror -I"$root/protocol/include" -I"$root/guest-driver/include" \
+cc -static -pthread -O2 -Wall -Wextra -Werror -I"$root/protocol/include" -I"$root/guest-driver/include" \
 	"$here/sst_fault_test.c" -o "$work/sst_fault_test"
 
 rd=$work/initramfs

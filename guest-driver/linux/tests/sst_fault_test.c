@@ -14,15 +14,27 @@
  *                   removes the device: N NO_DEVICE responses, then ENODEV
  *   orphan DEV N    submits N held requests and exits without reading
  *   badevent DEV    device sends a short event: counted, not delivered
+ *   stall DEV VDEV  device holds requests: one thread writes a request from
+ *                   a userfaultfd page nobody resolves, another SUBMITs with
+ *                   its ids there; unbinding VDEV (virtioN) from virtio_sst
+ *                   must finish while both are stuck in the user copy; then
+ *                   the write fails with ENODEV and the SUBMIT's request has
+ *                   exactly one answer
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vsst/sst-ioctl.h>
@@ -96,6 +108,156 @@ static int read_expect(int fd, unsigned int n, unsigned long long base, unsigned
 			return snprintf(why, whylen, "request_id=0"), -1;
 	}
 	return 0;
+}
+
+/* The stall mode: two submitters stuck in user copies during an unbind. */
+#define STALL_UNBIND "/sys/bus/virtio/drivers/virtio_sst/unbind"
+/* Removal waits for nothing the user controls: generous for a TCG guest. */
+#define STALL_BOUND_MS 20000
+
+struct stall_arg {
+	int fd;
+	void *page;		/* userfaultfd page: the request, or the ids */
+	long ret;
+	int err;
+	unsigned int submitted;
+};
+
+static void *stall_write(void *p)
+{
+	struct stall_arg *a = p;
+
+	a->ret = write(a->fd, a->page, sizeof(struct SSTRequest));
+	a->err = errno;
+	return NULL;
+}
+
+static void *stall_submit(void *p)
+{
+	struct stall_arg *a = p;
+	struct SSTRequest r = noop(1500);
+	struct sst_ioc_submit s = { .reqs = (unsigned long)&r, .ids = (unsigned long)a->page,
+				    .count = 1 };
+
+	a->ret = ioctl(a->fd, SST_IOC_SUBMIT, &s);
+	a->err = errno;
+	a->submitted = s.submitted;
+	return NULL;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to ms for child; returns 0 when it exited with status 0. */
+static int wait_child(pid_t child, long ms, int *exited)
+{
+	long end = now_ms() + ms;
+	int status = 0;
+
+	*exited = 0;
+	do {
+		pid_t p = waitpid(child, &status, WNOHANG);
+
+		if (p == child) {
+			*exited = 1;
+			return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
+		}
+		usleep(10000);
+	} while (now_ms() < end);
+	return -1;
+}
+
+static int stall(int fd, const char *vdev)
+{
+	long page = sysconf(_SC_PAGESIZE), t0, unbind_ms;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct stall_arg w = { .fd = fd }, s = { .fd = fd };
+	struct uffdio_zeropage zero;
+	struct uffdio_register reg;
+	struct SSTResponse resp;
+	char why[200] = "";
+	pthread_t tw, ts;
+	int uffd, faults = 0, exited, unbind_rc;
+	unsigned char *mem;
+	pid_t child;
+	ssize_t got;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		return result(0, "userfaultfd: %s", strerror(errno));
+	if (ioctl(uffd, UFFDIO_API, &api))
+		return result(0, "UFFDIO_API: %s", strerror(errno));
+	mem = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return result(0, "mmap: %s", strerror(errno));
+	reg.range.start = (unsigned long)mem;
+	reg.range.len = 2 * page;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return result(0, "UFFDIO_REGISTER: %s", strerror(errno));
+	w.page = mem;
+	s.page = mem + page;
+	if (pthread_create(&tw, NULL, stall_write, &w) ||
+	    pthread_create(&ts, NULL, stall_submit, &s))
+		return result(0, "pthread_create failed");
+	/* Both threads are inside the driver once their faults are reported. */
+	while (faults < 2) {
+		struct pollfd p = { .fd = uffd, .events = POLLIN };
+		struct uffd_msg msg;
+
+		if (poll(&p, 1, 10000) != 1 || read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+			return result(0, "%d of 2 user copies reached the stalled page", faults);
+		if (msg.event == UFFD_EVENT_PAGEFAULT)
+			faults++;
+	}
+
+	t0 = now_ms();
+	child = fork();
+	if (child < 0)
+		return result(0, "fork: %s", strerror(errno));
+	if (!child) {
+		/* Its copy of the userfaultfd would keep the faults unresolved. */
+		int u = close(uffd) ? -1 : open(STALL_UNBIND, O_WRONLY);
+
+		_exit(u < 0 || write(u, vdev, strlen(vdev)) != (ssize_t)strlen(vdev));
+	}
+	unbind_rc = wait_child(child, STALL_BOUND_MS, &exited);
+	unbind_ms = now_ms() - t0;
+	/* Resolve the faults with zero pages (a NOOP request, a zero id). */
+	zero.range.start = (unsigned long)mem;
+	zero.range.len = 2 * page;
+	zero.mode = 0;
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zero))
+		printf("sst_fault_test: UFFDIO_ZEROPAGE: %s\n", strerror(errno));
+	close(uffd);
+	if (!exited)
+		unbind_rc = wait_child(child, STALL_BOUND_MS, &exited);
+	pthread_join(tw, NULL);
+	pthread_join(ts, NULL);
+	if (!exited || unbind_ms >= STALL_BOUND_MS)
+		return result(0, "unbind of %s waited > %d ms on submitters stalled in user copies%s",
+			      vdev, STALL_BOUND_MS, exited ? " (finished once they were released)" : "");
+	if (unbind_rc)
+		return result(0, "unbind of %s failed", vdev);
+	if (w.ret != -1 || w.err != ENODEV)
+		return result(0, "write after removal returned %ld (%s), want ENODEV", w.ret,
+			      strerror(w.err));
+	if (s.ret || s.submitted != 1)
+		return result(0, "SUBMIT returned %ld (%s) submitted=%u, want 1 submitted",
+			      s.ret, strerror(s.err), s.submitted);
+	if (read_expect(fd, 1, 1500, SST_STATUS_NO_DEVICE, why, sizeof(why)))
+		return result(0, "the SUBMIT's request: %s", why);
+	got = read(fd, &resp, sizeof(resp));
+	if (got != -1 || errno != ENODEV)
+		return result(0, "read after the answer returned %zd (%s), want ENODEV", got,
+			      strerror(errno));
+	return result(1, "unbind in %ld ms with two submitters stuck in user copies; write ENODEV, "
+		      "SUBMIT 1 with one NO_DEVICE answer, then ENODEV", unbind_ms);
 }
 
 int main(int argc, char **argv)
@@ -214,5 +376,7 @@ int main(int argc, char **argv)
 				      (unsigned long long)(after.bad_events - before.bad_events));
 		return result(1, "short event dropped and counted");
 	}
+	if (!strcmp(mode, "stall"))
+		return argc > 3 ? stall(fd, argv[3]) : result(0, "usage: stall DEV VIRTIO_DEVICE");
 	return result(0, "unknown mode");
 }
