@@ -9,7 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "vsst/posix/unique_fd.h"
+#include "vsst/posix/atomic_file.h"
+#include "vsst/posix/json_string.h"
 
 namespace vsst {
 
@@ -78,44 +79,6 @@ std::string fields_json(const std::string &details)
 
 } // namespace
 
-std::string json_quote(const std::string &s)
-{
-	std::string out = "\"";
-	for (unsigned char c : s) {
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char buf[8];
-				std::snprintf(buf, sizeof buf, "\\u%04x", c);
-				out += buf;
-			} else if (c >= 0x80) {
-				// Guest output is not guaranteed UTF-8: keep JSON valid.
-				char buf[8];
-				std::snprintf(buf, sizeof buf, "\\u%04x", c);
-				out += buf;
-			} else {
-				out += static_cast<char>(c);
-			}
-		}
-	}
-	return out + "\"";
-}
-
 std::string to_json(const LaunchRecord &r)
 {
 	std::string j = "{\n";
@@ -152,34 +115,7 @@ std::string to_json(const LaunchRecord &r)
 
 bool write_launch_record(const std::string &path, const LaunchRecord &r, std::string &error)
 {
-	const std::string tmp = path + ".tmp";
-	UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-	if (!fd) {
-		error = tmp + ": " + strerror(errno);
-		return false;
-	}
-	const std::string text = to_json(r);
-	const char *p = text.data();
-	size_t left = text.size();
-	while (left > 0) {
-		ssize_t w = write(fd.get(), p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			error = tmp + ": " + strerror(errno);
-			unlink(tmp.c_str());
-			return false;
-		}
-		p += w;
-		left -= static_cast<size_t>(w);
-	}
-	fd.reset();
-	if (rename(tmp.c_str(), path.c_str()) < 0) {
-		error = path + ": " + strerror(errno);
-		unlink(tmp.c_str());
-		return false;
-	}
-	return true;
+	return write_file_atomically(path, to_json(r), error);
 }
 
 } // namespace vsst

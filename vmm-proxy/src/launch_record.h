@@ -33,7 +33,6 @@ struct LaunchRecord {
 	std::string exit_reason;
 };
 
-std::string json_quote(const std::string &s);
 std::string to_json(const LaunchRecord &r);
 // Writes atomically (temp file + rename); false with error set.
 bool write_launch_record(const std::string &path, const LaunchRecord &r, std::string &error);

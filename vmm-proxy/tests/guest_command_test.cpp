@@ -96,7 +96,7 @@ TEST(LaunchRecord, IsJsonWithTheResultsFields)
 	r.results.push_back({"sst-bench.d1", "PASS", "p50_us=120 n=2000 args=\"--depth 1\" free text"});
 	r.command = {"ls"};
 	r.command_exit = 0;
-	r.exit_reason = "guest command exited 0\n\x01\xff";
+	r.exit_reason = "guest command exited 0\n\x01\xff é";
 	const std::string j = to_json(r);
 	EXPECT_NE(j.find("\"schema\": \"vsst-launch\""), std::string::npos);
 	EXPECT_NE(j.find("\"quote\\\"d\""), std::string::npos);
@@ -105,7 +105,8 @@ TEST(LaunchRecord, IsJsonWithTheResultsFields)
 		  std::string::npos)
 		<< j;
 	EXPECT_NE(j.find("\"command\": {\"argv\": [\"ls\"], \"exit\": 0}"), std::string::npos);
-	EXPECT_NE(j.find("exited 0\\n\\u0001\\u00ff"), std::string::npos);
+	// Any bytes give valid JSON: controls escaped, UTF-8 kept, other bytes U+FFFD.
+	EXPECT_NE(j.find("exited 0\\n\\u0001\\ufffd é"), std::string::npos) << j;
 }
 
 } // namespace

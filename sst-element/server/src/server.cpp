@@ -18,6 +18,7 @@
 
 #include "connection.h"
 #include "stats_out.h"
+#include "vsst/posix/atomic_file.h"
 
 namespace vsst::sim {
 

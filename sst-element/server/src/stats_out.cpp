@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "vsst/posix/json_string.h"
 #include "vsst/posix/unique_fd.h"
 #include "vsst/sim/latency.h"
 #include "vsst/sim/server_session.h"
@@ -23,70 +24,11 @@ namespace {
 
 using Out = fmt::memory_buffer;
 
-// Length of the valid UTF-8 sequence at s[i..n), or 0 when it is not one.
-size_t utf8_len(const unsigned char *s, size_t i, size_t n)
-{
-	const unsigned char c = s[i];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (i + len > n)
-		return 0;
-	for (size_t k = 1; k < len; ++k) {
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i + k] & 0x3f);
-	}
-	// Overlong forms, surrogates and values beyond U+10FFFF are not UTF-8.
-	static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-	if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-// A JSON string. Command lines may hold any bytes: bytes that are not UTF-8
-// become U+FFFD so the file always parses.
+// A JSON string (posix/json_string.h: UTF-8 kept, other bytes U+FFFD).
 void put_string(Out &o, std::string_view s)
 {
-	o.push_back('"');
-	const auto *u = reinterpret_cast<const unsigned char *>(s.data());
-	for (size_t i = 0; i < s.size();) {
-		const unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
-			o.push_back('\\');
-			o.push_back(static_cast<char>(c));
-			++i;
-		} else if (c == '\n') {
-			fmt::format_to(std::back_inserter(o), "\\n");
-			++i;
-		} else if (c == '\t') {
-			fmt::format_to(std::back_inserter(o), "\\t");
-			++i;
-		} else if (c < 0x20 || c == 0x7f) {
-			fmt::format_to(std::back_inserter(o), "\\u{:04x}", c);
-			++i;
-		} else if (const size_t len = utf8_len(u, i, s.size()); len > 0) {
-			o.append(s.data() + i, s.data() + i + len);
-			i += len;
-		} else {
-			fmt::format_to(std::back_inserter(o), "\\ufffd");
-			++i;
-		}
-	}
-	o.push_back('"');
+	const std::string q = json_quote(s);
+	o.append(q.data(), q.data() + q.size());
 }
 
 // JSON has no inf/nan; the figures written here are never either, but a
@@ -228,46 +170,6 @@ bool stats_path_usable(const std::string &path, std::string &err)
 		err = "--stats-out: " + path + " is a folder";
 		return false;
 	}
-	return true;
-}
-
-bool write_file_atomically(const std::string &path, const std::string &text, std::string &err)
-{
-	// The temporary name is unique per process and attempt; O_EXCL|O_NOFOLLOW
-	// refuse anything (a planted symlink included) already at that name.
-	std::string tmp;
-	UniqueFd fd;
-	for (int attempt = 0; attempt < 100 && !fd; ++attempt) {
-		tmp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), attempt);
-		fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-		if (!fd && errno != EEXIST) {
-			err = "create " + tmp + ": " + std::strerror(errno);
-			return false;
-		}
-	}
-	if (!fd) {
-		err = "create " + tmp + ": no free temporary name";
-		return false;
-	}
-	auto fail = [&](std::string why) {
-		err = std::move(why);
-		::unlink(tmp.c_str());
-		return false;
-	};
-	size_t done = 0;
-	while (done < text.size()) {
-		const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail("write " + tmp + ": " + (n < 0 ? std::strerror(errno) : "no progress"));
-		done += static_cast<size_t>(n);
-	}
-	if (::fsync(fd.get()) != 0)
-		return fail("fsync " + tmp + ": " + std::strerror(errno));
-	fd.reset();
-	if (::rename(tmp.c_str(), path.c_str()) != 0)
-		return fail("rename " + tmp + " -> " + path + ": " + std::strerror(errno));
 	return true;
 }
 

@@ -85,11 +85,7 @@ const char *request_type_name(uint32_t type);
 // stream it and a human can grep it).
 std::string stats_json(const StatsDocument &doc);
 
-// Writes `text` to `path` atomically: a fresh temporary file in the same
-// folder (O_CREAT|O_EXCL|O_NOFOLLOW, so nothing already there is followed
-// or truncated), fsync, then rename over `path`. A symlink at `path` is
-// replaced, not followed. On failure the temporary file is removed.
-bool write_file_atomically(const std::string &path, const std::string &text, std::string &err);
+// The document is written with posix's write_file_atomically (vsst/posix/atomic_file.h).
 
 // Start-up check: the folder that will receive `path` exists and is writable.
 bool stats_path_usable(const std::string &path, std::string &err);
