@@ -37,3 +37,25 @@ function(vsst_add_subfolders)
     endif()
   endforeach()
 endfunction()
+
+# vsst_guest_vm_tests(PREFIX <name prefix> SCRIPT <script> CASES <case> <timeout s> ...)
+# One e2e test per case, `<script> <case>`, named <prefix><case>. The default QEMU, images
+# and binaries come from the build (the environment ./vsst exports wins), and only one
+# guest VM test runs at a time: a TCG guest needs most of a core.
+function(vsst_guest_vm_tests)
+  cmake_parse_arguments(A "" "PREFIX;SCRIPT" "CASES" ${ARGN})
+  set(env
+    "VSST_DEFAULT_QEMU=${VSST_DEFAULT_QEMU}"
+    "VSST_DEFAULT_IMAGES=${VSST_CACHE}/images"
+    "VSST_DEFAULT_BIN=${CMAKE_BINARY_DIR}/bin")
+  list(LENGTH A_CASES n)
+  math(EXPR last "${n} - 1")
+  foreach(i RANGE 0 ${last} 2)
+    math(EXPR j "${i} + 1")
+    list(GET A_CASES ${i} case)
+    list(GET A_CASES ${j} secs)
+    vsst_script_test(${A_PREFIX}${case} LABELS e2e TIMEOUT ${secs} COMMAND ${A_SCRIPT} ${case})
+    set_tests_properties(${A_PREFIX}${case} PROPERTIES ENVIRONMENT "${env}"
+                         RESOURCE_LOCK vsst_guest_vm)
+  endforeach()
+endfunction()
