@@ -63,6 +63,18 @@ bool mode_allows(const struct stat &st, const Credentials &who, unsigned need)
 }
 
 // The inode's identity (dev, ino, birth time) for an open descriptor.
+// Opens the entry lstat'ed as st (no symlink followed, no atime touched); invalid if
+// it is gone or was replaced since, so nothing is changed on an inode not walked.
+UniqueFd open_entry(int dirfd, const char *name, const struct stat &st, struct stat &now)
+{
+	UniqueFd fd(openat(dirfd, name,
+			   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC |
+				   (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0)));
+	if (!fd || fstat(fd.get(), &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+		return UniqueFd();
+	return fd;
+}
+
 ShareAccess::Key key_of(int fd, const struct stat &st)
 {
 	struct statx sx;
@@ -345,12 +357,10 @@ bool ShareAccess::walk_grant(int dirfd, const std::string &rel, int depth, std::
 		// inside the share keep their own rules.
 		if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_dev != root_dev_)
 			continue;
-		UniqueFd fd(openat(dirfd, e->d_name,
-				   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC |
-					   (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0)));
 		struct stat now;
-		if (!fd || fstat(fd.get(), &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
-			continue; // replaced meanwhile
+		UniqueFd fd = open_entry(dirfd, e->d_name, st, now);
+		if (!fd)
+			continue; // gone or replaced meanwhile
 		const std::string path = join(rel, e->d_name);
 		ok = grant_one(fd.get(), now, error);
 		if (ok && S_ISDIR(now.st_mode))
@@ -434,12 +444,10 @@ void ShareAccess::walk_restore(int dirfd, const std::string &rel, int depth)
 		auto saved = lent;
 		if (saved == saved_.end() && !S_ISDIR(st.st_mode))
 			continue;
-		UniqueFd fd(openat(dirfd, e->d_name,
-				   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC |
-					   (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0)));
 		struct stat now;
-		if (!fd || fstat(fd.get(), &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
-			continue;
+		UniqueFd fd = open_entry(dirfd, e->d_name, st, now);
+		if (!fd)
+			continue; // gone or replaced meanwhile
 		if (saved != saved_.end()) {
 			restore_one(fd.get(), now, saved->second, path);
 			saved_.erase(saved);

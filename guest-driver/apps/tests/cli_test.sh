@@ -5,16 +5,8 @@
 # listing, argument errors, a missing device node, static linking.
 set -u
 test_bin=$1 bench_bin=$2 expect_static=${3:-}
-fails=0
-check() { # check <what> <command...>: the command must succeed
-	local what=$1; shift
-	if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-status_is() { # status_is <want> <command...>
-	local want=$1; shift
-	"$@" >/dev/null 2>&1
-	[ $? -eq "$want" ]
-}
+# shellcheck source=cli_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_checks.sh"
 
 list=$("$test_bin" --list)
 check "--list names the cases" grep -q '^concurrent_procs ' <<<"$list"
@@ -36,8 +28,7 @@ check "bench missing device exits 1" status_is 1 "$bench_bin" --device /nonexist
 
 if [ "$expect_static" = --expect-static ]; then
 	for b in "$test_bin" "$bench_bin"; do
-		check "$(basename "$b") is static" bash -c "! readelf -l '$b' | grep -q INTERP"
+		check_static "$b"
 	done
 fi
-[ $fails -eq 0 ] && echo "cli_test: all passed" || echo "cli_test: $fails failed"
-[ $fails -eq 0 ]
+checks_done cli_test

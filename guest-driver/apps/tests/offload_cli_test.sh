@@ -5,16 +5,8 @@
 # errors exit 2, a missing device node exits 3 with a FAIL result line.
 set -u
 bin=$1 expect_static=${2:-}
-fails=0
-check() { # check <what> <command...>: the command must succeed
-	local what=$1; shift
-	if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-status_is() { # status_is <want> <command...>
-	local want=$1; shift
-	"$@" >/dev/null 2>&1
-	[ $? -eq "$want" ]
-}
+# shellcheck source=cli_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cli_checks.sh"
 
 check "--help exits 0" status_is 0 timeout 5 "$bin" --help
 check "--help documents the exit statuses" grep -q 'Exit status' <<<"$("$bin" --help)"
@@ -29,7 +21,6 @@ check "missing device exits 3" [ $rc -eq 3 ]
 check "missing device prints a FAIL line" grep -q '^VSST-RESULT offload FAIL .*reason=device-error' <<<"$out"
 check "missing device names the node" grep -q '/nonexistent/sst9: open: No such file' <<<"$out"
 if [ "$expect_static" = --expect-static ]; then
-	check "sst-offload is static" bash -c "! readelf -l '$bin' | grep -q INTERP"
+	check_static "$bin"
 fi
-[ $fails -eq 0 ] && echo "offload_cli_test: all passed" || echo "offload_cli_test: $fails failed"
-[ $fails -eq 0 ]
+checks_done offload_cli_test
