@@ -165,8 +165,11 @@ std::unique_ptr<ChannelState> ChannelState::attach(const vsst_rpc_fds &fds, Role
 			return fail(err, 0, std::string(to_string(r)) + " ring indices inconsistent"),
 			       nullptr;
 	}
-	// The creator's suggestion (0: block at once); capped, as it comes from shared memory.
-	st->set_spin_us(std::min<uint32_t>(h->spin_us, 100000));
+	// The creator's suggestion (0: block at once), for the device side only, capped. The
+	// proxy side (the guest VM) attaches after a device VM could have rewritten it: it
+	// keeps the default until its owner sets its own (vsst_rpc_set_spin_us).
+	if (role == Role::Device)
+		st->set_spin_us(std::min<uint32_t>(h->spin_us, 100000));
 	return st;
 }
 

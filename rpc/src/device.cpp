@@ -211,6 +211,11 @@ void Endpoint::set_observer(Observer fn, void *opaque)
 {
 	st_->set_observer(fn, opaque);
 }
+uint32_t Endpoint::spin_us() const
+{
+	return static_cast<uint32_t>(st_->spin_ns() / 1000);
+}
+
 void Endpoint::set_spin_us(uint32_t us)
 {
 	st_->set_spin_us(us);

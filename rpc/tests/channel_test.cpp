@@ -367,6 +367,15 @@ TEST(Timeouts, LostSlotsPoisonTheChannel)
 	EXPECT_EQ(ch.proxy->read(kAsGlobal, 0x10, 4, &v, 100), -EPIPE);
 }
 
+// The header's spin budget is shared memory the device VM can write before the guest VM
+// attaches: only the device side takes it.
+TEST(Setup, OnlyTheDeviceTakesTheHeadersSpinBudget)
+{
+	TestChannel ch(256, 100000);
+	EXPECT_EQ(ch.device->spin_us(), 100000u);
+	EXPECT_EQ(ch.proxy->spin_us(), kDefaultSpinUs);
+}
+
 TEST(Timeouts, FullRingSendTimesOut)
 {
 	TestChannel ch(4);

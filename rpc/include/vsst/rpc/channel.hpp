@@ -70,6 +70,9 @@ public:
 	void set_observer(Observer fn, void *opaque);
 	// Spin budget before blocking (0: block at once).
 	void set_spin_us(uint32_t us);
+	// The device side starts with the creator's suggestion from the header; the proxy
+	// side with kDefaultSpinUs (a device VM may rewrite the header before it attaches).
+	uint32_t spin_us() const;
 	uint32_t ring_capacity() const;
 
 protected:
