@@ -104,4 +104,24 @@ enum LoopOp : uint8_t {
 };
 } // namespace sim_framing
 
+// trace_tap: u8 inflight budget ((1 + v) KiB), u8 chain cap ((1 + v) KiB),
+// u8 call budget ((1 + v) * 2 KiB), then ops. Guest RAM: 256 KiB at gpa 0.
+namespace trace_tap {
+enum Op : uint8_t {
+	kSetUp,      // u8 queue size written by the guest, u8 dev: a virtio-pci device (BAR 4, common +
+		     // notify caps) with queue 0 at desc 0x1000, avail 0x2000, used 0x3000
+	kMessage,    // u8 ring, u64 mr0, u64 mr1, u64 mr2, u64 mr3: any message on any ring
+	kMmio,       // u8 dir, u8 as, u64 addr, u8 len, u64 data, u8 posted: a well-formed MMIO access
+	kRamWrite,   // u32 gpa, u8 len, bytes: the guest (or device) writes RAM
+	kDesc,       // u32 table, u16 index, u32 gpa, u32 len, u16 flags, u16 next: a descriptor
+	kAvail,      // u16 head, u16 pos: avail.ring[pos % 1024] = head, avail.idx = pos + 1
+	kUsed,       // u16 pos, u32 id, u32 len: used.ring[pos % 1024], used.idx = pos + 1
+	kDoorbell,   // u16 queue: a posted write of queue to the notify address
+	kInterrupt,  // u8 dev, u8 msi: an MSI (or SET_IRQ) event for dev
+	kDeviceUsed, // u8 dev, u8 queue, u16 pos, u32 head, u32 len: the device's own report
+	kSync,       // a walk of every queue
+	kCount
+};
+} // namespace trace_tap
+
 } // namespace vsst::fuzz

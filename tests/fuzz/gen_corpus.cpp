@@ -699,6 +699,68 @@ void trace_reader_seeds()
 	}
 }
 
+// ---------------------------------------------------------------- trace_tap
+namespace tt = vsst::fuzz::trace_tap;
+
+ByteWriter tap_header(uint8_t inflight, uint8_t chain, uint8_t call)
+{
+	ByteWriter w;
+	w.u8(inflight).u8(chain).u8(call);
+	return w;
+}
+void tap_desc(ByteWriter &w, uint32_t table, uint16_t i, uint32_t gpa, uint32_t len, uint16_t flags,
+	      uint16_t next)
+{
+	w.u8(tt::kDesc).u32(table).u16(i).u32(gpa).u32(len).u16(flags).u16(next);
+}
+
+void trace_tap_seeds()
+{
+	{ // one chain (out 64 B, in 64 B) through doorbell, used element and MSI
+		ByteWriter w = tap_header(255, 255, 255);
+		w.u8(tt::kSetUp).u16(8).u8(0);
+		tap_desc(w, 0x1000, 0, 0x10000, 64, 1, 1);
+		tap_desc(w, 0x1000, 1, 0x11000, 64, 2, 0);
+		w.u8(tt::kRamWrite).u32(0x10000).u8(8).raw("request!", 8);
+		w.u8(tt::kAvail).u16(0).u16(0);
+		w.u8(tt::kDoorbell).u16(0);
+		w.u8(tt::kUsed).u16(0).u32(0).u32(16);
+		w.u8(tt::kInterrupt).u8(0).u8(1);
+		save("trace_tap", "chain_doorbell_used", w);
+	}
+	{ // the device reports its used element before publishing it
+		ByteWriter w = tap_header(255, 255, 255);
+		w.u8(tt::kSetUp).u16(8).u8(1);
+		tap_desc(w, 0x1000, 3, 0x12000, 32, 2, 0);
+		w.u8(tt::kAvail).u16(3).u16(0);
+		w.u8(tt::kDeviceUsed).u8(1).u8(0).u16(0).u32(3).u32(32);
+		w.u8(tt::kSync);
+		save("trace_tap", "device_reports_used", w);
+	}
+	{ // a queue size QEMU refuses, then an avail index far ahead
+		ByteWriter w = tap_header(0, 0, 0);
+		w.u8(tt::kSetUp).u16(32768).u8(0);
+		w.u8(tt::kAvail).u16(0).u16(40000);
+		w.u8(tt::kDoorbell).u16(0);
+		save("trace_tap", "hostile_queue_size", w);
+	}
+	{ // indirect tables: long readable and writable chains, the same head again and again
+		ByteWriter w = tap_header(3, 3, 3);
+		w.u8(tt::kSetUp).u16(256).u8(0);
+		for (uint16_t i = 0; i < 64; i++)
+			tap_desc(w, 0x20000, i, 0x30000 + 0x400u * (i % 16), 1024,
+				 static_cast<uint16_t>(1 | (i & 1) * 2), static_cast<uint16_t>(i + 1));
+		tap_desc(w, 0x20000, 64, 0x30000, 1024, 0, 0);
+		tap_desc(w, 0x1000, 0, 0x20000, 65 * 16, 4, 0);
+		for (uint16_t pos = 0; pos < 12; pos++) {
+			w.u8(tt::kAvail).u16(0).u16(pos);
+			w.u8(tt::kDoorbell).u16(0);
+		}
+		w.u8(tt::kInterrupt).u8(0).u8(0);
+		save("trace_tap", "long_chains_same_head", w);
+	}
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -714,6 +776,7 @@ int main(int argc, char **argv)
 	sim_framing_seeds();
 	loop_seeds();
 	trace_reader_seeds();
+	trace_tap_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

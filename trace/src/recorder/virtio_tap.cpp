@@ -13,6 +13,10 @@ constexpr uint64_t kMaxChainIn = 16u << 20; // device-writable bytes one chain m
 // Chains remembered per head. A well-behaved driver has at most two: one
 // used but not yet recorded, one made available again with the same head.
 constexpr size_t kMaxChainsPerHead = 8;
+// Estimated memory of the in-flight bookkeeping (TapLimits::inflight_bytes):
+// a head's map node and deque (libstdc++ gives every deque a 512-byte block),
+// a chain's vector, a segment.
+constexpr uint64_t kHeadCost = 640, kChainCost = 32, kSegCost = 16;
 
 #pragma pack(push, 1)
 struct Desc {
@@ -56,24 +60,84 @@ void VirtioTap::anomaly(const std::string &what)
 		w_.append(RecType::Note, 1, 0, {{what.data(), what.size()}});
 }
 
-void VirtioTap::mem(unsigned di, unsigned qi, uint64_t gpa, uint32_t len)
+void VirtioTap::begin_call()
+{
+	call_copied_ = 0;
+}
+
+void VirtioTap::end_call()
+{
+	max_call_bytes_ = std::max(max_call_bytes_, call_copied_);
+}
+
+// Whether n more bytes may be copied in this call.
+bool VirtioTap::take_copy(uint64_t n)
+{
+	if (call_copied_ + n > limits_.call_bytes)
+		return false;
+	call_copied_ += n;
+	return true;
+}
+
+void VirtioTap::remember(Queue &q, uint16_t head, std::vector<Seg> in)
+{
+	const bool fresh = !q.inflight.count(head);
+	const uint64_t cost = (fresh ? kHeadCost : 0) + kChainCost + kSegCost * in.size();
+	if (inflight_bytes_ + cost > limits_.inflight_bytes) {
+		// Its used element will be recorded as of an unknown chain.
+		anomaly("tap: in-flight budget spent; chain at head " + std::to_string(head) +
+			" not remembered");
+		return;
+	}
+	inflight_bytes_ += cost;
+	q.inflight[head].push_back(std::move(in));
+}
+
+void VirtioTap::forget_front(Queue &q, uint16_t head)
+{
+	const auto it = q.inflight.find(head);
+	if (it == q.inflight.end() || it->second.empty())
+		return;
+	inflight_bytes_ -= kChainCost + kSegCost * it->second.front().size();
+	it->second.pop_front();
+	if (it->second.empty()) {
+		inflight_bytes_ -= kHeadCost;
+		q.inflight.erase(it);
+	}
+}
+
+// Records [gpa, gpa+len) as Mem records. False when a limit cut it short:
+// the rest is counted as dropped, and the guest RAM is not read for it.
+bool VirtioTap::mem(unsigned di, unsigned qi, uint64_t gpa, uint32_t len)
 {
 	while (len) {
 		const uint32_t n = std::min(len, kMaxBlob);
+		if (!w_.has_room(sizeof(MemHdr) + n) || !take_copy(n)) {
+			w_.count_dropped(sizeof(MemHdr) + len);
+			return false;
+		}
 		scratch_.resize(n);
 		if (!ram_.read(gpa, scratch_.data(), n)) {
 			anomaly("tap: buffer outside guest RAM at 0x" + std::to_string(gpa) + " (dev " +
 				std::to_string(di) + " queue " + std::to_string(qi) + ")");
-			return;
+			return true;
 		}
 		MemHdr h{gpa, static_cast<uint8_t>(di), 0, static_cast<uint16_t>(qi), n};
 		w_.append(RecType::Mem, 0, 0, {{&h, sizeof h}, {scratch_.data(), n}});
 		gpa += n;
 		len -= n;
 	}
+	return true;
 }
 
 void VirtioTap::on_message(int ring, const vsst_rpcmsg &m)
+{
+	begin_call();
+	on_message_bounded(ring, m);
+	end_call();
+}
+
+void VirtioTap::on_message_bounded(int ring, const vsst_rpcmsg &m)
 {
 	const unsigned op = vsst_rpc_mr0_op(m.mr0);
 	if (ring == 0 || ring == 1) {
@@ -81,6 +145,10 @@ void VirtioTap::on_message(int ring, const vsst_rpcmsg &m)
 			return;
 		const unsigned as = vsst_rpc_mr0_as(m.mr0), len = vsst_rpc_mr0_len(m.mr0);
 		const bool write = vsst_rpc_mr0_dir(m.mr0) == VSST_RPC_DIR_WRITE;
+		// The channel validates what it delivers; an observer copy is
+		// checked again rather than trusted (data is one 64-bit word).
+		if (len == 0 || len > 8)
+			return;
 		// Writes act when requested, reads when their data comes back.
 		if (write != (ring == 0))
 			return;
@@ -262,13 +330,15 @@ void VirtioTap::global_access(uint64_t addr, unsigned len, uint64_t data, bool w
 
 void VirtioTap::reset_queues(Dev &d)
 {
-	for (Queue &q : d.q)
+	for (Queue &q : d.q) {
+		while (!q.inflight.empty())
+			forget_front(q, q.inflight.begin()->first);
 		q = Queue{};
+	}
 }
 
 void VirtioTap::common_write(unsigned di, Dev &d, uint64_t off, unsigned len, uint64_t v)
 {
-	(void)di;
 	Queue *q = d.queue_select < kMaxQueues ? &d.q[d.queue_select] : nullptr;
 	auto set64 = [&](uint64_t &field, uint64_t base) {
 		if (off == base && len == 8)
@@ -284,7 +354,15 @@ void VirtioTap::common_write(unsigned di, Dev &d, uint64_t off, unsigned len, ui
 	} else if (off == 22 && len == 2) {
 		d.queue_select = static_cast<uint16_t>(v);
 	} else if (off == 24 && len == 2 && q) {
-		q->size = static_cast<uint16_t>(v);
+		// QEMU keeps the old size for 0 (a queue cannot disappear) and for
+		// sizes above VIRTQUEUE_MAX_SIZE; the tap follows the device.
+		const uint16_t size = static_cast<uint16_t>(v);
+		if (size && size <= kMaxQueueSize)
+			q->size = size;
+		else
+			anomaly("tap: queue size " + std::to_string(size) + " written for device " +
+				std::to_string(di) + " queue " + std::to_string(d.queue_select) +
+				" (the device keeps its size)");
 	} else if (off >= 32 && off < 56 && q) {
 		set64(q->desc, 32);
 		set64(q->avail, 40);
@@ -297,7 +375,7 @@ void VirtioTap::common_read(Dev &d, uint64_t off, unsigned len, uint64_t v)
 	Queue *q = d.queue_select < kMaxQueues ? &d.q[d.queue_select] : nullptr;
 	if (!q || len != 2)
 		return;
-	if (off == 24)
+	if (off == 24 && static_cast<uint16_t>(v) <= kMaxQueueSize)
 		q->size = static_cast<uint16_t>(v);
 	else if (off == 30)
 		q->notify_off = static_cast<uint16_t>(v);
@@ -305,8 +383,10 @@ void VirtioTap::common_read(Dev &d, uint64_t off, unsigned len, uint64_t v)
 
 void VirtioTap::sync_all()
 {
+	begin_call();
 	for (auto &[di, d] : devs_)
 		walk_all(di);
+	end_call();
 }
 
 void VirtioTap::walk_all(unsigned di)
@@ -326,7 +406,7 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 {
 	Dev &d = dev(di);
 	Queue &q = d.q[qi];
-	if (!q.size || !q.desc || !q.avail || (q.size & (q.size - 1)) || q.size > 32768)
+	if (!q.size || !q.desc || !q.avail || (q.size & (q.size - 1)) || q.size > kMaxQueueSize)
 		return;
 	uint16_t idx;
 	if (!ram_.read(q.avail + 2, &idx, 2)) {
@@ -350,7 +430,25 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 		if (!ram_.read(entry, &head, 2))
 			break;
 		std::vector<Seg> in;
-		uint64_t in_total = 0;
+		uint64_t in_total = 0, out_total = 0;
+		bool out_cut = false;
+		// The chain's device-readable bytes, up to TapLimits::chain_out_bytes.
+		auto out = [&](uint64_t gpa, uint32_t len) {
+			if (out_cut)
+				return;
+			if (out_total + len > limits_.chain_out_bytes) {
+				out_cut = true;
+				anomaly("tap: chain at head " + std::to_string(head) + " of device " +
+					std::to_string(di) + " queue " + std::to_string(qi) +
+					" reads more than " + std::to_string(limits_.chain_out_bytes) +
+					" bytes; the rest is dropped");
+				w_.count_dropped(sizeof(MemHdr) + len);
+				return;
+			}
+			out_total += len;
+			if (!mem(di, qi, gpa, len))
+				out_cut = true;
+		};
 		if (head >= q.size) {
 			anomaly("tap: avail head " + std::to_string(head) + " >= queue size");
 		} else {
@@ -377,7 +475,7 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 						anomaly("tap: bad indirect descriptor");
 						break;
 					}
-					mem(di, qi, ds.addr, ds.len);
+					out(ds.addr, ds.len);
 					table = ds.addr;
 					tsize = ds.len / 16;
 					cur = 0;
@@ -393,7 +491,7 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 						anomaly("tap: chain has too many device-writable buffers");
 					}
 				} else if (ds.len) {
-					mem(di, qi, ds.addr, ds.len);
+					out(ds.addr, ds.len);
 				}
 				if (!(ds.flags & kDescNext))
 					break;
@@ -403,13 +501,14 @@ void VirtioTap::walk_avail(unsigned di, unsigned qi, bool late)
 					break;
 				}
 			}
-			auto &chains = q.inflight[head];
-			if (chains.size() >= kMaxChainsPerHead) {
+			const auto known = q.inflight.find(head);
+			if (known != q.inflight.end() && known->second.size() >= kMaxChainsPerHead) {
 				anomaly("tap: head " + std::to_string(head) + " made available " +
-					std::to_string(chains.size() + 1) + " times without being used");
-				chains.pop_front();
+					std::to_string(known->second.size() + 1) +
+					" times without being used");
+				forget_front(q, head);
 			}
-			chains.push_back(std::move(in));
+			remember(q, head, std::move(in));
 		}
 		mem(di, qi, entry, 2);
 	}
@@ -472,6 +571,13 @@ void VirtioTap::device_used(unsigned di, unsigned qi, uint16_t pos, uint32_t hea
 {
 	if (di >= kMaxDevs || qi >= kMaxQueues)
 		return;
+	begin_call();
+	device_used_bounded(di, qi, pos, head, len);
+	end_call();
+}
+
+void VirtioTap::device_used_bounded(unsigned di, unsigned qi, uint16_t pos, uint32_t head, uint32_t len)
+{
 	Dev &d = dev(di);
 	Queue &q = d.q[qi];
 	if (!q.size || !q.used || (q.size & (q.size - 1))) {
@@ -516,6 +622,14 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 		h.flags |= kUsedUnknown;
 	} else {
 		uint64_t left = nondet ? 0 : std::min<uint64_t>(len, kMaxBlob);
+		if (left && !take_copy(left)) {
+			// The call's copy budget is spent: the element without its bytes
+			// (a replay then compares its length only).
+			anomaly("tap: copy budget of one call spent; bytes of used[" + std::to_string(pos) +
+				"] of device " + std::to_string(di) + " queue " + std::to_string(qi) +
+				" not recorded");
+			left = 0;
+		}
 		for (const Seg &s : chains->front()) {
 			segs.push_back({s.gpa, s.len});
 			const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(left, s.len));
@@ -527,9 +641,7 @@ void VirtioTap::record_used(unsigned di, unsigned qi, uint16_t pos, uint32_t id,
 				left -= take;
 			}
 		}
-		chains->pop_front();
-		if (chains->empty())
-			q.inflight.erase(static_cast<uint16_t>(id));
+		forget_front(q, static_cast<uint16_t>(id));
 	}
 	if (nondet)
 		h.flags |= kUsedNondet;

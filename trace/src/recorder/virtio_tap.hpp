@@ -14,7 +14,13 @@
 //     device popped without a doorbell are marked late), then every new used
 //     element: id, len and the first len bytes of the chain's device-writable
 //     buffers -> Used records.
-// Guest RAM is untrusted: every index, length and chain is bounded.
+// Guest RAM is untrusted: every index, length and chain is bounded, and so
+// is what the tap keeps and copies (TapLimits): queue sizes are those QEMU
+// accepts, remembered chains share one budget, a chain's device-readable
+// bytes and one call's copying have caps. What a limit cuts off is counted
+// as DROPPED (and noted as an anomaly), never waited for. The copying runs
+// under the recorder's lock, which the device VM's main loop also takes:
+// the per-call cap is what bounds that wait.
 #pragma once
 
 #include <array>
@@ -36,16 +42,37 @@ struct NondetRule {
 	uint32_t queue_mask;
 };
 
+struct TapLimits {
+	// Memory for the chains remembered between their doorbell and their used
+	// element, over every queue of every device (an estimate that counts the
+	// per-head bookkeeping too). A queue of 1024 heads, each with a chain of
+	// 130 segments, takes ~2.8 MiB.
+	uint64_t inflight_bytes = 32u << 20;
+	// Device-readable bytes (buffers and indirect tables) copied for one chain.
+	uint64_t chain_out_bytes = 16u << 20;
+	// Bytes copied out of guest RAM in one call (message, used report, sync).
+	uint64_t call_bytes = 32u << 20;
+};
+
 class VirtioTap {
 public:
-	VirtioTap(Writer &w, const GuestRam &ram, std::vector<NondetRule> nondet)
-		: w_(w), ram_(ram), nondet_(std::move(nondet))
+	// QEMU's VIRTQUEUE_MAX_SIZE: virtio_queue_set_num refuses larger sizes,
+	// so a queue the device runs is never larger (a driver may still shrink
+	// or, within this, grow a queue past the size the device offered).
+	static constexpr uint16_t kMaxQueueSize = 1024;
+
+	VirtioTap(Writer &w, const GuestRam &ram, std::vector<NondetRule> nondet, TapLimits limits = {})
+		: w_(w), ram_(ram), nondet_(std::move(nondet)), limits_(limits)
 	{
 	}
 	// ring 0: a request (writes act here); ring 1: a completion (reads act
 	// here); ring 2: an event. Callers serialise calls.
 	void on_message(int ring, const vsst_rpcmsg &m);
 	uint64_t anomalies() const { return anomalies_; }
+	// What the tap holds now (TapLimits::inflight_bytes) and the most one
+	// call copied out of guest RAM so far (TapLimits::call_bytes).
+	uint64_t inflight_bytes() const { return inflight_bytes_; }
+	uint64_t max_call_bytes() const { return max_call_bytes_; }
 	// Walks every queue of every device (see vsst_trace_sync).
 	void sync_all();
 	// The device reports a used element before publishing it (see
@@ -97,6 +124,8 @@ private:
 	void common_write(unsigned di, Dev &d, uint64_t off, unsigned len, uint64_t v);
 	void common_read(Dev &d, uint64_t off, unsigned len, uint64_t v);
 	void reset_queues(Dev &d);
+	void on_message_bounded(int ring, const vsst_rpcmsg &m);
+	void device_used_bounded(unsigned di, unsigned qi, uint16_t pos, uint32_t head, uint32_t len);
 	void walk_avail(unsigned di, unsigned qi, bool late);
 	void walk_used(unsigned di, unsigned qi);
 	static std::deque<std::vector<Seg>> *chains_of(Queue &q, uint32_t id);
@@ -104,13 +133,21 @@ private:
 	void walk_all(unsigned di);
 	uint64_t notify_addr(const Dev &d, const Queue &q) const;
 	void anomaly(const std::string &what);
-	void mem(unsigned di, unsigned qi, uint64_t gpa, uint32_t len);
+	bool mem(unsigned di, unsigned qi, uint64_t gpa, uint32_t len);
+	void begin_call();
+	void end_call();
+	bool take_copy(uint64_t n);
+	void remember(Queue &q, uint16_t head, std::vector<Seg> in);
+	void forget_front(Queue &q, uint16_t head);
 
 	Writer &w_;
 	const GuestRam &ram_;
 	std::vector<NondetRule> nondet_;
+	TapLimits limits_;
 	std::map<unsigned, Dev> devs_;
 	uint64_t anomalies_ = 0;
+	uint64_t inflight_bytes_ = 0;
+	uint64_t call_copied_ = 0, max_call_bytes_ = 0;
 	std::vector<uint8_t> scratch_;
 };
 

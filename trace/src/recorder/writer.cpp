@@ -115,6 +115,26 @@ void Writer::append(RecType type, uint8_t sub, uint16_t aux, std::initializer_li
 	}
 }
 
+bool Writer::has_room(size_t plen) const
+{
+	if (plen > kMaxRecord - kRecordHeader)
+		return false;
+	std::lock_guard<std::mutex> lk(mu_);
+	const size_t drop_rec = pend_drop_records_ ? kRecordHeader + sizeof(DroppedRec) : 0;
+	return !finished_ && buf_.size() + kRecordHeader + plen + drop_rec <= budget_;
+}
+
+void Writer::count_dropped(size_t plen)
+{
+	std::lock_guard<std::mutex> lk(mu_);
+	if (finished_)
+		return;
+	pend_drop_records_++;
+	pend_drop_bytes_ += kRecordHeader + plen;
+	st_.dropped_records++;
+	st_.dropped_bytes += kRecordHeader + plen;
+}
+
 void Writer::run()
 {
 	std::vector<uint8_t> out;

@@ -35,6 +35,14 @@ public:
 
 	// Appends one record (pieces concatenated as payload). Never blocks on I/O.
 	void append(RecType type, uint8_t sub, uint16_t aux, std::initializer_list<Piece> payload);
+	// Whether a record with plen payload bytes fits the budget now (the
+	// writer thread only frees room, so a true answer stays true unless
+	// another producer appends first). Lets a producer skip gathering what
+	// append would drop.
+	bool has_room(size_t plen) const;
+	// Counts a record of plen payload bytes the producer did not gather as
+	// dropped, exactly as append does for one over the budget.
+	void count_dropped(size_t plen);
 	// Writes END, drains, closes the file. Returns 0 or -errno.
 	int finish();
 	WriterStats stats() const;
