@@ -72,6 +72,7 @@ bool DeviceVm::start(const DeviceVmSpec &spec, const vsst_rpc_fds &channel, int 
 	s.stdout_fd = spec.stdout_fd;
 	s.stderr_fd = spec.stderr_fd;
 	s.run_as = spec.run_as;
+	s.confine = spec.confine;
 	s.death_signal = spec.death_signal;
 	if (!proc_.spawn(s, error)) {
 		if (cmd.handoff == Handoff::ControlSocket)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vsst/posix/child_process.h"
+#include "vsst/posix/process_confinement.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -209,6 +210,8 @@ bool ChildProcess::spawn(const SpawnSpec &spec, std::string &error)
 			child_fail(sfd, "prctl");
 		if (getppid() != parent)
 			_exit(127);
+		if (spec.confine && confine_process(getpid()) < 0)
+			child_fail(sfd, "seccomp (confinement)");
 		if (exe)
 			syscall(SYS_execveat, exe.get(), "", argv.data(), environ, AT_EMPTY_PATH);
 		else

@@ -10,7 +10,8 @@
 #       a host file the guest removes and creates again included;
 #       the share's own mode and ACLs are as before; while the guest runs, the 9p device
 #       is on the device VM's command line (never the guest VM's), the device VM runs as
-#       nobody (as root) under -sandbox on, and reaches the folder only as a descriptor.
+#       its own uid (as root) under -sandbox on and the launcher's confinement, and reaches
+#       the folder only as a descriptor.
 #   ro  DIR:ro: writing, creating, removing and chmod in the guest all fail, reading
 #       works, and the host folder is byte for byte and mode for mode unchanged.
 # Exit 0 pass, 1 fail, 77 skip (missing prerequisite; a failure under VSST_REQUIRE_ALL=1).
@@ -94,10 +95,22 @@ check_processes() {
 	[[ $gcmd == *9p* || $gcmd == *fsdev* ]] && { split_say "the guest VM's QEMU has a 9p device of its own"; bad=1; }
 	[[ $gcmd == *"rpc-proxy-pci"* ]] || { split_say "the guest VM has no rpc-proxy-pci"; bad=1; }
 	duid=$(awk '/^Uid:/ { print $2 }' "/proc/$DEV_PID/status")
-	want_uid=$(id -u)
-	[ "$(id -u)" = 0 ] && want_uid=$(id -u nobody)
-	[ "$duid" = "$want_uid" ] || { split_say "device VM runs as uid $duid, want $want_uid"; bad=1; }
-	split_say "device VM pid $DEV_PID uid $duid: virtio-9p-pci + fsdev path=/proc/self/fd/N, sandboxed; guest VM pid $GUEST_PID: rpc-proxy-pci only"
+	guid=$(awk '/^Uid:/ { print $2 }' "/proc/$GUEST_PID/status")
+	if [ "$(id -u)" = 0 ]; then
+		# --run-as auto: an id of its own for each QEMU, no account's, not shared.
+		[ "$duid" != 0 ] && [ "$duid" != "$(id -u nobody)" ] && ! getent passwd "$duid" >/dev/null ||
+			{ split_say "device VM runs as uid $duid, want an id of its own"; bad=1; }
+		[ "$guid" != "$duid" ] && [ "$guid" != 0 ] ||
+			{ split_say "guest VM runs as uid $guid (device VM $duid): want distinct ids"; bad=1; }
+	else
+		[ "$duid" = "$(id -u)" ] || { split_say "device VM runs as uid $duid, want $(id -u)"; bad=1; }
+	fi
+	# QEMU's -sandbox filter and the launcher's confinement (process_confinement.h).
+	for who in "device VM:$DEV_PID" "guest VM:$GUEST_PID"; do
+		nf=$(awk '/^Seccomp_filters:/ { print $2 }' "/proc/${who##*:}/status")
+		[ "${nf:-0}" -ge 2 ] || { split_say "${who%%:*} has ${nf:-0} seccomp filter(s), want 2 (sandbox + confinement)"; bad=1; }
+	done
+	split_say "device VM pid $DEV_PID uid $duid, guest VM uid $guid, both confined: virtio-9p-pci + fsdev path=/proc/self/fd/N, sandboxed; guest VM pid $GUEST_PID: rpc-proxy-pci only"
 	return $bad
 }
 

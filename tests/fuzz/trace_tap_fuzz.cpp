@@ -45,7 +45,8 @@ struct Ram {
 		fd = ::memfd_create("fuzz-ram", MFD_CLOEXEC);
 		if (fd < 0 || ::ftruncate(fd, kRamSize) < 0)
 			std::abort();
-		p = static_cast<uint8_t *>(::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+		p = static_cast<uint8_t *>(
+			::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
 		vsst_ram_layout l{};
 		l.count = 1;
 		l.region[0] = {0, kRamSize, 0, fd};
@@ -72,7 +73,8 @@ struct Harness {
 	uint64_t last_anomalies = 0, last_records = 0, last_dropped = 0;
 
 	Harness(const TapLimits &l)
-		: w(::open("/dev/null", O_WRONLY | O_CLOEXEC), {}, 1u << 20), tap(w, ram().view, {}, l), limits(l)
+		: w(::open("/dev/null", O_WRONLY | O_CLOEXEC), {}, 1u << 20), tap(w, ram().view, {}, l),
+		  limits(l)
 	{
 	}
 	// A request goes to the tap before it is recorded, a completion or an
@@ -108,7 +110,8 @@ struct Harness {
 		FUZZ_CHECK(tap.inflight_bytes() <= limits.inflight_bytes, "tap holds %llu bytes, budget %llu",
 			   static_cast<unsigned long long>(tap.inflight_bytes()),
 			   static_cast<unsigned long long>(limits.inflight_bytes));
-		FUZZ_CHECK(tap.max_call_bytes() <= limits.call_bytes, "one call copied %llu bytes, budget %llu",
+		FUZZ_CHECK(tap.max_call_bytes() <= limits.call_bytes,
+			   "one call copied %llu bytes, budget %llu",
 			   static_cast<unsigned long long>(tap.max_call_bytes()),
 			   static_cast<unsigned long long>(limits.call_bytes));
 		FUZZ_CHECK(tap.anomalies() >= last_anomalies, "anomaly count went down");
@@ -204,7 +207,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case tt::kInterrupt: {
 			const uint64_t dev = in.u8();
 			if (in.flag())
-				h.send(2, {vsst_rpc_mr0(VSST_RPC_OP_MSI, 0, 0, 0, 0, 0), 0xfee00000, 0x41, dev});
+				h.send(2,
+				       {vsst_rpc_mr0(VSST_RPC_OP_MSI, 0, 0, 0, 0, 0), 0xfee00000, 0x41, dev});
 			else
 				h.send(2, {vsst_rpc_mr0(VSST_RPC_OP_SET_IRQ, 0, 0, 0, 0, 0), dev, 1, 0});
 			break;

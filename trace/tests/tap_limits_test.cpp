@@ -5,8 +5,8 @@
 // ones QEMU accepts, remembered chains share one memory budget, a chain's
 // device-readable bytes and one call's copying are capped, and what a limit
 // cuts off is counted as dropped.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -60,7 +60,8 @@ struct Rig {
 	}
 	const GuestRam &map_ram()
 	{
-		p = static_cast<uint8_t *>(::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+		p = static_cast<uint8_t *>(
+			::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
 		vsst_ram_layout l{};
 		l.count = 1;
 		l.region[0] = {0, kRamSize, 0, fd};
@@ -72,7 +73,8 @@ struct Rig {
 	void done(const vsst_rpcmsg &m) { tap.on_message(1, m); }
 	void device_set_up()
 	{
-		tap.on_message(2, {vsst_rpc_mr0(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 0, 0, 0, 0), 0, 0x1af4107full, 0});
+		tap.on_message(
+			2, {vsst_rpc_mr0(VSST_RPC_OP_REGISTER_PCI_DEV, 0, 0, 0, 0, 0), 0, 0x1af4107full, 0});
 		done(mmio(0, 0x20, 4, 0, 0x4)); // BAR4: 64-bit memory
 		sent(mmio(0, 0x20, 4, 1, kBar));
 		sent(mmio(0, 0x24, 4, 1, 0));
@@ -117,7 +119,8 @@ void indirect_chain(Rig &r, uint64_t table, unsigned n, uint32_t len, bool write
 {
 	for (unsigned i = 0; i < n; i++)
 		r.desc(table, i, kData + 4096ull * (i % 256), len,
-		       static_cast<uint16_t>((write ? 2 : 0) | (i + 1 < n ? 1 : 0)), static_cast<uint16_t>(i + 1));
+		       static_cast<uint16_t>((write ? 2 : 0) | (i + 1 < n ? 1 : 0)),
+		       static_cast<uint16_t>(i + 1));
 }
 
 // QEMU refuses queue sizes above VIRTQUEUE_MAX_SIZE (and 0) and keeps the

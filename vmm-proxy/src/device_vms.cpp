@@ -61,6 +61,16 @@ bool open_share_dirs(const std::vector<const DeviceSpec *> &devices, std::vector
 	return true;
 }
 
+size_t DeviceVms::count(const Options &o)
+{
+	return o.isolate == Isolation::PerDevice ? o.devices.size() : 1;
+}
+
+size_t DeviceVms::serving(const Options &o, size_t device)
+{
+	return o.isolate == Isolation::PerDevice ? device : 0;
+}
+
 void DeviceVms::plan()
 {
 	vms_.clear();
@@ -137,7 +147,7 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 	spec.inherit.push_back(alive_wr.get());
 	spec.stdout_fd = err_wr.get();
 	spec.stderr_fd = err_wr.get();
-	spec.run_as = user_;
+	spec.run_as = ids_.device_vm(vm.number);
 	const bool ok = vm.vm.start(spec, vm.channel.fds(), ram_.fd(), ram_.layout(), error);
 	spdlog::info("{}: {}", vm.name, shell_quote(vm.vm.command_line()));
 	if (!ok) {
@@ -149,7 +159,8 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 			outcome_.fail(kExitDied, error);
 		return false;
 	}
-	spdlog::info("{}: started, pid {}{}", vm.name, vm.proc().pid(), user_ ? " as " + user_->name : "");
+	spdlog::info("{}: started, pid {}{}", vm.name, vm.proc().pid(),
+		     spec.run_as ? " as " + spec.run_as->name : "");
 	return true;
 }
 
@@ -213,6 +224,9 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 		outcome_.fail(kExitDied, "--attach " + error);
 		return false;
 	}
+	// Only a named --run-as user may attach besides root (a device VM started by
+	// hand cannot know an id --run-as auto would pick).
+	const std::optional<Credentials> &user_ = ids_.named();
 	if (user_ && chown(o_.attach.c_str(), user_->uid, user_->gid) < 0) {
 		outcome_.fail(kExitDied, "--attach " + o_.attach + ": chown: " + strerror(errno));
 		unlink(o_.attach.c_str());

@@ -55,14 +55,16 @@ bool open_share_dirs(const std::vector<const DeviceSpec *> &devices, std::vector
 
 class DeviceVms {
 public:
-	DeviceVms(const Options &o, const std::optional<Credentials> &user, Console &console,
-		  Outcome &outcome)
-		: o_(o), user_(user), console_(console), outcome_(outcome)
+	DeviceVms(const Options &o, const RunIdentities &ids, Console &console, Outcome &outcome)
+		: o_(o), ids_(ids), console_(console), outcome_(outcome)
 	{
 	}
 
 	// One device VM, or one per --device with --isolate per-device.
 	void plan();
+	// How many device VMs plan() makes, and which one serves o.devices[i].
+	static size_t count(const Options &o);
+	static size_t serving(const Options &o, size_t device);
 	// Guest RAM, then per device VM a channel and the process (or --attach), then the
 	// handshakes (after all spawns: the device VMs start up in parallel).
 	// interrupted() says whether a signal asks to stop (--attach waits on it).
@@ -88,7 +90,7 @@ private:
 	bool handshake(HostedDeviceVm &vm);
 
 	const Options &o_;
-	const std::optional<Credentials> &user_;
+	const RunIdentities &ids_;
 	Console &console_;
 	Outcome &outcome_;
 	GuestRam ram_;

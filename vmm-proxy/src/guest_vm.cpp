@@ -82,6 +82,7 @@ bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Co
 	spec.stderr_fd = err_wr.get();
 	spec.stdin_fd = in_rd ? in_rd.get() : -1;
 	spec.run_as = user;
+	spec.confine = true; // it faces the guest kernel: keep it away from other processes
 	if (!proc_.spawn(spec, error)) {
 		outcome.fail(kExitDied, error);
 		return false;

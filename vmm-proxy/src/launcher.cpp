@@ -32,6 +32,9 @@ namespace vsst {
 
 namespace {
 
+// Locks of the ids --run-as auto holds (run_identities.h).
+constexpr const char *kIdLockDir = "/run/vsst/ids";
+
 // Can user `who` connect to the Unix socket at path? (write on the socket, search on
 // every directory above it). Only mode bits are checked; enough to explain a failure.
 bool socket_usable_by(const std::string &path, const Credentials &who, std::string &why)
@@ -69,12 +72,12 @@ bool socket_usable_by(const std::string &path, const Credentials &who, std::stri
 
 struct Launcher::Impl {
 	Options o;
-	std::optional<Credentials> device_user;
+	RunIdentities ids; // as root: whom the QEMUs run as
 	bool use_kvm = false;
 	Outcome outcome;
 	Console console;
 	Signals signals;
-	DeviceVms device_vms{o, device_user, console, outcome};
+	DeviceVms device_vms{o, ids, console, outcome};
 	GuestVm guest;
 	bool stopped_after_summary = false;
 	RawTerminal terminal; // --interactive
@@ -161,26 +164,34 @@ struct Launcher::Impl {
 			return false;
 		}
 		if (!o.monolithic && geteuid() == 0 && !o.run_as.empty()) {
-			device_user = lookup_user(o.run_as);
-			if (!device_user) {
-				outcome.fail(kExitUsage, "--run-as: no user named '" + o.run_as + "'");
+			std::string why;
+			if (o.run_as != "auto" && !ids.use_named(o.run_as, why)) {
+				outcome.fail(kExitUsage, "--run-as: " + why);
 				return false;
 			}
 		}
 		if (!check_shares())
 			return false;
-		if (device_user) {
-			for (const auto &d : o.devices) {
-				std::string why;
-				if (d.kind == DeviceKind::Sst &&
-				    !socket_usable_by(d.sim, *device_user, why)) {
-					outcome.fail(kExitUsage,
-						     "the device VM runs as " + device_user->name +
-							     " and could not reach the simulator: " + why +
-							     " (start sst-sim with umask 000 in a searchable "
-							     "directory, or pass --run-as '')");
-					return false;
-				}
+		if (!o.monolithic && geteuid() == 0 && o.run_as == "auto" && !o.dry_run) {
+			// The guest VM and each device VM the launcher starts.
+			const size_t count = 1 + (o.attach.empty() ? DeviceVms::count(o) : 0);
+			std::string why;
+			if (!ids.take_distinct(count, o.id_range, kIdLockDir, why)) {
+				outcome.fail(kExitUsage, "--run-as auto: " + why);
+				return false;
+			}
+		}
+		for (size_t i = 0; i < o.devices.size(); i++) {
+			const auto &d = o.devices[i];
+			const auto user = ids.device_vm(DeviceVms::serving(o, i));
+			std::string why;
+			if (user && d.kind == DeviceKind::Sst && !socket_usable_by(d.sim, *user, why)) {
+				outcome.fail(kExitUsage,
+					     "the device VM runs as " + user->name +
+						     " and could not reach the simulator: " + why +
+						     " (start sst-sim with umask 000 in a searchable "
+						     "directory, or pass --run-as '')");
+				return false;
 			}
 		}
 		return true;
@@ -224,11 +235,13 @@ struct Launcher::Impl {
 	bool grant_shares()
 	{
 		const ShareOwner owner = share_owner();
-		// Not root: the device VM runs as this user; as root with --run-as '': as root.
-		const Credentials device = device_user ? *device_user : Credentials{geteuid(), getegid(), ""};
-		for (const auto &d : o.devices) {
+		for (size_t i = 0; i < o.devices.size(); i++) {
+			const auto &d = o.devices[i];
 			if (d.kind != DeviceKind::NineP)
 				continue;
+			// Not root: the device VM runs as this user; as root with --run-as '': as root.
+			const auto user = ids.device_vm(DeviceVms::serving(o, i));
+			const Credentials device = user ? *user : Credentials{geteuid(), getegid(), ""};
 			auto access = std::make_unique<ShareAccess>();
 			std::string error;
 			if (!access->grant(d.file, d.readonly, device, owner, error)) {
@@ -352,13 +365,16 @@ struct Launcher::Impl {
 		if (t_guest_end && t_end)
 			r.teardown_s = secs(*t_guest_end, *t_end);
 		if (guest.process().pid() > 0)
-			r.processes.push_back(
-				{"guest VM", guest.process().pid(), current_user(), guest.argv()});
+			r.processes.push_back({"guest VM", guest.process().pid(),
+					       guest_user() ? guest_user()->name : current_user(),
+					       guest.argv()});
 		for (auto &vm : device_vms.all())
-			if (vm->proc().pid() > 0)
+			if (vm->proc().pid() > 0) {
+				const auto user = ids.device_vm(vm->number);
 				r.processes.push_back({vm->name, vm->proc().pid(),
-						       device_user ? device_user->name : current_user(),
+						       user ? user->name : current_user(),
 						       vm->vm.command_line()});
+			}
 		r.booted = console.guest_booted();
 		r.results = console.results().results();
 		r.command = o.guest_command;
@@ -371,14 +387,15 @@ struct Launcher::Impl {
 			spdlog::error("--report: {}", error);
 	}
 
-	// The guest QEMU faces the guest kernel: as root it drops to the device VMs' user
-	// and runs sandboxed like them. Not with KVM (/dev/kvm is not that user's) and not
-	// for the monolithic baseline (its devices reach host files and sockets by path).
+	// The guest QEMU faces the guest kernel: as root it drops to an id of its own (or
+	// the --run-as user) and runs sandboxed like the device VMs. Not with KVM
+	// (/dev/kvm is not that user's) and not for the monolithic baseline (its devices
+	// reach host files and sockets by path).
 	std::optional<Credentials> guest_user() const
 	{
-		if (!device_user || use_kvm || o.monolithic)
+		if (use_kvm || o.monolithic)
 			return std::nullopt;
-		return device_user;
+		return ids.guest_vm();
 	}
 
 	static std::string current_user()

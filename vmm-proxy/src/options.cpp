@@ -185,7 +185,11 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --trace FILE             record the device VM's RPC trace into FILE (trace/TRACE.md); with
                            --isolate per-device one per device VM: FILE.<n>.<ext>
   --attach SOCKET          use a device VM already running, reached at its control socket
-  --run-as USER            device VM user when started as root (default nobody; "" = root)
+  --run-as auto|USER       whom the QEMUs run as when started as root: auto (default) =
+                           a uid/gid of its own per QEMU, free on this host; USER = that
+                           user for all; "" = root
+  --id-range FIRST-LAST    uids (= gids) --run-as auto takes from (default
+                           2100000000-2100065535)
   --no-sandbox             do not pass -sandbox on to the device VM
   --monolithic             baseline: devices inside the guest QEMU, no device VM
   --timeout SEC            stop everything after SEC seconds (default: none)
@@ -274,7 +278,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--run-as" || arg == "--timeout" || arg == "--start-timeout" ||
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
 			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
-			   arg == "--log-level" || arg == "--report" || arg == "--share") {
+			   arg == "--log-level" || arg == "--report" || arg == "--share" ||
+			   arg == "--id-range") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")
@@ -336,7 +341,11 @@ ParseResult parse_options(const std::vector<std::string> &args)
 				o.attach = v;
 			else if (arg == "--run-as")
 				o.run_as = v;
-			else if (arg == "--guest-arg")
+			else if (arg == "--id-range") {
+				if (!parse_id_range(v, o.id_range))
+					return fail(
+						"--id-range: want FIRST-LAST, 0 < FIRST <= LAST < 2147483647");
+			} else if (arg == "--guest-arg")
 				o.guest_args.push_back(v);
 			else if (arg == "--device-arg")
 				o.device_args.push_back(v);

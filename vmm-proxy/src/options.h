@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "run_identities.h"
+
 #include "vsst/devvm/command_line.h"
 
 namespace vsst {
@@ -30,11 +32,14 @@ struct Options {
 	std::string share_mode; // --share: "rw" or "ro" (its device is in devices)
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
-	std::string qemu;              // both roles use the same binary
-	std::string console;           // "" -> stdout
-	std::string trace;             // --trace: RPC trace file (per device VM: trace_path())
-	std::string attach;            // control socket of a device VM already running
-	std::string run_as = "nobody"; // device VM user when started as root ("" keeps root)
+	std::string qemu;    // both roles use the same binary
+	std::string console; // "" -> stdout
+	std::string trace;   // --trace: RPC trace file (per device VM: trace_path())
+	std::string attach;  // control socket of a device VM already running
+	// Whom the QEMUs run as when started as root: "auto" (a distinct free uid/gid per
+	// process, from id_range: run_identities.h), a user name, or "" (root).
+	std::string run_as = "auto";
+	IdRange id_range;
 	bool sandbox = true;
 	bool monolithic = false; // baseline: devices inside the guest QEMU, no device VM
 	bool dry_run = false;    // print the command lines, start nothing

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +18,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -157,8 +160,74 @@ TEST_F(LauncherTest, SplitRunPasses)
 	EXPECT_CONTAINS(r.err, "START_VM, 2 device(s)");
 	EXPECT_CONTAINS(r.err, "guest powered off; guest summary pass=");
 	if (geteuid() == 0) {
-		EXPECT_CONTAINS(r.err, "uid 65534") << "the device VM must not run as root";
+		EXPECT_EQ(r.err.find("fake device VM: 2 device(s), uid 0"), std::string::npos)
+			<< "the device VM must not run as root";
 	}
+}
+
+// The uid (= gid) each QEMU of a run reported, in order of the lines.
+std::vector<std::string> reported_uids(const std::string &err)
+{
+	std::vector<std::string> uids;
+	const std::regex line("fake (guest|device) VM: .*uid ([0-9]+)");
+	for (auto it = std::sregex_iterator(err.begin(), err.end(), line); it != std::sregex_iterator(); ++it)
+		uids.push_back((*it)[2]);
+	return uids;
+}
+
+// As root, every QEMU of a run gets an id of its own (--run-as auto): the guest VM
+// and each device VM, from --id-range, none of them an account's; two runs at once
+// never share one (an id with a lock or a process is skipped). --run-as USER gives them all one named user,
+// as before.
+TEST_F(LauncherTest, EachQemuRunsAsAnIdOfItsOwn)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "only root drops privileges";
+	const std::vector<std::string> iso = {
+		"--device",  "virtio-rng", "--device",   "virtio-rng",
+		"--isolate", "per-device", "--id-range", "2100100000-2100100099"};
+	LaunchResult r = run(iso);
+	EXPECT_EQ(r.status, 0) << r.err;
+	std::vector<std::string> uids = reported_uids(r.err);
+	ASSERT_EQ(uids.size(), 3u) << r.err;
+	std::set<std::string> distinct(uids.begin(), uids.end());
+	EXPECT_EQ(distinct.size(), 3u) << r.err;
+	for (const auto &u : uids) {
+		EXPECT_GE(std::stoul(u), 2100100000ul) << r.err;
+		EXPECT_LE(std::stoul(u), 2100100099ul) << r.err;
+	}
+	// An id another run holds (its lock) or a process runs as is never taken.
+	vsst::UniqueFd held(open("/run/vsst/ids/2100100000.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	ASSERT_TRUE(held);
+	ASSERT_EQ(flock(held.get(), LOCK_EX | LOCK_NB), 0);
+	vsst::ChildProcess squatter;
+	vsst::SpawnSpec sq;
+	sq.name = "squatter";
+	sq.argv = {"sleep", "60"};
+	sq.run_as = vsst::Credentials{2100100001, 2100100001, "squatter"};
+	std::string error;
+	ASSERT_TRUE(squatter.spawn(sq, error)) << error;
+	r = run(iso);
+	EXPECT_EQ(r.status, 0) << r.err;
+	uids = reported_uids(r.err);
+	EXPECT_EQ(std::set<std::string>(uids.begin(), uids.end()),
+		  (std::set<std::string>{"2100100002", "2100100003", "2100100004"}))
+		<< r.err;
+	squatter.terminate(std::chrono::milliseconds(0));
+	held.reset();
+	// A range too small for the run is a usage error before anything starts.
+	r = run({"--device", "virtio-rng", "--device", "virtio-rng", "--isolate", "per-device", "--id-range",
+		 "2100100000-2100100001"});
+	EXPECT_EQ(r.status, 2) << r.err;
+	EXPECT_CONTAINS(r.err, "the run needs 3");
+	EXPECT_EQ(r.err.find("started"), std::string::npos) << r.err;
+	// --run-as nobody: everyone is nobody.
+	r = run({"--device", "virtio-rng", "--run-as", "nobody"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	auto nobody = vsst::lookup_user("nobody");
+	ASSERT_TRUE(nobody);
+	for (const auto &u : reported_uids(r.err))
+		EXPECT_EQ(u, std::to_string(nobody->uid)) << r.err;
 }
 
 TEST_F(LauncherTest, PerDeviceIsolationGivesEachDeviceItsOwnDeviceVm)
@@ -325,7 +394,7 @@ TEST_F(LauncherTest, AttachSocketAdmitsOnlyTheDeviceVmUser)
 		dev.terminate(std::chrono::milliseconds(0));
 }
 
-TEST_F(LauncherTest, GuestVmDropsToTheDeviceUserWhenRoot)
+TEST_F(LauncherTest, GuestVmDropsPrivilegesWhenRoot)
 {
 	if (geteuid() != 0)
 		GTEST_SKIP() << "only root drops privileges";
@@ -333,9 +402,8 @@ TEST_F(LauncherTest, GuestVmDropsToTheDeviceUserWhenRoot)
 	// unprivileged guest QEMU still reads it, through the launcher's descriptor.
 	LaunchResult r = run({"--device", "virtio-rng"});
 	EXPECT_EQ(r.status, 0) << r.err;
-	auto nobody = vsst::lookup_user("nobody");
-	ASSERT_TRUE(nobody);
-	EXPECT_CONTAINS(r.err, "fake guest VM: uid " + std::to_string(nobody->uid));
+	EXPECT_EQ(r.err.find("fake guest VM: uid 0"), std::string::npos) << r.err;
+	EXPECT_CONTAINS(r.err, "fake guest VM: uid 21");
 	EXPECT_CONTAINS(r.out, "VSST-RESULT read-kernel PASS");
 	EXPECT_CONTAINS(r.out, "VSST-RESULT read-initrd PASS");
 	EXPECT_CONTAINS(r.err, "-sandbox on,obsolete=deny");
@@ -355,7 +423,7 @@ TEST_F(LauncherTest, DeviceVmStopsCleanlyWhenTheGuestEnds)
 TEST_F(LauncherTest, UnreachableSimulatorSocketIsExplainedWhenRoot)
 {
 	if (geteuid() != 0)
-		GTEST_SKIP() << "only root drops the device VM to nobody";
+		GTEST_SKIP() << "only root drops the device VM's privileges";
 	std::string priv = dir_ + "/private";
 	mkdir(priv.c_str(), 0700);
 	std::string sock = priv + "/sim.sock";
@@ -367,7 +435,7 @@ TEST_F(LauncherTest, UnreachableSimulatorSocketIsExplainedWhenRoot)
 	LaunchResult r = run({"--device", "virtio-sst,sim=" + sock});
 	close(s);
 	EXPECT_EQ(r.status, 2) << r.err;
-	EXPECT_CONTAINS(r.err, "is not searchable by nobody");
+	EXPECT_CONTAINS(r.err, "is not searchable by uid 21");
 }
 
 TEST_F(LauncherTest, ShareFolderProblemsAreUsageErrors)
@@ -415,7 +483,7 @@ TEST_F(LauncherTest, ShareIsGrantedForTheRunAndHandedBack)
 	EXPECT_EQ(st.st_uid, getuid());
 	EXPECT_EQ(st.st_mode & 07777, 04755u);
 	if (root) {
-		EXPECT_CONTAINS(r.err, "2 lent to nobody");
+		EXPECT_CONTAINS(r.err, "2 lent to uid 21");
 		EXPECT_CONTAINS(r.err, "2 new entries handed to the owner");
 	}
 	// Read-only: the fake device VM only opens it; nothing changes.

@@ -26,6 +26,8 @@ struct DeviceVmSpec {
 	std::string log_path;
 	int stdout_fd = -1, stderr_fd = -1;
 	std::optional<Credentials> run_as;
+	// The seccomp confinement against other processes (posix/process_confinement.h).
+	bool confine = true;
 	int death_signal = SIGKILL;
 	// ControlSocket: bound for the device VM to connect.
 	std::chrono::milliseconds connect_timeout{10000};

@@ -37,6 +37,9 @@ struct SpawnSpec {
 	int stderr_fd = -1;
 	std::optional<Credentials> run_as; // drop to this user before exec
 	int death_signal = SIGKILL;        // sent to the child when we die (PR_SET_PDEATHSIG)
+	// Confine the child against other processes before exec (process_confinement.h):
+	// it may signal only itself and its group, and never trace or read another.
+	bool confine = false;
 };
 
 // How a child ended.
