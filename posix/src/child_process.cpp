@@ -25,6 +25,7 @@ namespace {
 
 constexpr auto kDestroyGrace = std::chrono::milliseconds(2000);
 constexpr auto kPollStep = std::chrono::milliseconds(5);
+constexpr auto kKillWait = std::chrono::milliseconds(5000);
 
 // Only async-signal-safe calls between fork and exec: the parent may have threads.
 [[noreturn]] void child_fail(int status_fd, const char *what)
@@ -302,8 +303,11 @@ ExitInfo ChildProcess::terminate(std::chrono::milliseconds grace)
 			return *e;
 	}
 	signal(SIGKILL);
-	reap();
-	return *exit_;
+	// Bounded even here: a confined caller (process_confinement.h) may not be allowed
+	// to signal its child at all; the child then dies with us (PR_SET_PDEATHSIG).
+	if (auto e = wait(kKillWait))
+		return *e;
+	return ExitInfo{false, SIGKILL};
 }
 
 std::string ChildProcess::log_tail(size_t max_bytes) const

@@ -63,8 +63,8 @@ TEST(Confinement, UnconfinedReachesOtherProcesses)
 	auto r = probe(false);
 	// process_vm_readv/writev get past the permission check and then fail on the
 	// address (the probe names its own buffer): anything but EPERM.
-	for (const char *through : {"kill-other", "tgkill-other", "tkill", "process_vm_readv", "process_vm_writev",
-				    "ptrace-seize", "pidfd_open"}) {
+	for (const char *through : {"kill-other", "tgkill-other", "tkill", "process_vm_readv",
+				    "process_vm_writev", "ptrace-seize", "pidfd_open"}) {
 		EXPECT_FALSE(r[through].empty()) << through;
 		EXPECT_NE(r[through], "EPERM") << through;
 	}

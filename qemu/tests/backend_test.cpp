@@ -17,7 +17,9 @@
 #include <gtest/gtest.h>
 
 #include "backend_harness.h"
+#include "hostile_messages.h"
 #include "mini_virtio.h"
+#include "vsst/rpc/raw_region.hpp"
 #include "vsst/sst-protocol.h"
 
 namespace vsst::backend_test {
@@ -265,6 +267,32 @@ TEST_F(BackendTest, StructurallyInvalidRequestsAreRefusedBeforeTheBackend)
 	EXPECT_FALSE(vsst_rpc_poisoned(ch.rpc()));
 	stop_cleanly();
 }
+
+// The hostile-peer matrix, device side (accel/rpc rpc-dispatch.c): a request no rpc
+// library would send, written straight into the requests ring after the handshake
+// (every opcode, every bad field: hostile_messages.h), poisons the channel with its
+// reason; the device VM says so and leaves with status 3 (never a crash or a hang).
+class HostileRequest : public BackendTest, public ::testing::WithParamInterface<hostile::Case> {};
+
+TEST_P(HostileRequest, PoisonsTheChannelWithItsReasonAndExits3)
+{
+	const hostile::Case &c = GetParam();
+	start(SetupMode::InheritFds);
+	handshake(ch, 2);
+	rpc::testkit::RawRegion raw;
+	ASSERT_TRUE(raw.map(ch.fds().region, ch.fds().to_device));
+	raw.push(rpc::Ring::Requests, rpc::Message{c.msg.mr0, c.msg.mr1, c.msg.mr2, c.msg.mr3}, true);
+	auto st = qemu->wait_exit(kExitMs);
+	ASSERT_TRUE(st.has_value()) << "the device VM did not leave: " << qemu->log();
+	EXPECT_EQ(*st, 3) << qemu->log();
+	EXPECT_NE(qemu->log().find(c.reason), std::string::npos) << qemu->log();
+	ASSERT_TRUE(vsst_rpc_poisoned(ch.rpc()));
+	EXPECT_NE(std::string(vsst_rpc_poison_reason(ch.rpc())).find(c.reason), std::string::npos)
+		<< vsst_rpc_poison_reason(ch.rpc());
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, HostileRequest, ::testing::ValuesIn(hostile::request_cases()),
+			 hostile::CaseName());
 
 TEST_F(BackendTest, RequestsBeforeHelloAreRefused)
 {

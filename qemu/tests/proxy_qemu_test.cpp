@@ -30,6 +30,9 @@
 #include "vsst/posix/unique_fd.h"
 #include "vsst/rpc.h"
 #include "vsst/rpc/layout.hpp"
+#include "vsst/rpc/raw_region.hpp"
+
+#include "hostile_messages.h"
 
 namespace {
 
@@ -559,6 +562,63 @@ TEST_F(ProxyQemuHostileHeader, GuestSideIgnoresTheHeadersSpinBudget)
 	// Spinning the header's budget would burn ~400 ms (the whole wait) here.
 	EXPECT_LT(cpu, 150ms) << "QEMU spun while reads were out";
 }
+
+// The hostile-peer matrix, guest side (hw/vsst-proxy rpc-channel.c): a completion or an
+// event no rpc library would send, written straight into its ring (every opcode, every
+// bad field: hostile_messages.h), poisons the channel with its reason; QEMU reports it,
+// lives, and the proxied device reads all-ones at once.
+class HostileMessage : public ProxyQemu, public ::testing::WithParamInterface<vsst::hostile::Case> {
+protected:
+	void expect_poisoned_and_alive(const vsst::hostile::Case &c)
+	{
+		EXPECT_TRUE(vsst_rpc_poisoned(dev_));
+		EXPECT_NE(std::string(vsst_rpc_poison_reason(dev_)).find(c.reason), std::string::npos)
+			<< vsst_rpc_poison_reason(dev_);
+		const auto t0 = std::chrono::steady_clock::now();
+		EXPECT_EQ(q_.value("readl 0xe0000010"), 0xffffffffu);
+		EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "a dead channel must not wait";
+		EXPECT_TRUE(q_.alive());
+		EXPECT_NE(slurp(err_file_).find(c.reason), std::string::npos) << slurp(err_file_);
+	}
+	vsst::rpc::testkit::RawRegion raw_;
+};
+
+class HostileEvent : public HostileMessage {};
+class HostileCompletion : public HostileMessage {};
+
+TEST_P(HostileEvent, PoisonsTheChannelWithItsReasonAndQemuLives)
+{
+	const auto &c = GetParam();
+	program_bars();
+	ASSERT_TRUE(raw_.map(fds_.region, fds_.to_proxy));
+	raw_.push(vsst::rpc::Ring::Events, vsst::rpc::Message{c.msg.mr0, c.msg.mr1, c.msg.mr2, c.msg.mr3},
+		  true);
+	// The main loop takes events: step it until the guest side has judged.
+	for (int i = 0; i < 250 && !vsst_rpc_poisoned(dev_); i++) {
+		q_.cmd("clock_step 0");
+		std::this_thread::sleep_for(20ms);
+	}
+	expect_poisoned_and_alive(c);
+}
+
+TEST_P(HostileCompletion, PoisonsTheChannelWithItsReasonAndQemuLives)
+{
+	const auto &c = GetParam();
+	program_bars();
+	// Nobody answers from here on but the forged completion, which the guest side
+	// reads while it waits for its next read.
+	backend_->stop();
+	ASSERT_TRUE(raw_.map(fds_.region, fds_.to_proxy));
+	raw_.push(vsst::rpc::Ring::Completions,
+		  vsst::rpc::Message{c.msg.mr0, c.msg.mr1, c.msg.mr2, c.msg.mr3}, true);
+	EXPECT_EQ(q_.value("readl 0xe0000010"), 0xffffffffu);
+	expect_poisoned_and_alive(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, HostileEvent, ::testing::ValuesIn(vsst::hostile::event_cases()),
+			 vsst::hostile::CaseName());
+INSTANTIATE_TEST_SUITE_P(Matrix, HostileCompletion, ::testing::ValuesIn(vsst::hostile::completion_cases()),
+			 vsst::hostile::CaseName());
 
 TEST_F(ProxyQemu, PoisonedChannelReadsAllOnesWithoutAborting)
 {

@@ -44,6 +44,7 @@
 #include "vsst/rpc.h"
 #include "vsst/rpc/channel.hpp"
 #include "vsst/rpc/layout.hpp"
+#include "vsst/rpc/raw_region.hpp"
 
 namespace {
 
@@ -52,6 +53,7 @@ using vsst::ChildProcess;
 using vsst::ExitInfo;
 using vsst::SpawnSpec;
 using vsst::UniqueFd;
+using vsst::rpc::testkit::RawRegion;
 using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_term{false};
@@ -87,73 +89,6 @@ std::string env(const char *name, const char *def = "")
 	return v ? v : def;
 }
 
-// Direct access to channel A's shared region, to write what the rpc
-// library would never send. Used only by the thread that owns the ring
-// being written (the library keeps its own producer index locally).
-class RawRegion {
-public:
-	bool map(int region_fd, int to_proxy_fd)
-	{
-		struct stat st {};
-		if (fstat(region_fd, &st) < 0 || st.st_size < static_cast<off_t>(sizeof(layout::Header)))
-			return false;
-		size_ = size_t(st.st_size);
-		void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
-		if (p == MAP_FAILED)
-			return false;
-		base_ = static_cast<uint8_t *>(p);
-		cap_ = reinterpret_cast<layout::Header *>(base_)->ring_capacity;
-		kick_fd_ = to_proxy_fd;
-		return layout::valid_capacity(cap_) && layout::region_size(cap_) <= size_;
-	}
-	~RawRegion()
-	{
-		if (base_)
-			munmap(base_, size_);
-	}
-
-	layout::RingControl *ctl(Ring r) const
-	{
-		return reinterpret_cast<layout::RingControl *>(base_ + layout::ring_offset(size_t(r), cap_));
-	}
-	Message *slot(Ring r, uint32_t index) const
-	{
-		auto *slots = reinterpret_cast<Message *>(reinterpret_cast<uint8_t *>(ctl(r)) +
-							  sizeof(layout::RingControl));
-		return &slots[index & (cap_ - 1)];
-	}
-	uint32_t prod(Ring r) const { return std::atomic_ref<uint32_t>(ctl(r)->prod).load(); }
-	uint32_t cons(Ring r) const { return std::atomic_ref<uint32_t>(ctl(r)->cons).load(); }
-
-	// Writes m into the next slot; publishes it (and kicks) only if asked.
-	void push(Ring r, const Message &m, bool publish)
-	{
-		const uint32_t p = prod(r);
-		std::memcpy(slot(r, p), &m, sizeof m);
-		if (publish) {
-			std::atomic_ref<uint32_t>(ctl(r)->prod).store(p + 1, std::memory_order_seq_cst);
-			kick();
-		}
-	}
-	void set_prod(Ring r, uint32_t v)
-	{
-		std::atomic_ref<uint32_t>(ctl(r)->prod).store(v, std::memory_order_seq_cst);
-		kick();
-	}
-	void kick() const
-	{
-		const uint64_t one = 1;
-		(void)!write(kick_fd_, &one, sizeof one);
-	}
-	uint32_t capacity() const { return cap_; }
-
-private:
-	uint8_t *base_ = nullptr;
-	size_t size_ = 0;
-	uint32_t cap_ = 0;
-	int kick_fd_ = -1;
-};
-
 class Interposer {
 public:
 	int run(const std::vector<std::string> &args, size_t accel_index, int setup_fd);
@@ -163,6 +98,7 @@ private:
 	void relay_events();
 	int inject(const Message *req);
 	int wait_poisoned_and_exit();
+	void stop_backend();
 	int flood();
 	void stop_event_relay();
 
@@ -228,6 +164,17 @@ void Interposer::stop_event_relay()
 	events_on_ = false;
 }
 
+// vmm-proxy confines this process like the QEMU it stands in for: it may not signal
+// the real device VM (its own process group). Poisoning channel B makes that one
+// leave by itself (status 3); should it not, it dies with us (its death signal).
+void Interposer::stop_backend()
+{
+	if (b_ && backend_.running())
+		b_->poison("the fault device stops");
+	if (!backend_.wait(std::chrono::milliseconds(3000)))
+		backend_.terminate(std::chrono::milliseconds(0));
+}
+
 int Interposer::wait_poisoned_and_exit()
 {
 	const auto end = Clock::now() + std::chrono::seconds(30);
@@ -238,7 +185,7 @@ int Interposer::wait_poisoned_and_exit()
 	else
 		spdlog::error("fault-device: the guest side did NOT poison the channel within 30 s");
 	quit_ = true;
-	backend_.terminate(std::chrono::milliseconds(3000));
+	stop_backend();
 	return 3;
 }
 
@@ -312,7 +259,7 @@ int Interposer::inject(const Message *req)
 		while (!g_term)
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		quit_ = true;
-		backend_.terminate(std::chrono::milliseconds(2000));
+		stop_backend();
 		return 0;
 	case Mode::flood:
 		flood();
@@ -485,7 +432,7 @@ int Interposer::run(const std::vector<std::string> &args, size_t accel_index, in
 	}
 	quit_ = true;
 	events.join();
-	backend_.terminate(std::chrono::milliseconds(3000));
+	stop_backend();
 	return status;
 }
 

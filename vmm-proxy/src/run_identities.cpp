@@ -87,7 +87,8 @@ bool RunIdentities::take_distinct(size_t count, const IdRange &range, const std:
 		}
 	}
 	struct stat st;
-	if (lstat(lock_dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022)) {
+	if (lstat(lock_dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 0022)) {
 		why = lock_dir + " must be a directory of root's that no one else may write";
 		return false;
 	}
@@ -106,8 +107,9 @@ bool RunIdentities::take_distinct(size_t count, const IdRange &range, const std:
 		locks_.push_back(std::move(fd));
 	}
 	if (ids_.size() < count) {
-		why = "--id-range " + std::to_string(range.first) + "-" + std::to_string(range.last) + " has " +
-		      std::to_string(ids_.size()) + " free id(s), the run needs " + std::to_string(count);
+		why = "--id-range " + std::to_string(range.first) + "-" + std::to_string(range.last) +
+		      " has " + std::to_string(ids_.size()) + " free id(s), the run needs " +
+		      std::to_string(count);
 		ids_.clear();
 		locks_.clear();
 		return false;

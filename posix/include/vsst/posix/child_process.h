@@ -82,7 +82,8 @@ public:
 	std::optional<ExitInfo> wait(std::chrono::milliseconds timeout);
 	// Sends sig to the child's process group (the child and anything it started).
 	void signal(int sig);
-	// SIGTERM, wait up to grace, then SIGKILL; always reaps. grace <= 0: SIGKILL at once.
+	// SIGTERM, wait up to grace, then SIGKILL and reap (bounded: 5 s; a child we may not
+	// signal is reported as killed and left to its death signal). grace <= 0: SIGKILL at once.
 	ExitInfo terminate(std::chrono::milliseconds grace);
 	// Last max_bytes of the log file ("" without one).
 	std::string log_tail(size_t max_bytes = 4000) const;
