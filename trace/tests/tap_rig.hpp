@@ -22,7 +22,8 @@ constexpr uint64_t kBar = 0xe0000000, kDesc = 0x10000, kAvail = 0x11000, kUsed =
 constexpr uint64_t kData = 0x100000; // buffers from here on
 constexpr size_t kRamSize = 8u << 20;
 
-inline vsst_rpcmsg mmio(unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t data, bool posted = false)
+inline vsst_rpcmsg mmio(unsigned as, uint64_t addr, unsigned len, unsigned dir, uint64_t data,
+			bool posted = false)
 {
 	return {vsst_rpc_mr0(VSST_RPC_OP_MMIO, 0, dir, as, len, posted), addr, data, 7};
 }
