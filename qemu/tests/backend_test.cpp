@@ -294,6 +294,22 @@ TEST_P(HostileRequest, PoisonsTheChannelWithItsReasonAndExits3)
 INSTANTIATE_TEST_SUITE_P(Matrix, HostileRequest, ::testing::ValuesIn(hostile::request_cases()),
 			 hostile::CaseName());
 
+// Well-formed control requests at the wrong moment: a second HELLO of the right
+// version changes nothing, one of another version mid-run ends the device VM with
+// status 2 and its reason (as at start), STOP mid-run ends it cleanly.
+TEST_F(BackendTest, ControlRequestsMidRunHaveTheirDocumentedEffect)
+{
+	start(SetupMode::InheritFds);
+	handshake(ch, 2);
+	ASSERT_EQ(ch.send(VSST_RPC_OP_HELLO, VSST_RPC_PROTOCOL_VERSION), 0);
+	EXPECT_EQ(ch.cfg_read(0, 0, 2), kRedHatVendor) << "a second HELLO changes nothing";
+	ASSERT_EQ(ch.send(VSST_RPC_OP_HELLO, VSST_RPC_PROTOCOL_VERSION + 1), 0);
+	auto st = qemu->wait_exit(kExitMs);
+	ASSERT_TRUE(st.has_value()) << qemu->log();
+	EXPECT_EQ(*st, 2) << qemu->log();
+	EXPECT_NE(qemu->log().find("protocol version"), std::string::npos) << qemu->log();
+}
+
 TEST_F(BackendTest, RequestsBeforeHelloAreRefused)
 {
 	start(SetupMode::InheritFds);
