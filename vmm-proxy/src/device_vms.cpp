@@ -121,6 +121,8 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 		return false;
 	if (!open_share_dirs(vm.devices, vm.share_dirs, plan.share_fds, outcome_))
 		return false;
+	if (!vm.sockets.open(vm.devices, plan.socket_fds, outcome_))
+		return false;
 	if (!o_.trace.empty() && !open_trace(vm, plan))
 		return false;
 	std::string error;
@@ -349,6 +351,8 @@ std::vector<GuestChannel> DeviceVms::print_dry_run()
 				plan.blk_fds.push_back(next_fd++);
 			else if (d->kind == DeviceKind::NineP)
 				plan.share_fds.push_back(next_fd++);
+			else if (d->kind == DeviceKind::Net || d->kind == DeviceKind::Console)
+				plan.socket_fds.push_back({next_fd++, true});
 		if (!o_.trace.empty()) {
 			for (size_t i = 0; i < plan.blk_fds.size(); i++)
 				plan.trace_image_fds.push_back(next_fd++);

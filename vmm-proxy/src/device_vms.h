@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "console.h"
+#include "host_sockets.h"
 #include "options.h"
 #include "outcome.h"
 #include "qemu_cmdline.h"
@@ -34,6 +35,7 @@ struct HostedDeviceVm {
 	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
 	std::vector<UniqueFd> share_dirs;   // virtio-9p: the shared directories, opened here
+	HostSockets sockets;                // virtio-net LANs, virtio-console host ends
 	std::string trace_path;             // --trace: where this device VM records
 	UniqueFd trace_file, trace_args;    // handed to the device VM
 	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint

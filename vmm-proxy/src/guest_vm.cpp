@@ -40,7 +40,16 @@ bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Co
 			all.push_back(&d);
 		if (!open_blk_images(all, blk_files_, fds, outcome))
 			return false;
-		argv = monolithic_argv(o, use_kvm, fds);
+		std::vector<devvm::SocketFd> sockets;
+		if (o.dry_run) {
+			// Placeholders, as for the device VM's dry run: nothing is bound.
+			for (const DeviceSpec *d : all)
+				if (d->kind == DeviceKind::Net || d->kind == DeviceKind::Console)
+					sockets.push_back({-1, true});
+		} else if (!sockets_.open(all, sockets, outcome)) {
+			return false;
+		}
+		argv = monolithic_argv(o, use_kvm, fds, sockets);
 	} else {
 		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
 	}

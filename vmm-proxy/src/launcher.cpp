@@ -169,6 +169,18 @@ struct Launcher::Impl {
 		}
 		if (!check_shares())
 			return false;
+		for (const auto &d : o.devices) {
+			if (d.kind != DeviceKind::Net && d.kind != DeviceKind::Console)
+				continue;
+			// Their sockets are descriptors the launcher hands to the QEMU it starts; a
+			// trace replay could not play their peers.
+			if (!o.trace.empty() || !o.attach.empty()) {
+				outcome.fail(kExitUsage, std::string(devvm::device_kind_name(d.kind)) +
+								 ": not with " +
+								 (o.trace.empty() ? "--attach" : "--trace"));
+				return false;
+			}
+		}
 		if (device_user) {
 			for (const auto &d : o.devices) {
 				std::string why;
