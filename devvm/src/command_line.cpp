@@ -42,7 +42,8 @@ std::string qemu_escape(const std::string &v)
 }
 
 void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
-		 const std::vector<int> &share_fds, const std::vector<SocketFd> &socket_fds)
+		 const std::vector<int> &share_fds, const std::vector<SocketFd> &socket_fds,
+		 const std::vector<int> &blk_ro_fds)
 {
 	size_t blk = 0, rng = 0, sst = 0, share = 0, sock = 0, net = 0, con = 0;
 	for (const DeviceSpec *d : devices) {
@@ -61,12 +62,17 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 			std::string id = "blk" + std::to_string(blk);
 			int fd = blk_fds.at(blk);
 			std::string set = std::to_string(blk + 1);
-			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set, "-drive",
+			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set});
+			a.inherit.push_back(fd);
+			if (blk < blk_ro_fds.size() && blk_ro_fds[blk] >= 0) {
+				a.add({"-add-fd", "fd=" + std::to_string(blk_ro_fds[blk]) + ",set=" + set});
+				a.inherit.push_back(blk_ro_fds[blk]);
+			}
+			a.add({"-drive",
 			       "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
 				       "-drive,readonly=" + (d->readonly ? "on" : "off"),
 			       "-device",
 			       "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d)});
-			a.inherit.push_back(fd);
 			blk++;
 			break;
 		}

@@ -35,10 +35,10 @@ bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Co
 	Argv argv;
 	if (o.monolithic) {
 		std::vector<const DeviceSpec *> all;
-		std::vector<int> fds;
+		std::vector<int> fds, ro_fds;
 		for (const auto &d : o.devices)
 			all.push_back(&d);
-		if (!open_blk_images(all, blk_files_, fds, outcome))
+		if (!open_blk_images(all, blk_files_, fds, ro_fds, outcome))
 			return false;
 		std::vector<devvm::SocketFd> sockets;
 		if (o.dry_run) {
@@ -49,7 +49,7 @@ bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Co
 		} else if (!sockets_.open(all, sockets, outcome)) {
 			return false;
 		}
-		argv = monolithic_argv(o, use_kvm, fds, sockets);
+		argv = monolithic_argv(o, use_kvm, fds, sockets, ro_fds);
 	} else {
 		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
 	}

@@ -96,7 +96,8 @@ bool HostSockets::open(const std::vector<const DeviceSpec *> &devices, std::vect
 			}
 			if (fd)
 				spdlog::info("virtio-net: {} the LAN at {} ({})",
-					     listening ? "listening for the peer on" : "joined", d->file, d->text);
+					     listening ? "listening for the peer on" : "joined", d->file,
+					     d->text);
 		} else {
 			struct stat st;
 			if (lstat(d->file.c_str(), &st) == 0 && !stale_socket(d->file))

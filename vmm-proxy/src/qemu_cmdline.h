@@ -22,7 +22,8 @@ using devvm::shell_quote;
 struct DeviceVmPlan {
 	std::vector<const DeviceSpec *> devices;
 	int setup_fd = -1;
-	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
+	std::vector<int> blk_fds;    // one per virtio-blk in devices, in order
+	std::vector<int> blk_ro_fds; // their read-only companions (-1: read-only image)
 	// One open directory per virtio-9p in devices, in order (the device VM reaches the
 	// share through it: fsdev path=/proc/self/fd/N).
 	std::vector<int> share_fds;
@@ -79,6 +80,7 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 
 // Baseline: the devices live inside the guest QEMU (no device VM, no channel).
 Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds,
-		     const std::vector<devvm::SocketFd> &socket_fds = {});
+		     const std::vector<devvm::SocketFd> &socket_fds = {},
+		     const std::vector<int> &blk_ro_fds = {});
 
 } // namespace vsst

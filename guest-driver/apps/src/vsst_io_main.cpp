@@ -110,9 +110,18 @@ bool read_all(int fd, void *buf, size_t len)
 }
 
 // ------------------------------------------------------------------- virtio-blk
-long io_setup(unsigned n, aio_context_t *ctx) { return syscall(SYS_io_setup, n, ctx); }
-long io_destroy(aio_context_t ctx) { return syscall(SYS_io_destroy, ctx); }
-long io_submit(aio_context_t ctx, long n, iocb **cbs) { return syscall(SYS_io_submit, ctx, n, cbs); }
+long io_setup(unsigned n, aio_context_t *ctx)
+{
+	return syscall(SYS_io_setup, n, ctx);
+}
+long io_destroy(aio_context_t ctx)
+{
+	return syscall(SYS_io_destroy, ctx);
+}
+long io_submit(aio_context_t ctx, long n, iocb **cbs)
+{
+	return syscall(SYS_io_submit, ctx, n, cbs);
+}
 long io_getevents(aio_context_t ctx, long min, long max, io_event *ev)
 {
 	return syscall(SYS_io_getevents, ctx, min, max, ev, nullptr);
@@ -133,7 +142,8 @@ int blk(int argc, char **argv)
 	const uint64_t bs = arg_u64(argv[4], "BS"), depth = arg_u64(argv[5], "DEPTH"),
 		       bytes = arg_u64(argv[6], "BYTES");
 	if (bs == 0 || bs % 4096 || depth == 0 || depth > 256 || bytes < bs || bytes % bs) {
-		fprintf(stderr, "vsst-io: blk: BS a multiple of 4096, DEPTH 1..256, BYTES a multiple of BS\n");
+		fprintf(stderr,
+			"vsst-io: blk: BS a multiple of 4096, DEPTH 1..256, BYTES a multiple of BS\n");
 		return 2;
 	}
 	const int fd = open(argv[2], (writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
@@ -193,8 +203,8 @@ int blk(int argc, char **argv)
 	const double secs = double(now_ns() - t0) / 1e9;
 	io_destroy(ctx);
 	close(fd);
-	printf("VSST-BENCH io=blk op=%s bs=%llu depth=%llu bytes=%llu secs=%.3f mbps=%.1f iops=%.0f\n", op.c_str(),
-	       (unsigned long long)bs, (unsigned long long)depth, (unsigned long long)bytes, secs,
+	printf("VSST-BENCH io=blk op=%s bs=%llu depth=%llu bytes=%llu secs=%.3f mbps=%.1f iops=%.0f\n",
+	       op.c_str(), (unsigned long long)bs, (unsigned long long)depth, (unsigned long long)bytes, secs,
 	       double(bytes) / 1e6 / secs, double(total) / secs);
 	return 0;
 }
@@ -358,8 +368,8 @@ int stream(int argc, char **argv)
 	const double secs = double(now_ns() - t0) / 1e9;
 	close(s);
 	if (got != bytes) {
-		fprintf(stderr, "vsst-io: stream: the server counted %llu bytes of %llu\n", (unsigned long long)got,
-			(unsigned long long)bytes);
+		fprintf(stderr, "vsst-io: stream: the server counted %llu bytes of %llu\n",
+			(unsigned long long)got, (unsigned long long)bytes);
 		return 1;
 	}
 	printf("VSST-BENCH io=tcp_stream bytes=%llu secs=%.3f mbps=%.1f\n", (unsigned long long)bytes, secs,
@@ -399,8 +409,8 @@ int rr(int argc, char **argv)
 	double sum = 0;
 	for (uint64_t v : rtt)
 		sum += double(v);
-	printf("VSST-BENCH io=tcp_rr n=%zu size=%u p50_us=%.1f p99_us=%.1f avg_us=%.1f min_us=%.1f\n", rtt.size(),
-	       size, double(rtt[rtt.size() / 2]) / 1e3, double(rtt[rtt.size() * 99 / 100]) / 1e3,
+	printf("VSST-BENCH io=tcp_rr n=%zu size=%u p50_us=%.1f p99_us=%.1f avg_us=%.1f min_us=%.1f\n",
+	       rtt.size(), size, double(rtt[rtt.size() / 2]) / 1e3, double(rtt[rtt.size() * 99 / 100]) / 1e3,
 	       sum / double(rtt.size()) / 1e3, double(rtt.front()) / 1e3);
 	return 0;
 }

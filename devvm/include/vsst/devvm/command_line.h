@@ -62,8 +62,13 @@ struct SocketFd {
 // virtio-net or virtio-console, in order: a virtio-net's LAN becomes -netdev stream with
 // addr.type=fd (QEMU's 4-byte length framing), a virtio-console's chardev a socket chardev
 // on the fd (server=on,wait=off) feeding a virtconsole on its own virtio-serial-pci.
+// blk_ro_fds: per virtio-blk, in order, a read-only descriptor of the same image or -1: a
+// writable image's fd set needs one, since QEMU opens the image read-only first and reopens
+// it read-write once the device claims write access, each time taking the set's descriptor
+// of that access mode (an O_RDWR one alone fails with EACCES).
 void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
-		 const std::vector<int> &share_fds = {}, const std::vector<SocketFd> &socket_fds = {});
+		 const std::vector<int> &share_fds = {}, const std::vector<SocketFd> &socket_fds = {},
+		 const std::vector<int> &blk_ro_fds = {});
 
 // ",k=v" for a device's extra properties.
 std::string device_props(const DeviceSpec &d);
