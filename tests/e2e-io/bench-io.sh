@@ -12,14 +12,15 @@
 # Every figure is measured by the guest's clock (TCG). Both modes use vmm-proxy, the same
 # image and the same launcher options.
 # usage: bench-io.sh [--only blk|net] [--size SIZE] [--stream-bytes BYTES] [--rr-count N]
-#                    [--keep DIR]
+#                    [--keep DIR] [--split-arg ARG]...  (extra vmm-proxy argument, split runs
+#                    only; e.g. --split-arg --doorbell-poll-us=0)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_NAME="bench io"
 # shellcheck source=../../vmm-proxy/split-lib.sh
 source "$HERE/../../vmm-proxy/split-lib.sh"
 
-ONLY="" SIZE=64M STREAM=64M RR=2000 KEEP=""
+ONLY="" SIZE=64M STREAM=64M RR=2000 KEEP="" SPLIT_ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) ONLY=$2; shift ;;
@@ -27,7 +28,8 @@ while [ $# -gt 0 ]; do
 	--stream-bytes) STREAM=$2; shift ;;
 	--rr-count) RR=$2; shift ;;
 	--keep) KEEP=$2; shift ;;
-	-h | --help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--split-arg) SPLIT_ARGS+=("$2"); shift ;;
+	-h | --help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-io: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -51,6 +53,7 @@ BLK_CASES="write:4096:1 write:4096:32 write:131072:1 write:131072:32 read:4096:1
 blk_one() {
 	local mode=$1 flag=() script="set -e" c op bs qd img=$WORK/scratch-$1.img
 	[ "$mode" = mono ] && flag=(--monolithic)
+	[ "$mode" = split ] && flag=("${SPLIT_ARGS[@]}")
 	rm -f "$img"
 	truncate -s "$SIZE" "$img"
 	truncate -s +8M "$img"
@@ -77,6 +80,7 @@ blk_one() {
 net_one() {
 	local mode=$1 flag=() lan=$WORK/lan-$1.sock pid_a tok_a rc_a
 	[ "$mode" = mono ] && flag=(--monolithic)
+	[ "$mode" = split ] && flag=("${SPLIT_ARGS[@]}")
 	split_progress "virtio-net, $mode: two guests, TCP stream $STREAM, rr x $RR"
 	: >"$WORK/net-$mode-a.console"
 	: >"$WORK/net-$mode-b.console"
@@ -122,6 +126,7 @@ if [ "$ONLY" != blk ]; then
 fi
 
 echo
+[ ${#SPLIT_ARGS[@]} -eq 0 ] || echo "split runs with: ${SPLIT_ARGS[*]}"
 if [ "$ONLY" != net ]; then
 	echo "virtio-blk, sequential $SIZE, O_DIRECT, Linux AIO (guest clock, TCG)"
 	printf '  %-5s %6s %3s | %10s %10s %6s | %9s %9s %6s\n' op bs QD "mono MB/s" "split MB/s" ratio \
