@@ -34,8 +34,8 @@ RigOptions hostile_rig()
 	// transmits would wait forever) and a null chardev: what the devices send is dropped,
 	// and no host network or file is involved. disable-legacy=on: the modern
 	// device IDs (0x1041, 0x1043) the test looks for.
-	o.extra_args = {"-netdev", "hubport,id=n0,hubid=0", "-netdev", "hubport,id=n1,hubid=0",
-			"-chardev", "null,id=c0"};
+	o.extra_args = {"-netdev",   "hubport,id=n0,hubid=0", "-netdev", "hubport,id=n1,hubid=0", "-chardev",
+			"null,id=c0"};
 	o.extra_device_args = {"virtio-net-pci,netdev=n0,romfile=,disable-legacy=on",
 			       "virtio-serial-pci,id=vs0,max_ports=1,disable-legacy=on",
 			       "virtconsole,chardev=c0,bus=vs0.0"};
@@ -152,7 +152,8 @@ void hostile_queue(BackendRig &rig, virtio::RngDriver &rng, uint16_t device_id, 
 		auto &q2 = dev.queue(kTxQueue);
 		ASSERT_EQ(q2.add_buffer(std::span(&ok.ref, 1), {}, 2), virtio::AddResult::kOk);
 		q2.kick();
-		EXPECT_TRUE(wait_for(g, [&] { return q2.has_used(); }, 10s))
+		EXPECT_TRUE(wait_for(
+			g, [&] { return q2.has_used(); }, 10s))
 			<< "the reset device did not take a valid buffer; log:\n"
 			<< rig.qemu_log();
 		auto used = q2.get_buffer();
