@@ -8,6 +8,8 @@
 #              /dev/hvc0 and the launcher's socket, checksummed on both ends
 #   blk_write  a writable virtio-blk image: 16 MiB the guest writes (O_DIRECT) are in the
 #              host's image after the run, sha256 matched
+#   run_net    ./vsst run's front end with --net and --control: two runs on one LAN, 1 MiB
+#              across, eth0's address and MAC as asked, /dev/hvc0 present
 # usage: e2e-io.sh <case>; ctest names them e2e.io_<case>. Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -245,6 +247,43 @@ echo \"READBACK \$(dd if=/dev/vda bs=1M skip=1 count=16 iflag=direct 2>/dev/null
 	[ "$(sha256sum <"$IMG" | cut -d' ' -f1)" != "$before" ] || { split_say "image unchanged"; bad=1; }
 	split_leftovers || bad=1
 	[ $bad = 0 ] || { show w; split_fail blk_write; }
+	split_say PASS
+	;;
+run_net)
+	# ./vsst run's front end (vmm-proxy/run.sh) with --net and --control: guest A receives
+	# 1 MiB over the LAN and prints its checksum; guest B (also with a control console)
+	# checks eth0's address and /dev/hvc0, then sends.
+	LAN=$WORK/runlan.sock CTL=$WORK/ctl.sock
+	RUN_SH=$SPLIT_ROOT/vmm-proxy/run.sh
+	"$RUN_SH" --quiet --timeout 300 --net "$LAN,addr=192.0.2.1/24" \
+		-- sh -c 'vsst-io recv 5000 | sha256sum' >"$WORK/ra.out" 2>"$WORK/ra.err" &
+	PID_A=$!
+	SPLIT_PIDS+=("$PID_A")
+	n=300
+	until [ -S "$LAN" ] || [ $n -le 0 ]; do n=$((n - 1)); sleep 0.1; done
+	"$RUN_SH" --quiet --timeout 300 --net "$LAN,addr=192.0.2.2/24,mac=52:54:00:00:00:02" --control "$CTL" \
+		-- sh -c 'test -c /dev/hvc0 && echo "HVC ok"
+ip -4 addr show eth0 | grep -q "inet 192.0.2.2/24" && echo "ADDR ok"
+grep -qx 52:54:00:00:00:02 /sys/class/net/eth0/address && echo "MAC ok"
+head -c 1048576 /dev/zero | vsst-io send 192.0.2.1 5000' >"$WORK/rb.out" 2>"$WORK/rb.err"
+	RC_B=$?
+	wait "$PID_A"
+	RC_A=$?
+	want=$(head -c 1048576 /dev/zero | sha256sum | cut -d' ' -f1)
+	# The console carries the command's stderr too (vsst-io's byte count).
+	got=$(tr -d '\r' <"$WORK/ra.out" | grep -Eo '^[0-9a-f]{64}' | head -n 1)
+	split_say "run A exit $RC_A, received $got; run B exit $RC_B: $(tr -d '\r' <"$WORK/rb.out" | tr '\n' ' ')"
+	bad=0
+	[ "$RC_A" = 0 ] && [ "$RC_B" = 0 ] || bad=1
+	[ "$got" = "$want" ] || { split_say "checksum: want $want"; bad=1; }
+	for w in HVC ADDR MAC; do
+		grep -q "^$w ok" <(tr -d '\r' <"$WORK/rb.out") || { split_say "guest B: no '$w ok'"; bad=1; }
+	done
+	[ -e "$LAN" ] || [ -e "$CTL" ] && { split_say "socket files left behind"; bad=1; }
+	if [ $bad != 0 ]; then
+		tail -n 20 "$WORK/ra.err" "$WORK/rb.err"
+		split_fail run_net
+	fi
 	split_say PASS
 	;;
 *)
