@@ -36,13 +36,15 @@ while [ $# -gt 0 ]; do
 done
 LIB_BUILD=${VSST_LIB_BUILD:-$VSST_BUILD_ROOT/default}
 WORK=$OUT/work
-APPS=(sst-test sst-bench sst-fault sst-offload)
+APPS=(sst-test sst-bench sst-fault sst-offload vsst-io)
 # Modules the guest needs that Debian builds as modules (checked against the
 # kernel's config in check_builtin_config). Dependencies and soft
 # dependencies are resolved with modprobe --show-depends.
 # 9p and 9pnet_virtio: the --share folder (virtio-9p in the device VM, /init's
 # mount_share); their hard dependencies (9pnet, netfs, fscache) come along.
-MODULES=(virtio_pci virtio_rng virtio_blk crc32c_generic ext4 9p 9pnet_virtio)
+# virtio_net (with net_failover) and virtio_console: vmm-proxy's virtio-net LAN and
+# virtio-console (/dev/hvc0).
+MODULES=(virtio_pci virtio_rng virtio_blk crc32c_generic ext4 9p 9pnet_virtio virtio_net virtio_console)
 # Debian packages whose shared libraries the image carries, at the host's
 # installed versions, so that programs built on the host with plain gcc/g++
 # run in the guest (install_host_runtime).

@@ -162,6 +162,37 @@ mount_share() {
 	result init.share PASS "mode=$mode"
 }
 
+# ------------------------------------------------------------------ network
+# A virtio-net (vmm-proxy --device virtio-net,lan=SOCKET; ./vsst run --net) is eth0:
+# it comes up with its IPv6 link-local address, plus the IPv4 address of
+# vsst.net.addr=A.B.C.D/N when given (the documentation range 192.0.2.0/24: the
+# virtual LAN has no route anywhere else). No default route, no DNS.
+setup_net() {
+	ip link set lo up 2>/dev/null
+	addr=$(param vsst.net.addr "")
+	if [ ! -e /sys/class/net/eth0 ]; then
+		[ -n "$addr" ] && result init.net FAIL "addr=$addr" reason=no-eth0
+		return 0
+	fi
+	case "$addr" in
+	'' | [0-9]*.[0-9]*.[0-9]*.[0-9]*/[0-9]*) ;;
+	*)
+		result init.net FAIL "addr=$addr" reason=bad-vsst.net.addr
+		return 1
+		;;
+	esac
+	case "$addr" in *[!0-9./]*)
+		result init.net FAIL "addr=$addr" reason=bad-vsst.net.addr
+		return 1
+		;;
+	esac
+	if ! ip link set eth0 up || { [ -n "$addr" ] && ! ip addr add "$addr" dev eth0; }; then
+		result init.net FAIL "addr=$addr" reason=ip-failed
+		return 1
+	fi
+	result init.net PASS "addr=${addr:-none}" "mac=$(cat /sys/class/net/eth0/address)"
+}
+
 # ------------------------------------------------------------------ helpers
 # wait_for <path> <seconds>: bounded wait for a device node.
 wait_for() {
@@ -329,6 +360,7 @@ power_off() {
 uint_param vsst.printk 4 >/proc/sys/kernel/printk 2>/dev/null
 hostname vsst-guest
 load_modules
+setup_net
 mount_share
 
 WORKLOADS=$(param vsst.run "" | tr ',' ' ')

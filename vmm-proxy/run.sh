@@ -34,6 +34,16 @@ Options:
                                                 a simulator you started; every device
                                                 connects to PATH (framed protocol, or
                                                 acalsim: raw SSTRequest/SSTResponse)
+  --net LAN[,addr=A.B.C.D/N][,mac=MAC]
+                        a virtio-net (eth0, served by the device VM) on the virtual LAN
+                        whose Unix socket is LAN: the first run listens there, a second
+                        run with the same LAN joins it (two guests, point to point; no
+                        host network). addr=: eth0's IPv4 address (use 192.0.2.0/24);
+                        IPv6 link-local always. E.g. two terminals:
+                          ./vsst run --net /tmp/lan,addr=192.0.2.1/24 --shell
+                          ./vsst run --net /tmp/lan,addr=192.0.2.2/24 -- ping -c 3 192.0.2.1
+  --control PATH        a virtio-console: the guest's /dev/hvc0 is the Unix socket PATH
+                        on the host (created by the launcher; connect to it once it exists)
   --devices N           virtio-sst devices (0..8, default 1)
   --memory SIZE         guest RAM (default 512M)
   --smp N               guest vCPUs (default 1)
@@ -55,7 +65,7 @@ EOF
 }
 
 # ---------------------------------------------------------------- options
-SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT=""
+NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT=""
 CONSOLE_COPY="" REPORT="" REPORT_HTML="" QUIET=0 SHELL_MODE=0 CMD=() DEMO_ARGS=()
 [ $# -eq 0 ] && exec "$HERE/run-main.sh"
 FAIL_STATUS=2 # usage errors: 2, or 125 once we know a CMD follows
@@ -69,6 +79,8 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
 	--share) need_value "$@"; SHARE=$2; shift ;;
+	--net) need_value "$@"; NET=$2; shift ;;
+	--control) need_value "$@"; CONTROL=$2; shift ;;
 	--sim) need_value "$@"; SIMSPEC=$2; shift ;;
 	--devices) need_value "$@"; NDEV=$2; shift ;;
 	--memory) need_value "$@"; MEMORY=$2; shift ;;
@@ -90,8 +102,8 @@ done
 [ $SHELL_MODE = 1 ] && [ ${#CMD[@]} -gt 0 ] && die "--shell and -- CMD exclude each other"
 if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	# Options without a command: the demo with those of its options that apply.
-	[ -n "$SHARE$REPORT$REPORT_HTML" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
-		die "--share, --sim, --devices and --report need -- CMD or --shell"
+	[ -n "$SHARE$REPORT$REPORT_HTML$NET$CONTROL" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
+		die "--share, --net, --control, --sim, --devices and --report need -- CMD or --shell"
 	[ -n "$ISOLATE" ] && DEMO_ARGS+=(--isolate "$ISOLATE")
 	[ -n "$ACCEL" ] && DEMO_ARGS+=(--accel "$ACCEL")
 	[ -n "$TIMEOUT" ] && DEMO_ARGS+=(--timeout "$TIMEOUT")
@@ -105,6 +117,23 @@ if [ -n "$SHARE" ]; then
 	share_dir=${SHARE%:ro}
 	[ -e "$share_dir" ] || die "--share $share_dir: no such folder"
 	[ -d "$share_dir" ] || die "--share $share_dir: not a folder"
+fi
+NET_DEVICE="" NET_ADDR=""
+if [ -n "$NET" ]; then
+	IFS=, read -r -a net_parts <<<"$NET"
+	[ -n "${net_parts[0]:-}" ] || die "--net: want LAN[,addr=A.B.C.D/N][,mac=MAC]"
+	NET_DEVICE="virtio-net,lan=${net_parts[0]}"
+	for p in "${net_parts[@]:1}"; do
+		case "$p" in
+		addr=*)
+			NET_ADDR=${p#addr=}
+			[[ $NET_ADDR =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] ||
+				die "--net: addr= wants A.B.C.D/N, not '$NET_ADDR'"
+			;;
+		mac=*) NET_DEVICE+=",$p" ;;
+		*) die "--net: unknown option '$p' (addr=, mac=)" ;;
+		esac
+	done
 fi
 SIM_KIND=${SIMSPEC%%:*}
 SIM_ARG=""
@@ -197,6 +226,9 @@ ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio
 	--report "$WORK/launch.json" --device virtio-rng)
 for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}"); done
 [ -n "$SHARE" ] && ARGS+=(--share "$SHARE")
+[ -n "$NET_DEVICE" ] && ARGS+=(--device "$NET_DEVICE")
+[ -n "$NET_ADDR" ] && ARGS+=(--append "vsst.net.addr=$NET_ADDR")
+[ -n "$CONTROL" ] && ARGS+=(--device "virtio-console,socket=$CONTROL")
 [ -n "$MEMORY" ] && ARGS+=(--memory "$MEMORY")
 [ -n "$SMP" ] && ARGS+=(--smp "$SMP")
 [ -n "$ISOLATE" ] && ARGS+=(--isolate "$ISOLATE")

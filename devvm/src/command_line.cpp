@@ -14,6 +14,10 @@ const char *device_kind_name(DeviceKind k)
 		return "virtio-blk";
 	case DeviceKind::NineP:
 		return "virtio-9p";
+	case DeviceKind::Net:
+		return "virtio-net";
+	case DeviceKind::Console:
+		return "virtio-console";
 	}
 	return "?";
 }
@@ -38,9 +42,10 @@ std::string qemu_escape(const std::string &v)
 }
 
 void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
-		 const std::vector<int> &share_fds)
+		 const std::vector<int> &share_fds, const std::vector<SocketFd> &socket_fds,
+		 const std::vector<int> &blk_ro_fds)
 {
-	size_t blk = 0, rng = 0, sst = 0, share = 0;
+	size_t blk = 0, rng = 0, sst = 0, share = 0, sock = 0, net = 0, con = 0;
 	for (const DeviceSpec *d : devices) {
 		switch (d->kind) {
 		case DeviceKind::Sst:
@@ -57,12 +62,17 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 			std::string id = "blk" + std::to_string(blk);
 			int fd = blk_fds.at(blk);
 			std::string set = std::to_string(blk + 1);
-			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set, "-drive",
+			a.add({"-add-fd", "fd=" + std::to_string(fd) + ",set=" + set});
+			a.inherit.push_back(fd);
+			if (blk < blk_ro_fds.size() && blk_ro_fds[blk] >= 0) {
+				a.add({"-add-fd", "fd=" + std::to_string(blk_ro_fds[blk]) + ",set=" + set});
+				a.inherit.push_back(blk_ro_fds[blk]);
+			}
+			a.add({"-drive",
 			       "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id +
 				       "-drive,readonly=" + (d->readonly ? "on" : "off"),
 			       "-device",
 			       "virtio-blk-pci,id=" + id + ",drive=" + id + "-drive" + device_props(*d)});
-			a.inherit.push_back(fd);
 			blk++;
 			break;
 		}
@@ -84,6 +94,33 @@ void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const 
 				       device_props(*d)});
 			a.inherit.push_back(fd);
 			share++;
+			break;
+		}
+		case DeviceKind::Net: {
+			// romfile=: no option ROM (iPXE boot) to look up, which the sandboxed
+			// device VM could not read anyway.
+			const SocketFd s = socket_fds.at(sock++);
+			std::string id = "net" + std::to_string(net++);
+			a.add({"-netdev",
+			       "stream,id=" + id + "-lan,server=" + (s.listening ? "on" : "off") +
+				       ",addr.type=fd,addr.str=" + std::to_string(s.fd),
+			       "-device",
+			       "virtio-net-pci,id=" + id + ",netdev=" + id +
+				       "-lan,romfile=" + device_props(*d)});
+			a.inherit.push_back(s.fd);
+			break;
+		}
+		case DeviceKind::Console: {
+			// server=on,wait=off: QEMU accepts host programs on the launcher's listening
+			// socket one at a time, without waiting for one at start.
+			const SocketFd s = socket_fds.at(sock++);
+			std::string id = "con" + std::to_string(con++);
+			a.add({"-chardev",
+			       "socket,id=" + id + "-chr,fd=" + std::to_string(s.fd) + ",server=on,wait=off",
+			       "-device", "virtio-serial-pci,id=" + id, "-device",
+			       "virtconsole,id=" + id + "-port,bus=" + id + ".0,chardev=" + id + "-chr" +
+				       device_props(*d)});
+			a.inherit.push_back(s.fd);
 			break;
 		}
 		}

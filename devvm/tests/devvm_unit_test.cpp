@@ -190,6 +190,49 @@ TEST(CommandLine, SharedDirectoriesAreDescriptors)
 	EXPECT_STREQ(device_kind_name(DeviceKind::NineP), "virtio-9p");
 }
 
+TEST(CommandLine, NetAndConsoleSocketsAreDescriptors)
+{
+	DeviceSpec lan{DeviceKind::Net, "", "/run/lan.sock", false, {{"mac", "52:54:00:00:00:02"}}, ""};
+	DeviceSpec joined{DeviceKind::Net, "", "/run/lan2.sock", false, {}, ""};
+	DeviceSpec con{DeviceKind::Console, "", "/run/con.sock", false, {}, ""};
+	Argv a;
+	add_devices(a, {&lan, &con, &joined}, {}, {}, {{21, true}, {22, true}, {23, false}});
+	const std::string line = shell_quote(a.args);
+	EXPECT_NE(line.find("-netdev stream,id=net0-lan,server=on,addr.type=fd,addr.str=21 -device "
+			    "virtio-net-pci,id=net0,netdev=net0-lan,romfile=,mac=52:54:00:00:00:02"),
+		  std::string::npos)
+		<< line;
+	EXPECT_NE(line.find("-netdev stream,id=net1-lan,server=off,addr.type=fd,addr.str=23"),
+		  std::string::npos)
+		<< line;
+	EXPECT_NE(
+		line.find(
+			"-chardev socket,id=con0-chr,fd=22,server=on,wait=off -device virtio-serial-pci,id=con0 "
+			"-device virtconsole,id=con0-port,bus=con0.0,chardev=con0-chr"),
+		std::string::npos)
+		<< line;
+	EXPECT_EQ(line.find("/run/"), std::string::npos) << "socket paths must not reach the device VM";
+	EXPECT_EQ(a.inherit, (std::vector<int>{21, 22, 23}));
+	EXPECT_STREQ(device_kind_name(DeviceKind::Net), "virtio-net");
+	EXPECT_STREQ(device_kind_name(DeviceKind::Console), "virtio-console");
+}
+
+// QEMU opens an image read-only before the device claims write access, each time taking the
+// fd set's descriptor of that access mode: a writable image's set holds both.
+TEST(CommandLine, WritableImageSetHasAReadOnlyCompanion)
+{
+	DeviceSpec rw{DeviceKind::Blk, "", "/img/rw.img", false, {}, ""};
+	DeviceSpec ro{DeviceKind::Blk, "", "/img/ro.img", true, {}, ""};
+	Argv a;
+	add_devices(a, {&rw, &ro}, {11, 12}, {}, {}, {13, -1});
+	const std::string line = shell_quote(a.args);
+	EXPECT_NE(line.find("-add-fd fd=11,set=1 -add-fd fd=13,set=1 -drive file=/dev/fdset/1,"),
+		  std::string::npos)
+		<< line;
+	EXPECT_NE(line.find("-add-fd fd=12,set=2 -drive file=/dev/fdset/2,"), std::string::npos) << line;
+	EXPECT_EQ(a.inherit, (std::vector<int>{11, 13, 12}));
+}
+
 // An in-process device side: attaches to the channel, waits for HELLO and answers
 // with the given events.
 class FakeDevice {

@@ -69,6 +69,28 @@ UniqueFd accept_within(int listener, std::chrono::milliseconds timeout, const st
 	}
 }
 
+UniqueFd connect_unix(const std::string &path, int &err)
+{
+	sockaddr_un sa;
+	if (!make_address(path, sa)) {
+		err = ENAMETOOLONG;
+		return UniqueFd();
+	}
+	UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd) {
+		err = errno;
+		return UniqueFd();
+	}
+	while (connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		return UniqueFd();
+	}
+	err = 0;
+	return fd;
+}
+
 bool wait_for_socket(const std::string &path, std::chrono::milliseconds timeout, ChildProcess *owner)
 {
 	sockaddr_un sa;

@@ -26,7 +26,7 @@ namespace vsst {
 using Clock = std::chrono::steady_clock;
 
 bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
-		     std::vector<int> &fds, Outcome &outcome)
+		     std::vector<int> &fds, std::vector<int> &ro_fds, Outcome &outcome)
 {
 	for (const DeviceSpec *d : devices) {
 		if (d->kind != DeviceKind::Blk)
@@ -38,6 +38,17 @@ bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector
 		}
 		fds.push_back(f.get());
 		out.push_back(std::move(f));
+		if (d->readonly) {
+			ro_fds.push_back(-1);
+			continue;
+		}
+		UniqueFd ro(open(d->file.c_str(), O_RDONLY | O_CLOEXEC));
+		if (!ro) {
+			outcome.fail(kExitUsage, "virtio-blk image " + d->file + ": " + strerror(errno));
+			return false;
+		}
+		ro_fds.push_back(ro.get());
+		out.push_back(std::move(ro));
 	}
 	return true;
 }
@@ -127,9 +138,11 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 	UniqueFd alive_wr(ap[1]);
 	DeviceVmPlan plan;
 	plan.devices = vm.devices;
-	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, outcome_))
+	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, plan.blk_ro_fds, outcome_))
 		return false;
 	if (!open_share_dirs(vm.devices, vm.share_dirs, plan.share_fds, outcome_))
+		return false;
+	if (!vm.sockets.open(vm.devices, plan.socket_fds, outcome_))
 		return false;
 	if (!o_.trace.empty() && !open_trace(vm, plan))
 		return false;
@@ -359,10 +372,13 @@ std::vector<GuestChannel> DeviceVms::print_dry_run()
 		plan.devices = vm->devices;
 		plan.setup_fd = next_fd++;
 		for (const auto *d : vm->devices)
-			if (d->kind == DeviceKind::Blk)
+			if (d->kind == DeviceKind::Blk) {
 				plan.blk_fds.push_back(next_fd++);
-			else if (d->kind == DeviceKind::NineP)
+				plan.blk_ro_fds.push_back(d->readonly ? -1 : next_fd++);
+			} else if (d->kind == DeviceKind::NineP)
 				plan.share_fds.push_back(next_fd++);
+			else if (d->kind == DeviceKind::Net || d->kind == DeviceKind::Console)
+				plan.socket_fds.push_back({next_fd++, true});
 		if (!o_.trace.empty()) {
 			for (size_t i = 0; i < plan.blk_fds.size(); i++)
 				plan.trace_image_fds.push_back(next_fd++);

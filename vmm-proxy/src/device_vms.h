@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "console.h"
+#include "host_sockets.h"
 #include "options.h"
 #include "outcome.h"
 #include "qemu_cmdline.h"
@@ -34,6 +35,7 @@ struct HostedDeviceVm {
 	UniqueFd alive_rd;
 	std::vector<UniqueFd> blk_files;
 	std::vector<UniqueFd> share_dirs;   // virtio-9p: the shared directories, opened here
+	HostSockets sockets;                // virtio-net LANs, virtio-console host ends
 	std::string trace_path;             // --trace: where this device VM records
 	UniqueFd trace_file, trace_args;    // handed to the device VM
 	std::vector<UniqueFd> trace_images; // image fds for the recorder's fingerprint
@@ -46,9 +48,11 @@ struct HostedDeviceVm {
 	ChildProcess &proc() { return vm.process(); }
 };
 
-// Opens the virtio-blk images among devices (fds in order); false after o.fail().
+// Opens the virtio-blk images among devices (fds in order; ro_fds: a read-only companion
+// of each writable image, -1 for a read-only one, see devvm::add_devices); false after
+// o.fail().
 bool open_blk_images(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
-		     std::vector<int> &fds, Outcome &out_come);
+		     std::vector<int> &fds, std::vector<int> &ro_fds, Outcome &out_come);
 // Opens the shared directories of the virtio-9p devices among devices (fds in order).
 bool open_share_dirs(const std::vector<const DeviceSpec *> &devices, std::vector<UniqueFd> &out,
 		     std::vector<int> &fds, Outcome &outcome);

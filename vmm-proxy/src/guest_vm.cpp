@@ -35,12 +35,21 @@ bool GuestVm::start(const Options &opts, bool use_kvm, DeviceVms &device_vms, Co
 	Argv argv;
 	if (o.monolithic) {
 		std::vector<const DeviceSpec *> all;
-		std::vector<int> fds;
+		std::vector<int> fds, ro_fds;
 		for (const auto &d : o.devices)
 			all.push_back(&d);
-		if (!open_blk_images(all, blk_files_, fds, outcome))
+		if (!open_blk_images(all, blk_files_, fds, ro_fds, outcome))
 			return false;
-		argv = monolithic_argv(o, use_kvm, fds);
+		std::vector<devvm::SocketFd> sockets;
+		if (o.dry_run) {
+			// Placeholders, as for the device VM's dry run: nothing is bound.
+			for (const DeviceSpec *d : all)
+				if (d->kind == DeviceKind::Net || d->kind == DeviceKind::Console)
+					sockets.push_back({-1, true});
+		} else if (!sockets_.open(all, sockets, outcome)) {
+			return false;
+		}
+		argv = monolithic_argv(o, use_kvm, fds, sockets, ro_fds);
 	} else {
 		argv = guest_vm_argv(o, use_kvm, device_vms.ram(), device_vms.guest_channels());
 	}

@@ -31,6 +31,7 @@ private:
 	std::vector<std::string> argv_;
 	ChildProcess proc_;
 	std::vector<UniqueFd> blk_files_; // monolithic baseline
+	HostSockets sockets_;             // monolithic baseline: LANs, consoles
 };
 
 } // namespace vsst

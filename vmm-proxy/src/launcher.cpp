@@ -115,6 +115,23 @@ struct Launcher::Impl {
 		return true;
 	}
 
+	// virtio-net and virtio-console: their sockets are descriptors the launcher hands to
+	// the QEMU it starts (host_sockets.h), and a trace replay could not play their peers.
+	bool check_sockets()
+	{
+		for (const auto &d : o.devices) {
+			if (d.kind != DeviceKind::Net && d.kind != DeviceKind::Console)
+				continue;
+			if (!o.trace.empty() || !o.attach.empty()) {
+				outcome.fail(kExitUsage, std::string(devvm::device_kind_name(d.kind)) +
+								 ": not with " +
+								 (o.trace.empty() ? "--attach" : "--trace"));
+				return false;
+			}
+		}
+		return true;
+	}
+
 	bool check_inputs()
 	{
 		for (const auto &f : {o.kernel, o.initrd}) {
@@ -154,6 +171,8 @@ struct Launcher::Impl {
 		}
 		if (!o.guest_command.empty())
 			console.set_command_mode();
+		if (!check_sockets())
+			return false;
 		if (!o.trace.empty() && (o.monolithic || !o.attach.empty())) {
 			outcome.fail(
 				kExitUsage,

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "options.h"
 
+#include <sys/random.h>
+
+#include <unistd.h>
+
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
@@ -44,7 +50,32 @@ bool parse_bool(const std::string &text, bool &out)
 	return false;
 }
 
+// aa:bb:cc:dd:ee:ff, hex digits; a unicast address (the first octet's low bit clear).
+bool valid_mac(const std::string &mac)
+{
+	if (mac.size() != 17)
+		return false;
+	for (size_t i = 0; i < mac.size(); i++) {
+		const bool colon = i % 3 == 2;
+		if (colon != (mac[i] == ':') || (!colon && !isxdigit(static_cast<unsigned char>(mac[i]))))
+			return false;
+	}
+	return (std::stoi(mac.substr(0, 2), nullptr, 16) & 1) == 0;
+}
+
 } // namespace
+
+std::string random_mac()
+{
+	// QEMU's own default (52:54:00:12:34:56) is the same in every guest: two guests on one
+	// LAN would share it. QEMU's OUI, the rest random.
+	unsigned char r[3] = {0x12, 0x34, 0x56};
+	if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+		r[2] ^= static_cast<unsigned char>(getpid());
+	char buf[18];
+	snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
+	return buf;
+}
 
 std::optional<uint64_t> parse_size(const std::string &text)
 {
@@ -83,8 +114,13 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 		spec.kind = DeviceKind::Blk;
 	else if (type == "virtio-9p")
 		spec.kind = DeviceKind::NineP;
+	else if (type == "virtio-net")
+		spec.kind = DeviceKind::Net;
+	else if (type == "virtio-console")
+		spec.kind = DeviceKind::Console;
 	else {
-		error = "unknown device type '" + type + "' (virtio-sst, virtio-rng, virtio-blk, virtio-9p)";
+		error = "unknown device type '" + type +
+			"' (virtio-sst, virtio-rng, virtio-blk, virtio-9p, virtio-net, virtio-console)";
 		return std::nullopt;
 	}
 	for (size_t i = 1; i < parts.size(); i++) {
@@ -100,9 +136,20 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 			spec.file = value;
 		else if (key == "path" && spec.kind == DeviceKind::NineP)
 			spec.file = value;
-		else if (key == "mount_tag" && spec.kind == DeviceKind::NineP &&
-			 (value.empty() || value.size() > 31 ||
-			  value.find_first_of(" \t\"=") != std::string::npos)) {
+		else if (key == "lan" && spec.kind == DeviceKind::Net)
+			spec.file = value;
+		else if (key == "socket" && spec.kind == DeviceKind::Console)
+			spec.file = value;
+		else if (key == "mac" && spec.kind == DeviceKind::Net && !valid_mac(value)) {
+			error = "mac= wants a unicast address aa:bb:cc:dd:ee:ff";
+			return std::nullopt;
+		} else if ((key == "netdev" && spec.kind == DeviceKind::Net) ||
+			   (key == "chardev" && spec.kind == DeviceKind::Console)) {
+			error = key + "= is the launcher's (it passes the socket as a descriptor)";
+			return std::nullopt;
+		} else if (key == "mount_tag" && spec.kind == DeviceKind::NineP &&
+			   (value.empty() || value.size() > 31 ||
+			    value.find_first_of(" \t\"=") != std::string::npos)) {
 			// QEMU takes longer tags than the guest's mount(2) wants to see.
 			error = "mount_tag= wants 1..31 characters, no space, quote or '='";
 			return std::nullopt;
@@ -130,6 +177,21 @@ std::optional<DeviceSpec> parse_device(const std::string &text, std::string &err
 	if (spec.kind == DeviceKind::NineP && spec.file.empty()) {
 		error = "virtio-9p needs path=DIR (the host directory to share)";
 		return std::nullopt;
+	}
+	if (spec.kind == DeviceKind::Net && spec.file.empty()) {
+		error = "virtio-net needs lan=SOCKET (the virtual LAN's Unix socket)";
+		return std::nullopt;
+	}
+	if (spec.kind == DeviceKind::Console && spec.file.empty()) {
+		error = "virtio-console needs socket=PATH (the host end's Unix socket)";
+		return std::nullopt;
+	}
+	if (spec.kind == DeviceKind::Net) {
+		bool has_mac = false;
+		for (const auto &kv : spec.extra)
+			has_mac = has_mac || kv.first == "mac";
+		if (!has_mac)
+			spec.extra.emplace_back("mac", random_mac());
 	}
 	return spec;
 }
@@ -172,6 +234,10 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
                              virtio-rng
                              virtio-blk,file=IMAGE[,readonly=on]
                              virtio-9p,path=DIR[,readonly=on][,mount_tag=TAG]
+                             virtio-net,lan=SOCKET[,mac=MAC]  (the first run on a LAN
+                               listens at SOCKET, the second joins it)
+                             virtio-console,socket=PATH  (the launcher listens at PATH;
+                               the guest's /dev/hvc0)
                            (extra key=value pairs go to the backend's -device)
   --share DIR[:ro]         the host directory DIR in the guest at /mnt/host (a virtio-9p
                            in the device VM, tag vsst-host, + vsst.share=rw|ro); files the

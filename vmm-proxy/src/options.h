@@ -73,6 +73,8 @@ std::string usage_text();
 // "512M", "2G", "1048576K", "512" (MiB, as QEMU reads it)
 std::optional<uint64_t> parse_size(const std::string &text);
 std::optional<DeviceSpec> parse_device(const std::string &text, std::string &error);
+// A locally administered-looking unicast MAC in QEMU's OUI, 52:54:00:xx:xx:xx, random.
+std::string random_mac();
 // --share DIR[:ro|:rw]: a virtio-9p device with the default tag.
 std::optional<DeviceSpec> parse_share(const std::string &text, std::string &error);
 

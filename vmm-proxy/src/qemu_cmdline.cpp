@@ -77,7 +77,8 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 	d.ram_bytes = ram_bytes;
 	d.sandbox = o.sandbox;
 	Argv devices;
-	devvm::add_devices(devices, plan.devices, plan.blk_fds, plan.share_fds);
+	devvm::add_devices(devices, plan.devices, plan.blk_fds, plan.share_fds, plan.socket_fds,
+			   plan.blk_ro_fds);
 	d.args = std::move(devices.args);
 	d.args.insert(d.args.end(), o.device_args.begin(), o.device_args.end());
 	c.inherit.insert(c.inherit.end(), devices.inherit.begin(), devices.inherit.end());
@@ -142,7 +143,10 @@ std::string trace_template(const DeviceVmPlan &plan)
 			break;
 		}
 		case DeviceKind::NineP:
-			// Not recorded: the launcher refuses --trace with a virtio-9p.
+		case DeviceKind::Net:
+		case DeviceKind::Console:
+			// Not recorded: the launcher refuses --trace with these (their
+			// backends are host sockets and folders a replay cannot play).
 			break;
 		}
 	}
@@ -216,7 +220,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 	return a;
 }
 
-Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds)
+Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds,
+		     const std::vector<devvm::SocketFd> &socket_fds, const std::vector<int> &blk_ro_fds)
 {
 	Argv a;
 	add_common(a, o);
@@ -226,7 +231,7 @@ Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk
 	std::vector<const DeviceSpec *> devices;
 	for (const auto &d : o.devices)
 		devices.push_back(&d);
-	devvm::add_devices(a, devices, blk_fds);
+	devvm::add_devices(a, devices, blk_fds, {}, socket_fds, blk_ro_fds);
 	for (const auto &extra : o.guest_args)
 		a.args.push_back(extra);
 	return a;

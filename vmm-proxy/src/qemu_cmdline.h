@@ -22,10 +22,13 @@ using devvm::shell_quote;
 struct DeviceVmPlan {
 	std::vector<const DeviceSpec *> devices;
 	int setup_fd = -1;
-	std::vector<int> blk_fds; // one per virtio-blk in devices, in order
+	std::vector<int> blk_fds;    // one per virtio-blk in devices, in order
+	std::vector<int> blk_ro_fds; // their read-only companions (-1: read-only image)
 	// One open directory per virtio-9p in devices, in order (the device VM reaches the
 	// share through it: fsdev path=/proc/self/fd/N).
 	std::vector<int> share_fds;
+	// One socket per virtio-net / virtio-console in devices, in order (host_sockets.h).
+	std::vector<devvm::SocketFd> socket_fds;
 	int trace_fd = -1;      // --trace: the open trace file (trace/TRACE.md)
 	int trace_args_fd = -1; // its device template (trace_template), a memfd
 	// Duplicates of blk_fds the recorder fingerprints the images through
@@ -76,6 +79,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		   const std::vector<GuestChannel> &channels);
 
 // Baseline: the devices live inside the guest QEMU (no device VM, no channel).
-Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds);
+Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk_fds,
+		     const std::vector<devvm::SocketFd> &socket_fds = {},
+		     const std::vector<int> &blk_ro_fds = {});
 
 } // namespace vsst

@@ -112,6 +112,36 @@ TEST(Options, RejectsBadInput)
 	}
 }
 
+TEST(Options, NetAndConsoleDevices)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-net,lan=/run/lan.sock,mac=52:54:00:aa:bb:cc", "--device",
+			   "virtio-net,lan=/run/lan2.sock", "--device", "virtio-console,socket=/run/c.sock"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	const auto &d = r.options->devices;
+	ASSERT_EQ(d.size(), 3u);
+	EXPECT_EQ(d[0].kind, DeviceKind::Net);
+	EXPECT_EQ(d[0].file, "/run/lan.sock");
+	EXPECT_EQ(d[0].extra,
+		  (std::vector<std::pair<std::string, std::string>>{{"mac", "52:54:00:aa:bb:cc"}}));
+	// No mac=: a random one in QEMU's OUI (QEMU's fixed default would be the same in both
+	// guests of a LAN).
+	ASSERT_EQ(d[1].extra.size(), 1u);
+	EXPECT_EQ(d[1].extra[0].first, "mac");
+	EXPECT_EQ(d[1].extra[0].second.rfind("52:54:00:", 0), 0u) << d[1].extra[0].second;
+	EXPECT_EQ(d[1].extra[0].second.size(), 17u);
+	EXPECT_EQ(d[2].kind, DeviceKind::Console);
+	EXPECT_EQ(d[2].file, "/run/c.sock");
+	for (const char *bad : {"virtio-net", "virtio-net,lan=/l,mac=01:00:00:00:00:01",
+				"virtio-net,lan=/l,mac=zz", "virtio-net,lan=/l,netdev=x", "virtio-console",
+				"virtio-console,socket=/s,chardev=c", "virtio-console,lan=/l"}) {
+		auto b = base();
+		b.insert(b.end(), {"--device", bad});
+		EXPECT_FALSE(parse(b).options) << bad;
+	}
+}
+
 TEST(Options, Help)
 {
 	EXPECT_TRUE(parse({"--help"}).help);

@@ -25,7 +25,7 @@ struct Argv {
 	}
 };
 
-enum class DeviceKind { Sst, Rng, Blk, NineP };
+enum class DeviceKind { Sst, Rng, Blk, NineP, Net, Console };
 
 // The mount tag of a virtio-9p share unless its extra properties name a mount_tag; the guest's
 // /init mounts it at /mnt/host when vsst.share=rw|ro is on the kernel command line.
@@ -34,8 +34,10 @@ inline constexpr const char *kDefaultShareTag = "vsst-host";
 // A device served by a device VM (or, in the monolithic baseline, by the guest QEMU).
 struct DeviceSpec {
 	DeviceKind kind = DeviceKind::Sst;
-	std::string sim;       // virtio-sst: simulator socket path
-	std::string file;      // virtio-blk: image file; virtio-9p: the shared directory
+	std::string sim; // virtio-sst: simulator socket path
+	// virtio-blk: image file; virtio-9p: the shared directory; virtio-net: the LAN's Unix
+	// socket; virtio-console: its Unix socket.
+	std::string file;
 	bool readonly = false; // virtio-blk, virtio-9p
 	// Further key=value pairs, passed through to its -device.
 	std::vector<std::pair<std::string, std::string>> extra;
@@ -44,13 +46,29 @@ struct DeviceSpec {
 
 const char *device_kind_name(DeviceKind k);
 
+// A host socket a virtio-net (its LAN) or virtio-console (its chardev) uses, opened by the
+// launcher and inherited: the device VM, sandboxed and unprivileged, creates and names no
+// socket itself. listening: QEMU accepts on it (server=on); else it is connected.
+struct SocketFd {
+	int fd = -1;
+	bool listening = false;
+};
+
 // Appends the -device lines (and their -object / -add-fd / -drive) for devices.
 // blk_fds: one open image per virtio-blk, in order; handed over as QEMU fd sets, so the
 // device VM needs no access to the image's path. share_fds: one open directory per
 // virtio-9p, in order; its fsdev's path is /proc/self/fd/N, so the device VM reaches the
-// shared directory through that descriptor and never by a path from /.
+// shared directory through that descriptor and never by a path from /. socket_fds: one per
+// virtio-net or virtio-console, in order: a virtio-net's LAN becomes -netdev stream with
+// addr.type=fd (QEMU's 4-byte length framing), a virtio-console's chardev a socket chardev
+// on the fd (server=on,wait=off) feeding a virtconsole on its own virtio-serial-pci.
+// blk_ro_fds: per virtio-blk, in order, a read-only descriptor of the same image or -1: a
+// writable image's fd set needs one, since QEMU opens the image read-only first and reopens
+// it read-write once the device claims write access, each time taking the set's descriptor
+// of that access mode (an O_RDWR one alone fails with EACCES).
 void add_devices(Argv &a, const std::vector<const DeviceSpec *> &devices, const std::vector<int> &blk_fds,
-		 const std::vector<int> &share_fds = {});
+		 const std::vector<int> &share_fds = {}, const std::vector<SocketFd> &socket_fds = {},
+		 const std::vector<int> &blk_ro_fds = {});
 
 // ",k=v" for a device's extra properties.
 std::string device_props(const DeviceSpec &d);

@@ -45,6 +45,8 @@ BackendRig::BackendRig(RigOptions opt) : dir_("vsst-backend-driver")
 	// Without a simulator the device still exists; it answers NO_DEVICE.
 	bo.sim_socket = opt.with_sim ? sock : dir_.file("no-sim.sock");
 	bo.with_rng = opt.with_rng;
+	bo.extra_device_args = opt.extra_device_args;
+	bo.extra_args = opt.extra_args;
 	bo.log = dir_.file("qemu.log");
 	backend_ = std::make_unique<virtio::Backend>(*guest_, bo);
 	try {

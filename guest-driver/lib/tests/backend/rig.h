@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vsst/sst-protocol.h"
 #include "vsst/virtio/backend.h"
@@ -28,6 +29,9 @@ struct RigOptions {
 	bool with_sim = true;
 	bool with_rng = true;
 	virtio::RpcGuestOptions guest;
+	// More devices for the backend QEMU (-device values) and other arguments.
+	std::vector<std::string> extra_device_args;
+	std::vector<std::string> extra_args;
 };
 
 class BackendRig {

@@ -23,6 +23,10 @@ UniqueFd listen_unix(const std::string &path, std::string &error);
 UniqueFd accept_within(int listener, std::chrono::milliseconds timeout,
 		       const std::function<bool()> &stop = {});
 
+// A blocking, close-on-exec connection to the Unix socket at path; invalid with err set
+// to the errno (ENOENT: no such file, ECONNREFUSED: nobody listens) on failure.
+UniqueFd connect_unix(const std::string &path, int &err);
+
 // True once the Unix socket at path accepts a connection (each probe connects and
 // closes at once); false after timeout, or as soon as owner (if given) has exited.
 bool wait_for_socket(const std::string &path, std::chrono::milliseconds timeout,
