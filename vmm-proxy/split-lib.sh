@@ -9,6 +9,16 @@ SPLIT_ROOT=$(cd "$SPLIT_LIB_DIR/.." && pwd)
 # shellcheck source=../scripts/lib.sh
 source "$SPLIT_ROOT/scripts/lib.sh"
 
+# split_show <vmm-proxy log> <console> [title]: what helps when a case fails, the log's
+# last 40 lines and the console's last 60 (carriage returns dropped).
+split_show() {
+	local title=${3:+$3: }
+	echo "---- ${title}vmm-proxy log (last 40 lines)"
+	tail -n 40 "$1" 2>/dev/null
+	echo "---- ${title}guest console (last 60 lines)"
+	tr -d '\r' <"$2" 2>/dev/null | tail -n 60
+}
+
 split_say() { printf '%s: %s\n' "${SPLIT_NAME:-split}" "$*"; }
 split_progress() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Callers with exit statuses of their own (run.sh: 125) set SPLIT_FAIL_STATUS.

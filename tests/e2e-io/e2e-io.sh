@@ -27,12 +27,7 @@ done
 split_workdir
 
 # show <name>: a run's vmm-proxy log and console end.
-show() {
-	echo "---- $1: vmm-proxy log (last 30 lines)"
-	tail -n 30 "$WORK/$1.log" 2>/dev/null
-	echo "---- $1: guest console (last 40 lines)"
-	tr -d '\r' <"$WORK/$1.console" 2>/dev/null | tail -n 40
-}
+show() { split_show "$WORK/$1.log" "$WORK/$1.console" "$1"; }
 
 # The device VM of the run with token $1: checks that it serves <device> ($2), has no NIC
 # but the one on an inherited socket ($3: the host path that must not appear), is

@@ -37,12 +37,7 @@ LOG=$WORK/vmm-proxy.log
 SHARE=$WORK/share
 mkdir -m 0700 "$SHARE"
 
-show() {
-	echo "---- vmm-proxy log (last 40 lines)"
-	tail -n 40 "$LOG" 2>/dev/null
-	echo "---- guest console (last 60 lines)"
-	tr -d '\r' <"$CON" 2>/dev/null | tail -n 60
-}
+show() { split_show "$LOG" "$CON"; }
 fail() { show; split_fail "$*"; }
 
 # Everything about the folder that must survive a run: names, types, modes, owners,

@@ -20,12 +20,7 @@ CON=$WORK/console.log
 LOG=$WORK/vmm-proxy.log
 
 # Prints what helps when a case fails: vmm-proxy's log and the console's end.
-show() {
-	echo "---- vmm-proxy log (last 40 lines)"
-	tail -n 40 "$LOG" 2>/dev/null
-	echo "---- guest console (last 60 lines)"
-	tr -d '\r' <"$CON" 2>/dev/null | tail -n 60
-}
+show() { split_show "$LOG" "$CON"; }
 
 # run_split <timeout> <vmm-proxy args...>: one bounded run, then the checks
 # every case shares: nothing left running.

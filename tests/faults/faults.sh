@@ -36,10 +36,7 @@ CON=$WORK/console.log
 LOG=$WORK/vmm-proxy.log
 
 show() {
-	echo "---- vmm-proxy log (last 50 lines)"
-	tail -n 50 "$LOG" 2>/dev/null
-	echo "---- guest console (last 60 lines)"
-	tr -d '\r' <"$CON" 2>/dev/null | tail -n 60
+	split_show "$LOG" "$CON"
 	local f
 	for f in "$WORK"/*.log; do
 		case "$f" in "$CON" | "$LOG") continue ;; esac

@@ -19,9 +19,7 @@
 #include <cstring>
 #include <memory>
 
-#include "../../trace/src/recorder/guest_ram.hpp"
-#include "../../trace/src/recorder/virtio_tap.hpp"
-#include "../../trace/src/recorder/writer.hpp"
+#include "../../trace/tests/tap_rig.hpp"
 #include "fuzz_formats.h"
 #include "fuzz_support.h"
 
@@ -29,6 +27,7 @@ namespace {
 
 using namespace vsst::trace;
 using vsst::fuzz::ByteReader;
+using vsst::trace::testing::MappedRam;
 namespace tt = vsst::fuzz::trace_tap;
 
 constexpr size_t kRamSize = 256u << 10;
@@ -36,28 +35,9 @@ constexpr uint64_t kBar = 0xe0000000, kDesc = 0x1000, kAvail = 0x2000, kUsed = 0
 
 // One guest RAM memfd for the whole run (mapping it per input is slow);
 // every input starts from zeroed RAM.
-struct Ram {
-	int fd = -1;
-	uint8_t *p = nullptr;
-	GuestRam view;
-	Ram()
-	{
-		fd = ::memfd_create("fuzz-ram", MFD_CLOEXEC);
-		if (fd < 0 || ::ftruncate(fd, kRamSize) < 0)
-			std::abort();
-		p = static_cast<uint8_t *>(
-			::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-		vsst_ram_layout l{};
-		l.count = 1;
-		l.region[0] = {0, kRamSize, 0, fd};
-		if (p == MAP_FAILED || view.map(l) < 0)
-			std::abort();
-	}
-};
-
-Ram &ram()
+MappedRam &ram()
 {
-	static Ram r;
+	static MappedRam r(kRamSize);
 	return r;
 }
 

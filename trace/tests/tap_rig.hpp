@@ -28,47 +28,51 @@ inline vsst_rpcmsg mmio(unsigned as, uint64_t addr, unsigned len, unsigned dir, 
 	return {vsst_rpc_mr0(VSST_RPC_OP_MMIO, 0, dir, as, len, posted), addr, data, 7};
 }
 
+// A guest RAM memfd of size bytes at guest-physical 0, mapped here (p) and
+// through the recorder's read-only view (view).
+struct MappedRam {
+	size_t size;
+	int fd = -1;
+	uint8_t *p = nullptr;
+	GuestRam view;
+
+	explicit MappedRam(size_t bytes) : size(bytes)
+	{
+		fd = ::memfd_create("ram", MFD_CLOEXEC);
+		if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(size)) < 0)
+			std::abort();
+		p = static_cast<uint8_t *>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+		vsst_ram_layout l{};
+		l.count = 1;
+		l.region[0] = {0, size, 0, fd};
+		if (p == MAP_FAILED || view.map(l) < 0)
+			std::abort();
+	}
+	~MappedRam()
+	{
+		::munmap(p, size);
+		::close(fd);
+	}
+	MappedRam(const MappedRam &) = delete;
+	MappedRam &operator=(const MappedRam &) = delete;
+};
+
 // A virtio-pci device as the tap sees it (BAR 4: common config at 0, notify
 // at 0x3000) with queue 0 of size 8, over an 8 MiB guest RAM memfd; the
 // writer drains to /dev/null.
 struct Rig {
-	int fd = -1;
-	uint8_t *p = nullptr;
-	GuestRam ram;
+	MappedRam ram{kRamSize};
+	uint8_t *p = ram.p;
 	Writer w;
 	VirtioTap tap;
 
 	Rig(TapLimits limits, uint64_t writer_budget = 64u << 20)
-		: fd(make_ram()), w(::open("/dev/null", O_WRONLY | O_CLOEXEC), {}, writer_budget),
-		  tap(w, map_ram(), {}, limits)
+		: w(::open("/dev/null", O_WRONLY | O_CLOEXEC), {}, writer_budget),
+		  tap(w, ram.view, {}, limits)
 	{
 		device_set_up();
 	}
-	~Rig()
-	{
-		w.finish();
-		if (p)
-			::munmap(p, kRamSize);
-		::close(fd);
-	}
-	static int make_ram()
-	{
-		const int f = ::memfd_create("ram", MFD_CLOEXEC);
-		if (f < 0 || ::ftruncate(f, kRamSize) < 0)
-			std::abort();
-		return f;
-	}
-	const GuestRam &map_ram()
-	{
-		p = static_cast<uint8_t *>(
-			::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-		vsst_ram_layout l{};
-		l.count = 1;
-		l.region[0] = {0, kRamSize, 0, fd};
-		if (p == MAP_FAILED || ram.map(l) < 0)
-			std::abort();
-		return ram;
-	}
+	~Rig() { w.finish(); }
 	template <class T> void put(uint64_t gpa, T v) { std::memcpy(p + gpa, &v, sizeof v); }
 	void sent(const vsst_rpcmsg &m) { tap.on_message(0, m); }
 	void done(const vsst_rpcmsg &m) { tap.on_message(1, m); }
