@@ -329,7 +329,7 @@ static void rpc_channel_drain(RpcChannel *ch)
 
 void rpc_channel_poll_after_doorbell(RpcChannel *ch)
 {
-    int64_t end;
+    int64_t end, now, window;
     struct vsst_rpcmsg ev;
     int r, handled = 0;
 
@@ -337,8 +337,17 @@ void rpc_channel_poll_after_doorbell(RpcChannel *ch)
         !qemu_mutex_iothread_locked()) {
         return;
     }
-    end = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
-          (int64_t)ch->doorbell_poll_us * 1000;
+    now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    window = (int64_t)ch->doorbell_poll_us * 1000;
+    if (ch->doorbell_poll_adaptive) {
+        bool burst = now - ch->last_doorbell_ns < window;
+
+        ch->last_doorbell_ns = now;
+        if (burst) {
+            return;
+        }
+    }
+    end = now + window;
     do {
         r = vsst_rpc_proxy_recv_event(ch->rpc, &ev);
         if (r > 0) {
@@ -615,6 +624,8 @@ static Property rpc_channel_properties[] = {
                        RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
+    DEFINE_PROP_BOOL("doorbell-poll-adaptive", RpcChannel,
+                     doorbell_poll_adaptive, true),
     DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
     DEFINE_PROP_END_OF_LIST(),
 };
