@@ -226,6 +226,8 @@ static void rpc_channel_handle_event(RpcChannel *ch,
     unsigned op = vsst_rpc_mr0_op(ev->mr0);
     RpcProxyPci *dev;
 
+    ch->events_handled++;
+
     ch->events++;
     trace_rpc_channel_event(rpc_channel_name(ch), op, ev->mr1, ev->mr2,
                             ev->mr3);
@@ -329,7 +331,7 @@ static void rpc_channel_drain(RpcChannel *ch)
 
 void rpc_channel_poll_after_doorbell(RpcChannel *ch)
 {
-    int64_t end, now, window;
+    int64_t end;
     struct vsst_rpcmsg ev;
     int r, handled = 0;
 
@@ -337,17 +339,17 @@ void rpc_channel_poll_after_doorbell(RpcChannel *ch)
         !qemu_mutex_iothread_locked()) {
         return;
     }
-    now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    window = (int64_t)ch->doorbell_poll_us * 1000;
     if (ch->doorbell_poll_adaptive) {
-        bool burst = now - ch->last_doorbell_ns < window;
+        /* No event since the previous doorbell: a burst of submissions. */
+        bool burst = ch->events_handled == ch->events_at_doorbell;
 
-        ch->last_doorbell_ns = now;
+        ch->events_at_doorbell = ch->events_handled;
         if (burst) {
             return;
         }
     }
-    end = now + window;
+    end = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+          (int64_t)ch->doorbell_poll_us * 1000;
     do {
         r = vsst_rpc_proxy_recv_event(ch->rpc, &ev);
         if (r > 0) {
@@ -625,7 +627,7 @@ static Property rpc_channel_properties[] = {
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
     DEFINE_PROP_BOOL("doorbell-poll-adaptive", RpcChannel,
-                     doorbell_poll_adaptive, true),
+                     doorbell_poll_adaptive, false),
     DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
     DEFINE_PROP_END_OF_LIST(),
 };
