@@ -104,4 +104,20 @@ enum LoopOp : uint8_t {
 };
 } // namespace sim_framing
 
+// sim_link: u8 flags (bit 0: acalsim, else framed), then ops.
+namespace sim_link {
+enum Op : uint8_t {
+	kSubmit, // u8 type pick, u8 flags, u64 request_id, u32 a: forward a request
+	kAccept, // u8 wait ms: the simulator accepts the link's connection
+	kServe,  // u8 wait ms, u8 how (0 as is, 1 flip a byte, 2 cut), u16 where: answer with the real server
+	kSendRaw,   // u16 len, bytes: raw bytes to the link
+	kSendFrame, // u16 type, u64 tag, u16 len, bytes: a frame to the link
+	kClose,     // the simulator closes the connection
+	kStall,     // u8 ms: the simulator does nothing for a while
+	kCancel,    // the device cancels every request so far (a new epoch)
+	kRestart,   // u8 back: the simulator dies (listening socket gone), and maybe comes back
+	kCount
+};
+} // namespace sim_link
+
 } // namespace vsst::fuzz

@@ -701,6 +701,141 @@ void trace_reader_seeds()
 
 } // namespace
 
+// ------------------------------------------------------------------ sim_link
+namespace sl = vsst::fuzz::sim_link;
+
+void sl_submit(ByteWriter &w, uint8_t type_pick, uint64_t id, uint32_t a, uint8_t flags = 0)
+{
+	w.u8(sl::kSubmit).u8(type_pick).u8(flags).u64(id).u32(a);
+}
+void sl_accept(ByteWriter &w)
+{
+	w.u8(sl::kAccept).u8(15);
+}
+void sl_serve(ByteWriter &w, uint8_t how = 0, uint16_t where = 0)
+{
+	w.u8(sl::kServe).u8(15).u8(how).u16(where);
+}
+
+void sim_link_seeds()
+{
+	for (uint8_t acalsim = 0; acalsim < 2; ++acalsim) {
+		const char *p = acalsim ? "acalsim_" : "framed_";
+		auto name = [p](const char *what) { return std::string(p) + what; };
+		{ // connect, handshake, one request of each forwarded type answered
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10); // COMPUTE 10 items
+			sl_serve(w);
+			sl_submit(w, 2, 2, (8u << 16) | 1); // WRITE 8 bytes
+			sl_serve(w);
+			sl_submit(w, 1, 3, (8u << 16) | 1); // READ them back
+			sl_serve(w);
+			sl_submit(w, 3, 4, (4u << 8) | 1); // CONFIGURE
+			sl_serve(w);
+			sl_submit(w, 0, 5, 3, SST_REQ_FLAG_ASYNC); // async COMPUTE
+			sl_serve(w);
+			save("sim_link", name("serve_each_type").c_str(), w);
+		}
+		{ // the simulator closes with requests on the wire
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 100);
+			sl_submit(w, 0, 2, 100);
+			sl_submit(w, 1, 3, (4u << 16));
+			w.u8(sl::kClose);
+			sl_submit(w, 0, 4, 1);
+			save("sim_link", name("close_mid_request").c_str(), w);
+		}
+		{ // the simulator stalls past the request timeout, then answers late
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			w.u8(sl::kStall).u8(39);
+			sl_serve(w);
+			w.u8(sl::kStall).u8(39);
+			sl_serve(w);
+			save("sim_link", name("stall_then_late").c_str(), w);
+		}
+		{ // killed and restarted: the link reconnects to a fresh simulator
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			w.u8(sl::kRestart).u8(1);
+			sl_submit(w, 0, 2, 10);
+			w.u8(sl::kStall).u8(10);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 3, 10);
+			sl_serve(w);
+			save("sim_link", name("restart").c_str(), w);
+		}
+		{ // cancel with requests waiting and on the wire
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_submit(w, 0, 1, 10);
+			sl_accept(w);
+			sl_submit(w, 0, 2, 10);
+			w.u8(sl::kCancel);
+			sl_serve(w);
+			sl_submit(w, 0, 3, 10);
+			sl_serve(w);
+			save("sim_link", name("cancel").c_str(), w);
+		}
+		{ // answers damaged in transit: a flipped byte, then a cut stream
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			sl_serve(w, 1, 5);
+			sl_submit(w, 0, 2, 10);
+			sl_serve(w, 2, 20);
+			save("sim_link", name("damaged_answers").c_str(), w);
+		}
+	}
+	{ // framed: a forged RESPONSE for a tag never sent, an ERROR, a PING
+		ByteWriter w;
+		w.u8(0);
+		sl_accept(w);
+		sl_serve(w);
+		sl_submit(w, 0, 1, 10);
+		w.u8(sl::kSendFrame).u16(VSST_SIM_RESPONSE).u64(63).u16(64);
+		for (int i = 0; i < 64; ++i)
+			w.u8(0);
+		w.u8(sl::kSendFrame).u16(VSST_SIM_PING).u64(1).u16(0);
+		sl_serve(w);
+		save("sim_link", "framed_forged_frames", w);
+	}
+	{ // garbage instead of a HELLO answer
+		ByteWriter w;
+		w.u8(0);
+		sl_accept(w);
+		w.u8(sl::kSendRaw).u16(16);
+		for (int i = 0; i < 16; ++i)
+			w.u8(0xa5);
+		sl_submit(w, 0, 1, 10);
+		save("sim_link", "framed_garbage_hello", w);
+	}
+	{ // no simulator at all
+		ByteWriter w;
+		w.u8(1);
+		w.u8(sl::kRestart).u8(0);
+		sl_submit(w, 0, 1, 10);
+		w.u8(sl::kStall).u8(20);
+		sl_submit(w, 1, 2, 1);
+		save("sim_link", "no_simulator", w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -714,6 +849,7 @@ int main(int argc, char **argv)
 	sim_framing_seeds();
 	loop_seeds();
 	trace_reader_seeds();
+	sim_link_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -13,7 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-all_targets=(rpc_ring device_request virtqueue_chain sim_framing trace_reader)
+all_targets=(rpc_ring device_request virtqueue_chain sim_framing trace_reader sim_link)
 
 seconds=${1:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [seconds-per-target] [target...]" >&2; exit 2; }
