@@ -120,4 +120,29 @@ enum Op : uint8_t {
 };
 } // namespace sim_link
 
+// sim_server: u8 flags: bit 7 server mode, else Connection mode; bits 0-1
+// protocol (auto, framed, acalsim; 3 = auto); Connection mode: bit 2 paced,
+// bit 3 statistics samples recorded. Then ops.
+namespace sim_server {
+enum ConnOp : uint8_t {
+	kConnOpen,     // u8 slot: a new connection in that slot (if free)
+	kConnRaw,      // u8 slot, u16 len, bytes: client bytes
+	kConnHello,    // u8 slot, u32 device_id, u8 features: a HELLO frame
+	kConnRequests, // u8 slot, u8 n, n x (u8 type, u8 flags, u64 id, u32 a): well-formed requests
+	kConnRead,     // u8 slot, u8 all (0) or u16 n*16: the client reads answers
+	kConnShutdown, // u8 slot, u8 both: the client half-closes (or closes both ways)
+	kConnTime,     // u16 ms: the clock jumps
+	kConnCount
+};
+enum SrvOp : uint8_t {
+	kSrvConnect,  // u8 client
+	kSrvRaw,      // u8 client, u16 len, bytes
+	kSrvHello,    // u8 client, u32 device_id, u8 features
+	kSrvRequests, // u8 client, u8 n, requests as above
+	kSrvRead,     // u8 client, u8 wait ms
+	kSrvClose,    // u8 client
+	kSrvCount
+};
+} // namespace sim_server
+
 } // namespace vsst::fuzz

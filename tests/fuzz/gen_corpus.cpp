@@ -7,8 +7,10 @@
 // (tests/fuzz/corpus) is this program's output; fuzz.seed_corpus checks it.
 #include <sys/stat.h>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "fuzz_formats.h"
@@ -836,6 +838,123 @@ void sim_link_seeds()
 	}
 }
 
+// ------------------------------------------------------------------ sim_server
+namespace ss = vsst::fuzz::sim_server;
+
+// n well-formed requests: (type pick, flags, id, a) each.
+void ss_requests(ByteWriter &w, uint8_t op, uint8_t slot, std::initializer_list<std::array<uint32_t, 3>> reqs)
+{
+	w.u8(op).u8(slot).u8(static_cast<uint8_t>(reqs.size() - 1));
+	uint64_t id = 1;
+	for (const auto &r : reqs)
+		w.u8(static_cast<uint8_t>(r[0])).u8(static_cast<uint8_t>(r[1])).u64(id++).u32(r[2]);
+}
+
+void sim_server_seeds()
+{
+	// type picks: 0 NOOP 1 ECHO 2 COMPUTE 3 READ 4 WRITE 5 RESET 6 GET_INFO 7 CONFIGURE
+	for (uint8_t proto = 0; proto < 3; ++proto) {
+		const std::string p = proto == 0 ? "auto_" : proto == 1 ? "framed_" : "acalsim_";
+		{ // one device: a request of each type, answers read
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(0);
+			if (proto != 2)
+				w.u8(ss::kConnHello).u8(0).u32(7).u8(1);
+			ss_requests(w, ss::kConnRequests, 0,
+				    {{0, 0, 0},
+				     {1, 0, 5},
+				     {2, 0, 10},
+				     {2, 1, 10},
+				     {4, 0, 1 | (8u << 12)},
+				     {3, 0, 1 | (8u << 12)},
+				     {5, 0, 0},
+				     {6, 0, 0},
+				     {7, 0, 0x102}});
+			w.u8(ss::kConnRead).u8(0).u8(0);
+			save("sim_server", (p + "each_type").c_str(), w);
+		}
+		{ // two devices fill the shared budget with writes to distinct pages
+			ByteWriter w;
+			w.u8(proto);
+			for (uint8_t c = 0; c < 2; ++c) {
+				w.u8(ss::kConnOpen).u8(c);
+				if (proto != 2)
+					w.u8(ss::kConnHello).u8(c).u32(c).u8(0);
+				ss_requests(w, ss::kConnRequests, c,
+					    {{7, 0, 0x100 | 8},
+					     {4, 0, 1 | (64u << 12)},
+					     {4, 0, 2 | (64u << 12)},
+					     {4, 0, 3 | (64u << 12)},
+					     {4, 0, 4 | (64u << 12)},
+					     {4, 0, 5 | (64u << 12)},
+					     {4, 0, 6 | (64u << 12)},
+					     {4, 0, 7 | (64u << 12)},
+					     {4, 0, 8 | (64u << 12)},
+					     {4, 0, 9 | (64u << 12)},
+					     {4, 0, 10 | (64u << 12)},
+					     {3, 0, 1 | (8u << 12)}});
+			}
+			w.u8(ss::kConnRead).u8(0).u8(0).u8(ss::kConnShutdown).u8(0).u8(0);
+			ss_requests(w, ss::kConnRequests, 1, {{4, 0, 11 | (64u << 12)}});
+			save("sim_server", (p + "budget_two_devices").c_str(), w);
+		}
+		{ // a silent connection and one that never reads, then time passes
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(0).u8(ss::kConnOpen).u8(1);
+			ss_requests(w, ss::kConnRequests, 1, {{1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}});
+			w.u8(ss::kConnTime).u16(1500).u8(ss::kConnTime).u16(1500);
+			save("sim_server", (p + "idle").c_str(), w);
+		}
+		{ // hostile bytes: garbage, a frame with a huge length, half a request
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(2);
+			w.u8(ss::kConnRaw).u8(2).u16(40);
+			for (int i = 0; i < 40; ++i)
+				w.u8(static_cast<uint8_t>(i * 37));
+			w.u8(ss::kConnOpen).u8(3);
+			w.u8(ss::kConnRaw).u8(3).u16(24);
+			vsst_sim_frame_hdr h{};
+			h.magic = VSST_SIM_MAGIC;
+			h.version = VSST_SIM_VERSION;
+			h.type = VSST_SIM_REQUEST;
+			h.length = 0xffffff;
+			w.pod(h);
+			w.u8(ss::kConnOpen).u8(1).u8(ss::kConnRaw).u8(1).u16(100);
+			for (int i = 0; i < 100; ++i)
+				w.u8(0);
+			w.u8(ss::kConnShutdown).u8(1).u8(0);
+			save("sim_server", (p + "hostile_bytes").c_str(), w);
+		}
+	}
+	{ // paced: responses held, then released by the clock
+		ByteWriter w;
+		w.u8(2 | 4 | 8);
+		w.u8(ss::kConnOpen).u8(0);
+		ss_requests(w, ss::kConnRequests, 0, {{2, 0, 1000}, {2, 0, 99999}, {0, 0, 0}});
+		w.u8(ss::kConnTime).u16(1).u8(ss::kConnRead).u8(0).u8(0).u8(ss::kConnTime).u16(3000);
+		save("sim_server", "paced_held", w);
+	}
+	{ // the real server: four clients against --max-connections 3
+		ByteWriter w;
+		w.u8(0x80);
+		for (uint8_t c = 0; c < 4; ++c)
+			w.u8(ss::kSrvConnect).u8(c);
+		w.u8(ss::kSrvHello).u8(0).u32(1).u8(1);
+		ss_requests(w, ss::kSrvRequests, 0,
+			    {{2, 0, 10}, {4, 0, 1 | (8u << 12)}, {3, 0, 1 | (8u << 12)}});
+		ss_requests(w, ss::kSrvRequests, 1, {{6, 0, 0}, {1, 0, 100}});
+		w.u8(ss::kSrvRead).u8(0).u8(5).u8(ss::kSrvRead).u8(1).u8(5);
+		w.u8(ss::kSrvRaw).u8(2).u16(8).u64(0x1122334455667788ull);
+		w.u8(ss::kSrvClose).u8(2).u8(ss::kSrvConnect).u8(4);
+		ss_requests(w, ss::kSrvRequests, 4, {{0, 0, 0}});
+		w.u8(ss::kSrvRead).u8(4).u8(5);
+		save("sim_server", "server_four_clients", w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -850,6 +969,7 @@ int main(int argc, char **argv)
 	loop_seeds();
 	trace_reader_seeds();
 	sim_link_seeds();
+	sim_server_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -63,7 +63,8 @@ int poll_retry(pollfd *p, nfds_t n, int timeout_ms)
 {
 	const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
 	for (;;) {
-		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+		const auto left =
+			std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
 		const int r = ::poll(p, n, static_cast<int>(std::max<int64_t>(left.count(), 0)));
 		if (r >= 0 || errno != EINTR)
 			return r;
@@ -74,9 +75,10 @@ void sleep_ms(int ms)
 {
 	const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
 	while (Clock::now() < deadline)
-		poll_retry(nullptr, 0, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-								deadline - Clock::now())
-								.count()));
+		poll_retry(nullptr, 0,
+			   static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+						    deadline - Clock::now())
+						    .count()));
 }
 
 // One directory per process for the socket.
@@ -99,8 +101,8 @@ vsst::UniqueFd listen_at(const std::string &path)
 	std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
 	vsst::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	FUZZ_CHECK(fd.valid(), "socket: %s", std::strerror(errno));
-	FUZZ_CHECK(::bind(fd.get(), reinterpret_cast<sockaddr *>(&a), sizeof a) == 0, "bind %s: %s", path.c_str(),
-		   std::strerror(errno));
+	FUZZ_CHECK(::bind(fd.get(), reinterpret_cast<sockaddr *>(&a), sizeof a) == 0, "bind %s: %s",
+		   path.c_str(), std::strerror(errno));
 	FUZZ_CHECK(::listen(fd.get(), 8) == 0, "listen: %s", std::strerror(errno));
 	return fd;
 }
@@ -139,8 +141,8 @@ public:
 		for (const auto &[cookie, e] : entries_) {
 			FUZZ_CHECK(e.done == 1 || (e.cancelled && e.done == 0),
 				   "cookie %llu (type %u%s) completed %d times",
-				   static_cast<unsigned long long>(cookie), e.type, e.cancelled ? ", cancelled" : "",
-				   e.done);
+				   static_cast<unsigned long long>(cookie), e.type,
+				   e.cancelled ? ", cancelled" : "", e.done);
 		}
 	}
 	size_t open()
@@ -191,8 +193,9 @@ public:
 		if (!fd.valid())
 			return;
 		conn_ = std::move(fd);
-		session_ = std::make_unique<vsst::sim::ServerSession>(
-			acalsim_ ? vsst::sim::Protocol::kAcalsim : vsst::sim::Protocol::kFramed, 1'000'000'000);
+		session_ = std::make_unique<vsst::sim::ServerSession>(acalsim_ ? vsst::sim::Protocol::kAcalsim
+									       : vsst::sim::Protocol::kFramed,
+								      1'000'000'000);
 		model_ = std::make_unique<vsst::sim::DeviceModel>();
 		in_.clear();
 	}
@@ -242,7 +245,8 @@ public:
 	{
 		size_t done = 0;
 		while (conn_.valid() && done < n) {
-			const ssize_t k = ::send(conn_.get(), p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+			const ssize_t k =
+				::send(conn_.get(), p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k > 0) {
 				done += static_cast<size_t>(k);
 				continue;
@@ -399,7 +403,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const bool settled = ledger.settle(kSettleBound);
 	FUZZ_CHECK(settled, "%zu forwarded requests still unanswered %lld ms after the simulator left",
 		   ledger.open(),
-		   static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(kSettleBound).count()));
+		   static_cast<long long>(
+			   std::chrono::duration_cast<std::chrono::milliseconds>(kSettleBound).count()));
 	ledger.check_final();
 	return 0;
 }
