@@ -145,4 +145,24 @@ enum SrvOp : uint8_t {
 };
 } // namespace sim_server
 
+// bridge_intake: u8 protocol (auto, framed, acalsim), u8 read budget (1 << (v % 21)),
+// u16 max in flight (1 + v % 64), u8 output high-water (1 << (8 + v % 15)),
+// u8 idle timeout (v % 4 == 0: off, else v x 100 ms), then ops.
+namespace bridge_intake {
+enum Op : uint8_t {
+	kRaw,            // u16 len, bytes: client bytes
+	kHello,          // u32 device_id, u8 features: a HELLO frame
+	kRequests,       // u8 n, n x (u8 type, u8 flags, u64 id, u32 a): well-formed requests
+	kPump,           // the bridge's tick: read and hand out
+	kAnswer,         // u8 pick, u8 n: the simulation answers n requests in flight (any order)
+	kEvent,          // u64 data: a completion event
+	kFlush,          // write queued output
+	kClientRead,     // u8 all (0) or u16 n*16: the client reads answers
+	kClientShutdown, // the client half-closes
+	kTime,           // u16 ms: the clock jumps (then the idle check)
+	kClientDeaf,     // the client never reads again
+	kCount
+};
+} // namespace bridge_intake
+
 } // namespace vsst::fuzz

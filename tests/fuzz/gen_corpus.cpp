@@ -955,6 +955,125 @@ void sim_server_seeds()
 	}
 }
 
+// ------------------------------------------------------------------ bridge_intake
+namespace bi = vsst::fuzz::bridge_intake;
+
+ByteWriter bi_header(uint8_t proto, uint8_t budget_sel, uint16_t inflight, uint8_t hw_sel, uint8_t idle)
+{
+	ByteWriter w;
+	w.u8(proto).u8(budget_sel).u16(inflight).u8(hw_sel).u8(idle);
+	return w;
+}
+
+void bi_requests(ByteWriter &w, std::initializer_list<std::array<uint32_t, 3>> reqs)
+{
+	w.u8(bi::kRequests).u8(static_cast<uint8_t>(reqs.size() - 1));
+	uint64_t id = 1;
+	for (const auto &r : reqs)
+		w.u8(static_cast<uint8_t>(r[0])).u8(static_cast<uint8_t>(r[1])).u64(id++).u32(r[2]);
+}
+
+void bridge_intake_seeds()
+{
+	for (uint8_t proto = 0; proto < 3; ++proto) {
+		const std::string p = proto == 0 ? "auto_" : proto == 1 ? "framed_" : "acalsim_";
+		{ // a session: requests, pumps, answers in another order, reads
+			ByteWriter w = bi_header(proto, 16, 7, 12, 0);
+			if (proto != 2)
+				w.u8(bi::kHello).u32(3).u8(1).u8(bi::kPump).u8(bi::kFlush);
+			bi_requests(w, {{2, 0, 10},
+					{4, 0, 1 | (8u << 12)},
+					{3, 0, 1 | (8u << 12)},
+					{6, 0, 0},
+					{1, 0, 100},
+					{0, 0, 0},
+					{7, 0, 0x102},
+					{5, 0, 0},
+					{2, 1, 5}});
+			w.u8(bi::kPump).u8(bi::kAnswer).u8(3).u8(4).u8(bi::kEvent).u64(9).u8(bi::kFlush);
+			w.u8(bi::kClientRead).u8(0).u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(7);
+			w.u8(bi::kFlush).u8(bi::kClientRead).u8(0);
+			save("bridge_intake", (p + "session").c_str(), w);
+		}
+		{ // a flood against a small budget, few in flight, a client that never reads
+			ByteWriter w = bi_header(proto, 12, 3, 4, 0);
+			if (proto != 2)
+				w.u8(bi::kHello).u32(0).u8(0);
+			for (int k = 0; k < 3; ++k)
+				bi_requests(w, {{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000}});
+			for (int k = 0; k < 6; ++k)
+				w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(3).u8(bi::kFlush);
+			save("bridge_intake", (p + "flood_no_reader").c_str(), w);
+		}
+		{ // idle: silent after a request, answered, then the clock runs
+			ByteWriter w = bi_header(proto, 16, 8, 12, 10); // 1 s
+			if (proto != 2)
+				w.u8(bi::kHello).u32(1).u8(0);
+			bi_requests(w, {{2, 0, 10}});
+			w.u8(bi::kPump).u8(bi::kTime).u16(1500).u8(bi::kAnswer).u8(0).u8(1).u8(bi::kFlush);
+			w.u8(bi::kTime).u16(600).u8(bi::kTime).u16(600);
+			save("bridge_intake", (p + "idle").c_str(), w);
+		}
+	}
+	{ // garbage where a frame should be, then a half-close mid-request
+		ByteWriter w = bi_header(1, 16, 8, 12, 0);
+		w.u8(bi::kRaw).u16(40);
+		for (int i = 0; i < 40; ++i)
+			w.u8(static_cast<uint8_t>(0x5a ^ i));
+		w.u8(bi::kPump).u8(bi::kFlush).u8(bi::kClientRead).u8(0);
+		save("bridge_intake", "framed_garbage", w);
+	}
+	{ // acalsim: a client that never reads against a 256-byte high-water mark
+		// (answers queued, not flushed, while more requests arrive)
+		ByteWriter w = bi_header(2, 20, 63, 0, 0);
+		w.u8(bi::kClientDeaf);
+		for (int k = 0; k < 4; ++k) {
+			bi_requests(w, {{1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}});
+			w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(8);
+		}
+		w.u8(bi::kFlush);
+		save("bridge_intake", "acalsim_high_water", w);
+	}
+	{ // framed: a deaf client half-closes with answers it will never read
+		ByteWriter w = bi_header(1, 20, 63, 12, 0);
+		w.u8(bi::kHello).u32(1).u8(0).u8(bi::kClientDeaf);
+		for (int k = 0; k < 4; ++k)
+			bi_requests(w, {{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000}});
+		w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(64).u8(bi::kFlush).u8(bi::kClientShutdown);
+		save("bridge_intake", "framed_deaf_linger", w);
+	}
+	{ // idle: bytes that make no request still count as traffic
+		ByteWriter w = bi_header(2, 20, 8, 12, 10); // 1 s
+		w.u8(bi::kPump).u8(bi::kTime).u16(800).u8(bi::kRaw).u16(100);
+		for (int i = 0; i < 100; ++i)
+			w.u8(0);
+		w.u8(bi::kPump).u8(bi::kTime).u16(800).u8(bi::kTime).u16(300);
+		save("bridge_intake", "acalsim_idle_partial_bytes", w);
+	}
+	{ // acalsim: half a request, then the client leaves
+		ByteWriter w = bi_header(2, 16, 8, 12, 0);
+		w.u8(bi::kRaw).u16(1000);
+		for (int i = 0; i < 1000; ++i)
+			w.u8(0);
+		w.u8(bi::kClientShutdown).u8(bi::kPump);
+		save("bridge_intake", "acalsim_short_request", w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -970,6 +1089,7 @@ int main(int argc, char **argv)
 	trace_reader_seeds();
 	sim_link_seeds();
 	sim_server_seeds();
+	bridge_intake_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -39,6 +39,7 @@
 
 #include "fuzz_formats.h"
 #include "fuzz_support.h"
+#include "sim_bytes.h"
 #include "vsst/posix/unique_fd.h"
 #include "vsst/sim-wire.h"
 #include "vsst/sim/memory_budget.h"
@@ -49,6 +50,8 @@
 namespace {
 
 using vsst::fuzz::ByteReader;
+using vsst::fuzz::hello_frame;
+using vsst::fuzz::request_bytes;
 namespace fmt = vsst::fuzz::sim_server;
 
 constexpr int kMaxSteps = 96;
@@ -72,64 +75,6 @@ void quiet_logs()
 		return true;
 	}();
 	(void)done;
-}
-
-// A well-formed request from the input: acalsim (raw 4104 bytes) or a framed
-// REQUEST frame of its wire size.
-std::vector<uint8_t> request_bytes(ByteReader &in, bool framed, uint64_t tag)
-{
-	static const uint32_t kTypes[] = {SST_REQ_NOOP,  SST_REQ_ECHO,     SST_REQ_COMPUTE,  SST_REQ_READ,
-					  SST_REQ_WRITE, SST_REQ_RESET,    SST_REQ_GET_INFO, SST_REQ_CONFIGURE};
-	SSTRequest r{};
-	r.type = kTypes[in.u8() % 8];
-	r.flags = in.u8() & SST_REQ_FLAG_ASYNC;
-	r.request_id = in.u64();
-	const uint32_t a = in.u32();
-	switch (r.type) {
-	case SST_REQ_COMPUTE:
-		r.payload.compute.compute_units = a % 100000;
-		break;
-	case SST_REQ_READ:
-	case SST_REQ_WRITE:
-		// Pages spread over 4 GiB so that writes exhaust the small budget.
-		r.payload.memory.addr = static_cast<uint64_t>(a & 0xfff) << 20 | (a >> 28) << 8;
-		r.payload.memory.size = 1 + (a >> 12) % SST_MAX_WRITE_SIZE;
-		break;
-	case SST_REQ_CONFIGURE:
-		r.payload.config.param = (a & 0xff) % (SST_CFG_MAX + 1);
-		r.payload.config.value = a & 0x100 ? uint64_t{4} << 30 : a >> 9;
-		break;
-	default:
-		break;
-	}
-	const auto *b = reinterpret_cast<const uint8_t *>(&r);
-	if (!framed)
-		return std::vector<uint8_t>(b, b + sizeof r);
-	const uint32_t len = std::max<uint32_t>(SST_REQUEST_HEADER_SIZE, sizeof r - (a % 4) * 1000);
-	vsst_sim_frame_hdr h{};
-	h.magic = VSST_SIM_MAGIC;
-	h.version = VSST_SIM_VERSION;
-	h.type = VSST_SIM_REQUEST;
-	h.length = len;
-	h.tag = tag;
-	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h), reinterpret_cast<const uint8_t *>(&h) + sizeof h);
-	v.insert(v.end(), b, b + len);
-	return v;
-}
-
-std::vector<uint8_t> hello_frame(uint32_t device_id, uint32_t features)
-{
-	vsst_sim_frame_hdr h{};
-	h.magic = VSST_SIM_MAGIC;
-	h.version = VSST_SIM_VERSION;
-	h.type = VSST_SIM_HELLO;
-	h.length = sizeof(vsst_sim_hello);
-	vsst_sim_hello p{};
-	p.device_id = device_id;
-	p.features = features;
-	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h), reinterpret_cast<const uint8_t *>(&h) + sizeof h);
-	v.insert(v.end(), reinterpret_cast<const uint8_t *>(&p), reinterpret_cast<const uint8_t *>(&p) + sizeof p);
-	return v;
 }
 
 size_t send_some(int fd, const uint8_t *p, size_t n)
@@ -193,7 +138,8 @@ public:
 	{
 		for (Slot &s : slots_)
 			s.conn.reset();
-		FUZZ_CHECK(budget_.used() == 0, "%llu bytes still charged to the budget with every connection gone",
+		FUZZ_CHECK(budget_.used() == 0,
+			   "%llu bytes still charged to the budget with every connection gone",
 			   static_cast<unsigned long long>(budget_.used()));
 	}
 
@@ -266,7 +212,8 @@ public:
 			offset_ += 1'000'000'000;
 			tick_all();
 		}
-		FUZZ_CHECK(!any_open(), "a connection is still open after its client read everything and left");
+		FUZZ_CHECK(!any_open(),
+			   "a connection is still open after its client read everything and left");
 	}
 
 private:
@@ -275,11 +222,13 @@ private:
 		Slot &s = slots_[k % kMaxConns];
 		if (!s.conn && open) {
 			int sv[2];
-			FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
+			FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) ==
+					   0,
 				   "socketpair: %s", std::strerror(errno));
 			s = Slot{};
 			s.client.reset(sv[1]);
-			s.conn = std::make_unique<vsst::sim::Connection>(vsst::UniqueFd(sv[0]), opts_, 0, &budget_);
+			s.conn = std::make_unique<vsst::sim::Connection>(vsst::UniqueFd(sv[0]), opts_, 0,
+									 &budget_);
 			s.last_touch = now();
 		}
 		return s.conn ? &s : nullptr;
@@ -328,7 +277,8 @@ private:
 			const bool held = s.conn->next_release_ns() != INT64_MAX;
 			const std::string idle = s.conn->idle_reason(t, kIdleNs);
 			if (held)
-				FUZZ_CHECK(idle.empty(), "a connection holding a paced response reported idle: %s",
+				FUZZ_CHECK(idle.empty(),
+					   "a connection holding a paced response reported idle: %s",
 					   idle.c_str());
 			if (!held && t - s.last_touch >= kIdleNs)
 				FUZZ_CHECK(!idle.empty(), "silent for %lld ms with nothing held, not idle",
@@ -354,7 +304,8 @@ private:
 			   static_cast<unsigned long long>(answered), static_cast<unsigned long long>(taken));
 		if (!held)
 			FUZZ_CHECK(answered == taken, "%llu requests taken, %llu answered, none held",
-				   static_cast<unsigned long long>(taken), static_cast<unsigned long long>(answered));
+				   static_cast<unsigned long long>(taken),
+				   static_cast<unsigned long long>(answered));
 		if (s.conn->finished(now()))
 			close(s);
 	}
