@@ -52,8 +52,9 @@ public:
 		buf_.insert(buf_.end(), p, p + n);
 		if (!framed) {
 			responses += buf_.size() / sizeof(SSTResponse);
-			buf_.erase(buf_.begin(), buf_.begin() + static_cast<long>(buf_.size() / sizeof(SSTResponse) *
-									   sizeof(SSTResponse)));
+			buf_.erase(buf_.begin(),
+				   buf_.begin() + static_cast<long>(buf_.size() / sizeof(SSTResponse) *
+								    sizeof(SSTResponse)));
 			return;
 		}
 		for (;;) {
@@ -62,7 +63,8 @@ public:
 				return;
 			std::memcpy(&h, buf_.data(), sizeof h);
 			FUZZ_CHECK(h.magic == VSST_SIM_MAGIC && h.length <= VSST_SIM_MAX_PAYLOAD,
-				   "the intake wrote a malformed frame (magic %#x, length %u)", h.magic, h.length);
+				   "the intake wrote a malformed frame (magic %#x, length %u)", h.magic,
+				   h.length);
 			if (buf_.size() < sizeof h + h.length)
 				return;
 			responses += h.type == VSST_SIM_RESPONSE;
@@ -83,8 +85,8 @@ public:
 	{
 		const uint8_t proto = in.u8() % 3;
 		protocol_ = static_cast<vsst::sim::Protocol>(proto);
-		limits_.read_budget = size_t{1} << (in.u8() % 21);  // 1 B .. 1 MiB
-		limits_.max_in_flight = 1 + in.u16() % 64;           // 1 .. 64
+		limits_.read_budget = size_t{1} << (in.u8() % 21);           // 1 B .. 1 MiB
+		limits_.max_in_flight = 1 + in.u16() % 64;                   // 1 .. 64
 		limits_.output_high_water = size_t{1} << (8 + in.u8() % 15); // 256 B .. 4 MiB
 		const uint8_t idle = in.u8();
 		limits_.idle_timeout_ns = idle % 4 == 0 ? 0 : int64_t{idle} * 100'000'000; // up to 25 s
@@ -177,12 +179,14 @@ public:
 			idle_check();
 			done = intake_->finished(now_);
 		}
-		FUZZ_CHECK(done, "the intake never finished after its client left (reading everything, or nothing "
-				 "more when deaf) "
-				 "(%zu in flight, %zu bytes queued, input over: %d)",
+		FUZZ_CHECK(done,
+			   "the intake never finished after its client left (reading everything, or nothing "
+			   "more when deaf) "
+			   "(%zu in flight, %zu bytes queued, input over: %d)",
 			   intake_->in_flight(), intake_->output().size(), intake_->input_over());
 		client_read(SIZE_MAX);
-		const bool rules_broken = raw_sent_ || deaf_ || intake_->session().closing() || reader_.errors > 0;
+		const bool rules_broken =
+			raw_sent_ || deaf_ || intake_->session().closing() || reader_.errors > 0;
 		if (!rules_broken) {
 			FUZZ_CHECK(reader_.responses == intake_->handed_out(),
 				   "the client got %llu responses for %llu requests taken",
@@ -211,7 +215,8 @@ private:
 		raw_sent_ |= raw;
 		size_t done = 0;
 		for (int tries = 0; done < n && tries < 8;) {
-			const ssize_t k = ::send(peer_.get(), p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+			const ssize_t k =
+				::send(peer_.get(), p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k > 0) {
 				done += static_cast<size_t>(k);
 				continue;
@@ -233,20 +238,23 @@ private:
 	void pump()
 	{
 		const uint64_t before = intake_->bytes_received();
-		const size_t handed = intake_->pump(ours_.get(), now_, [this](uint64_t token, std::span<const uint8_t> req) {
-			FUZZ_CHECK(req.size() >= SST_REQUEST_HEADER_SIZE && req.size() <= sizeof(SSTRequest),
-				   "request of %zu bytes handed out", req.size());
-			FUZZ_CHECK(in_flight_.size() < limits_.max_in_flight,
-				   "a request handed out with %zu in flight (limit %zu)", in_flight_.size(),
-				   limits_.max_in_flight);
-			// acalsim has no immediate replies: nothing but answers is queued,
-			// so a request is taken only below the high-water mark.
-			if (intake_->session().protocol() == vsst::sim::Protocol::kAcalsim)
-				FUZZ_CHECK(intake_->output().size() < limits_.output_high_water,
-					   "a request taken with %zu bytes of answers queued (high-water %zu)",
-					   intake_->output().size(), limits_.output_high_water);
-			in_flight_.push_back(token);
-		});
+		const size_t handed = intake_->pump(
+			ours_.get(), now_, [this](uint64_t token, std::span<const uint8_t> req) {
+				FUZZ_CHECK(req.size() >= SST_REQUEST_HEADER_SIZE &&
+						   req.size() <= sizeof(SSTRequest),
+					   "request of %zu bytes handed out", req.size());
+				FUZZ_CHECK(in_flight_.size() < limits_.max_in_flight,
+					   "a request handed out with %zu in flight (limit %zu)",
+					   in_flight_.size(), limits_.max_in_flight);
+				// acalsim has no immediate replies: nothing but answers is queued,
+				// so a request is taken only below the high-water mark.
+				if (intake_->session().protocol() == vsst::sim::Protocol::kAcalsim)
+					FUZZ_CHECK(
+						intake_->output().size() < limits_.output_high_water,
+						"a request taken with %zu bytes of answers queued (high-water %zu)",
+						intake_->output().size(), limits_.output_high_water);
+				in_flight_.push_back(token);
+			});
 		const uint64_t got = intake_->bytes_received() - before;
 		FUZZ_CHECK(got <= limits_.read_budget, "one pump read %llu bytes, budget %zu",
 			   static_cast<unsigned long long>(got), limits_.read_budget);
@@ -264,8 +272,9 @@ private:
 			in_flight_.erase(in_flight_.begin() + static_cast<long>(k));
 			SSTResponse r{};
 			r.status = SST_STATUS_OK;
-			intake_->session().emit_response(intake_->output(), token, 1, now_,
-							 {reinterpret_cast<const uint8_t *>(&r), SST_RESPONSE_HEADER_SIZE});
+			intake_->session().emit_response(
+				intake_->output(), token, 1, now_,
+				{reinterpret_cast<const uint8_t *>(&r), SST_RESPONSE_HEADER_SIZE});
 			FUZZ_CHECK(intake_->retire(), "retire refused with a request in flight");
 		}
 	}
@@ -285,7 +294,8 @@ private:
 		uint8_t buf[16384];
 		size_t got = 0;
 		while (got < max) {
-			const ssize_t k = ::recv(peer_.get(), buf, std::min(sizeof buf, max - got), MSG_DONTWAIT);
+			const ssize_t k =
+				::recv(peer_.get(), buf, std::min(sizeof buf, max - got), MSG_DONTWAIT);
 			if (k > 0) {
 				got += static_cast<size_t>(k);
 				reader_.take(buf, static_cast<size_t>(k), framed_);
@@ -300,21 +310,24 @@ private:
 	void idle_check()
 	{
 		const bool over = intake_->input_over();
-		const bool expect = limits_.idle_timeout_ns > 0 && started_ && !over && intake_->in_flight() == 0 &&
-				    now_ - last_io_ >= limits_.idle_timeout_ns;
+		const bool expect = limits_.idle_timeout_ns > 0 && started_ && !over &&
+				    intake_->in_flight() == 0 && now_ - last_io_ >= limits_.idle_timeout_ns;
 		const bool fired = intake_->check_idle(now_);
 		FUZZ_CHECK(fired == expect,
 			   "idle timeout %s: %lld ms since the last byte moved, %zu in flight, limit %lld ms",
-			   fired ? "fired early" : "missed", static_cast<long long>((now_ - last_io_) / 1'000'000),
-			   intake_->in_flight(), static_cast<long long>(limits_.idle_timeout_ns / 1'000'000));
+			   fired ? "fired early" : "missed",
+			   static_cast<long long>((now_ - last_io_) / 1'000'000), intake_->in_flight(),
+			   static_cast<long long>(limits_.idle_timeout_ns / 1'000'000));
 		if (fired)
-			FUZZ_CHECK(intake_->input_over() && !intake_->end_reason().empty(), "idle without a reason");
+			FUZZ_CHECK(intake_->input_over() && !intake_->end_reason().empty(),
+				   "idle without a reason");
 	}
 
 	void check()
 	{
-		FUZZ_CHECK(intake_->in_flight() == in_flight_.size(), "intake counts %zu in flight, %zu handed out",
-			   intake_->in_flight(), in_flight_.size());
+		FUZZ_CHECK(intake_->in_flight() == in_flight_.size(),
+			   "intake counts %zu in flight, %zu handed out", intake_->in_flight(),
+			   in_flight_.size());
 		FUZZ_CHECK(intake_->in_flight() <= limits_.max_in_flight, "%zu in flight, limit %zu",
 			   intake_->in_flight(), limits_.max_in_flight);
 		FUZZ_CHECK(intake_->buffered_input() <= kChunk + kMaxFrame, "%zu bytes of input buffered",

@@ -18,8 +18,8 @@ namespace vsst::fuzz {
 // REQUEST frame of its wire size.
 inline std::vector<uint8_t> request_bytes(ByteReader &in, bool framed, uint64_t tag)
 {
-	static const uint32_t kTypes[] = {SST_REQ_NOOP,  SST_REQ_ECHO,     SST_REQ_COMPUTE,  SST_REQ_READ,
-					  SST_REQ_WRITE, SST_REQ_RESET,    SST_REQ_GET_INFO, SST_REQ_CONFIGURE};
+	static const uint32_t kTypes[] = {SST_REQ_NOOP,  SST_REQ_ECHO,  SST_REQ_COMPUTE,  SST_REQ_READ,
+					  SST_REQ_WRITE, SST_REQ_RESET, SST_REQ_GET_INFO, SST_REQ_CONFIGURE};
 	SSTRequest r{};
 	r.type = kTypes[in.u8() % 8];
 	r.flags = in.u8() & SST_REQ_FLAG_ASYNC;
@@ -52,7 +52,8 @@ inline std::vector<uint8_t> request_bytes(ByteReader &in, bool framed, uint64_t 
 	h.type = VSST_SIM_REQUEST;
 	h.length = len;
 	h.tag = tag;
-	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h), reinterpret_cast<const uint8_t *>(&h) + sizeof h);
+	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h),
+			       reinterpret_cast<const uint8_t *>(&h) + sizeof h);
 	v.insert(v.end(), b, b + len);
 	return v;
 }
@@ -67,8 +68,10 @@ inline std::vector<uint8_t> hello_frame(uint32_t device_id, uint32_t features)
 	vsst_sim_hello p{};
 	p.device_id = device_id;
 	p.features = features;
-	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h), reinterpret_cast<const uint8_t *>(&h) + sizeof h);
-	v.insert(v.end(), reinterpret_cast<const uint8_t *>(&p), reinterpret_cast<const uint8_t *>(&p) + sizeof p);
+	std::vector<uint8_t> v(reinterpret_cast<const uint8_t *>(&h),
+			       reinterpret_cast<const uint8_t *>(&h) + sizeof h);
+	v.insert(v.end(), reinterpret_cast<const uint8_t *>(&p),
+		 reinterpret_cast<const uint8_t *>(&p) + sizeof p);
 	return v;
 }
 
