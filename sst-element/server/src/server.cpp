@@ -250,12 +250,17 @@ bool Server::write_stats()
 void Server::accept_all()
 {
 	for (;;) {
-		UniqueFd fd(::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+		std::vector<std::string> refused;
+		UniqueFd fd = accept_admitted(listener_.fd(), opts_.peers, refused);
+		const int err = errno;
+		for (const std::string &who : refused) {
+			++totals_.rejected_connections;
+			spdlog::warn("refusing connection from {}: --peer-uids admits {}", who,
+				     opts_.peers.describe());
+		}
 		if (!fd) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				spdlog::warn("accept: {}", std::strerror(errno));
+			if (err != EAGAIN && err != EWOULDBLOCK)
+				spdlog::warn("accept: {}", std::strerror(err));
 			return;
 		}
 		if (conns_.size() >= opts_.max_connections) {

@@ -163,6 +163,14 @@ bool apply_option(ServerOptions &opts, std::string_view raw_key, std::string_vie
 		opts.idle_timeout_s = d;
 		return true;
 	}
+	if (key == "peer-uids") {
+		std::string why;
+		auto p = PeerPolicy::parse(value, why);
+		if (!p || value.empty())
+			return bad("expected \"any\" or uids separated by commas, got");
+		opts.peers = *p;
+		return true;
+	}
 	if (key == "stats-out") {
 		if (value.empty())
 			return bad("needs a file path");
@@ -326,6 +334,9 @@ std::string usage_text()
 	     "  --idle-timeout SEC       close a connection that moved no byte either way for SEC\n"
 	     "                           seconds and has no response held back (--paced); checked about\n"
 	     "                           once a second; 0 = never (default 300).\n"
+	     "  --peer-uids LIST         admit only peers whose uid (SO_PEERCRED) is in LIST (uids\n"
+	     "                           separated by commas); others are closed at accept and\n"
+	     "                           logged. Default: any (the socket's directory is the gate).\n"
 	     "  --log-level L            trace, debug, info (default), warn, error, off.\n"
 	     "  --stats-out FILE         when the server stops (SIGINT/SIGTERM), write the run's\n"
 	     "                           statistics as JSON (schema vsst-sim-stats, version 1; see\n"

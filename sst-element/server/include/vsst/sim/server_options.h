@@ -30,6 +30,10 @@ struct ServerOptions {
 	// A connection that moved no byte in either direction for this long, with
 	// no response held back, is closed (0 = never).
 	double idle_timeout_s = 300.0;
+	// Who may connect (SO_PEERCRED uid). Any by default: the default socket's
+	// directory is private already, and the launcher's device VM runs as
+	// another user; --peer-uids narrows it where the socket is reachable.
+	PeerPolicy peers = PeerPolicy{true, {}};
 	std::string log_level = "info";
 	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
 	// --stats-out: JSON statistics written when the server stops ("" = off).
