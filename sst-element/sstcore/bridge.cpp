@@ -107,8 +107,9 @@ Bridge::Bridge(SST::ComponentId_t id, SST::Params &params)
 
 Bridge::~Bridge()
 {
-	set_busy(false); // an emergency shutdown can end the run mid-request
-			 // listener_ removes the socket file, but only while it is still ours.
+	// An emergency shutdown can end the run mid-request. listener_ then
+	// removes the socket file, but only while it is still ours.
+	set_busy(false);
 }
 
 void Bridge::setup()
@@ -192,6 +193,7 @@ bool Bridge::tick(SST::Cycle_t)
 				     "waiting for another\n",
 				     device_id_, intake_->end_reason().c_str());
 			client_fd_.reset();
+			had_client_ = false; // connect_timeout_s still waits for a real one
 			intake_ = std::make_unique<sim::ClientIntake>(protocol_, model_.params().clock_hz,
 								      limits_);
 			return false;
