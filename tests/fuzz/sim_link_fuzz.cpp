@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -57,6 +58,7 @@ constexpr auto kHandshakeTimeout = 30ms;
 // After the peer is gone every request must be answered within this: the
 // link's timers are tens of ms; the rest is slack for a loaded machine.
 constexpr auto kSettleBound = 5s;
+constexpr int kStallBudgetMs = 300;
 
 // libFuzzer's -timeout watchdog is SIGALRM: every wait retries on EINTR.
 int poll_retry(pollfd *p, nfds_t n, int timeout_ms)
@@ -326,6 +328,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uint64_t cookie = 0;
 	uint64_t epoch = 0;
+	int stall_left_ms = kStallBudgetMs;
 	for (int step = 0; step < kMaxSteps && !in.empty(); ++step) {
 		switch (in.u8() % fmt::kCount) {
 		case fmt::kSubmit: {
@@ -384,9 +387,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case fmt::kClose:
 			peer.close();
 			break;
-		case fmt::kStall:
-			sleep_ms(in.u8() % 40);
+		case fmt::kStall: {
+			// At most kStallBudgetMs per input: more finds nothing new (the
+			// timers are 30 ms) and only slows the fuzzer down.
+			const int ms = std::min<int>(in.u8() % 40, stall_left_ms);
+			stall_left_ms -= ms;
+			sleep_ms(ms);
 			break;
+		}
 		case fmt::kCancel:
 			++epoch;
 			ledger.cancel_before(epoch);
