@@ -168,7 +168,10 @@ public:
 			::shutdown(peer_.get(), SHUT_WR);
 		peer_closed_ = true;
 		bool done = false;
-		for (int round = 0; round < 256 && !done; ++round) {
+		// One pump reads at most read_budget bytes (1 B at the least), so
+		// what the client sent bounds the rounds needed, not a constant.
+		const uint64_t rounds = 256 + sent_ / limits_.read_budget;
+		for (uint64_t round = 0; round < rounds && !done; ++round) {
 			pump();
 			answer(0, in_flight_.size());
 			flush();
@@ -178,6 +181,21 @@ public:
 			now_ += 100'000'000;
 			idle_check();
 			done = intake_->finished(now_);
+		}
+		if (!done && deaf_ && !intake_->input_over()) {
+			// A deaf client that only half-closed, against an intake too
+			// backpressured to read up to its end of file, is a client still
+			// connected: only the idle timeout (off here) or the client's
+			// close ends that. It closes now; the next write fails.
+			peer_.reset();
+			for (int round = 0; round < 256 && !done; ++round) {
+				pump();
+				answer(0, in_flight_.size());
+				flush();
+				now_ += 100'000'000;
+				idle_check();
+				done = intake_->finished(now_);
+			}
 		}
 		FUZZ_CHECK(done,
 			   "the intake never finished after its client left (reading everything, or nothing "
@@ -219,6 +237,7 @@ private:
 				::send(peer_.get(), p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k > 0) {
 				done += static_cast<size_t>(k);
+				sent_ += static_cast<uint64_t>(k);
 				continue;
 			}
 			if (k < 0 && errno == EINTR)
@@ -355,6 +374,7 @@ private:
 	bool peer_closed_ = false;
 	bool deaf_ = false; // the client never reads again
 	uint64_t next_tag_ = 1;
+	uint64_t sent_ = 0; // bytes the client wrote
 	size_t events_bound_ = kMaxSteps * (sizeof(vsst_sim_frame_hdr) + sizeof(SSTEvent));
 };
 
