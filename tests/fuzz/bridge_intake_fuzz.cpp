@@ -170,7 +170,11 @@ public:
 		bool done = false;
 		// One pump reads at most read_budget bytes (1 B at the least), so
 		// what the client sent bounds the rounds needed, not a constant.
-		const uint64_t rounds = 256 + sent_ / limits_.read_budget;
+		// A deaf client is let go by the idle timeout and then the linger
+		// time (100 ms of clock per round).
+		const uint64_t rounds =
+			256 + sent_ / limits_.read_budget +
+			static_cast<uint64_t>(limits_.idle_timeout_ns + limits_.linger_ns) / 100'000'000;
 		for (uint64_t round = 0; round < rounds && !done; ++round) {
 			pump();
 			answer(0, in_flight_.size());
