@@ -23,8 +23,18 @@ COMPUTE_KEYS = ["clock", "compute_units", "latency_model", "unit_latency_cycles"
 MEMORY_KEYS = ["clock", "mem_latency_cycles", "mem_bandwidth", "mem_size"]
 
 
-def socket_dir():
-    return os.environ.get("VSST_SOCKET_DIR", "/tmp")
+def socket_params(index):
+    """The bridge's socket: $VSST_SOCKET_DIR/sst<index>.sock when set (the
+    launcher's run directory), else the bridge's default, sst<index>.sock in
+    its private directory ($XDG_RUNTIME_DIR/vsst or /tmp/vsst-<uid>, 0700).
+    $VSST_PEER_UIDS (uids, comma-separated, or "any") admits peers besides
+    our own uid and root, e.g. a device VM that runs as another user."""
+    p = {}
+    if os.environ.get("VSST_SOCKET_DIR"):
+        p["socket_path"] = "%s/sst%d.sock" % (os.environ["VSST_SOCKET_DIR"], index)
+    if os.environ.get("VSST_PEER_UIDS"):
+        p["peer_uids"] = os.environ["VSST_PEER_UIDS"]
+    return p
 
 
 def device(index, compute_rank=None, link_latency="1ns", protocol="auto", embedded=False):
@@ -33,8 +43,7 @@ def device(index, compute_rank=None, link_latency="1ns", protocol="auto", embedd
     embedded=True leaves the bridge's ports unconnected, so its embedded
     model (the same code as sst-sim) serves every request."""
     bridge = sst.Component("bridge%d" % index, "vsst.Bridge")
-    bridge.addParams(dict(MODEL, socket_path="%s/sst%d.sock" % (socket_dir(), index),
-                          device_id=index, protocol=protocol))
+    bridge.addParams(dict(MODEL, device_id=index, protocol=protocol, **socket_params(index)))
     if embedded:
         return bridge
     compute = sst.Component("compute%d" % index, "vsst.Compute")

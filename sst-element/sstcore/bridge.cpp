@@ -2,9 +2,6 @@
 #include "bridge.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 
 #include <sst/core/unitAlgebra.h>
@@ -15,6 +12,7 @@
 
 #include "model_params_sst.h"
 #include "vsst/sim/latency.h"
+#include "vsst/sim/memory_budget.h"
 
 namespace vsst::sstcore {
 
@@ -36,12 +34,20 @@ std::atomic<int> g_busy_bridges{0};
 
 Bridge::Bridge(SST::ComponentId_t id, SST::Params &params)
 	: SST::Component(id), out_(getSimulationOutput()),
-	  model_(read_model_params_with_clock(params, out_, "vsst.Bridge"))
+	  model_(read_model_params_with_clock(params, out_, "vsst.Bridge"),
+		 &sim::process_memory_budget(params.find<uint64_t>("memory_budget", uint64_t{1} << 30)))
 {
-	socket_path_ = params.find<std::string>("socket_path", "");
-	if (socket_path_.empty())
-		out_.fatal(CALL_INFO, -1, "vsst.Bridge: socket_path is required\n");
 	device_id_ = params.find<uint32_t>("device_id", 0);
+	socket_path_ = params.find<std::string>("socket_path", "");
+	std::string why;
+	if (socket_path_.empty()) {
+		// Like sst-sim's default: a directory only we can enter, never a fixed
+		// name in a world-writable folder that another user could take first.
+		const std::string dir = sim::default_socket_dir();
+		if (!sim::ensure_private_dir(dir, why, "set the bridge's socket_path"))
+			out_.fatal(CALL_INFO, -1, "vsst.Bridge: %s\n", why.c_str());
+		socket_path_ = dir + "/sst" + std::to_string(device_id_) + ".sock";
+	}
 	const std::string proto = params.find<std::string>("protocol", "auto");
 	auto p = sim::protocol_by_name(proto);
 	if (!p)
@@ -49,34 +55,31 @@ Bridge::Bridge(SST::ComponentId_t id, SST::Params &params)
 	protocol_ = *p;
 	idle_wait_ms_ = params.find<int>("idle_wait_ms", 1);
 	connect_timeout_s_ = params.find<double>("connect_timeout_s", 0.0);
-	session_ = std::make_unique<sim::ServerSession>(protocol_, model_.params().clock_hz);
+	auto peers = sim::PeerPolicy::parse(params.find<std::string>("peer_uids", ""), why);
+	if (!peers)
+		out_.fatal(CALL_INFO, -1, "vsst.Bridge: %s\n", why.c_str());
+	peers_ = *peers;
+	const uint64_t budget = params.find<uint64_t>("memory_budget", uint64_t{1} << 30);
+	if (sim::process_memory_budget(budget).limit() != budget) {
+		out_.output("vsst.Bridge %u: memory_budget %llu ignored: the vsst memories of this process "
+			    "already share a budget of %llu bytes\n",
+			    device_id_, static_cast<unsigned long long>(budget),
+			    static_cast<unsigned long long>(sim::process_memory_budget(budget).limit()));
+	}
+	limits_.max_in_flight = params.find<uint64_t>("max_in_flight", 4096);
+	if (limits_.max_in_flight == 0)
+		out_.fatal(CALL_INFO, -1, "vsst.Bridge: max_in_flight must be at least 1\n");
+	const double idle_s = params.find<double>("idle_timeout_s", 0.0);
+	limits_.idle_timeout_ns = idle_s > 0 ? static_cast<int64_t>(idle_s * 1e9) : 0;
+	intake_ = std::make_unique<sim::ClientIntake>(protocol_, model_.params().clock_hz, limits_);
 
 	// Listen now (construction), so a client can connect before setup().
-	sockaddr_un addr{};
-	if (socket_path_.size() >= sizeof addr.sun_path) {
-		out_.fatal(CALL_INFO, -1, "vsst.Bridge: socket_path too long\n");
-	}
-	addr.sun_family = AF_UNIX;
-	std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
-	struct stat st {};
-	if (::lstat(socket_path_.c_str(), &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			out_.fatal(CALL_INFO, -1, "vsst.Bridge: %s exists and is not a socket\n",
-				   socket_path_.c_str());
-		}
-		UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-		if (::connect(probe.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0) {
-			out_.fatal(CALL_INFO, -1, "vsst.Bridge: a live server already listens on %s\n",
-				   socket_path_.c_str());
-		}
-		::unlink(socket_path_.c_str()); // stale
-	}
-	listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-	if (!listen_fd_ || ::bind(listen_fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
-	    ::listen(listen_fd_.get(), 4) != 0) {
-		out_.fatal(CALL_INFO, -1, "vsst.Bridge: cannot listen on %s: %s\n", socket_path_.c_str(),
-			   std::strerror(errno));
-	}
+	bool replaced = false;
+	if (!listener_.open(socket_path_, 4, why, &replaced))
+		out_.fatal(CALL_INFO, -1, "vsst.Bridge: cannot listen: %s\n", why.c_str());
+	if (replaced)
+		out_.verbose(CALL_INFO, 1, 0, "vsst.Bridge %u: replaced stale socket %s\n", device_id_,
+			     socket_path_.c_str());
 
 	registerAsPrimaryComponent();
 	primaryComponentDoNotEndSim();
@@ -95,16 +98,18 @@ Bridge::Bridge(SST::ComponentId_t id, SST::Params &params)
 	stat_latency_ = registerStatistic<uint64_t>("latency_cycles");
 	stat_events_ = registerStatistic<uint64_t>("events");
 	stat_errors_ = registerStatistic<uint64_t>("error_frames");
-	out_.verbose(CALL_INFO, 1, 0, "vsst.Bridge %u: listening on %s (%s, compute %s, memory %s)\n",
-		     device_id_, socket_path_.c_str(), std::string(sim::protocol_name(protocol_)).c_str(),
-		     compute_link_ ? "component" : "embedded", memory_link_ ? "component" : "embedded");
+	out_.verbose(CALL_INFO, 1, 0,
+		     "vsst.Bridge %u: listening on %s (%s, compute %s, memory %s, peers %s)\n", device_id_,
+		     socket_path_.c_str(), std::string(sim::protocol_name(protocol_)).c_str(),
+		     compute_link_ ? "component" : "embedded", memory_link_ ? "component" : "embedded",
+		     peers_.describe().c_str());
 }
 
 Bridge::~Bridge()
 {
-	set_busy(false); // an emergency shutdown can end the run mid-request
-	if (listen_fd_)
-		::unlink(socket_path_.c_str());
+	// An emergency shutdown can end the run mid-request. listener_ then
+	// removes the socket file, but only while it is still ours.
+	set_busy(false);
 }
 
 void Bridge::setup()
@@ -132,10 +137,15 @@ int Bridge::idle_wait_now() const
 
 bool Bridge::accept_client()
 {
-	pollfd p{listen_fd_.get(), POLLIN, 0};
+	pollfd p{listener_.fd(), POLLIN, 0};
 	if (::poll(&p, 1, idle_wait_now()) <= 0)
 		return false;
-	UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+	std::vector<std::string> refused;
+	UniqueFd fd = sim::accept_admitted(listener_.fd(), peers_, refused);
+	for (const std::string &who : refused) {
+		out_.output("vsst.Bridge %u: refused a connection from %s (peer_uids admits %s)\n",
+			    device_id_, who.c_str(), peers_.describe().c_str());
+	}
 	if (!fd)
 		return false;
 	client_fd_ = std::move(fd);
@@ -149,7 +159,7 @@ bool Bridge::tick(SST::Cycle_t)
 	if (ended_)
 		return true;
 	if (!client_fd_) {
-		if (!had_client_ && !accept_client() && connect_timeout_s_ > 0 &&
+		if (!accept_client() && !had_client_ && connect_timeout_s_ > 0 &&
 		    static_cast<double>(wall_ns() - wall_start_ns_) / 1e9 > connect_timeout_s_) {
 			end_run("no client connected within connect_timeout_s");
 			return true;
@@ -157,47 +167,55 @@ bool Bridge::tick(SST::Cycle_t)
 		return false;
 	}
 	model_.advance_to(now_ps());
-	read_client();
+	const auto now = static_cast<int64_t>(wall_ns());
+	read_client(now);
 	flush();
-	const uint64_t errors = session_->counters().errors_sent;
+	const uint64_t errors = intake_->session().counters().errors_sent;
 	if (errors > errors_reported_) {
 		stat_errors_->addData(errors - errors_reported_);
 		errors_reported_ = errors;
 	}
+	if (intake_->check_idle(now)) {
+		out_.output("vsst.Bridge %u: %s (idle_timeout_s)\n", device_id_,
+			    intake_->end_reason().c_str());
+	}
 	set_busy(!pending_.empty() || !due_.empty());
-	const bool input_over = client_eof_ || session_->closing();
-	if (input_over && ((pending_.empty() && due_.empty() && wire_out_.empty()) || session_->closing())) {
-		end_run(session_->closing() ? "protocol error from the client" : "client disconnected");
+	// Answers still owed are awaited, unless the intake gave up on the
+	// client (protocol or socket error: in flight, but nobody to answer).
+	const bool owed = !pending_.empty() || !due_.empty();
+	if (intake_->finished(now) && (!owed || intake_->in_flight() > 0)) {
+		if (intake_->bytes_received() == 0 && intake_->handed_out() == 0) {
+			// A probe, or a peer that left before sending a byte: not the
+			// device. It must not end the run (the first connector does not
+			// win); wait for the next one.
+			out_.verbose(CALL_INFO, 1, 0,
+				     "vsst.Bridge %u: a client left without sending anything (%s); "
+				     "waiting for another\n",
+				     device_id_, intake_->end_reason().c_str());
+			client_fd_.reset();
+			had_client_ = false; // connect_timeout_s still waits for a real one
+			intake_ = std::make_unique<sim::ClientIntake>(protocol_, model_.params().clock_hz,
+								      limits_);
+			return false;
+		}
+		end_run(intake_->end_reason().c_str());
 		return true;
 	}
 	return false;
 }
 
-void Bridge::read_client()
+void Bridge::read_client(int64_t now_ns)
 {
-	bool got = false;
-	while (!client_eof_ && !session_->closing()) {
-		uint8_t *buf = in_.prepare(64 * 1024);
-		const ssize_t n = ::recv(client_fd_.get(), buf, 64 * 1024, 0);
-		if (n > 0) {
-			in_.commit(static_cast<size_t>(n));
-			got = true;
-			continue;
-		}
-		in_.commit(0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			client_eof_ = true;
-		break;
-	}
-	if (got) {
-		session_->set_clock_hz(model_.params().clock_hz);
-		session_->feed(in_, wire_out_, [this](uint64_t token, std::span<const uint8_t> req) {
+	intake_->session().set_clock_hz(model_.params().clock_hz);
+	const uint64_t before = intake_->bytes_received();
+	const size_t handed =
+		intake_->pump(client_fd_.get(), now_ns, [this](uint64_t token, std::span<const uint8_t> req) {
 			on_request(token, req);
 		});
+	if (handed > 0) {
 		schedule_local_outputs();
-	} else if (!client_eof_ && pending_.empty() && due_.empty() && idle_wait_now() > 0) {
+	} else if (intake_->bytes_received() == before && !intake_->input_over() && pending_.empty() &&
+		   due_.empty() && idle_wait_now() > 0) {
 		// Nothing in flight here or in any other bridge: wait in wall time for
 		// the device instead of spinning through simulated time.
 		pollfd p{client_fd_.get(), POLLIN, 0};
@@ -231,8 +249,8 @@ void Bridge::on_request(uint64_t wire_token, std::span<const uint8_t> request)
 		return;
 	}
 	const uint64_t id = next_id_++;
-	const bool async =
-		req.type == SST_REQ_COMPUTE && (req.flags & SST_REQ_FLAG_ASYNC) && session_->events_enabled();
+	const bool async = req.type == SST_REQ_COMPUTE && (req.flags & SST_REQ_FLAG_ASYNC) &&
+			   intake_->session().events_enabled();
 	pending_[id] = Pending{wire_token, now_ps(), req.type, async, req.request_id};
 	if (async) {
 		// Accepted now; the completion goes out as an event.
@@ -250,7 +268,7 @@ void Bridge::on_request(uint64_t wire_token, std::span<const uint8_t> request)
 void Bridge::submit_local(uint64_t wire_token, std::span<const uint8_t> request)
 {
 	model_.advance_to(now_ps());
-	model_.submit(wire_token, request, session_->events_enabled());
+	model_.submit(wire_token, request, intake_->session().events_enabled());
 }
 
 void Bridge::schedule_local_outputs()
@@ -272,7 +290,7 @@ void Bridge::handle_due(SST::Event *ev)
 		if (it != due_.end()) {
 			const sim::SimOutput &o = it->second;
 			if (o.kind == sim::SimOutput::Kind::kEvent) {
-				session_->emit_event(wire_out_, o.bytes);
+				intake_->session().emit_event(intake_->output(), o.bytes);
 				stat_events_->addData(1);
 			} else {
 				SSTResponse r{};
@@ -280,7 +298,9 @@ void Bridge::handle_due(SST::Event *ev)
 				if (r.status == SST_STATUS_INVALID)
 					stat_invalid_->addData(1);
 				stat_latency_->addData(o.cycles);
-				session_->emit_response(wire_out_, o.token, o.cycles, o.complete_ps, o.bytes);
+				intake_->session().emit_response(intake_->output(), o.token, o.cycles,
+								 o.complete_ps, o.bytes);
+				intake_->retire(); // an embedded request is done once answered
 			}
 			due_.erase(it);
 			flush();
@@ -302,13 +322,16 @@ void Bridge::handle_remote(SST::Event *ev)
 				done.type = SST_EVENT_COMPLETION;
 				done.timestamp = now_ps();
 				done.data = p.request_id;
-				session_->emit_event(wire_out_,
-						     {reinterpret_cast<const uint8_t *>(&done), sizeof done});
+				intake_->session().emit_event(
+					intake_->output(),
+					{reinterpret_cast<const uint8_t *>(&done), sizeof done});
 				stat_events_->addData(1);
+				intake_->retire();
 				flush();
 			} else {
 				emit_response(p.wire_token, p.arrival_ps, std::move(e->response),
 					      p.type != SST_REQ_READ);
+				intake_->retire();
 			}
 		}
 	}
@@ -333,7 +356,7 @@ void Bridge::emit_response(uint64_t wire_token, uint64_t arrival_ps, std::vector
 	if (r.status == SST_STATUS_INVALID)
 		stat_invalid_->addData(1);
 	stat_latency_->addData(cycles);
-	session_->emit_response(wire_out_, wire_token, cycles, now, bytes);
+	intake_->session().emit_response(intake_->output(), wire_token, cycles, now, bytes);
 	flush();
 }
 
@@ -347,21 +370,8 @@ void Bridge::broadcast(uint32_t kind, uint32_t param, uint64_t value)
 
 void Bridge::flush()
 {
-	while (client_fd_ && !wire_out_.empty()) {
-		const ssize_t n = ::send(client_fd_.get(), wire_out_.data(), wire_out_.size(),
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			wire_out_.consume(static_cast<size_t>(n));
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		client_eof_ = true; // the peer is gone: drop what it would not take
-		wire_out_.clear();
-		return;
-	}
+	if (client_fd_)
+		intake_->flush(client_fd_.get(), static_cast<int64_t>(wall_ns()));
 }
 
 void Bridge::end_run(const char *why)
@@ -379,7 +389,7 @@ void Bridge::end_run(const char *why)
 void Bridge::finish()
 {
 	const auto &s = model_.stats();
-	const auto &c = session_->counters();
+	const auto &c = intake_->session().counters();
 	out_.output("vsst.Bridge %u: %llu requests (%llu embedded), %llu responses, %llu events, "
 		    "%llu error frames, simulated %llu ps\n",
 		    device_id_, static_cast<unsigned long long>(c.requests),
@@ -387,10 +397,7 @@ void Bridge::finish()
 		    static_cast<unsigned long long>(c.events), static_cast<unsigned long long>(c.errors_sent),
 		    static_cast<unsigned long long>(now_ps()));
 	client_fd_.reset();
-	if (listen_fd_) {
-		listen_fd_.reset();
-		::unlink(socket_path_.c_str());
-	}
+	listener_.close(); // removes the socket file only if it is still ours
 }
 
 } // namespace vsst::sstcore

@@ -4,6 +4,12 @@
 // SST events for vsst.Compute / vsst.Memory (or serves them with the
 // embedded device model when those ports are not connected), and answers
 // in simulated time. Ends the run when its client disconnects.
+//
+// Every byte from the client goes through sim::ClientIntake (session library,
+// no SST): bounded reads, a bounded number of requests in flight, output
+// back-pressure, optional idle timeout. The socket is a sim::SocketFile (a live
+// server's path refused, removed at the end only while still ours) in a
+// private directory by default, and only peers of admitted uids are served.
 #pragma once
 
 #include "vsst_sst.h"
@@ -16,9 +22,10 @@
 #include <string>
 
 #include "vsst/posix/unique_fd.h"
-#include "vsst/protocol/byte_buffer.h"
+#include "vsst/sim/client_intake.h"
 #include "vsst/sim/device_model.h"
 #include "vsst/sim/server_session.h"
+#include "vsst/sim/socket_place.h"
 
 namespace vsst::sstcore {
 
@@ -29,7 +36,23 @@ public:
 				   "protocol); primary component",
 				   COMPONENT_CATEGORY_UNCATEGORIZED)
 
-	SST_ELI_DOCUMENT_PARAMS({"socket_path", "Unix socket to listen on (required)", nullptr},
+	SST_ELI_DOCUMENT_PARAMS({"socket_path",
+				 "Unix socket to listen on; default sst<device_id>.sock in the private "
+				 "directory $XDG_RUNTIME_DIR/vsst or /tmp/vsst-<uid> (created 0700)",
+				 ""},
+				{"peer_uids",
+				 "uids allowed to connect (SO_PEERCRED), comma-separated, or \"any\"; "
+				 "default: our own uid and root",
+				 ""},
+				{"memory_budget",
+				 "device memory bytes committed by all vsst memories of this process",
+				 "1073741824"},
+				{"max_in_flight", "requests taken from the client and not yet answered",
+				 "4096"},
+				{"idle_timeout_s",
+				 "end the run when the client moved no byte for this long with nothing in "
+				 "flight (0: never; the device VM is silent whenever its guest is)",
+				 "0"},
 				{"device_id", "device number, for logs", "0"},
 				{"clock", "model clock (cycles in responses are counted in it)", "1GHz"},
 				{"protocol", "auto | framed | acalsim", "auto"},
@@ -80,7 +103,7 @@ private:
 	void handle_remote(SST::Event *ev);
 
 	bool accept_client();
-	void read_client();
+	void read_client(int64_t now_ns);
 	void on_request(uint64_t wire_token, std::span<const uint8_t> request);
 	void submit_local(uint64_t wire_token, std::span<const uint8_t> request);
 	void schedule_local_outputs();
@@ -100,15 +123,14 @@ private:
 	int idle_wait_ms_ = 1;
 	double connect_timeout_s_ = 0;
 	sim::DeviceModel model_;
-	std::unique_ptr<sim::ServerSession> session_;
-	UniqueFd listen_fd_;
+	sim::IntakeLimits limits_;
+	sim::PeerPolicy peers_;
+	std::unique_ptr<sim::ClientIntake> intake_;
+	sim::SocketFile listener_;
 	UniqueFd client_fd_;
 	bool had_client_ = false;
-	bool client_eof_ = false;
 	bool ended_ = false;
-	bool busy_ = false; // counted in the process-wide busy-bridge count
-	ByteBuffer in_;
-	ByteBuffer wire_out_;
+	bool busy_ = false;                      // counted in the process-wide busy-bridge count
 	std::map<uint64_t, Pending> pending_;    // remote requests by internal id
 	std::map<uint64_t, sim::SimOutput> due_; // embedded-model outputs by internal id
 	uint64_t next_id_ = 1;

@@ -8,13 +8,15 @@
 
 #include "model_params_sst.h"
 #include "vsst/sim/latency.h"
+#include "vsst/sim/memory_budget.h"
 
 namespace vsst::sstcore {
 
 Memory::Memory(SST::ComponentId_t id, SST::Params &params)
 	: SST::Component(id), out_(getSimulationOutput()),
 	  initial_(read_model_params_with_clock(params, out_, "vsst.Memory")), params_(initial_),
-	  memory_(initial_.mem_size)
+	  memory_(initial_.mem_size,
+		  &sim::process_memory_budget(params.find<uint64_t>("memory_budget", uint64_t{1} << 30)))
 {
 	link_ = configureLink("bridge", "1ps", VSST_EVENT_HANDLER(Memory, handle));
 	if (!link_)
@@ -25,6 +27,7 @@ Memory::Memory(SST::ComponentId_t id, SST::Params &params)
 	stat_bytes_read_ = registerStatistic<uint64_t>("bytes_read");
 	stat_bytes_written_ = registerStatistic<uint64_t>("bytes_written");
 	stat_busy_ = registerStatistic<uint64_t>("channel_busy_cycles");
+	stat_refused_ = registerStatistic<uint64_t>("memory_refused");
 }
 
 void Memory::handle(SST::Event *ev)
@@ -79,11 +82,16 @@ void Memory::handle(SST::Event *ev)
 			stat_reads_->addData(1);
 			stat_bytes_read_->addData(size);
 			len = SST_RESPONSE_HEADER_SIZE + size;
-		} else {
-			memory_.write(addr, req.payload.data + SST_WRITE_DATA_OFFSET, size);
+		} else if (memory_.write(addr, req.payload.data + SST_WRITE_DATA_OFFSET, size)) {
 			stat_writes_->addData(1);
 			stat_bytes_written_->addData(size);
 			len = SST_RESPONSE_HEADER_SIZE + 16;
+		} else {
+			// The process's memory budget is spent (as sst-sim: ERROR, nothing
+			// written, no result).
+			resp.status = SST_STATUS_ERROR;
+			resp.result = 0;
+			stat_refused_->addData(1);
 		}
 	}
 	const auto *b = reinterpret_cast<const uint8_t *>(&resp);

@@ -21,19 +21,22 @@ public:
 	SST_ELI_DOCUMENT_PARAMS({"clock", "model clock", "1GHz"},
 				{"mem_latency_cycles", "Lm: access latency", "100"},
 				{"mem_bandwidth", "Bm: channel bandwidth, bytes/cycle", "16"},
-				{"mem_size", "bytes, multiple of 4096", "268435456"})
+				{"mem_size", "bytes, multiple of 4096", "268435456"},
+				{"memory_budget",
+				 "device memory bytes committed by all vsst memories of this process",
+				 "1073741824"})
 
 	SST_ELI_DOCUMENT_PORTS({"bridge",
 				"to the vsst.Bridge's memory port",
 				{"vsst.RequestEvent", "vsst.ResponseEvent", "vsst.ControlEvent"}})
 
-	SST_ELI_DOCUMENT_STATISTICS({"reads", "READ requests served", "requests", 1},
-				    {"writes", "WRITE requests served", "requests", 1},
-				    {"invalid", "requests answered SST_STATUS_INVALID", "requests", 1},
-				    {"bytes_read", "bytes read", "bytes", 1},
-				    {"bytes_written", "bytes written", "bytes", 1},
-				    {"channel_busy_cycles", "cycles the channel transferred data", "cycles",
-				     1})
+	SST_ELI_DOCUMENT_STATISTICS(
+		{"reads", "READ requests served", "requests", 1},
+		{"writes", "WRITE requests served", "requests", 1},
+		{"invalid", "requests answered SST_STATUS_INVALID", "requests", 1},
+		{"bytes_read", "bytes read", "bytes", 1}, {"bytes_written", "bytes written", "bytes", 1},
+		{"channel_busy_cycles", "cycles the channel transferred data", "cycles", 1},
+		{"memory_refused", "WRITEs refused by memory_budget (SST_STATUS_ERROR)", "requests", 1})
 
 	Memory(SST::ComponentId_t id, SST::Params &params);
 
@@ -53,6 +56,7 @@ private:
 	SST::Statistics::Statistic<uint64_t> *stat_bytes_read_ = nullptr;
 	SST::Statistics::Statistic<uint64_t> *stat_bytes_written_ = nullptr;
 	SST::Statistics::Statistic<uint64_t> *stat_busy_ = nullptr;
+	SST::Statistics::Statistic<uint64_t> *stat_refused_ = nullptr;
 };
 
 } // namespace vsst::sstcore

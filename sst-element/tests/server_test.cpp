@@ -157,6 +157,33 @@ TEST_F(ServerTest, FramedRequestsCarryTimingAndData)
 	EXPECT_EQ(pong->hdr.tag, 31337u);
 }
 
+// --peer-uids: a peer of a uid not admitted is closed at accept (and counted
+// as refused); one of an admitted uid is served.
+TEST_F(ServerTest, PeerUidsRefuseOthers)
+{
+	ServerOptions o = test_options(path_);
+	o.peers = PeerPolicy{false, {::geteuid() + 4242}};
+	{
+		RunningServer s(o);
+		SimClient c = connect();
+		EXPECT_FALSE(c.hello(3, false, kTimeout));
+		s.stop();
+		EXPECT_EQ(s.server().totals().rejected_connections, 1u);
+		EXPECT_EQ(s.server().totals().connections, 0u);
+	}
+	std::string err;
+	ASSERT_TRUE(apply_option(o, "peer-uids", "0," + std::to_string(::geteuid()), err)) << err;
+	{
+		RunningServer s(o);
+		SimClient c = framed_client();
+		expect_served(c, 1);
+	}
+	EXPECT_FALSE(apply_option(o, "peer-uids", "nobody", err));
+	EXPECT_FALSE(apply_option(o, "peer-uids", "", err));
+	ASSERT_TRUE(apply_option(o, "peer-uids", "any", err)) << err;
+	EXPECT_TRUE(o.peers.any);
+}
+
 TEST_F(ServerTest, AsyncComputeSendsEventFrame)
 {
 	RunningServer s(test_options(path_));

@@ -123,5 +123,65 @@ enum Op : uint8_t {
 	kCount
 };
 } // namespace trace_tap
+// sim_link: u8 flags (bit 0: acalsim, else framed), then ops.
+namespace sim_link {
+enum Op : uint8_t {
+	kSubmit, // u8 type pick, u8 flags, u64 request_id, u32 a: forward a request
+	kAccept, // u8 wait ms: the simulator accepts the link's connection
+	kServe,  // u8 wait ms, u8 how (0 as is, 1 flip a byte, 2 cut), u16 where: answer with the real server
+	kSendRaw,   // u16 len, bytes: raw bytes to the link
+	kSendFrame, // u16 type, u64 tag, u16 len, bytes: a frame to the link
+	kClose,     // the simulator closes the connection
+	kStall,     // u8 ms: the simulator does nothing for a while
+	kCancel,    // the device cancels every request so far (a new epoch)
+	kRestart,   // u8 back: the simulator dies (listening socket gone), and maybe comes back
+	kCount
+};
+} // namespace sim_link
+
+// sim_server: u8 flags: bit 7 server mode, else Connection mode; bits 0-1
+// protocol (auto, framed, acalsim; 3 = auto); Connection mode: bit 2 paced,
+// bit 3 statistics samples recorded. Then ops.
+namespace sim_server {
+enum ConnOp : uint8_t {
+	kConnOpen,     // u8 slot: a new connection in that slot (if free)
+	kConnRaw,      // u8 slot, u16 len, bytes: client bytes
+	kConnHello,    // u8 slot, u32 device_id, u8 features: a HELLO frame
+	kConnRequests, // u8 slot, u8 n, n x (u8 type, u8 flags, u64 id, u32 a): well-formed requests
+	kConnRead,     // u8 slot, u8 all (0) or u16 n*16: the client reads answers
+	kConnShutdown, // u8 slot, u8 both: the client half-closes (or closes both ways)
+	kConnTime,     // u16 ms: the clock jumps
+	kConnCount
+};
+enum SrvOp : uint8_t {
+	kSrvConnect,  // u8 client
+	kSrvRaw,      // u8 client, u16 len, bytes
+	kSrvHello,    // u8 client, u32 device_id, u8 features
+	kSrvRequests, // u8 client, u8 n, requests as above
+	kSrvRead,     // u8 client, u8 wait ms
+	kSrvClose,    // u8 client
+	kSrvCount
+};
+} // namespace sim_server
+
+// bridge_intake: u8 protocol (auto, framed, acalsim), u8 read budget (1 << (v % 21)),
+// u16 max in flight (1 + v % 64), u8 output high-water (1 << (8 + v % 15)),
+// u8 idle timeout (v % 4 == 0: off, else v x 100 ms), then ops.
+namespace bridge_intake {
+enum Op : uint8_t {
+	kRaw,            // u16 len, bytes: client bytes
+	kHello,          // u32 device_id, u8 features: a HELLO frame
+	kRequests,       // u8 n, n x (u8 type, u8 flags, u64 id, u32 a): well-formed requests
+	kPump,           // the bridge's tick: read and hand out
+	kAnswer,         // u8 pick, u8 n: the simulation answers n requests in flight (any order)
+	kEvent,          // u64 data: a completion event
+	kFlush,          // write queued output
+	kClientRead,     // u8 all (0) or u16 n*16: the client reads answers
+	kClientShutdown, // the client half-closes
+	kTime,           // u16 ms: the clock jumps (then the idle check)
+	kClientDeaf,     // the client never reads again
+	kCount
+};
+} // namespace bridge_intake
 
 } // namespace vsst::fuzz

@@ -7,8 +7,10 @@
 // (tests/fuzz/corpus) is this program's output; fuzz.seed_corpus checks it.
 #include <sys/stat.h>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "fuzz_formats.h"
@@ -763,6 +765,377 @@ void trace_tap_seeds()
 
 } // namespace
 
+// ------------------------------------------------------------------ sim_link
+namespace sl = vsst::fuzz::sim_link;
+
+void sl_submit(ByteWriter &w, uint8_t type_pick, uint64_t id, uint32_t a, uint8_t flags = 0)
+{
+	w.u8(sl::kSubmit).u8(type_pick).u8(flags).u64(id).u32(a);
+}
+void sl_accept(ByteWriter &w)
+{
+	w.u8(sl::kAccept).u8(15);
+}
+void sl_serve(ByteWriter &w, uint8_t how = 0, uint16_t where = 0)
+{
+	w.u8(sl::kServe).u8(15).u8(how).u16(where);
+}
+
+void sim_link_seeds()
+{
+	for (uint8_t acalsim = 0; acalsim < 2; ++acalsim) {
+		const char *p = acalsim ? "acalsim_" : "framed_";
+		auto name = [p](const char *what) { return std::string(p) + what; };
+		{ // connect, handshake, one request of each forwarded type answered
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10); // COMPUTE 10 items
+			sl_serve(w);
+			sl_submit(w, 2, 2, (8u << 16) | 1); // WRITE 8 bytes
+			sl_serve(w);
+			sl_submit(w, 1, 3, (8u << 16) | 1); // READ them back
+			sl_serve(w);
+			sl_submit(w, 3, 4, (4u << 8) | 1); // CONFIGURE
+			sl_serve(w);
+			sl_submit(w, 0, 5, 3, SST_REQ_FLAG_ASYNC); // async COMPUTE
+			sl_serve(w);
+			save("sim_link", name("serve_each_type").c_str(), w);
+		}
+		{ // the simulator closes with requests on the wire
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 100);
+			sl_submit(w, 0, 2, 100);
+			sl_submit(w, 1, 3, (4u << 16));
+			w.u8(sl::kClose);
+			sl_submit(w, 0, 4, 1);
+			save("sim_link", name("close_mid_request").c_str(), w);
+		}
+		{ // the simulator stalls past the request timeout, then answers late
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			w.u8(sl::kStall).u8(39);
+			sl_serve(w);
+			w.u8(sl::kStall).u8(39);
+			sl_serve(w);
+			save("sim_link", name("stall_then_late").c_str(), w);
+		}
+		{ // killed and restarted: the link reconnects to a fresh simulator
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			w.u8(sl::kRestart).u8(1);
+			sl_submit(w, 0, 2, 10);
+			w.u8(sl::kStall).u8(10);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 3, 10);
+			sl_serve(w);
+			save("sim_link", name("restart").c_str(), w);
+		}
+		{ // cancel with requests waiting and on the wire
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_submit(w, 0, 1, 10);
+			sl_accept(w);
+			sl_submit(w, 0, 2, 10);
+			w.u8(sl::kCancel);
+			sl_serve(w);
+			sl_submit(w, 0, 3, 10);
+			sl_serve(w);
+			save("sim_link", name("cancel").c_str(), w);
+		}
+		{ // answers damaged in transit: a flipped byte, then a cut stream
+			ByteWriter w;
+			w.u8(acalsim);
+			sl_accept(w);
+			sl_serve(w);
+			sl_submit(w, 0, 1, 10);
+			sl_serve(w, 1, 5);
+			sl_submit(w, 0, 2, 10);
+			sl_serve(w, 2, 20);
+			save("sim_link", name("damaged_answers").c_str(), w);
+		}
+	}
+	{ // framed: a forged RESPONSE for a tag never sent, an ERROR, a PING
+		ByteWriter w;
+		w.u8(0);
+		sl_accept(w);
+		sl_serve(w);
+		sl_submit(w, 0, 1, 10);
+		w.u8(sl::kSendFrame).u16(VSST_SIM_RESPONSE).u64(63).u16(64);
+		for (int i = 0; i < 64; ++i)
+			w.u8(0);
+		w.u8(sl::kSendFrame).u16(VSST_SIM_PING).u64(1).u16(0);
+		sl_serve(w);
+		save("sim_link", "framed_forged_frames", w);
+	}
+	{ // garbage instead of a HELLO answer
+		ByteWriter w;
+		w.u8(0);
+		sl_accept(w);
+		w.u8(sl::kSendRaw).u16(16);
+		for (int i = 0; i < 16; ++i)
+			w.u8(0xa5);
+		sl_submit(w, 0, 1, 10);
+		save("sim_link", "framed_garbage_hello", w);
+	}
+	{ // no simulator at all
+		ByteWriter w;
+		w.u8(1);
+		w.u8(sl::kRestart).u8(0);
+		sl_submit(w, 0, 1, 10);
+		w.u8(sl::kStall).u8(20);
+		sl_submit(w, 1, 2, 1);
+		save("sim_link", "no_simulator", w);
+	}
+}
+
+// ------------------------------------------------------------------ sim_server
+namespace ss = vsst::fuzz::sim_server;
+
+// n well-formed requests: (type pick, flags, id, a) each.
+void ss_requests(ByteWriter &w, uint8_t op, uint8_t slot, std::initializer_list<std::array<uint32_t, 3>> reqs)
+{
+	w.u8(op).u8(slot).u8(static_cast<uint8_t>(reqs.size() - 1));
+	uint64_t id = 1;
+	for (const auto &r : reqs)
+		w.u8(static_cast<uint8_t>(r[0])).u8(static_cast<uint8_t>(r[1])).u64(id++).u32(r[2]);
+}
+
+void sim_server_seeds()
+{
+	// type picks: 0 NOOP 1 ECHO 2 COMPUTE 3 READ 4 WRITE 5 RESET 6 GET_INFO 7 CONFIGURE
+	for (uint8_t proto = 0; proto < 3; ++proto) {
+		const std::string p = proto == 0 ? "auto_" : proto == 1 ? "framed_" : "acalsim_";
+		{ // one device: a request of each type, answers read
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(0);
+			if (proto != 2)
+				w.u8(ss::kConnHello).u8(0).u32(7).u8(1);
+			ss_requests(w, ss::kConnRequests, 0,
+				    {{0, 0, 0},
+				     {1, 0, 5},
+				     {2, 0, 10},
+				     {2, 1, 10},
+				     {4, 0, 1 | (8u << 12)},
+				     {3, 0, 1 | (8u << 12)},
+				     {5, 0, 0},
+				     {6, 0, 0},
+				     {7, 0, 0x102}});
+			w.u8(ss::kConnRead).u8(0).u8(0);
+			save("sim_server", (p + "each_type").c_str(), w);
+		}
+		{ // two devices fill the shared budget with writes to distinct pages
+			ByteWriter w;
+			w.u8(proto);
+			for (uint8_t c = 0; c < 2; ++c) {
+				w.u8(ss::kConnOpen).u8(c);
+				if (proto != 2)
+					w.u8(ss::kConnHello).u8(c).u32(c).u8(0);
+				ss_requests(w, ss::kConnRequests, c,
+					    {{7, 0, 0x100 | 8},
+					     {4, 0, 1 | (64u << 12)},
+					     {4, 0, 2 | (64u << 12)},
+					     {4, 0, 3 | (64u << 12)},
+					     {4, 0, 4 | (64u << 12)},
+					     {4, 0, 5 | (64u << 12)},
+					     {4, 0, 6 | (64u << 12)},
+					     {4, 0, 7 | (64u << 12)},
+					     {4, 0, 8 | (64u << 12)},
+					     {4, 0, 9 | (64u << 12)},
+					     {4, 0, 10 | (64u << 12)},
+					     {3, 0, 1 | (8u << 12)}});
+			}
+			w.u8(ss::kConnRead).u8(0).u8(0).u8(ss::kConnShutdown).u8(0).u8(0);
+			ss_requests(w, ss::kConnRequests, 1, {{4, 0, 11 | (64u << 12)}});
+			save("sim_server", (p + "budget_two_devices").c_str(), w);
+		}
+		{ // a silent connection and one that never reads, then time passes
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(0).u8(ss::kConnOpen).u8(1);
+			ss_requests(w, ss::kConnRequests, 1, {{1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}});
+			w.u8(ss::kConnTime).u16(1500).u8(ss::kConnTime).u16(1500);
+			save("sim_server", (p + "idle").c_str(), w);
+		}
+		{ // hostile bytes: garbage, a frame with a huge length, half a request
+			ByteWriter w;
+			w.u8(proto);
+			w.u8(ss::kConnOpen).u8(2);
+			w.u8(ss::kConnRaw).u8(2).u16(40);
+			for (int i = 0; i < 40; ++i)
+				w.u8(static_cast<uint8_t>(i * 37));
+			w.u8(ss::kConnOpen).u8(3);
+			w.u8(ss::kConnRaw).u8(3).u16(24);
+			vsst_sim_frame_hdr h{};
+			h.magic = VSST_SIM_MAGIC;
+			h.version = VSST_SIM_VERSION;
+			h.type = VSST_SIM_REQUEST;
+			h.length = 0xffffff;
+			w.pod(h);
+			w.u8(ss::kConnOpen).u8(1).u8(ss::kConnRaw).u8(1).u16(100);
+			for (int i = 0; i < 100; ++i)
+				w.u8(0);
+			w.u8(ss::kConnShutdown).u8(1).u8(0);
+			save("sim_server", (p + "hostile_bytes").c_str(), w);
+		}
+	}
+	{ // paced: responses held, then released by the clock
+		ByteWriter w;
+		w.u8(2 | 4 | 8);
+		w.u8(ss::kConnOpen).u8(0);
+		ss_requests(w, ss::kConnRequests, 0, {{2, 0, 1000}, {2, 0, 99999}, {0, 0, 0}});
+		w.u8(ss::kConnTime).u16(1).u8(ss::kConnRead).u8(0).u8(0).u8(ss::kConnTime).u16(3000);
+		save("sim_server", "paced_held", w);
+	}
+	{ // the real server: four clients against --max-connections 3
+		ByteWriter w;
+		w.u8(0x80);
+		for (uint8_t c = 0; c < 4; ++c)
+			w.u8(ss::kSrvConnect).u8(c);
+		w.u8(ss::kSrvHello).u8(0).u32(1).u8(1);
+		ss_requests(w, ss::kSrvRequests, 0,
+			    {{2, 0, 10}, {4, 0, 1 | (8u << 12)}, {3, 0, 1 | (8u << 12)}});
+		ss_requests(w, ss::kSrvRequests, 1, {{6, 0, 0}, {1, 0, 100}});
+		w.u8(ss::kSrvRead).u8(0).u8(5).u8(ss::kSrvRead).u8(1).u8(5);
+		w.u8(ss::kSrvRaw).u8(2).u16(8).u64(0x1122334455667788ull);
+		w.u8(ss::kSrvClose).u8(2).u8(ss::kSrvConnect).u8(4);
+		ss_requests(w, ss::kSrvRequests, 4, {{0, 0, 0}});
+		w.u8(ss::kSrvRead).u8(4).u8(5);
+		save("sim_server", "server_four_clients", w);
+	}
+}
+
+// ------------------------------------------------------------------ bridge_intake
+namespace bi = vsst::fuzz::bridge_intake;
+
+ByteWriter bi_header(uint8_t proto, uint8_t budget_sel, uint16_t inflight, uint8_t hw_sel, uint8_t idle)
+{
+	ByteWriter w;
+	w.u8(proto).u8(budget_sel).u16(inflight).u8(hw_sel).u8(idle);
+	return w;
+}
+
+void bi_requests(ByteWriter &w, std::initializer_list<std::array<uint32_t, 3>> reqs)
+{
+	w.u8(bi::kRequests).u8(static_cast<uint8_t>(reqs.size() - 1));
+	uint64_t id = 1;
+	for (const auto &r : reqs)
+		w.u8(static_cast<uint8_t>(r[0])).u8(static_cast<uint8_t>(r[1])).u64(id++).u32(r[2]);
+}
+
+void bridge_intake_seeds()
+{
+	for (uint8_t proto = 0; proto < 3; ++proto) {
+		const std::string p = proto == 0 ? "auto_" : proto == 1 ? "framed_" : "acalsim_";
+		{ // a session: requests, pumps, answers in another order, reads
+			ByteWriter w = bi_header(proto, 16, 7, 12, 0);
+			if (proto != 2)
+				w.u8(bi::kHello).u32(3).u8(1).u8(bi::kPump).u8(bi::kFlush);
+			bi_requests(w, {{2, 0, 10},
+					{4, 0, 1 | (8u << 12)},
+					{3, 0, 1 | (8u << 12)},
+					{6, 0, 0},
+					{1, 0, 100},
+					{0, 0, 0},
+					{7, 0, 0x102},
+					{5, 0, 0},
+					{2, 1, 5}});
+			w.u8(bi::kPump).u8(bi::kAnswer).u8(3).u8(4).u8(bi::kEvent).u64(9).u8(bi::kFlush);
+			w.u8(bi::kClientRead).u8(0).u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(7);
+			w.u8(bi::kFlush).u8(bi::kClientRead).u8(0);
+			save("bridge_intake", (p + "session").c_str(), w);
+		}
+		{ // a flood against a small budget, few in flight, a client that never reads
+			ByteWriter w = bi_header(proto, 12, 3, 4, 0);
+			if (proto != 2)
+				w.u8(bi::kHello).u32(0).u8(0);
+			for (int k = 0; k < 3; ++k)
+				bi_requests(w, {{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000},
+						{1, 0, 4000}});
+			for (int k = 0; k < 6; ++k)
+				w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(3).u8(bi::kFlush);
+			save("bridge_intake", (p + "flood_no_reader").c_str(), w);
+		}
+		{ // idle: silent after a request, answered, then the clock runs
+			ByteWriter w = bi_header(proto, 16, 8, 12, 10); // 1 s
+			if (proto != 2)
+				w.u8(bi::kHello).u32(1).u8(0);
+			bi_requests(w, {{2, 0, 10}});
+			w.u8(bi::kPump).u8(bi::kTime).u16(1500).u8(bi::kAnswer).u8(0).u8(1).u8(bi::kFlush);
+			w.u8(bi::kTime).u16(600).u8(bi::kTime).u16(600);
+			save("bridge_intake", (p + "idle").c_str(), w);
+		}
+	}
+	{ // garbage where a frame should be, then a half-close mid-request
+		ByteWriter w = bi_header(1, 16, 8, 12, 0);
+		w.u8(bi::kRaw).u16(40);
+		for (int i = 0; i < 40; ++i)
+			w.u8(static_cast<uint8_t>(0x5a ^ i));
+		w.u8(bi::kPump).u8(bi::kFlush).u8(bi::kClientRead).u8(0);
+		save("bridge_intake", "framed_garbage", w);
+	}
+	{ // acalsim: a client that never reads against a 256-byte high-water mark
+		// (answers queued, not flushed, while more requests arrive)
+		ByteWriter w = bi_header(2, 20, 63, 0, 0);
+		w.u8(bi::kClientDeaf);
+		for (int k = 0; k < 4; ++k) {
+			bi_requests(w, {{1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}, {1, 0, 4000}});
+			w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(8);
+		}
+		w.u8(bi::kFlush);
+		save("bridge_intake", "acalsim_high_water", w);
+	}
+	{ // framed: a deaf client half-closes with answers it will never read
+		ByteWriter w = bi_header(1, 20, 63, 12, 0);
+		w.u8(bi::kHello).u32(1).u8(0).u8(bi::kClientDeaf);
+		for (int k = 0; k < 4; ++k)
+			bi_requests(w, {{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000},
+					{1, 0, 4000}});
+		w.u8(bi::kPump).u8(bi::kAnswer).u8(0).u8(64).u8(bi::kFlush).u8(bi::kClientShutdown);
+		save("bridge_intake", "framed_deaf_linger", w);
+	}
+	{ // idle: bytes that make no request still count as traffic
+		ByteWriter w = bi_header(2, 20, 8, 12, 10); // 1 s
+		w.u8(bi::kPump).u8(bi::kTime).u16(800).u8(bi::kRaw).u16(100);
+		for (int i = 0; i < 100; ++i)
+			w.u8(0);
+		w.u8(bi::kPump).u8(bi::kTime).u16(800).u8(bi::kTime).u16(300);
+		save("bridge_intake", "acalsim_idle_partial_bytes", w);
+	}
+	{ // acalsim: half a request, then the client leaves
+		ByteWriter w = bi_header(2, 16, 8, 12, 0);
+		w.u8(bi::kRaw).u16(1000);
+		for (int i = 0; i < 1000; ++i)
+			w.u8(0);
+		w.u8(bi::kClientShutdown).u8(bi::kPump);
+		save("bridge_intake", "acalsim_short_request", w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -777,6 +1150,9 @@ int main(int argc, char **argv)
 	loop_seeds();
 	trace_reader_seeds();
 	trace_tap_seeds();
+	sim_link_seeds();
+	sim_server_seeds();
+	bridge_intake_seeds();
 	std::printf("%d seeds written to %s\n", g_count, g_root.c_str());
 	return 0;
 }

@@ -13,7 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-all_targets=(rpc_ring device_request virtqueue_chain sim_framing trace_reader)
+all_targets=(rpc_ring device_request virtqueue_chain sim_framing trace_reader sim_link sim_server bridge_intake)
 
 seconds=${1:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [seconds-per-target] [target...]" >&2; exit 2; }
@@ -50,7 +50,7 @@ for t in "${targets[@]}"; do
 		failed=1
 		continue
 	fi
-	case $t in sim_framing) max_len=40000 ;; trace_reader) max_len=65536 ;; device_request) max_len=16384 ;; *) max_len=4096 ;; esac
+	case $t in sim_framing) max_len=40000 ;; trace_reader) max_len=65536 ;; device_request | sim_server | bridge_intake) max_len=16384 ;; *) max_len=4096 ;; esac
 	work=$build/corpus/$t crashes=$build/crashes/$t log=$build/logs/$t.log
 	mkdir -p "$work" "$crashes"
 	cp -n "$here/corpus/$t"/* "$work/" 2>/dev/null || true

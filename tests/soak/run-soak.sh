@@ -9,7 +9,11 @@
 # Passes when the load passes (zero lost, duplicated, unknown or failed
 # requests) and no process's memory grows without bound: the slope of its
 # private RSS (RssAnon) over the second half of the run stays below
-# --max-slope kB/min. See tests/soak/README.md.
+# --max-slope kB/min. With --faults, every --fault-every seconds one sst-sim
+# in turn is either killed and restarted or stalled (SIGSTOP for --stall
+# seconds, then SIGCONT); the load then also accepts NO_DEVICE, TIMEOUT and
+# ERROR answers, but still no request may be lost, duplicated or unanswered.
+# See tests/soak/README.md.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_NAME=soak
@@ -31,6 +35,12 @@ usage: run-soak.sh [--minutes N] [--devices D] [--procs P] [--depth Q] [--interv
   --max-slope K    RssAnon growth allowed over the second half, kB/min (default 1024)
   --min-growth K   ...unless that half grew by at most K kB in all (default 0): one
                    allocator step (2048 kB) in a short run is not a leak
+  --faults         inject a simulator fault every --fault-every seconds, alternating:
+                   an sst-sim killed (SIGKILL) and restarted 3 s later; an sst-sim
+                   stalled (SIGSTOP) for --stall seconds, then resumed (SIGCONT)
+  --fault-every S  seconds between faults (default 60)
+  --stall S        how long a stalled sst-sim stays stopped (default 15: longer than
+                   the device's 10 s request timeout)
 Environment: VSST_QEMU, VSST_IMAGES, VSST_BIN (as exported by ./vsst),
   VSST_E2E_KEEP=1 keeps the work directory, VSST_REQUIRE_ALL=1.
 Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
@@ -38,6 +48,7 @@ USAGE
 }
 
 SECONDS_RUN=600 NDEV=2 PROCS=4 DEPTH=8 INTERVAL=10 CSV="" MAX_SLOPE=1024 MIN_GROWTH=0
+FAULTS=0 FAULT_EVERY=60 STALL=15
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--minutes) SECONDS_RUN=$(awk -v m="${2:-x}" 'BEGIN { if (m + 0 > 0) printf "%d", m * 60; else print "x" }'); shift ;;
@@ -49,12 +60,15 @@ while [ $# -gt 0 ]; do
 	--csv) CSV=$2; shift ;;
 	--max-slope) MAX_SLOPE=$2; shift ;;
 	--min-growth) MIN_GROWTH=$2; shift ;;
+	--faults) FAULTS=1 ;;
+	--fault-every) FAULT_EVERY=$2; shift ;;
+	--stall) STALL=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run-soak: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
 	shift
 done
-for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$MIN_GROWTH"; do
+for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$MIN_GROWTH" "$FAULT_EVERY" "$STALL"; do
 	case "$n" in '' | *[!0-9]* | 0) echo "run-soak: '$n' is not a positive number" >&2; exit 2 ;; esac
 done
 [ "$NDEV" -le 8 ] || { echo "run-soak: at most 8 devices" >&2; exit 2; }
@@ -81,6 +95,10 @@ for ((i = 0; i < NDEV; i++)); do
 	dargs+=("-d /dev/sst$i")
 done
 load="load ${dargs[*]} -p $PROCS -q $DEPTH -t $SECONDS_RUN -r $INTERVAL"
+# Under faults a request may fail, but only with a status: lost, duplicated,
+# unknown and unanswered requests still fail the run (and READs are still
+# compared with the last WRITE that was answered OK).
+[ $FAULTS = 1 ] && load+=" -a no_device,timeout,error"
 split_say "split: 1 device VM with $NDEV virtio-sst device(s), $NDEV sst-sim, guest load: $load"
 : >"$CON"
 split_vmm_proxy "$CON" "$LOG" --timeout $((SECONDS_RUN + 600)) "${devs[@]}" \
@@ -105,8 +123,42 @@ split_wait_console "$CON" 'VSST-LOAD start' 600 || { tail -n 30 "$LOG"; split_fa
 split_say "load started after $((SECONDS - t0)) s; sampling every $INTERVAL s into $CSV"
 t_load=$SECONDS
 next=$SECONDS
+# Faults: one every FAULT_EVERY s, starting one period into the load;
+# alternately a kill (and restart 3 s later) and a stall, on each sst-sim in turn.
+next_fault=$((SECONDS + FAULT_EVERY)) nfault=0 kills=0 stalls=0
+stalled=-1 stall_end=0 restart_sim=-1 restart_at=0
+# pid of sst-sim <i> itself (SIM_PIDS holds its timeout(1) wrapper).
+sim_pid() { pgrep -P "${SIM_PIDS[$1]}" 2>/dev/null | head -n 1; }
+inject_faults() {
+	if [ "$stalled" -ge 0 ] && [ $SECONDS -ge $stall_end ]; then
+		split_say "fault: resuming sst-sim $stalled (SIGCONT)"
+		kill -CONT "$(sim_pid "$stalled")" 2>/dev/null
+		stalled=-1
+	fi
+	if [ "$restart_sim" -ge 0 ] && [ $SECONDS -ge $restart_at ]; then
+		split_say "fault: restarting sst-sim $restart_sim"
+		split_start_sim "$restart_sim"
+		restart_sim=-1
+	fi
+	[ $FAULTS = 1 ] && [ $SECONDS -ge $next_fault ] && [ "$stalled" -lt 0 ] && [ "$restart_sim" -lt 0 ] || return 0
+	next_fault=$((SECONDS + FAULT_EVERY))
+	local i=$((nfault / 2 % NDEV))
+	if [ $((nfault % 2)) = 0 ]; then
+		split_say "fault $((nfault + 1)): killing sst-sim $i (SIGKILL), restart in 3 s"
+		split_kill_sim "$i"
+		restart_sim=$i restart_at=$((SECONDS + 3))
+		kills=$((kills + 1))
+	else
+		split_say "fault $((nfault + 1)): stalling sst-sim $i (SIGSTOP) for $STALL s"
+		kill -STOP "$(sim_pid "$i")" 2>/dev/null
+		stalled=$i stall_end=$((SECONDS + STALL))
+		stalls=$((stalls + 1))
+	fi
+	nfault=$((nfault + 1))
+}
 # Samples while the guest load runs (afterwards the processes wind down).
 while kill -0 "$VMM_PID" 2>/dev/null && ! grep -aq 'VSST-RESULT load ' "$CON"; do
+	inject_faults
 	if [ $SECONDS -ge $next ]; then
 		next=$((next + INTERVAL))
 		vmm=$(child_of "$VMM_PID")
@@ -128,6 +180,9 @@ while kill -0 "$VMM_PID" 2>/dev/null && ! grep -aq 'VSST-RESULT load ' "$CON"; d
 	fi
 	sleep 1
 done
+# A stalled simulator is resumed, a killed one back, before the end.
+[ "$stalled" -ge 0 ] && kill -CONT "$(sim_pid "$stalled")" 2>/dev/null
+[ "$restart_sim" -ge 0 ] && split_start_sim "$restart_sim"
 split_wait_vmm 60
 split_leftovers || split_fail "processes left running after vmm-proxy exited"
 
@@ -141,6 +196,13 @@ for k in lost duplicate unknown mismatch; do
 	v=$(split_field " $result" "$k")
 	[ "$v" = 0 ] || { split_say "$k=${v:-?}, want 0"; bad=1; }
 done
+if [ $FAULTS = 1 ]; then
+	nd=$(split_field " $result" no_device) to=$(split_field " $result" timeout) er=$(split_field " $result" error)
+	split_say "faults: $kills kills, $stalls stalls; failures reported with a status: no_device=${nd:-?} timeout=${to:-?} error=${er:-?}"
+	[ $((kills + stalls)) -gt 0 ] || { split_say "no fault was injected (run longer than --fault-every)"; bad=1; }
+	# A fault that the guest never noticed did not test anything.
+	[ $((${nd:-0} + ${to:-0} + ${er:-0})) -gt 0 ] || { split_say "no request failed under faults"; bad=1; }
+fi
 rows=$(($(wc -l <"$CSV") - 1))
 [ "$rows" -ge 4 ] || { split_say "only $rows samples"; bad=1; }
 

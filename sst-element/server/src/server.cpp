@@ -62,14 +62,7 @@ Server::Server(ServerOptions opts) : opts_(std::move(opts)), budget_(opts_.memor
 Server::~Server()
 {
 	conns_.clear();
-	if (socket_bound_) {
-		// Remove the socket file only if it is still ours.
-		struct stat st {};
-		if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
-		    st.st_ino == sock_ino_) {
-			::unlink(opts_.socket_path.c_str());
-		}
-	}
+	// listener_ removes the socket file only if it is still ours.
 }
 
 bool Server::open(std::string *err)
@@ -92,51 +85,19 @@ bool Server::open(std::string *err)
 			return fail(why);
 		opts_.socket_path = default_socket_path();
 	}
-	const std::string &path = opts_.socket_path;
-	sockaddr_un addr{};
-	if (path.empty() || path.size() >= sizeof addr.sun_path) {
-		return fail("socket path empty or longer than " + std::to_string(sizeof addr.sun_path - 1));
-	}
-	addr.sun_family = AF_UNIX;
-	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-
-	struct stat st {};
-	if (::lstat(path.c_str(), &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return fail(path + " exists and is not a socket; not touching it");
-		UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-		if (!probe)
-			return fail(std::string("socket: ") + std::strerror(errno));
-		if (::connect(probe.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0) {
-			return fail("a live server is already listening on " + path);
-		}
-		if (errno != ECONNREFUSED) {
-			return fail("cannot tell whether " + path + " is in use: " + std::strerror(errno));
-		}
-		spdlog::info("replacing stale socket {}", path);
-		::unlink(path.c_str());
-	}
-
-	listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-	if (!listen_fd_)
-		return fail(std::string("socket: ") + std::strerror(errno));
-	if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
-		return fail("bind " + path + ": " + std::strerror(errno));
-	}
-	socket_bound_ = true;
-	if (::lstat(path.c_str(), &st) == 0) {
-		sock_dev_ = st.st_dev;
-		sock_ino_ = st.st_ino;
-	}
-	if (::listen(listen_fd_.get(), 128) != 0)
-		return fail(std::string("listen: ") + std::strerror(errno));
+	bool replaced = false;
+	std::string why;
+	if (!listener_.open(opts_.socket_path, 128, why, &replaced))
+		return fail(why);
+	if (replaced)
+		spdlog::info("replaced stale socket {}", opts_.socket_path);
 
 	epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
 	stop_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	pace_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
 	if (!epoll_fd_ || !stop_fd_ || !pace_timer_)
 		return fail(std::string("epoll/eventfd/timerfd: ") + std::strerror(errno));
-	if (!add_fd(epoll_fd_.get(), listen_fd_.get(), kListenId, EPOLLIN) ||
+	if (!add_fd(epoll_fd_.get(), listener_.fd(), kListenId, EPOLLIN) ||
 	    !add_fd(epoll_fd_.get(), stop_fd_.get(), kStopId, EPOLLIN) ||
 	    !add_fd(epoll_fd_.get(), pace_timer_.get(), kPaceId, EPOLLIN)) {
 		return fail(std::string("epoll_ctl: ") + std::strerror(errno));
@@ -251,15 +212,7 @@ int Server::run()
 	}
 	while (!conns_.empty())
 		close_connection(conns_.begin()->first, "server stopping");
-	if (socket_bound_) {
-		struct stat st {};
-		if (::lstat(opts_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ &&
-		    st.st_ino == sock_ino_) {
-			::unlink(opts_.socket_path.c_str());
-		}
-		socket_bound_ = false;
-	}
-	listen_fd_.reset();
+	listener_.close(); // the socket file goes only if it is still ours
 	log_totals();
 	if (!opts_.stats_out.empty() && !write_stats())
 		return 3;
@@ -297,12 +250,17 @@ bool Server::write_stats()
 void Server::accept_all()
 {
 	for (;;) {
-		UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+		std::vector<std::string> refused;
+		UniqueFd fd = accept_admitted(listener_.fd(), opts_.peers, refused);
+		const int err = errno;
+		for (const std::string &who : refused) {
+			++totals_.rejected_connections;
+			spdlog::warn("refusing connection from {}: --peer-uids admits {}", who,
+				     opts_.peers.describe());
+		}
 		if (!fd) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				spdlog::warn("accept: {}", std::strerror(errno));
+			if (err != EAGAIN && err != EWOULDBLOCK)
+				spdlog::warn("accept: {}", std::strerror(err));
 			return;
 		}
 		if (conns_.size() >= opts_.max_connections) {

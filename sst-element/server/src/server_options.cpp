@@ -163,6 +163,14 @@ bool apply_option(ServerOptions &opts, std::string_view raw_key, std::string_vie
 		opts.idle_timeout_s = d;
 		return true;
 	}
+	if (key == "peer-uids") {
+		std::string why;
+		auto p = PeerPolicy::parse(value, why);
+		if (!p || value.empty())
+			return bad("expected \"any\" or uids separated by commas, got");
+		opts.peers = *p;
+		return true;
+	}
 	if (key == "stats-out") {
 		if (value.empty())
 			return bad("needs a file path");
@@ -326,6 +334,9 @@ std::string usage_text()
 	     "  --idle-timeout SEC       close a connection that moved no byte either way for SEC\n"
 	     "                           seconds and has no response held back (--paced); checked about\n"
 	     "                           once a second; 0 = never (default 300).\n"
+	     "  --peer-uids LIST         admit only peers whose uid (SO_PEERCRED) is in LIST (uids\n"
+	     "                           separated by commas); others are closed at accept and\n"
+	     "                           logged. Default: any (the socket's directory is the gate).\n"
 	     "  --log-level L            trace, debug, info (default), warn, error, off.\n"
 	     "  --stats-out FILE         when the server stops (SIGINT/SIGTERM), write the run's\n"
 	     "                           statistics as JSON (schema vsst-sim-stats, version 1; see\n"
@@ -370,50 +381,9 @@ std::string usage_text()
 	return o.str();
 }
 
-std::string default_socket_dir()
-{
-	const char *xdg = std::getenv("XDG_RUNTIME_DIR");
-	if (xdg && xdg[0] == '/')
-		return std::string(xdg) + "/vsst";
-	return "/tmp/vsst-" + std::to_string(::geteuid());
-}
-
 std::string default_socket_path()
 {
 	return default_socket_dir() + "/sim.sock";
-}
-
-bool ensure_private_dir(const std::string &dir, std::string &err)
-{
-	const std::string hint = "; remove or fix it, or pass --socket PATH";
-	if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-		err = "cannot create the socket directory " + dir + ": " + std::strerror(errno) +
-		      " (pass --socket PATH)";
-		return false;
-	}
-	// lstat, not stat: a symlink planted at the name is refused, never followed.
-	struct stat st {};
-	if (::lstat(dir.c_str(), &st) != 0) {
-		err = "cannot inspect the socket directory " + dir + ": " + std::strerror(errno);
-		return false;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		err = "socket directory " + dir + " is not a directory (a symlink or file)" + hint;
-		return false;
-	}
-	if (st.st_uid != ::geteuid()) {
-		err = "socket directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
-		      ", not by us (uid " + std::to_string(::geteuid()) + ")" + hint;
-		return false;
-	}
-	if ((st.st_mode & 077) != 0) {
-		char mode[8];
-		std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-		err = "socket directory " + dir + " has mode " + mode +
-		      "; it must give group and others no access (chmod 700)" + hint;
-		return false;
-	}
-	return true;
 }
 
 } // namespace vsst::sim

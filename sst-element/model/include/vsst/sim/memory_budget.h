@@ -45,4 +45,15 @@ private:
 	std::atomic<uint64_t> peak_{0};
 };
 
+// One budget for a whole process: the SST-core element library's device
+// memories (every vsst.Bridge's embedded model and every vsst.Memory of one
+// `sst` process) share it, as sst-sim's connections share --memory-budget.
+// The first call fixes the limit; later calls get the same budget (compare
+// limit() with what they asked for).
+inline MemoryBudget &process_memory_budget(uint64_t limit)
+{
+	static MemoryBudget budget(limit);
+	return budget;
+}
+
 } // namespace vsst::sim

@@ -12,6 +12,7 @@
 #include "vsst/posix/unique_fd.h"
 #include "vsst/sim/memory_budget.h"
 #include "vsst/sim/server_options.h"
+#include "vsst/sim/socket_place.h"
 
 namespace vsst::sim {
 
@@ -74,15 +75,12 @@ private:
 	// Declared before conns_: the connections' memories give their pages
 	// back to it when they are destroyed.
 	MemoryBudget budget_;
-	UniqueFd listen_fd_;
+	SocketFile listener_;
 	UniqueFd epoll_fd_;
 	UniqueFd stop_fd_;
 	UniqueFd signal_fd_;
 	UniqueFd status_timer_;
 	UniqueFd pace_timer_;
-	dev_t sock_dev_ = 0;
-	ino_t sock_ino_ = 0;
-	bool socket_bound_ = false;
 	uint64_t next_id_ = 100;
 	std::map<uint64_t, std::unique_ptr<Connection>> conns_;
 	ServerTotals totals_;

@@ -10,6 +10,7 @@
 
 #include "vsst/sim/model_params.h"
 #include "vsst/sim/server_session.h"
+#include "vsst/sim/socket_place.h"
 
 namespace vsst::sim {
 
@@ -29,6 +30,10 @@ struct ServerOptions {
 	// A connection that moved no byte in either direction for this long, with
 	// no response held back, is closed (0 = never).
 	double idle_timeout_s = 300.0;
+	// Who may connect (SO_PEERCRED uid). Any by default: the default socket's
+	// directory is private already, and the launcher's device VM runs as
+	// another user; --peer-uids narrows it where the socket is reachable.
+	PeerPolicy peers = PeerPolicy{true, {}};
 	std::string log_level = "info";
 	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
 	// --stats-out: JSON statistics written when the server stops ("" = off).
@@ -55,15 +60,9 @@ bool load_config_file(const std::string &path, ServerOptions &opts, std::string 
 
 std::string usage_text();
 
-// The default socket: <dir>/sim.sock in default_socket_dir().
+// The default socket: <dir>/sim.sock in default_socket_dir() (socket_place.h,
+// with ensure_private_dir(), shared with the SST-core bridge).
 std::string default_socket_path();
-// $XDG_RUNTIME_DIR/vsst when XDG_RUNTIME_DIR names an absolute path (the
-// per-user runtime directory), else /tmp/vsst-<euid>.
-std::string default_socket_dir();
-// Makes `dir` a private directory of ours: creates it (0700) when missing;
-// refuses (false, `err` says why and what to do) a symlink, a non-directory,
-// one owned by another user or one that grants group/other any access.
-bool ensure_private_dir(const std::string &dir, std::string &err);
 
 // "1G", "2GHz", "256Mi", "4096" -> number (k/M/G/T decimal, Ki/Mi/Gi/Ti binary).
 bool parse_size(std::string_view text, uint64_t &value);
