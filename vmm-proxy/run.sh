@@ -179,6 +179,11 @@ split_workdir
 T0=$SECONDS
 
 # ---------------------------------------------------------------- simulators
+# The simulators admit only the device VMs: as root they run as ids of their own
+# from this range (vmm-proxy --run-as auto, given the same --id-range below), and
+# root; otherwise as us.
+ID_RANGE=2100000000-2100065535
+if [ "$(id -u)" = 0 ]; then PEER_UIDS="0,$ID_RANGE"; else PEER_UIDS=$(id -u); fi
 SIM_SOCKS=()
 start_sims() {
 	local i
@@ -191,7 +196,7 @@ start_sims() {
 			# Statistics for the report: written by sst-sim when it stops.
 			local stats=""
 			[ -n "$REPORT$REPORT_HTML" ] && stats="--stats-out $WORK/sim$i.stats.json"
-			VSST_SIM_ARGS="--status-interval 0 $stats ${opts[*]}" \
+			VSST_SIM_ARGS="--status-interval 0 --peer-uids $PEER_UIDS $stats ${opts[*]}" \
 				SPLIT_CHILD_BOUND=${TIMEOUT:-2592000} split_start_sim "$i"
 			SIM_SOCKS+=("$WORK/sim$i.sock")
 		done
@@ -200,7 +205,7 @@ start_sims() {
 		say "starting SST-core on $SST_CONFIG${SST_RANKS:+ ($SST_RANKS rank(s))}"
 		local launcher=(sst)
 		[ "$SST_RANKS" -gt 1 ] && launcher=(mpirun --allow-run-as-root -np "$SST_RANKS" sst)
-		(umask 000 && VSST_SOCKET_DIR=$WORK exec "${launcher[@]}" "$SST_CONFIG") >"$WORK/sst.log" 2>&1 &
+		(umask 000 && VSST_SOCKET_DIR=$WORK VSST_PEER_UIDS=$PEER_UIDS exec "${launcher[@]}" "$SST_CONFIG") >"$WORK/sst.log" 2>&1 &
 		SIM_PIDS[0]=$!
 		SPLIT_PIDS+=($!)
 		for ((i = 0; i < NDEV; i++)); do
@@ -223,7 +228,7 @@ start_sims
 
 # ---------------------------------------------------------------- vmm-proxy
 ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
-	--report "$WORK/launch.json" --device virtio-rng)
+	--report "$WORK/launch.json" --device virtio-rng --id-range "$ID_RANGE")
 for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}"); done
 [ -n "$SHARE" ] && ARGS+=(--share "$SHARE")
 [ -n "$NET_DEVICE" ] && ARGS+=(--device "$NET_DEVICE")

@@ -27,7 +27,7 @@ def socket_params(index):
     """The bridge's socket: $VSST_SOCKET_DIR/sst<index>.sock when set (the
     launcher's run directory), else the bridge's default, sst<index>.sock in
     its private directory ($XDG_RUNTIME_DIR/vsst or /tmp/vsst-<uid>, 0700).
-    $VSST_PEER_UIDS (uids, comma-separated, or "any") admits peers besides
+    $VSST_PEER_UIDS (uids and FIRST-LAST ranges, comma-separated, or "any") admits peers besides
     our own uid and root, e.g. a device VM that runs as another user."""
     p = {}
     if os.environ.get("VSST_SOCKET_DIR"):

@@ -345,7 +345,16 @@ TEST(PeerPolicy, ParsesAndAdmits)
 	EXPECT_TRUE(list->allows(1000));
 	EXPECT_FALSE(list->allows(0));
 	EXPECT_EQ(list->describe(), "uid 65534,1000");
-	for (const char *bad : {"x", "1,,2", "1,", "-1", "99999999999"}) {
+	// vmm-proxy's --run-as auto ids: a range, next to root.
+	auto range = PeerPolicy::parse("0,2100000000-2100065535", err);
+	ASSERT_TRUE(range) << err;
+	EXPECT_TRUE(range->allows(0));
+	EXPECT_TRUE(range->allows(2100000000));
+	EXPECT_TRUE(range->allows(2100065535));
+	EXPECT_FALSE(range->allows(2100065536));
+	EXPECT_FALSE(range->allows(1000));
+	EXPECT_EQ(range->describe(), "uid 0,2100000000-2100065535");
+	for (const char *bad : {"x", "1,,2", "1,", "-1", "99999999999", "5-3", "1-", "1-x"}) {
 		EXPECT_FALSE(PeerPolicy::parse(bad, err)) << bad;
 		EXPECT_NE(err.find("not a uid"), std::string::npos) << err;
 	}

@@ -162,7 +162,7 @@ TEST_F(ServerTest, FramedRequestsCarryTimingAndData)
 TEST_F(ServerTest, PeerUidsRefuseOthers)
 {
 	ServerOptions o = test_options(path_);
-	o.peers = PeerPolicy{false, {::geteuid() + 4242}};
+	o.peers = PeerPolicy{false, {::geteuid() + 4242}, {}};
 	{
 		RunningServer s(o);
 		SimClient c = connect();

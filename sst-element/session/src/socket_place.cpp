@@ -154,14 +154,25 @@ std::optional<PeerPolicy> PeerPolicy::parse(std::string_view text, std::string &
 	for (;;) {
 		const size_t comma = text.find(',');
 		const std::string_view item = text.substr(0, comma);
-		uint32_t uid = 0;
-		const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), uid);
-		if (item.empty() || ec != std::errc() || end != item.data() + item.size()) {
+		auto number = [](std::string_view s, uint32_t &v) {
+			const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+			return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+		};
+		const size_t dash = item.find('-', 1);
+		uint32_t first = 0, last = 0;
+		const bool ok = dash == std::string_view::npos
+					? number(item, first)
+					: number(item.substr(0, dash), first) &&
+						  number(item.substr(dash + 1), last) && first <= last;
+		if (!ok) {
 			err = "peer uids: '" + std::string(item) +
-			      "' is not a uid (want \"any\" or uids separated by commas)";
+			      "' is not a uid or a FIRST-LAST range (want \"any\" or uids separated by commas)";
 			return std::nullopt;
 		}
-		p.uids.push_back(uid);
+		if (dash == std::string_view::npos)
+			p.uids.push_back(first);
+		else
+			p.ranges.emplace_back(first, last);
 		if (comma == std::string_view::npos)
 			break;
 		text.remove_prefix(comma + 1);
@@ -177,6 +188,10 @@ bool PeerPolicy::allows(uint32_t uid) const
 		if (u == uid)
 			return true;
 	}
+	for (const auto &[first, last] : ranges) {
+		if (uid >= first && uid <= last)
+			return true;
+	}
 	return false;
 }
 
@@ -187,6 +202,9 @@ std::string PeerPolicy::describe() const
 	std::string s = "uid";
 	for (size_t i = 0; i < uids.size(); ++i)
 		s += (i ? "," : " ") + std::to_string(uids[i]);
+	for (size_t i = 0; i < ranges.size(); ++i)
+		s += (i || !uids.empty() ? "," : " ") + std::to_string(ranges[i].first) + "-" +
+		     std::to_string(ranges[i].second);
 	return s;
 }
 

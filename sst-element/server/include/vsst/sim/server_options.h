@@ -33,7 +33,7 @@ struct ServerOptions {
 	// Who may connect (SO_PEERCRED uid). Any by default: the default socket's
 	// directory is private already, and the launcher's device VM runs as
 	// another user; --peer-uids narrows it where the socket is reachable.
-	PeerPolicy peers = PeerPolicy{true, {}};
+	PeerPolicy peers = PeerPolicy{true, {}, {}};
 	std::string log_level = "info";
 	bool handle_signals = true; // SIGINT/SIGTERM stop the server (off in tests)
 	// --stats-out: JSON statistics written when the server stops ("" = off).

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vsst/posix/unique_fd.h"
@@ -64,9 +65,11 @@ private:
 struct PeerPolicy {
 	bool any = false;           // no check (the socket's directory is the only gate)
 	std::vector<uint32_t> uids; // admitted uids (when !any)
+	std::vector<std::pair<uint32_t, uint32_t>> ranges; // admitted uid ranges, inclusive
 
 	static PeerPolicy own_uid_and_root();
-	// "any", or a comma-separated list of uids ("" = own_uid_and_root()).
+	// "any", or a comma-separated list of uids and FIRST-LAST ranges (vmm-proxy's
+	// --id-range) ("" = own_uid_and_root()).
 	static std::optional<PeerPolicy> parse(std::string_view text, std::string &err);
 	bool allows(uint32_t uid) const;
 	std::string describe() const;
