@@ -58,28 +58,28 @@ int confine_process(pid_t self)
 		return jump(BPF_JMP | BPF_JEQ | BPF_K, nr, to(target, here), 0);
 	};
 	const sock_filter prog[] = {
-		stmt(BPF_LD | BPF_W | BPF_ABS, kArchOff),                 // 0
-		jump(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),             // 1
-		stmt(BPF_RET | BPF_K, kRefuse),                           // 2: a foreign ABI (i386)
-		stmt(BPF_LD | BPF_W | BPF_ABS, kNr),                      // 3
-		jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 1),          // 4
-		stmt(BPF_RET | BPF_K, kRefuse),                           // 5: x32
-		call_is(SYS_ptrace, 6, kRefuseAt),                        // 6
-		call_is(SYS_process_vm_readv, 7, kRefuseAt),              // 7
-		call_is(SYS_process_vm_writev, 8, kRefuseAt),             // 8
-		call_is(SYS_tkill, 9, kRefuseAt),                         // 9
-		call_is(SYS_kcmp, 10, kRefuseAt),                         // 10
-		call_is(SYS_perf_event_open, 11, kRefuseAt),              // 11
-		call_is(SYS_pidfd_open, 12, kRefuseAt),                   // 12
-		call_is(SYS_pidfd_getfd, 13, kRefuseAt),                  // 13
-		call_is(SYS_pidfd_send_signal, 14, kRefuseAt),            // 14
-		call_is(SYS_kill, 15, kKillLike),                         // 15
-		call_is(SYS_rt_sigqueueinfo, 16, kKillLike),              // 16
-		call_is(SYS_tgkill, 17, kThreadLike),                     // 17
-		call_is(SYS_rt_tgsigqueueinfo, 18, kThreadLike),          // 18
-		call_is(SYS_migrate_pages, 19, kOwnPid),                  // 19
-		call_is(SYS_move_pages, 20, kOwnPid),                     // 20
-		stmt(BPF_RET | BPF_K, kAllow),                            // 21
+		stmt(BPF_LD | BPF_W | BPF_ABS, kArchOff),        // 0
+		jump(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),    // 1
+		stmt(BPF_RET | BPF_K, kRefuse),                  // 2: a foreign ABI (i386)
+		stmt(BPF_LD | BPF_W | BPF_ABS, kNr),             // 3
+		jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 1), // 4
+		stmt(BPF_RET | BPF_K, kRefuse),                  // 5: x32
+		call_is(SYS_ptrace, 6, kConfinementAllowsPtrace ? kAllowAt : kRefuseAt), // 6
+		call_is(SYS_process_vm_readv, 7, kRefuseAt),                             // 7
+		call_is(SYS_process_vm_writev, 8, kRefuseAt),                            // 8
+		call_is(SYS_tkill, 9, kRefuseAt),                                        // 9
+		call_is(SYS_kcmp, 10, kRefuseAt),                                        // 10
+		call_is(SYS_perf_event_open, 11, kRefuseAt),                             // 11
+		call_is(SYS_pidfd_open, 12, kRefuseAt),                                  // 12
+		call_is(SYS_pidfd_getfd, 13, kRefuseAt),                                 // 13
+		call_is(SYS_pidfd_send_signal, 14, kRefuseAt),                           // 14
+		call_is(SYS_kill, 15, kKillLike),                                        // 15
+		call_is(SYS_rt_sigqueueinfo, 16, kKillLike),                             // 16
+		call_is(SYS_tgkill, 17, kThreadLike),                                    // 17
+		call_is(SYS_rt_tgsigqueueinfo, 18, kThreadLike),                         // 18
+		call_is(SYS_migrate_pages, 19, kOwnPid),                                 // 19
+		call_is(SYS_move_pages, 20, kOwnPid),                                    // 20
+		stmt(BPF_RET | BPF_K, kAllow),                                           // 21
 		stmt(BPF_LD | BPF_W | BPF_ABS, kArg0),                    // 22: pid self, 0, -self
 		jump(BPF_JMP | BPF_JEQ | BPF_K, me, to(kAllowAt, 23), 0), // 23
 		jump(BPF_JMP | BPF_JEQ | BPF_K, 0, to(kAllowAt, 24), 0),  // 24

@@ -19,6 +19,22 @@
 
 namespace vsst {
 
+// LeakSanitizer stops the world at exit with ptrace (a helper attaches to the
+// process's own threads), so in an AddressSanitizer build of the project the
+// filter lets ptrace through; everything else stays refused. Release builds
+// refuse it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kConfinementAllowsPtrace = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kConfinementAllowsPtrace = true;
+#else
+inline constexpr bool kConfinementAllowsPtrace = false;
+#endif
+#else
+inline constexpr bool kConfinementAllowsPtrace = false;
+#endif
+
 // Installs the filter for the calling process (sets no_new_privs first, which
 // an unprivileged process needs for seccomp). self: the caller's pid, which
 // the filter embeds. Only async-signal-safe calls: usable after fork.
