@@ -107,4 +107,13 @@ bool wait_for_socket(const std::string &path, std::chrono::milliseconds timeout,
 	}
 }
 
+std::optional<PeerCred> peer_credentials(int fd)
+{
+	ucred c{};
+	socklen_t len = sizeof c;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) != 0 || len != sizeof c)
+		return std::nullopt;
+	return PeerCred{c.pid, c.uid, c.gid};
+}
+
 } // namespace vsst

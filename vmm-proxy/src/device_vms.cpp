@@ -260,12 +260,12 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 				     [&] { return stopped = interrupted(); });
 		if (!conn)
 			break;
-		ucred peer{};
-		socklen_t len = sizeof peer;
-		if (getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && allowed(peer.uid))
+		const auto peer = peer_credentials(conn.get());
+		if (peer && allowed(peer->uid))
 			break;
 		spdlog::warn("{}: refused a connection to {} from uid {} (pid {}): only root{} may attach",
-			     vm.name, o_.attach, peer.uid, peer.pid, user_ ? " and " + user_->name : "");
+			     vm.name, o_.attach, peer ? std::to_string(peer->uid) : "?",
+			     peer ? std::to_string(peer->pid) : "?", user_ ? " and " + user_->name : "");
 		conn.reset();
 	}
 	unlink(o_.attach.c_str());

@@ -208,15 +208,6 @@ std::string PeerPolicy::describe() const
 	return s;
 }
 
-std::optional<PeerCred> peer_credentials(int fd)
-{
-	ucred c{};
-	socklen_t len = sizeof c;
-	if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) != 0 || len != sizeof c)
-		return std::nullopt;
-	return PeerCred{c.pid, c.uid, c.gid};
-}
-
 UniqueFd accept_admitted(int listen_fd, const PeerPolicy &policy, std::vector<std::string> &refused)
 {
 	for (;;) {

@@ -3,8 +3,12 @@
 // until a server (a simulator, a device VM's control socket) accepts.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "vsst/posix/unique_fd.h"
@@ -26,6 +30,15 @@ UniqueFd accept_within(int listener, std::chrono::milliseconds timeout,
 // A blocking, close-on-exec connection to the Unix socket at path; invalid with err set
 // to the errno (ENOENT: no such file, ECONNREFUSED: nobody listens) on failure.
 UniqueFd connect_unix(const std::string &path, int &err);
+
+// The peer credentials of a connected Unix socket (SO_PEERCRED); nullopt when the
+// kernel gives none.
+struct PeerCred {
+	int64_t pid = -1;
+	uint32_t uid = 0;
+	uint32_t gid = 0;
+};
+std::optional<PeerCred> peer_credentials(int fd);
 
 // True once the Unix socket at path accepts a connection (each probe connects and
 // closes at once); false after timeout, or as soon as owner (if given) has exited.

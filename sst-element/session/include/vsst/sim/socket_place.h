@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vsst/posix/unique_fd.h"
+#include "vsst/posix/unix_socket.h"
 
 namespace vsst::sim {
 
@@ -75,13 +76,9 @@ struct PeerPolicy {
 	std::string describe() const;
 };
 
-// The peer credentials of a connected Unix socket.
-struct PeerCred {
-	int64_t pid = -1;
-	uint32_t uid = 0;
-	uint32_t gid = 0;
-};
-std::optional<PeerCred> peer_credentials(int fd);
+// The peer credentials of a connected Unix socket: posix's (vsst/posix/unix_socket.h).
+using vsst::peer_credentials;
+using vsst::PeerCred;
 
 // Accepts one pending connection (non-blocking, close-on-exec) whose peer the
 // policy admits. Connections it refuses are closed at once and described in
