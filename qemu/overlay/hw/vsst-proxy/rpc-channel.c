@@ -226,8 +226,6 @@ static void rpc_channel_handle_event(RpcChannel *ch,
     unsigned op = vsst_rpc_mr0_op(ev->mr0);
     RpcProxyPci *dev;
 
-    ch->events_handled++;
-
     ch->events++;
     trace_rpc_channel_event(rpc_channel_name(ch), op, ev->mr1, ev->mr2,
                             ev->mr3);
@@ -338,15 +336,6 @@ void rpc_channel_poll_after_doorbell(RpcChannel *ch)
     if (!ch->doorbell_poll_us || !rpc_channel_alive(ch) ||
         !qemu_mutex_iothread_locked()) {
         return;
-    }
-    if (ch->doorbell_poll_adaptive) {
-        /* No event since the previous doorbell: a burst of submissions. */
-        bool burst = ch->events_handled == ch->events_at_doorbell;
-
-        ch->events_at_doorbell = ch->events_handled;
-        if (burst) {
-            return;
-        }
     }
     end = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
           (int64_t)ch->doorbell_poll_us * 1000;
@@ -626,8 +615,6 @@ static Property rpc_channel_properties[] = {
                        RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
-    DEFINE_PROP_BOOL("doorbell-poll-adaptive", RpcChannel,
-                     doorbell_poll_adaptive, false),
     DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
     DEFINE_PROP_END_OF_LIST(),
 };

@@ -91,9 +91,6 @@ struct RpcChannel {
     uint32_t timeout_ms;
     bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
     uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
-    bool doorbell_poll_adaptive; /* see rpc_channel_poll_after_doorbell */
-    /* Events handled, and their count at the last doorbell (under the BQL). */
-    uint64_t events_handled, events_at_doorbell;
     uint32_t spin_us;          /* spin before blocking (ours, not the header's) */
 
     vsst_rpc *rpc;
@@ -129,12 +126,6 @@ int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
  * and handle what arrives in this (vCPU) thread, so that the interrupt of a
  * quick answer is pending when the guest resumes instead of waiting for the
  * main loop to wake up. Needs the BQL (held by MMIO dispatch in QEMU 7.2).
- * With doorbell-poll-adaptive (off by default: see qemu/README.md), a doorbell
- * with no event handled
- * since the previous one is not polled after: the guest is submitting a burst
- * (filling a deep queue), and a vCPU that waits for an interrupt there only
- * delays the next submission. A guest that waits for each answer (depth 1)
- * has taken one in between, and keeps the poll.
  */
 void rpc_channel_poll_after_doorbell(RpcChannel *ch);
 
