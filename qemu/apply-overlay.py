@@ -44,6 +44,22 @@ def insert_before(text, anchor, new_line, path):
     raise EditError(f"{path}: anchor line {anchor!r} not found")
 
 
+def insert_in_function(text, signature, anchor, new_line, path, before=False):
+    """Insert new_line after (or before) the first line equal to anchor that
+    follows the first line starting with signature (a function's first line)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(signature)), None)
+    if start is None:
+        raise EditError(f"{path}: function {signature!r} not found")
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith("}"):
+            break
+        if lines[i].strip() == anchor:
+            lines.insert(i if before else i + 1, new_line + "\n")
+            return "".join(lines)
+    raise EditError(f"{path}: anchor line {anchor!r} not found in {signature!r}")
+
+
 def edits():
     """(path, function(text) -> text) for every edit of a QEMU file."""
     tag = "  # vsst overlay"
@@ -72,7 +88,39 @@ def edits():
     def accel_meson(t):
         return insert_after(t, "subdir('xen')", "  subdir('rpc')" + tag, "accel/meson.build")
 
+    # hw/virtio/virtio.c: inflight tracking for device-VM restart. One call per
+    # hook site; the code is in the overlay's hw/virtio/vsst-inflight.c.inc,
+    # included at the end of the file because it needs VirtQueue's fields.
+    c_tag = " /* vsst overlay */"
+    virtio_c_hooks = [
+        ("static bool virtqueue_get_head(", "*head = vring_avail_ring(vq, idx % vq->vring.num);",
+         "    if (vsst_inflight_head(vq, idx, head)) return true;", True),
+        ("static void *virtqueue_split_pop(", "elem->index = head;",
+         "    vsst_inflight_popped(vq, head);", False),
+        ("static void virtqueue_split_fill(", "uelem.id = elem->index;",
+         "    vsst_inflight_filled(vq, elem->index, idx);", False),
+        ("static void virtqueue_split_flush(", "vring_used_idx_set(vq, new);",
+         "    vsst_inflight_flushed(vq, old, new);", False),
+        ("void virtqueue_detach_element(", "vq->inuse -= elem->ndescs;",
+         "    vsst_inflight_detached(vq, elem->index);", False),
+        ("void virtio_queue_set_rings(", "virtio_init_region_cache(vdev, n);",
+         "    vsst_inflight_rings_set(&vdev->vq[n]);", False),
+        ("static void __virtio_queue_reset(", "virtio_virtqueue_reset_region_cache(&vdev->vq[i]);",
+         "    vsst_inflight_reset(&vdev->vq[i]);", False),
+    ]
+
+    def virtio_c(t):
+        p = "hw/virtio/virtio.c"
+        t = insert_after(t, "QLIST_ENTRY(VirtQueue) node;",
+                         "    struct VsstInflightQueue *vsst_inflight;" + c_tag, p)
+        t = insert_before(t, "const char *virtio_device_names[] = {",
+                          '#include "vsst-inflight-hooks.h"' + c_tag, p)
+        for signature, anchor, line, before in virtio_c_hooks:
+            t = insert_in_function(t, signature, anchor, line + c_tag, p, before)
+        return t + '#include "vsst-inflight.c.inc"' + c_tag + "\n"
+
     return [
+        ("hw/virtio/virtio.c", virtio_c),
         ("meson.build", top_meson),
         ("hw/meson.build", hw_meson),
         ("hw/Kconfig", hw_kconfig),

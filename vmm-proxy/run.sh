@@ -51,6 +51,8 @@ Options:
   --accel tcg|kvm|auto  guest engine (default tcg)
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
+  --restart N           a device VM that dies is replaced (up to N times a minute); the
+                        guest keeps running (virtio-sst, -blk, -rng, -9p; README "Restart")
   --console FILE        keep the whole guest console in FILE
   --report FILE.json    machine-readable record of the run (report/SCHEMA.md)
   --report-html FILE    the same as one self-contained HTML page with plots
@@ -65,7 +67,7 @@ EOF
 }
 
 # ---------------------------------------------------------------- options
-NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT=""
+NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT="" RESTART=""
 CONSOLE_COPY="" REPORT="" REPORT_HTML="" QUIET=0 SHELL_MODE=0 CMD=() DEMO_ARGS=()
 [ $# -eq 0 ] && exec "$HERE/run-main.sh"
 FAIL_STATUS=2 # usage errors: 2, or 125 once we know a CMD follows
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
 	--accel) need_value "$@"; ACCEL=$2; shift ;;
 	--trace) need_value "$@"; TRACE=$2; shift ;;
 	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
+	--restart) need_value "$@"; RESTART=$2; shift ;;
 	--console) need_value "$@"; CONSOLE_COPY=$2; shift ;;
 	--report) need_value "$@"; REPORT=$2; shift ;;
 	--report-html) need_value "$@"; REPORT_HTML=$2; shift ;;
@@ -113,6 +116,7 @@ fi
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 is_uint "$NDEV" && [ "$NDEV" -le 8 ] || die "--devices: want 0..8, not '$NDEV'"
 [ -z "$TIMEOUT" ] || is_uint "$TIMEOUT" || die "--timeout: want seconds, not '$TIMEOUT'"
+[ -z "$RESTART" ] || is_uint "$RESTART" || die "--restart: want a count, not '$RESTART'"
 if [ -n "$SHARE" ]; then
 	share_dir=${SHARE%:ro}
 	[ -e "$share_dir" ] || die "--share $share_dir: no such folder"
@@ -240,6 +244,7 @@ for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:
 [ -n "$ACCEL" ] && ARGS+=(--accel "$ACCEL")
 [ -n "$TRACE" ] && ARGS+=(--trace "$TRACE")
 [ -n "$TIMEOUT" ] && ARGS+=(--timeout "$TIMEOUT")
+[ -n "$RESTART" ] && ARGS+=(--restart "$RESTART")
 SPLIT_TOKEN=vsst-run-$$-$RANDOM
 ARGS+=(--guest-arg -name --guest-arg "guest,process=$SPLIT_TOKEN"
 	--device-arg -name --device-arg "device,process=$SPLIT_TOKEN")

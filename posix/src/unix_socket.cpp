@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "vsst/posix/child_process.h"
 
@@ -66,6 +67,30 @@ UniqueFd accept_within(int listener, std::chrono::milliseconds timeout, const st
 		}
 		if (stop && stop())
 			return UniqueFd();
+	}
+}
+
+int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds)
+{
+	std::vector<char> control(CMSG_SPACE(sizeof(int) * nfds));
+	iovec iov{const_cast<void *>(data), len};
+	msghdr mh{};
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds) {
+		mh.msg_control = control.data();
+		mh.msg_controllen = control.size();
+		cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		if (sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return errno;
 	}
 }
 

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "vsst/posix/unix_socket.h"
+#include "vsst/rpc_restart.h"
 
 namespace vsst {
 
@@ -108,16 +109,18 @@ bool DeviceVms::start(const std::function<bool()> &interrupted)
 	std::string error;
 	ram_ = GuestRam::create(o_.memory_bytes, error);
 	if (!ram_.valid()) {
-		outcome_.fail(kExitDied, "guest RAM: " + error);
+		out().fail(kExitDied, "guest RAM: " + error);
 		return false;
 	}
 	plan();
 	for (auto &vm : vms_) {
 		vm->channel = devvm::Channel::create(error, 0, static_cast<uint32_t>(o_.rpc_spin_us));
 		if (!vm->channel.valid()) {
-			outcome_.fail(kExitDied, vm->name + ": " + error);
+			out().fail(kExitDied, vm->name + ": " + error);
 			return false;
 		}
+		if (o_.restart > 0 && !open_restart(*vm))
+			return false;
 		if (!(o_.attach.empty() ? spawn(*vm) : attach(*vm, interrupted)))
 			return false;
 	}
@@ -127,29 +130,154 @@ bool DeviceVms::start(const std::function<bool()> &interrupted)
 	return true;
 }
 
+// --restart: the guest QEMU's restart socket and the inflight records, both kept for
+// every incarnation of this device VM.
+bool DeviceVms::open_restart(HostedDeviceVm &vm)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		out().fail(kExitDied, std::string("socketpair: ") + strerror(errno));
+		return false;
+	}
+	vm.restart_sock.reset(sv[0]);
+	vm.restart_guest_end.reset(sv[1]);
+	vm.inflight.reset(memfd_create("vsst-inflight", MFD_CLOEXEC));
+	if (!vm.inflight) {
+		out().fail(kExitDied, std::string("memfd_create: ") + strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
+{
+	const auto now = Clock::now();
+	const auto window = std::chrono::seconds(o_.restart_window_s);
+	std::erase_if(vm.restarts, [&](auto t) { return now - t >= window; });
+	if (!vm.down_since)
+		vm.down_since = now;
+	for (;;) {
+		if (vm.restarts.size() >= static_cast<size_t>(o_.restart)) {
+			gave_up_reason = vm.name + ": " + std::to_string(vm.restarts.size()) +
+					 " restart(s) within " + std::to_string(o_.restart_window_s) +
+					 " s, giving up; last: " + why;
+			vsst_restart_msg m{};
+			m.type = VSST_RESTART_GIVE_UP;
+			snprintf(m.text, sizeof m.text, "%s", gave_up_reason.c_str());
+			send_with_fds(vm.restart_sock.get(), &m, sizeof m, nullptr, 0);
+			spdlog::error("{}", gave_up_reason);
+			return false;
+		}
+		vm.restarts.push_back(Clock::now());
+		vm.incarnation++;
+		spdlog::warn("{}: {}; starting a new one ({} of {} within {} s)", vm.name, why,
+			     vm.restarts.size(), o_.restart, o_.restart_window_s);
+		if (vm.proc().running())
+			vm.proc().terminate(std::chrono::milliseconds(1000));
+		// What one incarnation owned; guest RAM, the inflight records and the restart
+		// socket stay.
+		vm.vm = devvm::DeviceVm();
+		vm.alive_rd.reset();
+		vm.blk_files.clear();
+		vm.share_dirs.clear();
+		vm.registered.clear();
+		vm.expected_exit = false;
+		vm.clean_exit_seen.reset();
+		Outcome attempt;
+		sink_ = &attempt;
+		std::string error;
+		vm.channel = devvm::Channel::create(error, 0, static_cast<uint32_t>(o_.rpc_spin_us));
+		bool ok = vm.channel.valid();
+		if (!ok)
+			attempt.fail(kExitDied, error);
+		ok = ok && spawn(vm) && handshake(vm);
+		sink_ = &outcome_;
+		if (ok && vm.registered.size() != vm.devices.size())
+			attempt.fail(kExitDied,
+				     "the new device VM registered " + std::to_string(vm.registered.size()) +
+					     " device(s), not " + std::to_string(vm.devices.size()));
+		if (ok && !attempt.failed()) {
+			const vsst_rpc_fds f = vm.channel.fds();
+			const int fds[VSST_RESTART_CHANNEL_FDS] = {f.region, f.to_device, f.to_proxy,
+								   vm.alive_rd.get()};
+			vsst_restart_msg m{};
+			m.type = VSST_RESTART_CHANNEL;
+			if (int e = send_with_fds(vm.restart_sock.get(), &m, sizeof m, fds,
+						  VSST_RESTART_CHANNEL_FDS)) {
+				gave_up_reason = vm.name + ": cannot hand the new channel to the guest VM: " +
+						 strerror(e);
+				spdlog::error("{}", gave_up_reason);
+				return false;
+			}
+			vm.handed++;
+			spdlog::info("{}: incarnation {} (pid {}) handed to the guest VM", vm.name,
+				     vm.incarnation, vm.proc().pid());
+			return true;
+		}
+		spdlog::warn("{}: the new device VM did not come up: {}", vm.name, attempt.reason);
+	}
+}
+
+void DeviceVms::poll_restart_messages()
+{
+	for (auto &vm : vms_) {
+		if (!vm->restart_sock)
+			continue;
+		vsst_restart_msg m{};
+		ssize_t n;
+		while ((n = recv(vm->restart_sock.get(), &m, sizeof m, MSG_DONTWAIT)) > 0) {
+			m.text[sizeof m.text - 1] = 0;
+			if (m.generation != vm->handed) {
+				spdlog::debug("{}: ignoring a message about generation {} (now {}): {}",
+					      vm->name, m.generation, vm->handed, m.text);
+				continue;
+			}
+			if (m.type == VSST_RESTART_DOWN) {
+				spdlog::warn("{}: the guest VM lost its channel: {}", vm->name, m.text);
+				if (!vm->down_since)
+					vm->down_since = Clock::now();
+				// Alive but useless (poisoned, silent): its death starts the restart.
+				if (vm->proc().running())
+					vm->proc().signal(SIGKILL);
+			} else if (m.type == VSST_RESTART_UP) {
+				double ms = vm->down_since ? std::chrono::duration<double, std::milli>(
+								     Clock::now() - *vm->down_since)
+								     .count()
+							   : 0.0;
+				vm->down_since.reset();
+				recovery_ms.push_back(ms);
+				spdlog::info("{}: the guest runs on incarnation {} again, {:.0f} ms after "
+					     "the death ({})",
+					     vm->name, vm->incarnation, ms, m.text);
+			}
+		}
+	}
+}
+
 bool DeviceVms::spawn(HostedDeviceVm &vm)
 {
 	int ap[2];
 	if (pipe2(ap, O_CLOEXEC) < 0) {
-		outcome_.fail(kExitDied, std::string("pipe: ") + strerror(errno));
+		out().fail(kExitDied, std::string("pipe: ") + strerror(errno));
 		return false;
 	}
 	vm.alive_rd.reset(ap[0]);
 	UniqueFd alive_wr(ap[1]);
 	DeviceVmPlan plan;
 	plan.devices = vm.devices;
-	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, plan.blk_ro_fds, outcome_))
+	plan.inflight_fd = vm.inflight.get();
+	if (!open_blk_images(vm.devices, vm.blk_files, plan.blk_fds, plan.blk_ro_fds, out()))
 		return false;
-	if (!open_share_dirs(vm.devices, vm.share_dirs, plan.share_fds, outcome_))
+	if (!open_share_dirs(vm.devices, vm.share_dirs, plan.share_fds, out()))
 		return false;
-	if (!vm.sockets.open(vm.devices, plan.socket_fds, outcome_))
+	if (!vm.sockets.open(vm.devices, plan.socket_fds, out()))
 		return false;
 	if (!o_.trace.empty() && !open_trace(vm, plan))
 		return false;
 	std::string error;
 	UniqueFd err_wr = console_.pipe(vm.name, false, &vm.err, error);
 	if (!err_wr) {
-		outcome_.fail(kExitDied, error);
+		out().fail(kExitDied, error);
 		return false;
 	}
 	DeviceVmCommand cmd = device_vm_command(o_, plan, ram_.size());
@@ -167,9 +295,9 @@ bool DeviceVms::spawn(HostedDeviceVm &vm)
 		// A device VM that exits at once makes the hand-over fail (EPIPE): its exit
 		// and last words are the reason, not the broken pipe.
 		if (vm.proc().pid() > 0 && vm.proc().wait(std::chrono::seconds(1)))
-			outcome_.fail(kExitDied, died_reason(vm) + " before START_VM");
+			out().fail(kExitDied, died_reason(vm) + " before START_VM");
 		else
-			outcome_.fail(kExitDied, error);
+			out().fail(kExitDied, error);
 		return false;
 	}
 	spdlog::info("{}: started, pid {}{}", vm.name, vm.proc().pid(),
@@ -186,13 +314,13 @@ bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
 	vm.trace_file.reset(
 		open(vm.trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
 	if (!vm.trace_file) {
-		outcome_.fail(kExitUsage, "--trace " + vm.trace_path + ": " + strerror(errno));
+		out().fail(kExitUsage, "--trace " + vm.trace_path + ": " + strerror(errno));
 		return false;
 	}
 	for (int fd : plan.blk_fds) {
 		vm.trace_images.emplace_back(fcntl(fd, F_DUPFD_CLOEXEC, 3));
 		if (!vm.trace_images.back()) {
-			outcome_.fail(kExitDied, std::string("--trace: dup: ") + strerror(errno));
+			out().fail(kExitDied, std::string("--trace: dup: ") + strerror(errno));
 			return false;
 		}
 		plan.trace_image_fds.push_back(vm.trace_images.back().get());
@@ -208,8 +336,8 @@ bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
 		off += ok ? static_cast<size_t>(w) : 0;
 	}
 	if (!ok) {
-		outcome_.fail(kExitDied,
-			      std::string("--trace: writing the device template: ") + strerror(errno));
+		out().fail(kExitDied,
+			   std::string("--trace: writing the device template: ") + strerror(errno));
 		return false;
 	}
 	plan.trace_fd = vm.trace_file.get();
@@ -223,7 +351,7 @@ bool DeviceVms::open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan)
 bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrupted)
 {
 	if (o_.attach.size() >= sizeof(sockaddr_un::sun_path)) {
-		outcome_.fail(kExitUsage, "--attach: socket path too long");
+		out().fail(kExitUsage, "--attach: socket path too long");
 		return false;
 	}
 	std::string error;
@@ -234,14 +362,14 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 	UniqueFd ls = listen_unix(o_.attach, error);
 	umask(old_mask);
 	if (!ls) {
-		outcome_.fail(kExitDied, "--attach " + error);
+		out().fail(kExitDied, "--attach " + error);
 		return false;
 	}
 	// Only a named --run-as user may attach besides root (a device VM started by
 	// hand cannot know an id --run-as auto would pick).
 	const std::optional<Credentials> &user_ = ids_.named();
 	if (user_ && chown(o_.attach.c_str(), user_->uid, user_->gid) < 0) {
-		outcome_.fail(kExitDied, "--attach " + o_.attach + ": chown: " + strerror(errno));
+		out().fail(kExitDied, "--attach " + o_.attach + ": chown: " + strerror(errno));
 		unlink(o_.attach.c_str());
 		return false;
 	}
@@ -270,17 +398,17 @@ bool DeviceVms::attach(HostedDeviceVm &vm, const std::function<bool()> &interrup
 	}
 	unlink(o_.attach.c_str());
 	if (stopped) {
-		outcome_.fail(kExitInterrupted, "interrupted while waiting for the device VM");
+		out().fail(kExitInterrupted, "interrupted while waiting for the device VM");
 		return false;
 	}
 	if (!conn) {
-		outcome_.fail(kExitDied, "no device VM connected to " + o_.attach + " within " +
-						 std::to_string(o_.start_timeout_s) + " s");
+		out().fail(kExitDied, "no device VM connected to " + o_.attach + " within " +
+					      std::to_string(o_.start_timeout_s) + " s");
 		return false;
 	}
 	spdlog::info("{}: connected through {}", vm.name, o_.attach);
 	if (!devvm::send_setup(conn.get(), vm.channel.fds(), ram_.fd(), ram_.layout(), error)) {
-		outcome_.fail(kExitDied, vm.name + ": " + error);
+		out().fail(kExitDied, vm.name + ": " + error);
 		return false;
 	}
 	return true;
@@ -302,7 +430,7 @@ bool DeviceVms::handshake(HostedDeviceVm &vm)
 	std::string error;
 	devvm::ProxyEndpoint ep = devvm::ProxyEndpoint::attach(vm.channel.fds(), error);
 	if (!ep) {
-		outcome_.fail(kExitDied, vm.name + ": " + error);
+		out().fail(kExitDied, vm.name + ": " + error);
 		return false;
 	}
 	devvm::HandshakeOptions opt;
@@ -337,7 +465,7 @@ bool DeviceVms::handshake(HostedDeviceVm &vm)
 		std::string why = r.error;
 		if (r.failure == devvm::HandshakeFailure::Timeout && vm.err && !vm.err->tail.empty())
 			why += ": " + join_tail(vm.err->tail, 3);
-		outcome_.fail(kExitDied, why);
+		out().fail(kExitDied, why);
 		return false;
 	}
 	vm.registered = std::move(r.devices);
@@ -355,6 +483,7 @@ std::vector<GuestChannel> DeviceVms::guest_channels() const
 		c.to_device = fds.to_device;
 		c.to_proxy = fds.to_proxy;
 		c.peer_fd = vm->alive_rd.get(); // -1 when attached: no liveness pipe
+		c.restart_fd = vm->restart_guest_end.get();
 		for (const auto &r : vm->registered)
 			c.indices.push_back(r.index);
 		channels.push_back(c);

@@ -44,6 +44,15 @@ struct HostedDeviceVm {
 	std::vector<devvm::RegisteredDevice> registered;
 	bool expected_exit = false;
 	std::optional<std::chrono::steady_clock::time_point> clean_exit_seen;
+	// --restart: the launcher's end of the guest QEMU's restart socket (rpc_restart.h) and
+	// the guest's end (handed over at its start), the virtqueue records every incarnation
+	// shares (-accel rpc,inflight-fd), restart times within the window, and since when
+	// the guest waits for a new device VM (death -> the guest QEMU's UP).
+	UniqueFd restart_sock, restart_guest_end, inflight;
+	std::vector<std::chrono::steady_clock::time_point> restarts;
+	std::optional<std::chrono::steady_clock::time_point> down_since;
+	unsigned incarnation = 0; // device VMs started after the first
+	unsigned handed = 0;      // channels handed to the guest QEMU (its generation)
 
 	ChildProcess &proc() { return vm.process(); }
 };
@@ -85,18 +94,35 @@ public:
 	std::string died_reason(HostedDeviceVm &vm);
 	// After the guest: a moment to end cleanly (its STOP), then SIGTERM/SIGKILL.
 	void stop(bool guest_ran);
+
+	// Restart (--restart N): replaces a dead device VM (why: its death) with a new one
+	// on a fresh channel, the same devices, RAM and inflight records, and hands the
+	// channel to the guest QEMU, which replays the guest's set-up into it. Attempts that
+	// fail count too. False (and GIVE_UP to the guest QEMU, reason in gave_up_reason)
+	// once N restarts within the window are used up.
+	bool restart(HostedDeviceVm &vm, const std::string &why);
+	// Messages from the guest QEMUs: DOWN (the channel failed: a device VM still running
+	// is killed, and its death restarts it) and UP (recovery time recorded).
+	void poll_restart_messages();
+	std::string gave_up_reason;
+	// Death -> UP, per restart (ms).
+	std::vector<double> recovery_ms;
 	void report_traces();
 
 private:
+	bool open_restart(HostedDeviceVm &vm);
 	bool spawn(HostedDeviceVm &vm);
 	bool attach(HostedDeviceVm &vm, const std::function<bool()> &interrupted);
 	bool open_trace(HostedDeviceVm &vm, DeviceVmPlan &plan);
 	bool handshake(HostedDeviceVm &vm);
 
+	Outcome &out() { return *sink_; }
+
 	const Options &o_;
 	const RunIdentities &ids_;
 	Console &console_;
 	Outcome &outcome_;
+	Outcome *sink_ = &outcome_; // where start-up failures go (a restart's own, then)
 	GuestRam ram_;
 	std::vector<std::unique_ptr<HostedDeviceVm>> vms_;
 };

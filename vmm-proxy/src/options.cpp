@@ -261,6 +261,12 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --timeout SEC            stop everything after SEC seconds (default: none)
   --start-timeout SEC      bound for the device VM to send START_VM (default 30)
   --grace SEC              after a child died, time left to the others (default 5)
+  --restart N              a device VM that dies (crash, kill, poisoned channel) is
+                           replaced, at most N times within --restart-window; the guest
+                           keeps running (default 0: a death ends the run)
+  --restart-window SEC     the window N restarts are counted in (default 60)
+  --restart-wait MS        how long guest accesses wait for the new device VM
+                           (default 30000)
   --mmio-timeout MS        bound for one forwarded read (default 2000)
   --doorbell-poll-us N     after a doorbell, the vCPU waits up to N us for the device VM's
                            interrupt (0..1000, default 100; 0: the main loop delivers it)
@@ -345,7 +351,8 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--grace" || arg == "--mmio-timeout" || arg == "--guest-arg" ||
 			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
 			   arg == "--log-level" || arg == "--report" || arg == "--share" ||
-			   arg == "--id-range") {
+			   arg == "--id-range" || arg == "--restart" || arg == "--restart-window" ||
+			   arg == "--restart-wait") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")
@@ -435,6 +442,12 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					n = parse_int(v, 0, 600);
 				else if (arg == "--doorbell-poll-us" || arg == "--rpc-spin-us")
 					n = parse_int(v, 0, 1000);
+				else if (arg == "--restart")
+					n = parse_int(v, 0, 1000);
+				else if (arg == "--restart-window")
+					n = parse_int(v, 1, 86400);
+				else if (arg == "--restart-wait")
+					n = parse_int(v, 100, 600000);
 				else
 					n = parse_int(v, 10, 600000);
 				if (!n)
@@ -449,6 +462,12 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					o.doorbell_poll_us = *n;
 				else if (arg == "--rpc-spin-us")
 					o.rpc_spin_us = *n;
+				else if (arg == "--restart")
+					o.restart = *n;
+				else if (arg == "--restart-window")
+					o.restart_window_s = *n;
+				else if (arg == "--restart-wait")
+					o.restart_wait_ms = *n;
 				else
 					o.mmio_timeout_ms = *n;
 			}
@@ -475,6 +494,18 @@ ParseResult parse_options(const std::vector<std::string> &args)
 		return fail("--monolithic and --isolate per-device exclude each other");
 	if (!o.attach.empty() && o.isolate == Isolation::PerDevice)
 		return fail("--attach serves one device VM; --isolate per-device starts its own");
+	if (o.restart > 0) {
+		if (o.monolithic || !o.attach.empty())
+			return fail("--restart replaces device VMs it starts itself (not with --monolithic "
+				    "or --attach)");
+		if (!o.trace.empty())
+			return fail("--restart and --trace exclude each other (a trace covers one device "
+				    "VM's life)");
+		for (const auto &d : o.devices)
+			if (d.kind == DeviceKind::Net || d.kind == DeviceKind::Console)
+				return fail("--restart: virtio-net and virtio-console cannot be restarted "
+					    "(their host end is a connection the old device VM took along)");
+	}
 	result.options = std::move(o);
 	return result;
 }

@@ -47,6 +47,11 @@ struct Options {
 	int timeout_s = 0;        // whole run; 0 = unbounded
 	int start_timeout_s = 30; // device VM -> START_VM
 	int grace_s = 5;          // after a child died, before the rest is stopped
+	// --restart N: a device VM that dies is replaced up to N times per restart_window_s
+	// (the guest keeps running; device_vms.h "Restart"). 0 = a death ends the run.
+	int restart = 0;
+	int restart_window_s = 60;
+	int restart_wait_ms = 30000; // guest accesses wait this long for the new device VM
 	int mmio_timeout_ms = 2000;
 	int doorbell_poll_us = 100; // rpc-channel doorbell-poll-us (0: off)
 	int rpc_spin_us = 0;        // spin before blocking, stored in the channel (0: library default)

@@ -63,6 +63,10 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 	d.qemu = o.qemu;
 	d.handoff = devvm::Handoff::SetupSocket;
 	d.setup_fd = plan.setup_fd;
+	if (plan.inflight_fd >= 0) {
+		d.accel_options.push_back("inflight-fd=" + std::to_string(plan.inflight_fd));
+		c.inherit.push_back(plan.inflight_fd);
+	}
 	if (plan.trace_fd >= 0) {
 		// Descriptors, not paths: the device VM may run as nobody in a sandbox.
 		d.accel_options.push_back("trace-fd=" + std::to_string(plan.trace_fd));
@@ -208,6 +212,11 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 		if (ch.peer_fd >= 0) {
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);
 			a.inherit.push_back(ch.peer_fd);
+		}
+		if (ch.restart_fd >= 0) {
+			obj += ",restart-fd=" + std::to_string(ch.restart_fd) +
+			       ",restart-wait=" + std::to_string(o.restart_wait_ms);
+			a.inherit.push_back(ch.restart_fd);
 		}
 		a.add({"-device", obj});
 		for (unsigned index : ch.indices)

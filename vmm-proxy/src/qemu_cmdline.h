@@ -29,6 +29,7 @@ struct DeviceVmPlan {
 	std::vector<int> share_fds;
 	// One socket per virtio-net / virtio-console in devices, in order (host_sockets.h).
 	std::vector<devvm::SocketFd> socket_fds;
+	int inflight_fd = -1;   // --restart: virtqueue records kept across device VMs
 	int trace_fd = -1;      // --trace: the open trace file (trace/TRACE.md)
 	int trace_args_fd = -1; // its device template (trace_template), a memfd
 	// Duplicates of blk_fds the recorder fingerprints the images through
@@ -41,6 +42,7 @@ struct GuestChannel {
 	int region = -1, to_device = -1, to_proxy = -1;
 	int peer_fd = -1;              // EOF when the device VM is gone
 	std::vector<unsigned> indices; // backend device indices registered on it
+	int restart_fd = -1;           // --restart: new channels arrive here (rpc_restart.h)
 };
 
 std::string kernel_cmdline(const Options &o);

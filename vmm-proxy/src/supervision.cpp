@@ -99,6 +99,8 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 			guest_exited(guest, console, outcome, guest_stop_sent);
 			return stopped_after_summary;
 		}
+		if (o.restart > 0)
+			device_vms.poll_restart_messages();
 		for (auto &vm : device_vms.all()) {
 			if (vm->proc().pid() > 0 && !vm->expected_exit && vm->proc().poll_exit()) {
 				// A device VM ends cleanly (status 0) on the guest QEMU's STOP,
@@ -114,6 +116,18 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 						continue;
 				}
 				vm->expected_exit = true; // reported once
+				if (o.restart > 0 && !guest_stop_sent && !stop_guest_at) {
+					if (device_vms.restart(*vm, device_vms.died_reason(*vm)))
+						continue;
+					outcome.fail(kExitDied, device_vms.gave_up_reason);
+					spdlog::error(
+						"the guest sees its devices fail; stopping the guest in {} s",
+						o.grace_s);
+					if (!stop_guest_at)
+						stop_guest_at =
+							Clock::now() + std::chrono::seconds(o.grace_s);
+					continue;
+				}
 				outcome.fail(kExitDied, device_vms.died_reason(*vm));
 				spdlog::error(
 					"{}; the guest sees its devices fail; stopping the guest in {} s",

@@ -5,6 +5,10 @@
 // response round trips, and a plain byte pipe for checksummed transfers.
 //
 //   vsst-io blk DEV read|write BS DEPTH BYTES
+//   vsst-io blk DEV check BS DEPTH BYTES [ROUNDS]
+//       writes BYTES of a pattern that depends on the round and each word's offset, reads
+//       them back at the same depth and compares; ROUNDS times (default 1):
+//       VSST-BLKCHECK rounds=... blocks=... bad=...   (exit 1 if bad > 0)
 //       VSST-BENCH io=blk op=read bs=4096 depth=32 bytes=... secs=... mbps=... iops=...
 //   vsst-io serve PORT [CONNECTIONS]   stream and rr server (default: forever)
 //   vsst-io stream HOST PORT BYTES     VSST-BENCH io=tcp_stream bytes=... secs=... mbps=...
@@ -127,28 +131,36 @@ long io_getevents(aio_context_t ctx, long min, long max, io_event *ev)
 	return syscall(SYS_io_getevents, ctx, min, max, ev, nullptr);
 }
 
-int blk(int argc, char **argv)
+// The word at byte offset off of round r (never the same for two rounds or offsets).
+uint64_t blk_pattern(uint64_t round, uint64_t off)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: vsst-io blk DEV read|write BS DEPTH BYTES\n");
-		return 2;
+	return (off + 1) * 0x9e3779b97f4a7c15ull ^ (round + 1) * 0xc2b2ae3d27d4eb4full;
+}
+
+void blk_fill(char *buf, uint64_t bs, uint64_t round, uint64_t base)
+{
+	for (uint64_t i = 0; i < bs; i += 8) {
+		const uint64_t w = blk_pattern(round, base + i);
+		memcpy(buf + i, &w, 8);
 	}
-	const std::string op = argv[3];
-	const bool writing = op == "write";
-	if (!writing && op != "read") {
-		fprintf(stderr, "vsst-io: blk: want read or write\n");
-		return 2;
+}
+
+bool blk_matches(const char *buf, uint64_t bs, uint64_t round, uint64_t base)
+{
+	for (uint64_t i = 0; i < bs; i += 8) {
+		uint64_t w;
+		memcpy(&w, buf + i, 8);
+		if (w != blk_pattern(round, base + i))
+			return false;
 	}
-	const uint64_t bs = arg_u64(argv[4], "BS"), depth = arg_u64(argv[5], "DEPTH"),
-		       bytes = arg_u64(argv[6], "BYTES");
-	if (bs == 0 || bs % 4096 || depth == 0 || depth > 256 || bytes < bs || bytes % bs) {
-		fprintf(stderr,
-			"vsst-io: blk: BS a multiple of 4096, DEPTH 1..256, BYTES a multiple of BS\n");
-		return 2;
-	}
-	const int fd = open(argv[2], (writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
-	if (fd < 0)
-		die(argv[2]);
+	return true;
+}
+
+// One pass over [0, bytes) at `depth` requests in flight. check: -1 no pattern (the
+// benchmark), else the round whose pattern is written or compared; *bad counts blocks
+// read back wrong. Returns false after an I/O error (reported).
+bool blk_pass(int fd, bool writing, uint64_t bs, uint64_t depth, uint64_t bytes, int64_t check, uint64_t *bad)
+{
 	aio_context_t ctx = 0;
 	if (io_setup(unsigned(depth), &ctx) < 0)
 		die("io_setup");
@@ -164,9 +176,12 @@ int blk(int argc, char **argv)
 	std::vector<io_event> events(depth);
 	const uint64_t total = bytes / bs;
 	uint64_t next = 0, done = 0;
+	bool ok = true;
 	auto submit = [&](uint64_t slot) {
 		iocb &cb = cbs[slot];
 		memset(&cb, 0, sizeof cb);
+		if (check >= 0 && writing)
+			blk_fill(bufs[slot], bs, uint64_t(check), next * bs);
 		cb.aio_data = slot;
 		cb.aio_lio_opcode = writing ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
 		cb.aio_fildes = uint32_t(fd);
@@ -178,34 +193,87 @@ int blk(int argc, char **argv)
 		if (io_submit(ctx, 1, &p) != 1)
 			die("io_submit");
 	};
-	const uint64_t t0 = now_ns();
 	for (uint64_t s = 0; s < depth && next < total; s++)
 		submit(s);
-	while (done < total) {
+	// After an error nothing new is submitted; what is in flight is still awaited.
+	while (done < (ok ? total : next)) {
 		long n = io_getevents(ctx, 1, long(depth), events.data());
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			die("io_getevents");
 		for (long i = 0; i < n; i++) {
+			const uint64_t slot = events[i].data;
 			if (events[i].res != int64_t(bs)) {
-				fprintf(stderr, "vsst-io: blk: %s of %llu bytes returned %lld\n", op.c_str(),
-					(unsigned long long)bs, (long long)events[i].res);
-				return 1;
+				fprintf(stderr, "vsst-io: blk: %s of %llu bytes returned %lld\n",
+					writing ? "write" : "read", (unsigned long long)bs,
+					(long long)events[i].res);
+				ok = false;
+			} else if (check >= 0 && !writing &&
+				   !blk_matches(bufs[slot], bs, uint64_t(check),
+						uint64_t(cbs[slot].aio_offset))) {
+				fprintf(stderr,
+					"vsst-io: blk: block at %lld differs from round %lld's pattern\n",
+					(long long)cbs[slot].aio_offset, (long long)check);
+				(*bad)++;
 			}
 			done++;
-			if (next < total)
-				submit(events[i].data);
+			if (ok && next < total)
+				submit(slot);
 		}
 	}
-	if (writing && fdatasync(fd) < 0)
+	if (ok && writing && fdatasync(fd) < 0)
 		die("fdatasync");
-	const double secs = double(now_ns() - t0) / 1e9;
 	io_destroy(ctx);
+	for (auto b : bufs)
+		free(b);
+	return ok;
+}
+
+int blk(int argc, char **argv)
+{
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: vsst-io blk DEV read|write|check BS DEPTH BYTES [ROUNDS]\n");
+		return 2;
+	}
+	const std::string op = argv[3];
+	const bool checking = op == "check";
+	const bool writing = op == "write";
+	if (!writing && op != "read" && !checking) {
+		fprintf(stderr, "vsst-io: blk: want read, write or check\n");
+		return 2;
+	}
+	const uint64_t bs = arg_u64(argv[4], "BS"), depth = arg_u64(argv[5], "DEPTH"),
+		       bytes = arg_u64(argv[6], "BYTES"), rounds = argc == 8 ? arg_u64(argv[7], "ROUNDS") : 1;
+	if (bs == 0 || bs % 4096 || depth == 0 || depth > 256 || bytes < bs || bytes % bs ||
+	    (argc == 8 && !checking) || rounds == 0) {
+		fprintf(stderr, "vsst-io: blk: BS a multiple of 4096, DEPTH 1..256, BYTES a multiple "
+				"of BS, ROUNDS >= 1 (check only)\n");
+		return 2;
+	}
+	const int fd = open(argv[2], (checking ? O_RDWR : writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0)
+		die(argv[2]);
+	uint64_t bad = 0;
+	if (checking) {
+		bool ok = true;
+		for (uint64_t r = 0; r < rounds && ok; r++)
+			ok = blk_pass(fd, true, bs, depth, bytes, int64_t(r), &bad) &&
+			     blk_pass(fd, false, bs, depth, bytes, int64_t(r), &bad);
+		close(fd);
+		printf("VSST-BLKCHECK rounds=%llu blocks=%llu bad=%llu io_errors=%d\n",
+		       (unsigned long long)rounds, (unsigned long long)(rounds * (bytes / bs)),
+		       (unsigned long long)bad, ok ? 0 : 1);
+		return ok && bad == 0 ? 0 : 1;
+	}
+	const uint64_t t0 = now_ns();
+	if (!blk_pass(fd, writing, bs, depth, bytes, -1, &bad))
+		return 1;
+	const double secs = double(now_ns() - t0) / 1e9;
 	close(fd);
 	printf("VSST-BENCH io=blk op=%s bs=%llu depth=%llu bytes=%llu secs=%.3f mbps=%.1f iops=%.0f\n",
 	       op.c_str(), (unsigned long long)bs, (unsigned long long)depth, (unsigned long long)bytes, secs,
-	       double(bytes) / 1e6 / secs, double(total) / secs);
+	       double(bytes) / 1e6 / secs, double(bytes / bs) / secs);
 	return 0;
 }
 

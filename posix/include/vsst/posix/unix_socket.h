@@ -40,6 +40,10 @@ struct PeerCred {
 };
 std::optional<PeerCred> peer_credentials(int fd);
 
+// Sends one message (a datagram on SOCK_SEQPACKET) with the descriptors fds attached
+// (SCM_RIGHTS), without blocking; the errno on failure, 0 on success.
+int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds);
+
 // True once the Unix socket at path accepts a connection (each probe connects and
 // closes at once); false after timeout, or as soon as owner (if given) has exited.
 bool wait_for_socket(const std::string &path, std::chrono::milliseconds timeout,

@@ -188,6 +188,7 @@ static int rpc_accel_main(void)
     vsst_rpc_close(s->ch);
     s->ch = NULL;
     rpc_trace_stop(s);
+    rpc_inflight_stop(s);
     return status;
 }
 
@@ -232,6 +233,7 @@ static int rpc_accel_init_machine(MachineState *ms)
 static void rpc_accel_setup_post(MachineState *ms, AccelState *accel)
 {
     RpcAccelState *s = RPC_ACCEL(accel);
+    Error *err = NULL;
     struct vsst_rpcmsg start = {
         .mr0 = vsst_rpc_mr0(VSST_RPC_OP_START_VM, 0, 0, 0, 0, 0),
     };
@@ -251,6 +253,11 @@ static void rpc_accel_setup_post(MachineState *ms, AccelState *accel)
                                  device, class_code);
         rpc_accel_send_now(s, &reg);
     }
+    if (!rpc_inflight_start(s, &err)) {
+        error_report_err(err);
+        rpc_accel_finish(s, RPC_EXIT_SETUP, "inflight records unusable");
+        return;
+    }
     s->started = true;
     rpc_accel_send_now(s, &start);
     rpc_events_start(s);
@@ -263,6 +270,7 @@ static void rpc_accel_instance_init(Object *obj)
 
     s->setup_fd = -1;
     s->trace_fd = -1;
+    s->inflight_fd = -1;
     s->timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
     s->exit_status = -1;
 }
@@ -314,6 +322,28 @@ static void rpc_set_trace_fd(Object *obj, Visitor *v, const char *name,
         return;
     }
     RPC_ACCEL(obj)->trace_fd = fd;
+}
+
+static void rpc_get_inflight_fd(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    visit_type_int64(v, name, &RPC_ACCEL(obj)->inflight_fd, errp);
+}
+
+static void rpc_set_inflight_fd(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    int64_t fd;
+
+    if (!visit_type_int64(v, name, &fd, errp)) {
+        return;
+    }
+    if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFL) < 0) {
+        error_setg(errp, "accel rpc: inflight-fd must be an open file "
+                   "descriptor");
+        return;
+    }
+    RPC_ACCEL(obj)->inflight_fd = fd;
 }
 
 static void rpc_get_setup_fd(Object *obj, Visitor *v, const char *name,
@@ -389,6 +419,11 @@ static void rpc_accel_class_init(ObjectClass *oc, void *data)
                               rpc_set_trace_fd, NULL, NULL);
     object_class_property_set_description(oc, "trace-fd",
         "record an RPC trace into this inherited, writable fd");
+    object_class_property_add(oc, "inflight-fd", "int", rpc_get_inflight_fd,
+                              rpc_set_inflight_fd, NULL, NULL);
+    object_class_property_set_description(oc, "inflight-fd",
+        "memfd that keeps the virtqueues' inflight records across restarts "
+        "of this device VM");
     object_class_property_add_str(oc, "trace-args", rpc_get_trace_args,
                                   rpc_set_trace_args);
     object_class_property_set_description(oc, "trace-args",

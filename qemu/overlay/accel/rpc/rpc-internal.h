@@ -67,6 +67,8 @@ struct RpcAccelState {
     char *trace;        /* record an RPC trace into this file */
     int64_t trace_fd;   /* ... or into this inherited fd, -1 if none */
     char *trace_args;   /* device arguments for the trace header, one per line */
+    int64_t inflight_fd; /* virtqueue records that outlive us (restart), -1 */
+    void *inflight;     /* its mapping */
 
     /* channel */
     vsst_rpc *ch;
@@ -116,6 +118,10 @@ void rpc_regions_update(RpcAccelState *s, unsigned index);
 /* rpc-trace.c (trace/TRACE.md): start after the channel is attached; stop
  * after it is closed. */
 bool rpc_trace_start(RpcAccelState *s, Error **errp);
+
+/* rpc-inflight.c: map inflight-fd (before START_VM), track the virtqueues. */
+bool rpc_inflight_start(RpcAccelState *s, Error **errp);
+void rpc_inflight_stop(RpcAccelState *s);
 void rpc_trace_stop(RpcAccelState *s);
 
 /* rpc-accel.c */

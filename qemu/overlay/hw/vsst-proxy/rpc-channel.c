@@ -19,6 +19,15 @@
  * rejected, counted and reported once per kind; a dead or poisoned channel
  * turns the devices' reads into all-ones.
  *
+ * restart-fd=N (vmm-proxy --restart): a SOCK_SEQPACKET socket to the
+ * launcher (vsst/rpc_restart.h). When the channel fails, it goes *down*
+ * instead of dead: guest accesses wait (bounded by restart-wait, in vCPU
+ * threads only) while the launcher starts a new device VM; its channel
+ * arrives here, every rpc-proxy-pci replays what the guest programmed
+ * (rpc-proxy-state.c), and the waiting accesses are retried on it. The old
+ * vsst_rpc handles are kept until the end (a vCPU may still be inside one).
+ * GIVE_UP from the launcher, or its socket closing, makes the channel dead.
+ *
  * The handshake (HELLO, REGISTER_PCI_DEV..., START_VM) is normally done by the
  * vmm-proxy launcher before this QEMU starts; handshake=on does it here
  * instead, bounded by the same timeout (x15), for running QEMU by hand.
@@ -26,6 +35,8 @@
 
 #include "qemu/osdep.h"
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include "hw/core/cpu.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
@@ -36,11 +47,14 @@
 #include "hw/qdev-properties.h"
 #include "sysemu/sysemu.h"
 #include "vsst-proxy.h"
+#include "vsst/rpc_restart.h"
 #include "trace.h"
 
 #define RPC_CHANNEL_EVENT_BATCH 256
 #define RPC_CHANNEL_TIMEOUTS_TO_DEATH 3
 #define RPC_CHANNEL_DEFAULT_TIMEOUT_MS 2000
+#define RPC_CHANNEL_DEFAULT_RESTART_WAIT_MS 30000
+#define RPC_CHANNEL_ACCESS_RETRIES 3
 
 static const char *const rpc_reject_names[RPC_REJECT__MAX] = {
     [RPC_REJECT_UNKNOWN_DEVICE] = "event for a device index nobody proxies",
@@ -80,7 +94,81 @@ static void rpc_channel_reject(RpcChannel *ch, RpcReject kind,
 
 bool rpc_channel_alive(RpcChannel *ch)
 {
-    return ch->rpc && !qatomic_read(&ch->dead);
+    return qatomic_read(&ch->rpc) && !qatomic_read(&ch->dead) &&
+           !qatomic_read(&ch->down);
+}
+
+static bool rpc_channel_restartable(RpcChannel *ch)
+{
+    return ch->restart_fd >= 0 && !qatomic_read(&ch->gave_up) &&
+           !qatomic_read(&ch->dead);
+}
+
+static void rpc_channel_tell_launcher(RpcChannel *ch, uint32_t type,
+                                      const char *text)
+{
+    struct vsst_restart_msg m = { .type = type, .generation = ch->generation };
+
+    g_strlcpy(m.text, text ? text : "", sizeof(m.text));
+    if (send(ch->restart_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        warn_report("rpc-channel %s: telling the launcher: %s",
+                    object_get_canonical_path_component(OBJECT(ch)) ?: "?",
+                    strerror(errno));
+    }
+}
+
+/* Thread-safe: the channel failed, a new device VM may come. */
+static void rpc_channel_go_down(RpcChannel *ch, const char *reason)
+{
+    vsst_rpc *rpc = qatomic_read(&ch->rpc);
+
+    qemu_mutex_lock(&ch->up_lock);
+    if (qatomic_read(&ch->down)) {
+        qemu_mutex_unlock(&ch->up_lock);
+        return;
+    }
+    qatomic_set(&ch->down, true);
+    g_free(ch->down_reason);
+    ch->down_reason = g_strdup(reason);
+    qemu_mutex_unlock(&ch->up_lock);
+    smp_mb();
+    if (rpc && !vsst_rpc_poisoned(rpc)) {
+        vsst_rpc_poison(rpc, reason); /* wakes whoever waits on it */
+    }
+    qemu_bh_schedule(ch->down_bh);
+}
+
+/*
+ * In a vCPU thread: wait (BQL released, bounded) until the channel is up
+ * again. Elsewhere (the main loop brings it up) it does not wait.
+ */
+static bool rpc_channel_wait_up(RpcChannel *ch)
+{
+    int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                       ch->restart_wait_ms;
+    bool unlock;
+
+    if (!current_cpu) {
+        return false;
+    }
+    unlock = qemu_mutex_iothread_locked();
+    if (unlock) {
+        qemu_mutex_unlock_iothread();
+    }
+    qemu_mutex_lock(&ch->up_lock);
+    while (qatomic_read(&ch->down) && !qatomic_read(&ch->dead)) {
+        int64_t left = deadline - qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+
+        if (left <= 0) {
+            break;
+        }
+        qemu_cond_timedwait(&ch->up_cond, &ch->up_lock, MIN(left, 100));
+    }
+    qemu_mutex_unlock(&ch->up_lock);
+    if (unlock) {
+        qemu_mutex_lock_iothread();
+    }
+    return rpc_channel_alive(ch);
 }
 
 RpcProxyPci *rpc_channel_find_device(RpcChannel *ch, uint32_t index)
@@ -132,7 +220,13 @@ static void rpc_channel_dead_bh(void *opaque)
 /* Thread-safe: vCPU threads call it after repeated timeouts. */
 void rpc_channel_set_dead(RpcChannel *ch, const char *reason)
 {
-    char *copy = g_strdup(reason && *reason ? reason : "unknown reason");
+    char *copy;
+
+    if (rpc_channel_restartable(ch)) {
+        rpc_channel_go_down(ch, reason && *reason ? reason : "unknown reason");
+        return;
+    }
+    copy = g_strdup(reason && *reason ? reason : "unknown reason");
 
     if (qatomic_cmpxchg(&ch->dead_reason, NULL, copy) != NULL) {
         g_free(copy);
@@ -144,24 +238,31 @@ void rpc_channel_set_dead(RpcChannel *ch, const char *reason)
         /* Tells the device VM too, and wakes anyone waiting on the channel. */
         vsst_rpc_poison(ch->rpc, copy);
     }
+    if (ch->restart_fd >= 0) {
+        /* Accesses waiting for a restart that will not come. */
+        qemu_mutex_lock(&ch->up_lock);
+        qemu_cond_broadcast(&ch->up_cond);
+        qemu_mutex_unlock(&ch->up_lock);
+    }
     if (ch->dead_bh) {
         qemu_bh_schedule(ch->dead_bh);
     }
 }
 
-int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
-                       unsigned len, bool write, bool posted, uint64_t *data)
+static int rpc_channel_access_once(RpcChannel *ch, unsigned as, uint64_t addr,
+                                   unsigned len, bool write, bool posted,
+                                   uint64_t *data)
 {
+    vsst_rpc *rpc = qatomic_read(&ch->rpc);
     bool unlock;
     int r;
 
     if (!rpc_channel_alive(ch)) {
-        r = -EPIPE;
-        goto out;
+        return -EPIPE;
     }
     if (write && posted) {
         /* A doorbell normally finds room at once: no need to drop the BQL. */
-        r = vsst_rpc_proxy_post(ch->rpc, as, addr, len, *data, 0);
+        r = vsst_rpc_proxy_post(rpc, as, addr, len, *data, 0);
         if (r != -ETIMEDOUT) {
             goto done;
         }
@@ -172,9 +273,9 @@ int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
         qemu_mutex_unlock_iothread();
     }
     if (write && posted) {
-        r = vsst_rpc_proxy_post(ch->rpc, as, addr, len, *data, ch->timeout_ms);
+        r = vsst_rpc_proxy_post(rpc, as, addr, len, *data, ch->timeout_ms);
     } else {
-        r = vsst_rpc_proxy_mmio(ch->rpc, as, addr, len,
+        r = vsst_rpc_proxy_mmio(rpc, as, addr, len,
                                 write ? VSST_RPC_DIR_WRITE : VSST_RPC_DIR_READ,
                                 data, ch->timeout_ms);
     }
@@ -188,15 +289,41 @@ done:
             rpc_channel_set_dead(ch, "the device VM stopped answering");
         }
     } else if (r == -EPIPE) {
-        rpc_channel_set_dead(ch, vsst_rpc_poison_reason(ch->rpc));
+        rpc_channel_set_dead(ch, vsst_rpc_poison_reason(rpc));
     } else if (r >= 0) {
         qatomic_set(&ch->timeouts_in_row, 0);
     }
-out:
+    return r;
+}
+
+int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
+                       unsigned len, bool write, bool posted, uint64_t *data)
+{
+    int r, attempt;
+
+    for (attempt = 0;; attempt++) {
+        r = rpc_channel_access_once(ch, as, addr, len, write, posted, data);
+        /*
+         * The device VM is gone and a new one may come: wait for it and
+         * do the access there (a write the old one took is done again).
+         */
+        if (r >= 0 || !qatomic_read(&ch->down) ||
+            !rpc_channel_restartable(ch) ||
+            attempt >= RPC_CHANNEL_ACCESS_RETRIES || !rpc_channel_wait_up(ch)) {
+            break;
+        }
+    }
     if (r < 0 && !write) {
         *data = len >= 8 ? UINT64_MAX : (1ULL << (len * 8)) - 1;
     }
     return r < 0 ? r : 0;
+}
+
+int rpc_channel_replay_access(RpcChannel *ch, vsst_rpc *rpc, unsigned as,
+                              uint64_t addr, unsigned len, uint64_t *data)
+{
+    return vsst_rpc_proxy_mmio(rpc, as, addr, len, VSST_RPC_DIR_WRITE, data,
+                               ch->timeout_ms);
 }
 
 static void rpc_channel_handle_region(RpcChannel *ch,
@@ -389,6 +516,172 @@ static void rpc_channel_peer_read(void *opaque)
     rpc_channel_set_dead(ch, "the device VM exited");
 }
 
+/* Main-loop half of going down: stop listening to the old device VM. */
+static void rpc_channel_down_bh(void *opaque)
+{
+    RpcChannel *ch = opaque;
+    RpcProxyPci *dev;
+    g_autofree char *reason = NULL;
+
+    qemu_mutex_lock(&ch->up_lock);
+    reason = g_strdup(ch->down_reason ? ch->down_reason : "?");
+    qemu_mutex_unlock(&ch->up_lock);
+    if (!qatomic_read(&ch->down) || qatomic_read(&ch->dead)) {
+        return;
+    }
+    ch->down_since_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    warn_report("rpc-channel %s: the device VM is gone (%s); guest accesses "
+                "wait up to %u ms for a new one", rpc_channel_name(ch), reason,
+                ch->restart_wait_ms);
+    trace_rpc_channel_down(rpc_channel_name(ch), reason);
+    qemu_set_fd_handler(vsst_rpc_proxy_event_fd(ch->rpc), NULL, NULL, NULL);
+    if (ch->peer_fd >= 0) {
+        qemu_set_fd_handler(ch->peer_fd, NULL, NULL, NULL);
+        close(ch->peer_fd);
+        ch->peer_fd = -1;
+    }
+    QLIST_FOREACH(dev, &ch->devices, next) {
+        rpc_proxy_pci_channel_died(dev);
+    }
+    rpc_channel_tell_launcher(ch, VSST_RESTART_DOWN, reason);
+}
+
+static void rpc_channel_peer_read(void *opaque);
+static void rpc_channel_event_read(void *opaque);
+
+/* A new device VM's channel (its handshake done): replay, then go up. */
+static void rpc_channel_resume(RpcChannel *ch, int fds[VSST_RESTART_CHANNEL_FDS])
+{
+    struct vsst_rpc_fds f = {
+        .region = fds[0], .to_device = fds[1], .to_proxy = fds[2],
+    };
+    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    unsigned writes = 0, n = 0;
+    char err[256] = "";
+    g_autofree char *why = NULL;
+    RpcProxyPci *dev;
+    vsst_rpc *rpc;
+    int r = 0;
+
+    ch->generation++; /* what the launcher has handed us, failed or not */
+    if (!qatomic_read(&ch->down)) {
+        /* Only after DOWN: the launcher saw a death we did not (yet). */
+        rpc_channel_go_down(ch, "the launcher restarted the device VM");
+        rpc_channel_down_bh(ch);
+    }
+    rpc = vsst_rpc_attach(&f, VSST_RPC_ROLE_PROXY, err, sizeof(err));
+    close(fds[0]);
+    close(fds[1]);
+    close(fds[2]);
+    if (!rpc) {
+        why = g_strdup_printf("the new channel is unusable: %s", err);
+        goto fail;
+    }
+    vsst_rpc_set_spin_us(rpc, ch->spin_us);
+    QLIST_FOREACH(dev, &ch->devices, next) {
+        unsigned w = 0;
+
+        r = rpc_proxy_state_replay(dev, rpc, &w);
+        writes += w;
+        n++;
+        if (r < 0) {
+            why = g_strdup_printf("replaying device %u into the new device "
+                                  "VM failed: %s", dev->index, strerror(-r));
+            vsst_rpc_close(rpc);
+            goto fail;
+        }
+    }
+    g_ptr_array_add(ch->retired, ch->rpc);
+    qatomic_set(&ch->rpc, rpc);
+    ch->last_lib_rejected = 0;
+    ch->peer_fd = fds[3];
+    qatomic_set(&ch->timeouts_in_row, 0);
+    qemu_set_fd_handler(vsst_rpc_proxy_event_fd(rpc), rpc_channel_event_read,
+                        NULL, ch);
+    g_unix_set_fd_nonblocking(ch->peer_fd, true, NULL);
+    qemu_set_fd_handler(ch->peer_fd, rpc_channel_peer_read, NULL, ch);
+    ch->restarts++;
+    qemu_mutex_lock(&ch->up_lock);
+    qatomic_set(&ch->down, false);
+    qemu_cond_broadcast(&ch->up_cond);
+    qemu_mutex_unlock(&ch->up_lock);
+    why = g_strdup_printf("%u device(s) resumed, %u writes replayed in "
+                          "%" PRId64 " us; down for %" PRId64 " ms", n, writes,
+                          (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0) / 1000,
+                          (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) -
+                           ch->down_since_ns) / 1000000);
+    info_report("rpc-channel %s: a new device VM serves the guest: %s",
+                rpc_channel_name(ch), why);
+    trace_rpc_channel_up(rpc_channel_name(ch), writes);
+    rpc_channel_tell_launcher(ch, VSST_RESTART_UP, why);
+    qemu_bh_schedule(ch->drain_bh);
+    return;
+fail:
+    close(fds[3]);
+    warn_report("rpc-channel %s: %s", rpc_channel_name(ch), why);
+    rpc_channel_tell_launcher(ch, VSST_RESTART_DOWN, why);
+}
+
+static void rpc_channel_restart_read(void *opaque)
+{
+    RpcChannel *ch = opaque;
+    struct vsst_restart_msg m = { 0 };
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VSST_RESTART_CHANNEL_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    int fds[VSST_RESTART_CHANNEL_FDS], nfds = 0;
+    struct cmsghdr *c;
+    ssize_t got = recvmsg(ch->restart_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    for (c = got > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+            for (int i = 0; i < k; i++) {
+                int fd;
+
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (nfds < VSST_RESTART_CHANNEL_FDS) {
+                    fds[nfds++] = fd;
+                } else {
+                    close(fd);
+                }
+            }
+        }
+    }
+    m.text[sizeof(m.text) - 1] = 0;
+    if (got <= 0) {
+        qemu_set_fd_handler(ch->restart_fd, NULL, NULL, NULL);
+        qatomic_set(&ch->gave_up, true);
+        rpc_channel_set_dead(ch, "the launcher is gone: no device VM restart");
+        return;
+    }
+    if (m.type == VSST_RESTART_CHANNEL && nfds == VSST_RESTART_CHANNEL_FDS &&
+        !(mh.msg_flags & MSG_CTRUNC)) {
+        rpc_channel_resume(ch, fds);
+        return;
+    }
+    for (int i = 0; i < nfds; i++) {
+        close(fds[i]);
+    }
+    if (m.type == VSST_RESTART_GIVE_UP) {
+        qatomic_set(&ch->gave_up, true);
+        rpc_channel_set_dead(ch, m.text[0] ? m.text : "no device VM restart");
+        return;
+    }
+    warn_report("rpc-channel %s: ignoring restart message %u with %d "
+                "descriptor(s)", rpc_channel_name(ch), m.type, nfds);
+}
+
 static bool rpc_channel_parse_fds(const char *text, struct vsst_rpc_fds *fds,
                                   Error **errp)
 {
@@ -517,6 +810,15 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "rpc-channel: spin-us must be 0..100000");
         return;
     }
+    if (ch->restart_fd >= 0 && fcntl(ch->restart_fd, F_GETFD) < 0) {
+        error_setg(errp, "rpc-channel: restart-fd %d is not open",
+                   ch->restart_fd);
+        return;
+    }
+    if (ch->restart_wait_ms < 100 || ch->restart_wait_ms > 600000) {
+        error_setg(errp, "rpc-channel: restart-wait must be 100..600000 ms");
+        return;
+    }
     /*
      * The guest VM maps guest RAM and the channel: not dumpable, so a device
      * VM sharing our uid cannot ptrace us or read our memory.
@@ -544,6 +846,12 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
     }
     ch->drain_bh = qemu_bh_new(rpc_channel_drain_bh, ch);
     ch->dead_bh = qemu_bh_new(rpc_channel_dead_bh, ch);
+    ch->down_bh = qemu_bh_new(rpc_channel_down_bh, ch);
+    if (ch->restart_fd >= 0) {
+        g_unix_set_fd_nonblocking(ch->restart_fd, true, NULL);
+        qemu_set_fd_handler(ch->restart_fd, rpc_channel_restart_read, NULL,
+                            ch);
+    }
     qemu_set_fd_handler(vsst_rpc_proxy_event_fd(ch->rpc),
                         rpc_channel_event_read, NULL, ch);
     if (ch->peer_fd >= 0) {
@@ -582,6 +890,11 @@ static void rpc_channel_instance_init(Object *obj)
     RpcChannel *ch = RPC_CHANNEL(obj);
 
     QLIST_INIT(&ch->devices);
+    qemu_mutex_init(&ch->up_lock);
+    qemu_cond_init(&ch->up_cond);
+    ch->retired = g_ptr_array_new();
+    object_property_add_uint32_ptr(obj, "restarts", &ch->restarts,
+                                   OBJ_PROP_FLAG_READ);
 }
 
 static void rpc_channel_instance_finalize(Object *obj)
@@ -604,6 +917,18 @@ static void rpc_channel_instance_finalize(Object *obj)
     if (ch->dead_bh) {
         qemu_bh_delete(ch->dead_bh);
     }
+    if (ch->down_bh) {
+        qemu_bh_delete(ch->down_bh);
+    }
+    if (ch->restart_fd >= 0) {
+        qemu_set_fd_handler(ch->restart_fd, NULL, NULL, NULL);
+        close(ch->restart_fd);
+    }
+    for (guint i = 0; i < ch->retired->len; i++) {
+        vsst_rpc_close(g_ptr_array_index(ch->retired, i));
+    }
+    g_ptr_array_free(ch->retired, true);
+    g_free(ch->down_reason);
     vsst_rpc_close(ch->rpc);
     g_free(ch->dead_reason);
 }
@@ -614,6 +939,9 @@ static Property rpc_channel_properties[] = {
     DEFINE_PROP_UINT32("timeout", RpcChannel, timeout_ms,
                        RPC_CHANNEL_DEFAULT_TIMEOUT_MS),
     DEFINE_PROP_BOOL("handshake", RpcChannel, handshake, false),
+    DEFINE_PROP_INT32("restart-fd", RpcChannel, restart_fd, -1),
+    DEFINE_PROP_UINT32("restart-wait", RpcChannel, restart_wait_ms,
+                       RPC_CHANNEL_DEFAULT_RESTART_WAIT_MS),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
     DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
     DEFINE_PROP_END_OF_LIST(),

@@ -41,6 +41,12 @@ static int rpc_proxy_config(RpcProxyPci *dev, uint32_t addr, int len,
     return r;
 }
 
+int rpc_proxy_config_read(RpcProxyPci *dev, uint32_t addr, int len,
+                          uint32_t *val)
+{
+    return rpc_proxy_config(dev, addr, len, false, val);
+}
+
 static void rpc_proxy_note_error(RpcProxyPci *dev, const char *what,
                                  uint64_t addr, int err)
 {
@@ -96,6 +102,7 @@ static void rpc_proxy_write_config(PCIDevice *pdev, uint32_t addr,
      * BAR before the guest can touch it.
      */
     pci_default_write_config(pdev, addr, val, len);
+    rpc_proxy_state_config_write(dev, addr, val, len);
     r = rpc_proxy_config(dev, addr, len, true, &v);
     if (r < 0) {
         rpc_proxy_note_error(dev, "config write", addr, r);
@@ -164,6 +171,9 @@ static void rpc_proxy_bar_write(void *opaque, hwaddr addr, uint64_t val,
         qatomic_inc(&dev->writes);
     }
     trace_rpc_proxy_write(dev->index, as, where, size, val, posted);
+    if (!posted) {
+        rpc_proxy_state_bar_write(dev, bar->nr, addr, val, size);
+    }
     r = rpc_channel_access(dev->chan, as, where, size, true, posted, &val);
     if (r < 0) {
         rpc_proxy_note_error(dev, "BAR write", where, r);
@@ -187,7 +197,7 @@ static const MemoryRegionOps rpc_proxy_bar_ops = {
 };
 
 /* The base address the guest programmed into memory BAR nr (0: none). */
-static uint64_t rpc_proxy_programmed_base(RpcProxyPci *dev, int nr)
+uint64_t rpc_proxy_programmed_base(RpcProxyPci *dev, int nr)
 {
     uint8_t *cfg = PCI_DEVICE(dev)->config + PCI_BASE_ADDRESS_0 + nr * 4;
     uint64_t base = pci_get_long(cfg) & PCI_BASE_ADDRESS_MEM_MASK;
@@ -434,6 +444,7 @@ static void rpc_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     dev->posted = g_new0(RpcPostedTable, 1);
+    rpc_proxy_state_init(dev);
     rpc_channel_attach_device(dev->chan, dev);
 }
 
@@ -446,6 +457,7 @@ static void rpc_proxy_pci_exit(PCIDevice *pdev)
         g_free_rcu(dev->posted, rcu);
         dev->posted = NULL;
     }
+    rpc_proxy_state_free(dev);
 }
 
 static void rpc_proxy_pci_instance_init(Object *obj)

@@ -17,6 +17,8 @@
 #include "qemu/queue.h"
 #include "qemu/notify.h"
 #include "qemu/rcu.h"
+#include "qemu/bitmap.h"
+#include "qemu/thread.h"
 #include "vsst/rpc.h"
 
 #define TYPE_RPC_CHANNEL "rpc-channel"
@@ -54,6 +56,34 @@ typedef struct RpcPostedTable {
     RpcPostedRange range[RPC_PROXY_MAX_POSTED];
 } RpcPostedTable;
 
+/* What the guest programmed (rpc-proxy-state.c), for a restarted device VM. */
+#define RPC_PROXY_MAX_QUEUES 64
+typedef struct RpcVirtioQueueState {
+    uint8_t img[0x20];      /* common config 0x18..0x37 for this queue */
+    uint32_t written;       /* bit per byte of img */
+} RpcVirtioQueueState;
+
+typedef struct RpcProxyState {
+    /* where things are, from the backend's capabilities (-1: none) */
+    int common_bar;
+    uint64_t common_off;
+    int msix_bar;
+    uint64_t msix_off;
+    unsigned msix_entries;
+    /* config space bytes the guest wrote */
+    uint8_t cfg[PCIE_CONFIG_SPACE_SIZE];
+    DECLARE_BITMAP(cfg_written, PCIE_CONFIG_SPACE_SIZE);
+    /* MSI-X table */
+    uint8_t *msix;
+    unsigned long *msix_written;
+    /* virtio common configuration below the queue fields */
+    uint8_t common[0x18];
+    uint32_t common_written;
+    uint32_t features[2];
+    uint32_t features_written;
+    RpcVirtioQueueState queue[RPC_PROXY_MAX_QUEUES];
+} RpcProxyState;
+
 typedef struct RpcProxyBar {
     MemoryRegion mr;
     RpcProxyPci *dev;
@@ -80,6 +110,7 @@ struct RpcProxyPci {
     uint64_t posted_writes;
     uint64_t errors;
     bool error_reported;
+    RpcProxyState *state;            /* BQL */
 };
 
 struct RpcChannel {
@@ -90,6 +121,8 @@ struct RpcChannel {
     int32_t peer_fd;    /* EOF/HUP on it means the device VM is gone; -1 none */
     uint32_t timeout_ms;
     bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
+    int32_t restart_fd; /* socket to the launcher: new device VMs; -1 none */
+    uint32_t restart_wait_ms; /* how long accesses wait for a new one */
     uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
     uint32_t spin_us;          /* spin before blocking (ours, not the header's) */
 
@@ -102,6 +135,17 @@ struct RpcChannel {
     unsigned timeouts_in_row; /* atomic */
     uint64_t last_lib_rejected;
     QLIST_HEAD(, RpcProxyPci) devices;
+    /* restart: down while no device VM serves the channel (see rpc-channel.c) */
+    bool down;          /* atomic */
+    bool gave_up;       /* atomic: the launcher will not restart any more */
+    QemuMutex up_lock;
+    QemuCond up_cond;
+    QEMUBH *down_bh;
+    char *down_reason;  /* up_lock */
+    GPtrArray *retired; /* old vsst_rpc handles: a vCPU may still hold one */
+    uint32_t restarts;  /* device VMs resumed */
+    uint32_t generation; /* channels received from the launcher */
+    int64_t down_since_ns;
     uint64_t events;
     uint64_t rejected[RPC_REJECT__MAX];
     bool reported[RPC_REJECT__MAX];
@@ -129,7 +173,27 @@ int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
  */
 void rpc_channel_poll_after_doorbell(RpcChannel *ch);
 
+/*
+ * Restart replay: one synchronous write on a channel not yet in use (rpc),
+ * with the BQL held. Returns 0 or a negative errno.
+ */
+int rpc_channel_replay_access(RpcChannel *ch, vsst_rpc *rpc, unsigned as,
+                              uint64_t addr, unsigned len, uint64_t *data);
+
+/* rpc-proxy-state.c */
+void rpc_proxy_state_init(RpcProxyPci *dev);
+void rpc_proxy_state_free(RpcProxyPci *dev);
+void rpc_proxy_state_config_write(RpcProxyPci *dev, uint32_t addr,
+                                  uint32_t val, int len);
+void rpc_proxy_state_bar_write(RpcProxyPci *dev, int nr, uint64_t off,
+                               uint64_t val, unsigned size);
+/* Brings a fresh device VM's device to the recorded state; 0 or -errno. */
+int rpc_proxy_state_replay(RpcProxyPci *dev, vsst_rpc *rpc, unsigned *writes);
+
 /* rpc-proxy-pci.c */
+int rpc_proxy_config_read(RpcProxyPci *dev, uint32_t addr, int len,
+                          uint32_t *val);
+uint64_t rpc_proxy_programmed_base(RpcProxyPci *dev, int nr);
 void rpc_proxy_pci_set_irq(RpcProxyPci *dev, unsigned level);
 void rpc_proxy_pci_msi(RpcProxyPci *dev, uint64_t addr, uint32_t data);
 /* Records a posted range if [addr, addr + size) lies inside one of the
