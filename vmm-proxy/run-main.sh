@@ -5,7 +5,7 @@
 # virtio-sst, a virtio-rng and a virtio-blk; the guest runs sst-test and
 # sst-bench on /dev/sst0, reads /dev/hwrng and checks a file on the disk.
 # Prints a summary and exits 0 when every guest test passed.
-# usage: run-main.sh [--isolate per-device] [--accel tcg|kvm|auto]
+# usage: run-main.sh [--isolate per-device] [--accel tcg|kvm|auto] [--restart N]
 #                    [--console FILE] [--timeout S] [-- more vmm-proxy args]
 # Environment: VSST_QEMU, VSST_IMAGES, VSST_BIN (exported by ./vsst),
 #   VSST_RUN_BENCH_D1 / VSST_RUN_BENCH_D32 (sst-bench arguments).
@@ -18,7 +18,7 @@ source "$HERE/split-lib.sh"
 EXTRA=() CONSOLE_COPY="" TIMEOUT=900
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--isolate | --accel) EXTRA+=("$1" "$2"); shift ;;
+	--isolate | --accel | --restart) EXTRA+=("$1" "$2"); shift ;;
 	--console) CONSOLE_COPY=$2; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--) shift; EXTRA+=("$@"); break ;;
@@ -80,6 +80,8 @@ for inst in sst-bench.d1 sst-bench.d32; do
 		"$(split_field "$line" rps)" "$(split_field "$line" depth)" "$(split_field "$line" n)" \
 		"$(split_field "$line" errors)"
 done
+restarts=$(grep -ao 'device VM restarts: .*' "$LOG" | tail -n 1)
+[ -z "$restarts" ] || echo "  $restarts"
 reason=$(grep -a 'exit [0-9]*$' "$LOG" | tail -n 1 | sed 's/^vmm-proxy \[.\] //')
 echo "  vmm-proxy: ${reason:-no final line (exit $VMM_RC)}"
 if [ "$VMM_RC" = 0 ] && [ "${SUM_FAIL:-x}" = 0 ] && [ $leftover = ok ]; then

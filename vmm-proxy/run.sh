@@ -109,6 +109,7 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 		die "--share, --net, --control, --sim, --devices and --report need -- CMD or --shell"
 	[ -n "$ISOLATE" ] && DEMO_ARGS+=(--isolate "$ISOLATE")
 	[ -n "$ACCEL" ] && DEMO_ARGS+=(--accel "$ACCEL")
+	[ -n "$RESTART" ] && DEMO_ARGS+=(--restart "$RESTART")
 	[ -n "$TIMEOUT" ] && DEMO_ARGS+=(--timeout "$TIMEOUT")
 	[ -n "$CONSOLE_COPY" ] && DEMO_ARGS+=(--console "$CONSOLE_COPY")
 	exec "$HERE/run-main.sh" "${DEMO_ARGS[@]}"

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -461,6 +462,13 @@ struct Launcher::Impl {
 			t_guest_end = Clock::now();
 		}
 		teardown(guest, device_vms, console);
+		if (!device_vms.recovery_ms.empty()) {
+			auto r = device_vms.recovery_ms;
+			std::sort(r.begin(), r.end());
+			spdlog::info("device VM restarts: {}; the guest waited p50 {:.0f} ms, max {:.0f} ms "
+				     "(death -> running on the new device VM)",
+				     r.size(), r[(r.size() - 1) / 2], r.back());
+		}
 		terminal.restore();
 		// After the device VMs are gone: nothing writes into a share any more.
 		restore_shares();
