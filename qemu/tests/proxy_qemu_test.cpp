@@ -2,13 +2,15 @@
 // rpc-proxy-pci and rpc-channel inside the real QEMU, driven through qtest (no guest
 // code runs): this process plays the device VM with a small fake PCI function, and
 // checks config forwarding, BAR sizing and mapping, memory and I/O forwarding, posted
-// doorbells, INTx, validation of bad events (rejected, reported once, QEMU alive), and
-// all-ones after the channel dies or stops answering.
+// doorbells, INTx, validation of bad events (rejected, reported once, QEMU alive),
+// all-ones after the channel dies or stops answering, and the restart hand-over
+// (restart-fd: down, a new channel, the guest's set-up replayed into it, give-up).
 // Needs VSST_QEMU with rpc-proxy-pci; exits 77 (skip) without it, fails under
 // VSST_REQUIRE_ALL=1.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -28,7 +30,9 @@
 #include "vsst/posix/child_process.h"
 #include "vsst/posix/temp_dir.h"
 #include "vsst/posix/unique_fd.h"
+#include "vsst/posix/unix_socket.h"
 #include "vsst/rpc.h"
+#include "vsst/rpc_restart.h"
 #include "vsst/rpc/layout.hpp"
 #include "vsst/rpc/raw_region.hpp"
 
@@ -205,7 +209,7 @@ private:
 class Qtest {
 public:
 	bool start(const std::string &qemu, const vsst_rpc_fds &fds, const std::string &err_file,
-		   std::string &error)
+		   std::string &error, int restart_fd = -1)
 	{
 		int in[2], out[2];
 		if (pipe2(in, O_CLOEXEC) < 0) {
@@ -228,6 +232,8 @@ public:
 		std::string chan =
 			"rpc-channel,id=ch0,handshake=on,timeout=400,fds=" + std::to_string(fds.region) +
 			":" + std::to_string(fds.to_device) + ":" + std::to_string(fds.to_proxy);
+		if (restart_fd >= 0)
+			chan += ",restart-fd=" + std::to_string(restart_fd) + ",restart-wait=2000";
 		vsst::SpawnSpec spec;
 		spec.name = "qtest QEMU";
 		spec.argv = {
@@ -236,6 +242,8 @@ public:
 			"-display", "none",     "-m",      "128M",
 			"-device",  chan,       "-device", "rpc-proxy-pci,id=p0,chan=ch0,index=0,addr=5"};
 		spec.inherit_fds = {fds.region, fds.to_device, fds.to_proxy};
+		if (restart_fd >= 0)
+			spec.inherit_fds.push_back(restart_fd);
 		spec.stdin_fd = child_in.get();
 		spec.stdout_fd = child_out.get();
 		spec.stderr_fd = err.get();
@@ -357,7 +365,13 @@ protected:
 		backend_->start();
 		err_file_ = dir_.file("qemu.err");
 		std::string error;
-		ASSERT_TRUE(q_.start(qemu_, fds_, err_file_, error)) << error;
+		if (with_restart_) {
+			int sv[2];
+			ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+			restart_.reset(sv[0]);
+			restart_guest_.reset(sv[1]);
+		}
+		ASSERT_TRUE(q_.start(qemu_, fds_, err_file_, error, restart_guest_.get())) << error;
 		// The first command is answered once the handshake and realize are done.
 		ASSERT_EQ(q_.cmd("clock_step 0", 30000).rfind("OK", 0), 0u) << slurp(err_file_);
 	}
@@ -380,6 +394,8 @@ protected:
 		munmap(m, sizeof(vsst::rpc::layout::Header));
 	}
 	uint32_t header_spin_us_ = 0;
+	bool with_restart_ = false;
+	vsst::UniqueFd restart_, restart_guest_; // the launcher's end, QEMU's end
 
 	uint32_t cfg_read(unsigned reg, unsigned len)
 	{
@@ -653,6 +669,119 @@ TEST_F(ProxyQemu, UnansweredReadsTimeOutThenTheChannelIsDead)
 		<< "dead after three timeouts: no more waiting";
 	EXPECT_TRUE(q_.alive());
 	EXPECT_NE(slurp(err_file_).find("stopped answering"), std::string::npos) << slurp(err_file_);
+}
+
+// The guest side of a device-VM restart: this process plays the launcher on the restart
+// socket and both device VMs.
+class ProxyQemuRestart : public ProxyQemu {
+protected:
+	ProxyQemuRestart() { with_restart_ = true; }
+	// The next message from QEMU on the restart socket (type 0 after 10 s).
+	vsst_restart_msg next_message()
+	{
+		vsst_restart_msg m{};
+		pollfd p{restart_.get(), POLLIN, 0};
+		if (poll(&p, 1, 10000) == 1 && recv(restart_.get(), &m, sizeof m, 0) != sizeof m)
+			m.type = 0;
+		return m;
+	}
+	// A second device VM on a channel of its own; returns its fds for the hand-over.
+	vsst_rpc_fds second_device_vm()
+	{
+		char err[256] = "";
+		vsst_rpc_fds f{-1, -1, -1};
+		EXPECT_EQ(vsst_rpc_create(nullptr, &f, err, sizeof err), 0) << err;
+		dev2_ = vsst_rpc_attach(&f, VSST_RPC_ROLE_DEVICE, err, sizeof err);
+		EXPECT_NE(dev2_, nullptr) << err;
+		backend2_ = std::make_unique<FakeBackend>(dev2_);
+		backend2_->start();
+		return f;
+	}
+	int hand_over(const vsst_rpc_fds &f, size_t nfds = VSST_RESTART_CHANNEL_FDS)
+	{
+		int alive[2];
+		EXPECT_EQ(pipe2(alive, O_CLOEXEC), 0);
+		alive_wr_.reset(alive[1]);
+		const int fds[] = {f.region, f.to_device, f.to_proxy, alive[0]};
+		vsst_restart_msg m{};
+		m.type = VSST_RESTART_CHANNEL;
+		int e = vsst::send_with_fds(restart_.get(), &m, sizeof m, fds, nfds);
+		close(alive[0]);
+		return e;
+	}
+	void TearDown() override
+	{
+		if (backend2_)
+			backend2_->stop();
+		vsst_rpc_close(dev2_);
+		ProxyQemu::TearDown();
+	}
+	vsst_rpc *dev2_ = nullptr;
+	std::unique_ptr<FakeBackend> backend2_;
+	vsst::UniqueFd alive_wr_;
+};
+
+TEST_F(ProxyQemuRestart, TheGuestsSetUpIsReplayedIntoTheNewDeviceVm)
+{
+	program_bars();
+	cfg_write(0x3c, 1, 0x0b); // interrupt line: a plain register the guest wrote
+	vsst_rpc_poison(dev_, "test kills the device VM");
+	vsst_restart_msg down = next_message();
+	ASSERT_EQ(down.type, VSST_RESTART_DOWN) << slurp(err_file_);
+	EXPECT_EQ(down.generation, 0u);
+	EXPECT_NE(std::string(down.text).find("test kills the device VM"), std::string::npos) << down.text;
+	// Down: not dead. A main-loop access does not wait, and gets all-ones.
+	EXPECT_EQ(q_.value("readl 0xe0000010"), 0xffffffffu);
+
+	const vsst_rpc_fds f = second_device_vm();
+	ASSERT_EQ(hand_over(f), 0);
+	vsst_restart_msg up = next_message();
+	ASSERT_EQ(up.type, VSST_RESTART_UP) << slurp(err_file_);
+	EXPECT_EQ(up.generation, 1u);
+	for (int fd : {f.region, f.to_device, f.to_proxy})
+		close(fd);
+
+	// The new device VM got the BARs while decoding was off, then the command register.
+	EXPECT_EQ(backend2_->bar(0), 0xe0000000u);
+	EXPECT_EQ(backend2_->bar(1), 0xc001u);
+	EXPECT_EQ(backend2_->bar(2), 0xe0010004u);
+	EXPECT_EQ(backend2_->command(), 0x7u);
+	auto seen = backend2_->seen();
+	ASSERT_FALSE(seen.empty());
+	const Seen &last = seen.back();
+	EXPECT_TRUE(last.write && last.as == 0 && last.addr == 0x04) << "the command register comes last";
+	bool line = false;
+	for (const Seen &s : seen)
+		line |= s.write && s.as == 0 && s.addr == 0x3c && (s.data & 0xff) == 0x0b;
+	EXPECT_TRUE(line) << "the interrupt line the guest wrote is replayed";
+	// Accesses reach the new device VM.
+	EXPECT_EQ(q_.value("readl 0xe0000010"), 0xabc00010u);
+	EXPECT_TRUE(q_.alive());
+}
+
+TEST_F(ProxyQemuRestart, AHandOverWithoutItsDescriptorsIsIgnoredAndGiveUpIsDeath)
+{
+	program_bars();
+	vsst_rpc_poison(dev_, "test kills the device VM");
+	ASSERT_EQ(next_message().type, VSST_RESTART_DOWN) << slurp(err_file_);
+	const vsst_rpc_fds f = second_device_vm();
+	ASSERT_EQ(hand_over(f, 2), 0); // two descriptors instead of four
+	for (int fd : {f.region, f.to_device, f.to_proxy})
+		close(fd);
+	vsst_restart_msg g{};
+	g.type = VSST_RESTART_GIVE_UP;
+	snprintf(g.text, sizeof g.text, "test gives up");
+	ASSERT_EQ(vsst::send_with_fds(restart_.get(), &g, sizeof g, nullptr, 0), 0);
+	for (int i = 0; i < 10; i++) {
+		q_.cmd("clock_step 0");
+		std::this_thread::sleep_for(20ms);
+	}
+	EXPECT_EQ(q_.value("readl 0xe0000010"), 0xffffffffu);
+	EXPECT_TRUE(backend2_->seen().empty()) << "nothing reached a device VM never handed over";
+	const std::string err = slurp(err_file_);
+	EXPECT_NE(err.find("ignoring restart message 1 with 2 descriptor(s)"), std::string::npos) << err;
+	EXPECT_NE(err.find("test gives up"), std::string::npos) << err;
+	EXPECT_TRUE(q_.alive());
 }
 
 } // namespace
