@@ -52,7 +52,7 @@ Options:
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
   --restart N           a device VM that dies is replaced (up to N times a minute); the
-                        guest keeps running (virtio-sst, -blk, -rng, -9p; README "Restart")
+                        guest keeps running (virtio-sst, -blk, -rng; vmm-proxy/README.md "Restart")
   --console FILE        keep the whole guest console in FILE
   --report FILE.json    machine-readable record of the run (report/SCHEMA.md)
   --report-html FILE    the same as one self-contained HTML page with plots

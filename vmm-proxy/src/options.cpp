@@ -502,9 +502,11 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			return fail("--restart and --trace exclude each other (a trace covers one device "
 				    "VM's life)");
 		for (const auto &d : o.devices)
-			if (d.kind == DeviceKind::Net || d.kind == DeviceKind::Console)
-				return fail("--restart: virtio-net and virtio-console cannot be restarted "
-					    "(their host end is a connection the old device VM took along)");
+			if (d.kind == DeviceKind::Net || d.kind == DeviceKind::Console ||
+			    d.kind == DeviceKind::NineP)
+				return fail("--restart: virtio-net, virtio-console and virtio-9p (--share) "
+					    "cannot be restarted (their host end or file-system session "
+					    "lives in the old device VM)");
 	}
 	result.options = std::move(o);
 	return result;
