@@ -32,9 +32,9 @@
 #include "vsst/posix/unique_fd.h"
 #include "vsst/posix/unix_socket.h"
 #include "vsst/rpc.h"
-#include "vsst/rpc_restart.h"
 #include "vsst/rpc/layout.hpp"
 #include "vsst/rpc/raw_region.hpp"
+#include "vsst/rpc_restart.h"
 
 #include "hostile_messages.h"
 

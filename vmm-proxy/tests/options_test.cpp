@@ -159,6 +159,42 @@ TEST(Options, Sizes)
 	EXPECT_FALSE(parse_size("99999999999999999999G"));
 }
 
+TEST(Options, Restart)
+{
+	auto a = base();
+	a.insert(a.end(),
+		 {"--device", "virtio-sst,sim=/a", "--device", "virtio-blk,file=/x", "--device", "virtio-rng",
+		  "--restart", "3", "--restart-window", "30", "--restart-wait", "5000"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->restart, 3);
+	EXPECT_EQ(r.options->restart_window_s, 30);
+	EXPECT_EQ(r.options->restart_wait_ms, 5000);
+	const std::vector<std::vector<std::string>> refused = {
+		{"--device", "virtio-net,lan=/l", "--restart", "1"},
+		{"--device", "virtio-console,socket=/c", "--restart", "1"},
+		{"--share", "/tmp", "--restart", "1"},
+		{"--device", "virtio-rng", "--trace", "/t", "--restart", "1"},
+		{"--device", "virtio-rng", "--monolithic", "--restart", "1"},
+		{"--device", "virtio-rng", "--attach", "/s", "--restart", "1"},
+		{"--device", "virtio-rng", "--restart", "-1"},
+		{"--device", "virtio-rng", "--restart", "x"},
+		{"--device", "virtio-rng", "--restart-wait", "5"},
+		{"--device", "virtio-rng", "--restart-window", "0"},
+	};
+	for (const auto &extra : refused) {
+		auto b = base();
+		b.insert(b.end(), extra.begin(), extra.end());
+		auto rr = parse(b);
+		EXPECT_FALSE(rr.options) << "accepted: " << shell_quote(extra);
+		EXPECT_FALSE(rr.error.empty());
+	}
+	// Restart without those devices: fine, and --restart 0 allows them.
+	auto c = base();
+	c.insert(c.end(), {"--device", "virtio-net,lan=/l", "--restart", "0"});
+	EXPECT_TRUE(parse(c).options);
+}
+
 // RAM layout and sealing: devvm/tests (devvm.unit).
 
 TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
@@ -182,6 +218,34 @@ TEST(Cmdline, GuestVmUsesSharedRamAndOneProxyPerDevice)
 	EXPECT_NE(line.find("vsst.ndev=1"), std::string::npos);
 	for (int fd : {20, 21, 22, 23, ram.fd()})
 		EXPECT_NE(std::find(argv.inherit.begin(), argv.inherit.end(), fd), argv.inherit.end());
+	EXPECT_EQ(line.find("restart-fd"), std::string::npos);
+}
+
+TEST(Cmdline, RestartHandsTheGuestASocketAndTheDeviceVmItsInflightRecords)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-sst,sim=/a", "--restart", "2", "--restart-wait", "7000"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	std::string err;
+	GuestRam ram = GuestRam::create(r.options->memory_bytes, err);
+	GuestChannel ch{20, 21, 22, 23, {0}, 24};
+	Argv guest = guest_vm_argv(*r.options, false, ram, {ch});
+	EXPECT_NE(shell_quote(guest.args).find("peer-fd=23,restart-fd=24,restart-wait=7000"),
+		  std::string::npos)
+		<< shell_quote(guest.args);
+	EXPECT_NE(std::find(guest.inherit.begin(), guest.inherit.end(), 24), guest.inherit.end());
+	DeviceVmPlan plan;
+	for (const auto &d : r.options->devices)
+		plan.devices.push_back(&d);
+	plan.setup_fd = 9;
+	plan.inflight_fd = 12;
+	DeviceVmCommand dev = device_vm_command(*r.options, plan, r.options->memory_bytes);
+	std::string accel;
+	for (const auto &o : dev.args.accel_options)
+		accel += o + ",";
+	EXPECT_NE(accel.find("inflight-fd=12"), std::string::npos) << accel;
+	EXPECT_NE(std::find(dev.inherit.begin(), dev.inherit.end(), 12), dev.inherit.end());
 }
 
 TEST(Cmdline, DeviceVmIsIsolated)
