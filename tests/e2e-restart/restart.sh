@@ -12,6 +12,9 @@
 #              and requests in flight at a kill were taken again
 #   give_up    every new device VM is killed at once: after N restarts the
 #              run gives up with the reason (exit 3), nothing left running
+#   start_fail the device VM is killed and no new one can start (its disk image
+#              is gone): the failed attempts count, the run gives up with the
+#              reason, nothing left running
 # Exit 0 pass, 1 fail, 77 skip (missing prerequisite; a failure under
 # VSST_REQUIRE_ALL=1). Every wait is bounded.
 set -uo pipefail
@@ -21,7 +24,7 @@ SPLIT_NAME="restart ${1:-}"
 source "$HERE/../../vmm-proxy/split-lib.sh"
 
 CASE=${1:-}
-[ -n "$CASE" ] || { echo "usage: restart.sh sst_load|blk_verify|give_up" >&2; exit 2; }
+[ -n "$CASE" ] || { echo "usage: restart.sh sst_load|blk_verify|give_up|start_fail" >&2; exit 2; }
 split_find_pieces split
 listing=$(gzip -dc "$IMAGES/initramfs.cpio.gz" | cpio -t --quiet 2>/dev/null)
 grep -q 'usr/bin/sst-fault$' <<<"$listing" || split_need "$IMAGES/initramfs.cpio.gz has no sst-fault (run ./vsst images)"
@@ -145,6 +148,23 @@ give_up)
 	check "killed 4 device VMs (the first and 3 restarts; got $KILLS)" [ "$KILLS" -ge 4 ]
 	check "vmm-proxy exit 125 (the stack failed under -- CMD; got $VMM_RC)" [ "$VMM_RC" = 125 ]
 	check "the reason: 3 restarts within 120 s, giving up" grep -aq '3 restart(s) within 120 s, giving up' "$LOG"
+	finish
+	;;
+start_fail)
+	truncate -s 16M "$WORK/disk.img"
+	split_start_sim 0
+	: >"$CON"
+	split_vmm_proxy "$CON" "$LOG" --timeout 300 --restart 2 --restart-window 120 \
+		--device "virtio-sst,sim=$WORK/sim0.sock" --device "virtio-blk,file=$WORK/disk.img" \
+		-- sst-fault load -t 60 -p 2 -q 4 -r 2 --no-verify
+	split_wait_console "$LOG.out" "VSST-LOAD t=" 400 || { split_show "$LOG" "$CON"; split_fail "the guest load never got going"; }
+	rm -f "$WORK/disk.img"
+	kill_every 0.5 1
+	split_wait_vmm 300
+	check "vmm-proxy exit 125 (got $VMM_RC)" [ "$VMM_RC" = 125 ]
+	check "each attempt failed at start with its reason" \
+		[ "$(grep -ac "did not come up: virtio-blk image $WORK/disk.img: No such file or directory" "$LOG")" = 2 ]
+	check "the reason: 2 restarts within 120 s, giving up" grep -aq '2 restart(s) within 120 s, giving up' "$LOG"
 	finish
 	;;
 *)
