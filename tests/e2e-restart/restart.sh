@@ -164,7 +164,8 @@ start_fail)
 	check "vmm-proxy exit 125 (got $VMM_RC)" [ "$VMM_RC" = 125 ]
 	check "each attempt failed at start with its reason" \
 		[ "$(grep -ac "did not come up: virtio-blk image $WORK/disk.img: No such file or directory" "$LOG")" = 2 ]
-	check "the reason: 2 restarts within 120 s, giving up" grep -aq '2 restart(s) within 120 s, giving up' "$LOG"
+	check "the reason: 2 restarts within 120 s, giving up, and the last failure" \
+		grep -aq "2 restart(s) within 120 s, giving up; last: a new device VM did not come up: virtio-blk image" "$LOG"
 	finish
 	;;
 *)

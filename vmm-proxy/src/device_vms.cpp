@@ -156,11 +156,12 @@ bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
 	std::erase_if(vm.restarts, [&](auto t) { return now - t >= window; });
 	if (!vm.down_since)
 		vm.down_since = now;
+	std::string last = why;
 	for (;;) {
 		if (vm.restarts.size() >= static_cast<size_t>(o_.restart)) {
 			gave_up_reason = vm.name + ": " + std::to_string(vm.restarts.size()) +
 					 " restart(s) within " + std::to_string(o_.restart_window_s) +
-					 " s, giving up; last: " + why;
+					 " s, giving up; last: " + last;
 			vsst_restart_msg m{};
 			m.type = VSST_RESTART_GIVE_UP;
 			snprintf(m.text, sizeof m.text, "%s", gave_up_reason.c_str());
@@ -215,6 +216,7 @@ bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
 			return true;
 		}
 		spdlog::warn("{}: the new device VM did not come up: {}", vm.name, attempt.reason);
+		last = "a new device VM did not come up: " + attempt.reason;
 	}
 }
 
