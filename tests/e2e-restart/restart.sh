@@ -163,7 +163,7 @@ start_fail)
 	split_wait_vmm 300
 	check "vmm-proxy exit 125 (got $VMM_RC)" [ "$VMM_RC" = 125 ]
 	check "each attempt failed at start with its reason" \
-		[ "$(grep -ac "did not come up: virtio-blk image $WORK/disk.img: No such file or directory" "$LOG")" = 2 ]
+		[ "$(grep -ac "the new device VM did not come up: virtio-blk image $WORK/disk.img: No such file or directory" "$LOG")" = 2 ]
 	check "the reason: 2 restarts within 120 s, giving up, and the last failure" \
 		grep -aq "2 restart(s) within 120 s, giving up; last: a new device VM did not come up: virtio-blk image" "$LOG"
 	finish
