@@ -12,6 +12,9 @@
 #              and requests in flight at a kill were taken again
 #   give_up    every new device VM is killed at once: after N restarts the
 #              run gives up with the reason (exit 3), nothing left running
+#   isolated   --isolate per-device: the virtio-sst device VM killed every
+#              2 s while the guest loads it and checks blocks on the virtio-blk
+#              one: both pass, the blk device VM never restarted
 #   start_fail the device VM is killed and no new one can start (its disk image
 #              is gone): the failed attempts count, the run gives up with the
 #              reason, nothing left running
@@ -47,12 +50,15 @@ finish() {
 	exit 0
 }
 field() { split_field " $1" "$2"; }
-# The device VM of this run (the QEMU with -name device,process=TOKEN).
+# The device VM of this run (the QEMU with -name device,process=TOKEN) whose
+# command line also holds $DEVICE_MATCH (any, if empty).
+DEVICE_MATCH=""
 device_vm_pid() {
 	local p cmd
 	for p in /proc/[0-9]*; do
 		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-		[[ $cmd == "$QEMU "*"device,process=$SPLIT_TOKEN"* ]] && { echo "${p#/proc/}"; return 0; }
+		[[ $cmd == "$QEMU "*"device,process=$SPLIT_TOKEN"* && $cmd == *"$DEVICE_MATCH"* ]] &&
+			{ echo "${p#/proc/}"; return 0; }
 	done
 	return 1
 }
@@ -148,6 +154,30 @@ give_up)
 	check "killed 4 device VMs (the first and 3 restarts; got $KILLS)" [ "$KILLS" -ge 4 ]
 	check "vmm-proxy exit 125 (the stack failed under -- CMD; got $VMM_RC)" [ "$VMM_RC" = 125 ]
 	check "the reason: 3 restarts within 120 s, giving up" grep -aq '3 restart(s) within 120 s, giving up' "$LOG"
+	finish
+	;;
+isolated)
+	truncate -s 64M "$WORK/disk.img"
+	VSST_SIM_ARGS="--pace-scale 1000" split_start_sim 0
+	: >"$CON"
+	split_vmm_proxy "$CON" "$LOG" --timeout 500 --restart 20 --restart-window 120 --isolate per-device \
+		--device "virtio-sst,sim=$WORK/sim0.sock" --device "virtio-blk,file=$WORK/disk.img" -- sh -c \
+		'vsst-io blk /dev/vda check 65536 16 8388608 400 >/tmp/blk.out 2>&1 & b=$!
+		sst-fault load -t 20 -p 2 -q 8 -r 4 -u 64 --no-verify; s=$?
+		wait $b; t=$?; cat /tmp/blk.out; [ $s = 0 ] && [ $t = 0 ]'
+	split_wait_console "$LOG.out" "VSST-LOAD t=4 " 400 || { split_show "$LOG" "$CON"; split_fail "the guest load never got going"; }
+	DEVICE_MATCH=virtio-sst-pci kill_every 2 6
+	split_wait_vmm 600
+	l=$(grep -ao 'VSST-RESULT load .*' "$LOG.out" | tail -n 1)
+	b=$(grep -ao 'VSST-BLKCHECK .*' "$LOG.out" | tail -n 1)
+	split_say "${l:-no load result}"
+	split_say "${b:-no blk result}; sst device VM killed $KILLS times; $(recovery)"
+	check "sst device VM killed at least 4 times" [ "$KILLS" -ge 4 ]
+	check "load PASS on the restarted device VM" grep -q 'VSST-RESULT load PASS' <<<"$l"
+	check "blocks on the other device VM all read back as written" [ "$b" = "VSST-BLKCHECK rounds=400 blocks=51200 bad=0 io_errors=0" ]
+	check "only the killed device VM was restarted" \
+		bash -c "! grep -aq 'device VM 1 (virtio-blk): .*starting a new one' '$LOG'"
+	check "vmm-proxy exit 0 (got $VMM_RC)" [ "$VMM_RC" = 0 ]
 	finish
 	;;
 start_fail)
