@@ -149,7 +149,7 @@ bool DeviceVms::open_restart(HostedDeviceVm &vm)
 	return true;
 }
 
-bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
+bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why, const std::function<bool()> &interrupted)
 {
 	const auto now = Clock::now();
 	const auto window = std::chrono::seconds(o_.restart_window_s);
@@ -186,6 +186,7 @@ bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
 		vm.clean_exit_seen.reset();
 		Outcome attempt;
 		sink_ = &attempt;
+		interrupted_ = interrupted;
 		std::string error;
 		vm.channel = devvm::Channel::create(error, 0, static_cast<uint32_t>(o_.rpc_spin_us));
 		bool ok = vm.channel.valid();
@@ -193,6 +194,7 @@ bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
 			attempt.fail(kExitDied, error);
 		ok = ok && spawn(vm) && handshake(vm);
 		sink_ = &outcome_;
+		interrupted_ = nullptr;
 		if (ok && vm.registered.size() != vm.devices.size())
 			attempt.fail(kExitDied,
 				     "the new device VM registered " + std::to_string(vm.registered.size()) +
@@ -214,6 +216,10 @@ bool DeviceVms::restart(HostedDeviceVm &vm, const std::string &why)
 			spdlog::info("{}: incarnation {} (pid {}) handed to the guest VM", vm.name,
 				     vm.incarnation, vm.proc().pid());
 			return true;
+		}
+		if (attempt.status == kExitInterrupted) {
+			gave_up_reason = "interrupted while a new device VM started";
+			return false;
 		}
 		spdlog::warn("{}: the new device VM did not come up: {}", vm.name, attempt.reason);
 		last = "a new device VM did not come up: " + attempt.reason;
@@ -441,6 +447,10 @@ bool DeviceVms::handshake(HostedDeviceVm &vm)
 	opt.min_devices = vm.devices.size();
 	opt.check = [&]() -> std::optional<std::string> {
 		console_.pump_all();
+		if (interrupted_ && interrupted_()) {
+			out().fail(kExitInterrupted, "interrupted");
+			return std::string("interrupted");
+		}
 		if (vm.proc().pid() > 0 && vm.proc().poll_exit())
 			return died_reason(vm) + " before START_VM";
 		return std::nullopt;

@@ -100,7 +100,8 @@ public:
 	// channel to the guest QEMU, which replays the guest's set-up into it. Attempts that
 	// fail count too. False (and GIVE_UP to the guest QEMU, reason in gave_up_reason)
 	// once N restarts within the window are used up.
-	bool restart(HostedDeviceVm &vm, const std::string &why);
+	// interrupted() says whether a signal asks to stop (checked while a new one starts).
+	bool restart(HostedDeviceVm &vm, const std::string &why, const std::function<bool()> &interrupted);
 	// Messages from the guest QEMUs: DOWN (the channel failed: a device VM still running
 	// is killed, and its death restarts it) and UP (recovery time recorded).
 	void poll_restart_messages();
@@ -122,7 +123,8 @@ private:
 	const RunIdentities &ids_;
 	Console &console_;
 	Outcome &outcome_;
-	Outcome *sink_ = &outcome_; // where start-up failures go (a restart's own, then)
+	Outcome *sink_ = &outcome_;         // where start-up failures go (a restart's own, then)
+	std::function<bool()> interrupted_; // during a restart's handshake
 	GuestRam ram_;
 	std::vector<std::unique_ptr<HostedDeviceVm>> vms_;
 };

@@ -117,7 +117,19 @@ bool supervise(const Options &o, Signals &signals, Console &console, GuestVm &gu
 				}
 				vm->expected_exit = true; // reported once
 				if (o.restart > 0 && !guest_stop_sent && !stop_guest_at) {
-					if (device_vms.restart(*vm, device_vms.died_reason(*vm)))
+					int sig = 0;
+					const bool up =
+						device_vms.restart(*vm, device_vms.died_reason(*vm), [&] {
+							return (sig = signals.drain()) != 0;
+						});
+					if (sig) {
+						outcome.fail(kExitInterrupted,
+							     std::string("interrupted by ") +
+								     sigabbrev_np(sig));
+						spdlog::warn("{}: stopping", outcome.reason);
+						return stopped_after_summary;
+					}
+					if (up)
 						continue;
 					outcome.fail(kExitDied, device_vms.gave_up_reason);
 					spdlog::error(
