@@ -109,6 +109,9 @@ void Connection::on_readable()
 void Connection::process(int64_t now_ns)
 {
 	auto submit = [this](uint64_t token, std::span<const uint8_t> req) {
+		// Synchronized time: the device's clock is max(own time, submit time).
+		if (session_.timed())
+			model_.advance_to(session_.submit_ps());
 		model_.submit(token, req, session_.events_enabled());
 	};
 	for (;;) {
@@ -116,7 +119,11 @@ void Connection::process(int64_t now_ns)
 		const size_t n = session_.feed(in_, out_, submit, kBatchRequests);
 		// Everything submitted in this batch arrived at the same simulated time;
 		// run the model until it is idle.
-		while (auto o = model_.pop())
+		// Free: run the model until idle (time moves to each completion).
+		// Timed: time moves only with the submit times the client sends, so
+		// a later request that arrives before an earlier one completes starts
+		// at its own submit time; answers leave at once with their times.
+		while (auto o = session_.timed() ? model_.pop_scheduled() : model_.pop())
 			deliver(std::move(*o), now_ns);
 		// The batch's responses are queued for the socket now: one clock read
 		// stamps them all (paced responses are stamped at their release).
