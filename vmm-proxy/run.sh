@@ -49,6 +49,10 @@ Options:
   --smp N               guest vCPUs (default 1)
   --isolate per-device  one device VM per device
   --accel tcg|kvm|auto  guest engine (default tcg)
+  --timing free|sync    free (default): the guest runs on the host's clock; sync: the
+                        guest's clock counts its instructions and each virtio-sst answer
+                        arrives at its simulated time, the same in every run (README
+                        "Synchronized time"; sst-sim, TCG)
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
   --console FILE        keep the whole guest console in FILE
@@ -65,7 +69,7 @@ EOF
 }
 
 # ---------------------------------------------------------------- options
-NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT=""
+NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT="" TIMING=""
 CONSOLE_COPY="" REPORT="" REPORT_HTML="" QUIET=0 SHELL_MODE=0 CMD=() DEMO_ARGS=()
 [ $# -eq 0 ] && exec "$HERE/run-main.sh"
 FAIL_STATUS=2 # usage errors: 2, or 125 once we know a CMD follows
@@ -87,6 +91,7 @@ while [ $# -gt 0 ]; do
 	--smp) need_value "$@"; SMP=$2; shift ;;
 	--isolate) need_value "$@"; ISOLATE=$2; shift ;;
 	--accel) need_value "$@"; ACCEL=$2; shift ;;
+	--timing) need_value "$@"; TIMING=$2; shift ;;
 	--trace) need_value "$@"; TRACE=$2; shift ;;
 	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
 	--console) need_value "$@"; CONSOLE_COPY=$2; shift ;;
@@ -104,6 +109,7 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	# Options without a command: the demo with those of its options that apply.
 	[ -n "$SHARE$REPORT$REPORT_HTML$NET$CONTROL" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
 		die "--share, --net, --control, --sim, --devices and --report need -- CMD or --shell"
+	[ -n "$TIMING" ] && die "--timing needs -- CMD or --shell"
 	[ -n "$ISOLATE" ] && DEMO_ARGS+=(--isolate "$ISOLATE")
 	[ -n "$ACCEL" ] && DEMO_ARGS+=(--accel "$ACCEL")
 	[ -n "$TIMEOUT" ] && DEMO_ARGS+=(--timeout "$TIMEOUT")
@@ -111,6 +117,12 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	exec "$HERE/run-main.sh" "${DEMO_ARGS[@]}"
 fi
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+case "$TIMING" in
+'' | free) ;;
+sync) [[ $SIMSPEC == sst:* ]] &&
+	die "--timing sync: the SST-core bridge does not implement synchronized time yet (sst-element/README.md); use sst-sim" ;;
+*) die "--timing: want free or sync, not '$TIMING'" ;;
+esac
 is_uint "$NDEV" && [ "$NDEV" -le 8 ] || die "--devices: want 0..8, not '$NDEV'"
 [ -z "$TIMEOUT" ] || is_uint "$TIMEOUT" || die "--timeout: want seconds, not '$TIMEOUT'"
 if [ -n "$SHARE" ]; then
@@ -238,6 +250,7 @@ for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:
 [ -n "$SMP" ] && ARGS+=(--smp "$SMP")
 [ -n "$ISOLATE" ] && ARGS+=(--isolate "$ISOLATE")
 [ -n "$ACCEL" ] && ARGS+=(--accel "$ACCEL")
+[ -n "$TIMING" ] && ARGS+=(--timing "$TIMING")
 [ -n "$TRACE" ] && ARGS+=(--trace "$TRACE")
 [ -n "$TIMEOUT" ] && ARGS+=(--timeout "$TIMEOUT")
 SPLIT_TOKEN=vsst-run-$$-$RANDOM

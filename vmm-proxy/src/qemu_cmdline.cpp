@@ -24,6 +24,14 @@ void add_engine(Argv &a, bool use_kvm)
 		a.add({"-accel", "tcg"});
 }
 
+// Synchronized time: the guest's clock counts instructions; an idle guest jumps to its
+// next timer instead of sleeping (sleep=off), so waiting costs no wall time.
+void add_sync_timing(Argv &a, const Options &o)
+{
+	if (o.timing == Timing::Sync)
+		a.add({"-icount", "shift=" + std::to_string(kSyncIcountShift) + ",sleep=off"});
+}
+
 void add_boot(Argv &a, const Options &o)
 {
 	a.add({"-kernel", o.kernel, "-initrd", o.initrd, "-append", kernel_cmdline(o)});
@@ -189,6 +197,7 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 	std::string size = std::to_string(ram.size() >> 20) + "M";
 	a.add({"-machine", "pc,memory-backend=ram0", "-m", size});
 	add_engine(a, use_kvm);
+	add_sync_timing(a, o);
 	// Guest RAM is the launcher's memfd, mapped shared so the device VM sees it too.
 	a.add({"-object", "memory-backend-file,id=ram0,size=" + size + ",mem-path=/proc/self/fd/" +
 				  std::to_string(ram.fd()) + ",share=on"});
@@ -204,6 +213,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 			obj += ",doorbell-poll-us=" + std::to_string(o.doorbell_poll_us);
 		if (o.rpc_spin_us > 0)
 			obj += ",spin-us=" + std::to_string(o.rpc_spin_us);
+		if (o.timing == Timing::Sync)
+			obj += ",timing=sync";
 		a.inherit.insert(a.inherit.end(), {ch.region, ch.to_device, ch.to_proxy});
 		if (ch.peer_fd >= 0) {
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);

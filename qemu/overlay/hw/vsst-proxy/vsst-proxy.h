@@ -92,6 +92,12 @@ struct RpcChannel {
     bool handshake;     /* do HELLO..START_VM here (else the launcher did) */
     uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
     uint32_t spin_us;          /* spin before blocking (ours, not the header's) */
+    char *timing;              /* "free" (default) or "sync" */
+
+    /* synchronized time (timing=sync) */
+    bool timed;
+    QEMUTimer *time_timer;     /* QEMU_CLOCK_VIRTUAL: the device VM's next time */
+    uint64_t time_syncs;
 
     vsst_rpc *rpc;
     QEMUBH *drain_bh;   /* continues a long event batch */
@@ -128,6 +134,14 @@ int rpc_channel_access(RpcChannel *ch, unsigned as, uint64_t addr,
  * main loop to wake up. Needs the BQL (held by MMIO dispatch in QEMU 7.2).
  */
 void rpc_channel_poll_after_doorbell(RpcChannel *ch);
+
+/*
+ * Synchronized time (timing=sync): after a BAR write, tell the device VM the
+ * guest's virtual time and take the interrupts that are due at it (BQL
+ * held, bounded wait). No-op on a free channel.
+ */
+bool rpc_channel_timed(RpcChannel *ch);
+void rpc_channel_time_sync(RpcChannel *ch);
 
 /* rpc-proxy-pci.c */
 void rpc_proxy_pci_set_irq(RpcProxyPci *dev, unsigned level);
