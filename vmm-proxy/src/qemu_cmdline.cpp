@@ -28,8 +28,12 @@ void add_engine(Argv &a, bool use_kvm)
 // next timer instead of sleeping (sleep=off), so waiting costs no wall time.
 void add_sync_timing(Argv &a, const Options &o)
 {
-	if (o.timing == Timing::Sync)
-		a.add({"-icount", "shift=" + std::to_string(kSyncIcountShift) + ",sleep=off"});
+	if (o.timing != Timing::Sync)
+		return;
+	a.add({"-icount", "shift=" + std::to_string(kSyncIcountShift) + ",sleep=off"});
+	// What else the host would feed the guest: RDRAND and friends from a fixed seed,
+	// and a real-time clock that starts at a fixed date and runs on the virtual clock.
+	a.add({"-seed", "1", "-rtc", "base=2026-01-01T00:00:00,clock=vm"});
 }
 
 void add_boot(Argv &a, const Options &o)
@@ -53,6 +57,11 @@ std::string kernel_cmdline(const Options &o)
 			n += d.kind == DeviceKind::Sst;
 		cmd += " vsst.ndev=" + std::to_string(n);
 	}
+	// Synchronized time: no address-space randomisation (it changes code paths and so
+	// instruction counts from run to run), and TCG's TSC counts virtual nanoseconds, so
+	// 1 GHz exactly: no calibration, whose rounding would differ between runs.
+	if (o.timing == Timing::Sync)
+		cmd += " nokaslr norandmaps tsc=reliable tsc_early_khz=1000000";
 	if (!o.append.empty())
 		cmd += " " + o.append;
 	if (!o.guest_command.empty())
