@@ -244,7 +244,11 @@ ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio
 # virtio-rng answers on the host's clock: left out when the guest's time is synchronized,
 # so nothing but the program decides what the guest does when.
 [ "$TIMING" = sync ] || ARGS+=(--device virtio-rng)
-for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}"); done
+# VSST_TIMING_NO_HOLD=1 (tests only): synchronized time without holding answers for
+# their simulated time, which the determinism test must catch.
+SST_EXTRA=${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}
+[ "${VSST_TIMING_NO_HOLD:-0}" = 1 ] && SST_EXTRA+=,x-timing-no-hold=on
+for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s$SST_EXTRA"); done
 [ -n "$SHARE" ] && ARGS+=(--share "$SHARE")
 [ -n "$NET_DEVICE" ] && ARGS+=(--device "$NET_DEVICE")
 [ -n "$NET_ADDR" ] && ARGS+=(--append "vsst.net.addr=$NET_ADDR")

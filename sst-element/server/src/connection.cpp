@@ -123,8 +123,11 @@ void Connection::process(int64_t now_ns)
 		// Timed: time moves only with the submit times the client sends, so
 		// a later request that arrives before an earlier one completes starts
 		// at its own submit time; answers leave at once with their times.
-		while (auto o = session_.timed() ? model_.pop_scheduled() : model_.pop())
+		while (auto o = session_.timed() ? model_.pop_scheduled() : model_.pop()) {
+			// The device's time as reported: its last completion counts too.
+			horizon_ps_ = std::max(horizon_ps_, o->complete_ps);
 			deliver(std::move(*o), now_ns);
+		}
 		// The batch's responses are queued for the socket now: one clock read
 		// stamps them all (paced responses are stamped at their release).
 		if (record_ && !opts_.paced && unstamped_ < samples_.samples.size()) {
@@ -260,7 +263,7 @@ DeviceRecord Connection::take_record(int64_t now_ns, const char *why)
 	r.error_frames = session_.counters().errors_sent;
 	r.responses = session_.counters().responses;
 	r.events = session_.counters().events;
-	r.sim_time_ps = model_.now_ps();
+	r.sim_time_ps = std::max(model_.now_ps(), horizon_ps_);
 	r.wall_open_ns = open_ns_ - epoch_ns_;
 	r.wall_close_ns = now_ns - epoch_ns_;
 	// Held (paced) responses never released have no done time: they are
