@@ -20,7 +20,8 @@ class CompletionQueue {
 public:
 	using DoneFn = void (*)(void *opaque, uint64_t cookie, const SSTResponse *resp);
 	using EventFn = void (*)(void *opaque, const SSTEvent *ev);
-	using DoneAtFn = void (*)(void *opaque, uint64_t cookie, const SSTResponse *resp, uint64_t complete_ps);
+	using DoneAtFn = void (*)(void *opaque, uint64_t cookie, const SSTResponse *resp,
+				  uint64_t complete_ps);
 
 	static constexpr size_t kMaxQueuedEvents = 4096;
 
@@ -33,7 +34,8 @@ public:
 	void unadmit(uint64_t epoch);
 
 	// False if the cookie was cancelled meanwhile (nothing queued).
-	bool push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp, uint64_t complete_ps = 0);
+	bool push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp,
+			     uint64_t complete_ps = 0);
 	// False if the event backlog is full (event dropped).
 	bool push_event(const SSTEvent &ev);
 

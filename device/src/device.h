@@ -53,7 +53,8 @@ public:
 
 private:
 	explicit Device(const vsst_dev_config &cfg);
-	void submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch, uint64_t submit_ps);
+	void submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch,
+			     uint64_t submit_ps);
 	void propagate_reset(const SSTRequest &req);
 
 	// CompletionSink (I/O thread) and the local path (caller's thread).

@@ -175,8 +175,8 @@ bool FramedProtocol::on_response(LinkOps &ops, uint64_t tag, const uint8_t *p, u
 		// clamped (the guest never sees time run backwards) and logged.
 		if (meta.complete_ps < info.submit_ps) {
 			VSST_LOG(ops.log(), warn,
-				 "simulator answered tag %" PRIu64 " at %" PRIu64 " ps, before its submit time %" PRIu64
-				 " ps; clamped",
+				 "simulator answered tag %" PRIu64 " at %" PRIu64
+				 " ps, before its submit time %" PRIu64 " ps; clamped",
 				 tag, meta.complete_ps, info.submit_ps);
 			meta.complete_ps = info.submit_ps;
 		}

@@ -198,7 +198,8 @@ TEST_F(ServerTest, TimedRequestsStartAtTheirSubmitTime)
 		// One COMPUTE at 1 us, one at 5 ms: the second is not queued behind
 		// the first (free mode would start it when the first ends).
 		const uint64_t a = answer(call(test::compute_req(10, SST_LATENCY_FIXED, 2), 2, 1'000'000));
-		const uint64_t b = answer(call(test::compute_req(10, SST_LATENCY_FIXED, 3), 3, 5'000'000'000));
+		const uint64_t b =
+			answer(call(test::compute_req(10, SST_LATENCY_FIXED, 3), 3, 5'000'000'000));
 		EXPECT_EQ(b - 5'000'000'000, a - 1'000'000);
 		times.push_back(a);
 		times.push_back(b);

@@ -51,7 +51,9 @@ struct ProcResult {
 	int pad;
 };
 
-void on_alarm(int) {}
+void on_alarm(int)
+{
+}
 
 uint64_t now_ns()
 {
@@ -207,12 +209,18 @@ int main(int argc, char **argv)
 {
 	Options o;
 	static const option opts[] = {
-		{"device", required_argument, nullptr, 'd'}, {"type", required_argument, nullptr, 't'},
-		{"depth", required_argument, nullptr, 'q'},  {"procs", required_argument, nullptr, 'p'},
-		{"count", required_argument, nullptr, 'n'},  {"warmup", required_argument, nullptr, 'w'},
-		{"size", required_argument, nullptr, 's'},   {"units", required_argument, nullptr, 'u'},
-		{"mode", required_argument, nullptr, 'm'},   {"timeout-s", required_argument, nullptr, 'T'},
-		{"latencies", no_argument, nullptr, 'L'},    {"help", no_argument, nullptr, 'h'},
+		{"device", required_argument, nullptr, 'd'},
+		{"type", required_argument, nullptr, 't'},
+		{"depth", required_argument, nullptr, 'q'},
+		{"procs", required_argument, nullptr, 'p'},
+		{"count", required_argument, nullptr, 'n'},
+		{"warmup", required_argument, nullptr, 'w'},
+		{"size", required_argument, nullptr, 's'},
+		{"units", required_argument, nullptr, 'u'},
+		{"mode", required_argument, nullptr, 'm'},
+		{"timeout-s", required_argument, nullptr, 'T'},
+		{"latencies", no_argument, nullptr, 'L'},
+		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};
 	int c;

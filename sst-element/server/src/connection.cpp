@@ -35,6 +35,11 @@ Connection::Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns,
 	  epoch_ns_(epoch_ns), open_ns_(last_io_ns_)
 {
 	samples_.cap = opts.stats_samples;
+	// Synchronized time: process() starts timed requests at their submit time. Every
+	// request type the model serves completes no earlier than it starts, and CONFIGURE
+	// completes at once, so the minimum latency it announces is 0.
+	session_.set_timing_supported(true);
+	session_.set_min_latency_ps(0);
 	// Reserved, not touched: the pages become resident as samples arrive, and
 	// the vector never copies itself while it grows up to the default cap
 	// (growth by doubling cost ~50 ns per sample in copies and page faults).

@@ -102,7 +102,7 @@ size_t ServerSession::feed_framed(ByteBuffer &in, ByteBuffer &out, const Request
 			hello_done_ = true;
 			device_id_ = hello.device_id;
 			events_ = (hello.features & VSST_SIM_FEATURE_EVENTS) != 0;
-			timed_ = (hello.features & VSST_SIM_FEATURE_TIMED) != 0;
+			timed_ = timing_supported_ && (hello.features & VSST_SIM_FEATURE_TIMED) != 0;
 			vsst_sim_hello reply{};
 			reply.device_id = hello.device_id;
 			reply.features = (events_ ? VSST_SIM_FEATURE_EVENTS : 0u) |
