@@ -8,6 +8,7 @@
 #                result lines and simulator statistics
 #   no_hold      the same with answers not held for their simulated time (test switch):
 #                the runs must differ, i.e. the determinism check can fail
+#   isolate      two devices, one device VM each (--isolate per-device), twice: identical
 #   contention   16 equal COMPUTEs in flight on 4 compute units: 4 waves in guest time
 # Figures go to stdout (and to $VSST_TIMING_FIGURES when set, one JSON object per case).
 # usage: e2e-timing.sh <case>
@@ -172,6 +173,18 @@ EOF
 		split_say "PASS: without the hold the runs differ, and the check says so"
 	fi
 	;;
+isolate)
+	# One device VM per device: each has its own channel, TIME and timer in the guest.
+	bench='sst-bench -d /dev/sst0 -t compute -u 300 -q 4 -n 32 -w 4 -L >/tmp/a &
+		sst-bench -d /dev/sst1 -t compute -u 70 -q 8 -n 32 -w 8 -L >/tmp/b; wait $!; wait; cat /tmp/a /tmp/b'
+	for i in 1 2; do
+		run_guest "iso$i" --timing sync --isolate per-device --devices 2 -- sh -c "$bench"
+	done
+	[ "$(grep -c '^VSST-LAT' "$T/iso1.out")" = 64 ] || fail "expected 64 latencies: $(cat "$T/iso1.out")"
+	cmp -s "$T/iso1.out" "$T/iso2.out" || { diff "$T/iso1.out" "$T/iso2.out" | head; fail "two runs differ"; }
+	grep '^VSST-BENCH' "$T/iso1.out"
+	split_say "PASS: two synchronized runs with one device VM per device are identical"
+	;;
 contention)
 	# sst-sim's default: 4 compute units. 16 equal COMPUTEs submitted at once.
 	run_guest waves --timing sync -- sst-bench -t compute -u 1000 -q 16 -n 16 -w 0 -L
@@ -191,7 +204,7 @@ EOF
 	split_say "PASS: 16 COMPUTEs on 4 units complete in 4 waves one COMPUTE apart"
 	;;
 *)
-	echo "usage: $0 fidelity|determinism|no_hold|contention" >&2
+	echo "usage: $0 fidelity|determinism|no_hold|isolate|contention" >&2
 	exit 2
 	;;
 esac
