@@ -49,6 +49,10 @@ Options:
   --smp N               guest vCPUs (default 1)
   --isolate per-device  one device VM per device
   --accel tcg|kvm|auto  guest engine (default tcg)
+  --timing free|sync    free (default): the guest runs on the host's clock; sync: the
+                        guest's clock counts its instructions and each virtio-sst answer
+                        arrives at its simulated time, the same in every run (README
+                        "Synchronized time"; sst-sim, TCG)
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
   --restart N           a device VM that dies is replaced (up to N times a minute); the
@@ -68,6 +72,7 @@ EOF
 
 # ---------------------------------------------------------------- options
 NET="" CONTROL="" SHARE="" SIMSPEC="sst-sim" NDEV=1 MEMORY="" SMP="" ISOLATE="" ACCEL="" TRACE="" TIMEOUT="" RESTART=""
+TIMING=""
 CONSOLE_COPY="" REPORT="" REPORT_HTML="" QUIET=0 SHELL_MODE=0 CMD=() DEMO_ARGS=()
 [ $# -eq 0 ] && exec "$HERE/run-main.sh"
 FAIL_STATUS=2 # usage errors: 2, or 125 once we know a CMD follows
@@ -89,6 +94,7 @@ while [ $# -gt 0 ]; do
 	--smp) need_value "$@"; SMP=$2; shift ;;
 	--isolate) need_value "$@"; ISOLATE=$2; shift ;;
 	--accel) need_value "$@"; ACCEL=$2; shift ;;
+	--timing) need_value "$@"; TIMING=$2; shift ;;
 	--trace) need_value "$@"; TRACE=$2; shift ;;
 	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
 	--restart) need_value "$@"; RESTART=$2; shift ;;
@@ -107,6 +113,7 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	# Options without a command: the demo with those of its options that apply.
 	[ -n "$SHARE$REPORT$REPORT_HTML$NET$CONTROL" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
 		die "--share, --net, --control, --sim, --devices and --report need -- CMD or --shell"
+	[ -n "$TIMING" ] && die "--timing needs -- CMD or --shell"
 	[ -n "$ISOLATE" ] && DEMO_ARGS+=(--isolate "$ISOLATE")
 	[ -n "$ACCEL" ] && DEMO_ARGS+=(--accel "$ACCEL")
 	[ -n "$RESTART" ] && DEMO_ARGS+=(--restart "$RESTART")
@@ -115,6 +122,12 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	exec "$HERE/run-main.sh" "${DEMO_ARGS[@]}"
 fi
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+case "$TIMING" in
+'' | free) ;;
+sync) [[ $SIMSPEC == sst:* ]] &&
+	die "--timing sync: the SST-core bridge does not implement synchronized time yet (sst-element/README.md); use sst-sim" ;;
+*) die "--timing: want free or sync, not '$TIMING'" ;;
+esac
 is_uint "$NDEV" && [ "$NDEV" -le 8 ] || die "--devices: want 0..8, not '$NDEV'"
 [ -z "$TIMEOUT" ] || is_uint "$TIMEOUT" || die "--timeout: want seconds, not '$TIMEOUT'"
 [ -z "$RESTART" ] || is_uint "$RESTART" || die "--restart: want a count, not '$RESTART'"
@@ -233,8 +246,15 @@ start_sims
 
 # ---------------------------------------------------------------- vmm-proxy
 ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
-	--report "$WORK/launch.json" --device virtio-rng --id-range "$ID_RANGE")
-for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}"); done
+	--report "$WORK/launch.json" --id-range "$ID_RANGE")
+# virtio-rng answers on the host's clock: left out when the guest's time is synchronized,
+# so nothing but the program decides what the guest does when.
+[ "$TIMING" = sync ] || ARGS+=(--device virtio-rng)
+# VSST_TIMING_NO_HOLD=1 (tests only): synchronized time without holding answers for
+# their simulated time, which the determinism test must catch.
+SST_EXTRA=${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}
+[ "${VSST_TIMING_NO_HOLD:-0}" = 1 ] && SST_EXTRA+=,x-timing-no-hold=on
+for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s$SST_EXTRA"); done
 [ -n "$SHARE" ] && ARGS+=(--share "$SHARE")
 [ -n "$NET_DEVICE" ] && ARGS+=(--device "$NET_DEVICE")
 [ -n "$NET_ADDR" ] && ARGS+=(--append "vsst.net.addr=$NET_ADDR")
@@ -243,6 +263,7 @@ for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:
 [ -n "$SMP" ] && ARGS+=(--smp "$SMP")
 [ -n "$ISOLATE" ] && ARGS+=(--isolate "$ISOLATE")
 [ -n "$ACCEL" ] && ARGS+=(--accel "$ACCEL")
+[ -n "$TIMING" ] && ARGS+=(--timing "$TIMING")
 [ -n "$TRACE" ] && ARGS+=(--trace "$TRACE")
 [ -n "$TIMEOUT" ] && ARGS+=(--timeout "$TIMEOUT")
 [ -n "$RESTART" ] && ARGS+=(--restart "$RESTART")

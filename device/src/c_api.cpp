@@ -70,6 +70,56 @@ int vsst_dev_submit(vsst_dev *dev, const void *req, size_t len, uint64_t cookie)
 	}
 }
 
+int vsst_dev_submit_at(vsst_dev *dev, const void *req, size_t len, uint64_t cookie, uint64_t submit_ns)
+{
+	if (!dev)
+		return -EINVAL;
+	// Nanoseconds -> picoseconds, saturating (2^64 ps is 213 days).
+	const uint64_t ps = submit_ns > UINT64_MAX / 1000 ? UINT64_MAX : submit_ns * 1000;
+	try {
+		return dev->impl->submit(req, len, cookie, ps);
+	} catch (const std::bad_alloc &) {
+		return -ENOMEM;
+	} catch (...) {
+		return -EIO;
+	}
+}
+
+int64_t vsst_dev_min_latency_ns(vsst_dev *dev)
+{
+	if (!dev)
+		return -1;
+	const int64_t ps = dev->impl->min_latency_ps();
+	return ps < 0 ? -1 : ps / 1000;
+}
+
+int vsst_dev_reap_at(vsst_dev *dev, vsst_dev_done_at_fn on_done, vsst_dev_event_fn on_event, void *opaque)
+{
+	if (!dev)
+		return 0;
+	struct Ctx {
+		vsst_dev_done_at_fn fn;
+		vsst_dev_event_fn ev;
+		void *opaque;
+	} ctx{on_done, on_event, opaque};
+	// ps -> ns rounded up: an answer is never delivered before its time.
+	auto done = [](void *p, uint64_t cookie, const SSTResponse *resp, uint64_t complete_ps) {
+		auto *c = static_cast<Ctx *>(p);
+		if (c->fn)
+			c->fn(c->opaque, cookie, resp, complete_ps / 1000 + (complete_ps % 1000 != 0));
+	};
+	auto event = [](void *p, const SSTEvent *ev) {
+		auto *c = static_cast<Ctx *>(p);
+		if (c->ev)
+			c->ev(c->opaque, ev);
+	};
+	try {
+		return dev->impl->reap_at(done, event, &ctx);
+	} catch (...) {
+		return 0;
+	}
+}
+
 int vsst_dev_notify_fd(vsst_dev *dev)
 {
 	return dev ? dev->impl->notify_fd() : -1;

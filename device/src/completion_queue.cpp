@@ -43,7 +43,8 @@ void CompletionQueue::unadmit(uint64_t epoch)
 		outstanding_--;
 }
 
-bool CompletionQueue::push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp)
+bool CompletionQueue::push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp,
+				      uint64_t complete_ps)
 {
 	bool was_empty;
 	{
@@ -55,6 +56,7 @@ bool CompletionQueue::push_completion(uint64_t cookie, uint64_t epoch, const SST
 		it.is_event = false;
 		it.cookie = cookie;
 		it.epoch = epoch;
+		it.complete_ps = complete_ps;
 		std::memcpy(&it.resp, &resp, sizeof(resp));
 	}
 	if (was_empty)
@@ -74,6 +76,7 @@ bool CompletionQueue::push_event(const SSTEvent &ev)
 		it.is_event = true;
 		it.cookie = 0;
 		it.epoch = epoch_;
+		it.complete_ps = 0;
 		std::memcpy(&it.ev, &ev, sizeof(ev));
 		queued_events_++;
 	}
@@ -83,6 +86,26 @@ bool CompletionQueue::push_event(const SSTEvent &ev)
 }
 
 int CompletionQueue::reap(DoneFn on_done, EventFn on_event, void *opaque)
+{
+	return reap_with(
+		[on_done, opaque](const Item &it) {
+			if (on_done)
+				on_done(opaque, it.cookie, &it.resp);
+		},
+		on_event, opaque);
+}
+
+int CompletionQueue::reap_at(DoneAtFn on_done, EventFn on_event, void *opaque)
+{
+	return reap_with(
+		[on_done, opaque](const Item &it) {
+			if (on_done)
+				on_done(opaque, it.cookie, &it.resp, it.complete_ps);
+		},
+		on_event, opaque);
+}
+
+template <typename Fn> int CompletionQueue::reap_with(Fn &&done, EventFn on_event, void *opaque)
 {
 	// Clear the eventfd before taking the items: anything pushed after the
 	// swap below finds an empty queue and kicks again, so nothing is missed.
@@ -109,8 +132,8 @@ int CompletionQueue::reap(DoneFn on_done, EventFn on_event, void *opaque)
 		if (it.is_event) {
 			if (on_event)
 				on_event(opaque, &it.ev);
-		} else if (on_done) {
-			on_done(opaque, it.cookie, &it.resp);
+		} else {
+			done(it);
 		}
 		delivered++;
 	}

@@ -20,6 +20,8 @@ class CompletionQueue {
 public:
 	using DoneFn = void (*)(void *opaque, uint64_t cookie, const SSTResponse *resp);
 	using EventFn = void (*)(void *opaque, const SSTEvent *ev);
+	using DoneAtFn = void (*)(void *opaque, uint64_t cookie, const SSTResponse *resp,
+				  uint64_t complete_ps);
 
 	static constexpr size_t kMaxQueuedEvents = 4096;
 
@@ -32,11 +34,14 @@ public:
 	void unadmit(uint64_t epoch);
 
 	// False if the cookie was cancelled meanwhile (nothing queued).
-	bool push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp);
+	bool push_completion(uint64_t cookie, uint64_t epoch, const SSTResponse &resp,
+			     uint64_t complete_ps = 0);
 	// False if the event backlog is full (event dropped).
 	bool push_event(const SSTEvent &ev);
 
 	int reap(DoneFn on_done, EventFn on_event, void *opaque);
+	// Same, with each answer's simulated completion time (0: none).
+	int reap_at(DoneAtFn on_done, EventFn on_event, void *opaque);
 
 	// Forgets every outstanding cookie and queued item; returns the new epoch.
 	uint64_t cancel_all();
@@ -48,10 +53,12 @@ private:
 		bool is_event;
 		uint64_t cookie;
 		uint64_t epoch;
+		uint64_t complete_ps;
 		SSTEvent ev;
 		SSTResponse resp;
 	};
 	void kick();
+	template <typename Fn> int reap_with(Fn &&done, EventFn on_event, void *opaque);
 
 	UniqueFd efd_;
 	mutable std::mutex mu_;

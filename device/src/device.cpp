@@ -21,7 +21,8 @@ uint32_t Device::offered_features()
 
 Device::Device(const vsst_dev_config &cfg)
 	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id),
-	  protocol_(cfg.protocol), max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
+	  protocol_(cfg.protocol), timed_(cfg.timed != 0),
+	  max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
 	  request_timeout_(std::chrono::milliseconds(cfg.request_timeout_ms ? cfg.request_timeout_ms
 									    : kDefaultTimeoutMs)),
 	  features_(offered_features()), log_(cfg.log, cfg.log_opaque, "virtio-sst: "),
@@ -38,6 +39,11 @@ std::unique_ptr<Device> Device::create(const vsst_dev_config &cfg, std::string &
 {
 	if (cfg.protocol != VSST_DEV_PROTO_FRAMED && cfg.protocol != VSST_DEV_PROTO_ACALSIM) {
 		err = "unknown simulator protocol " + std::to_string(cfg.protocol) + " (0 framed, 1 acalsim)";
+		return nullptr;
+	}
+	if (cfg.timed && cfg.protocol != VSST_DEV_PROTO_FRAMED) {
+		err = "synchronized time (timing=sync) needs the framed simulator protocol: acalsim carries no "
+		      "submit or completion times";
 		return nullptr;
 	}
 	const std::string path = cfg.socket_path ? cfg.socket_path : "";
@@ -63,7 +69,7 @@ std::unique_ptr<Device> Device::create(const vsst_dev_config &cfg, std::string &
 		if (cfg.protocol == VSST_DEV_PROTO_ACALSIM)
 			proto = std::make_unique<AcalsimProtocol>();
 		else
-			proto = std::make_unique<FramedProtocol>();
+			proto = std::make_unique<FramedProtocol>(cfg.timed != 0);
 		CompletionSink &sink = *dev;
 		dev->link_ = std::make_unique<SimLink>(o, std::move(proto), sink, dev->stats_, dev->log_);
 		if (!dev->link_->start(err))
@@ -72,13 +78,13 @@ std::unique_ptr<Device> Device::create(const vsst_dev_config &cfg, std::string &
 	return dev;
 }
 
-int Device::submit(const void *req, size_t len, uint64_t cookie)
+int Device::submit(const void *req, size_t len, uint64_t cookie, uint64_t submit_ps)
 {
 	uint64_t epoch;
 	if (!cq_.admit(max_inflight_, epoch))
 		return -EBUSY;
 	try {
-		submit_admitted(req, len, cookie, epoch);
+		submit_admitted(req, len, cookie, epoch, submit_ps);
 	} catch (const std::bad_alloc &) {
 		// Nothing was queued for this cookie: give its slot back.
 		cq_.unadmit(epoch);
@@ -87,7 +93,7 @@ int Device::submit(const void *req, size_t len, uint64_t cookie)
 	return 0;
 }
 
-void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch)
+void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch, uint64_t submit_ps)
 {
 	Stats::bump(stats_.requests);
 
@@ -117,6 +123,7 @@ void Device::submit_admitted(const void *req, size_t len, uint64_t cookie, uint6
 	fw.info.user_data = copy.user_data;
 	fw.info.type = copy.type;
 	fw.info.param = copy.payload.config.param;
+	fw.info.submit_ps = submit_ps;
 	fw.info.deadline = Clock::now() + request_timeout_;
 	fw.wire_len = request_wire_size(copy);
 	fw.body = std::make_unique<SSTRequest>(copy);
@@ -154,10 +161,10 @@ void Device::complete(const PendingInfo &info, SSTResponse &resp)
 	// Whatever the simulator wrote, the guest matches on these.
 	resp.request_id = info.request_id;
 	resp.user_data = info.user_data;
-	deliver(info.cookie, info.epoch, resp);
+	deliver(info.cookie, info.epoch, resp, info.complete_ps);
 }
 
-void Device::deliver(uint64_t cookie, uint64_t epoch, const SSTResponse &resp)
+void Device::deliver(uint64_t cookie, uint64_t epoch, const SSTResponse &resp, uint64_t complete_ps)
 {
 	// Count before queueing so that whoever reaps the completion already
 	// sees it in the statistics; undo if cancel_all() won the race.
@@ -180,7 +187,7 @@ void Device::deliver(uint64_t cookie, uint64_t epoch, const SSTResponse &resp)
 	Stats::bump(stats_.responses);
 	if (by_status)
 		Stats::bump(*by_status);
-	if (!cq_.push_completion(cookie, epoch, resp)) {
+	if (!cq_.push_completion(cookie, epoch, resp, complete_ps)) {
 		stats_.responses.fetch_sub(1, std::memory_order_relaxed);
 		if (by_status)
 			by_status->fetch_sub(1, std::memory_order_relaxed);

@@ -28,12 +28,17 @@ public:
 	~Device();
 
 	// 0, -EBUSY (max_inflight outstanding) or -ENOMEM (nothing queued).
-	int submit(const void *req, size_t len, uint64_t cookie);
+	int submit(const void *req, size_t len, uint64_t cookie, uint64_t submit_ps = 0);
 	int notify_fd() const { return cq_.notify_fd(); }
 	int reap(vsst_dev_done_fn on_done, vsst_dev_event_fn on_event, void *opaque)
 	{
 		return cq_.reap(on_done, on_event, opaque);
 	}
+	int reap_at(CompletionQueue::DoneAtFn on_done, vsst_dev_event_fn on_event, void *opaque)
+	{
+		return cq_.reap_at(on_done, on_event, opaque);
+	}
+	int64_t min_latency_ps() const { return link_ ? link_->min_latency_ps() : -1; }
 	void cancel_all();
 	SSTConfig config() const;
 	uint64_t features() const { return features_; }
@@ -48,17 +53,19 @@ public:
 
 private:
 	explicit Device(const vsst_dev_config &cfg);
-	void submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch);
+	void submit_admitted(const void *req, size_t len, uint64_t cookie, uint64_t epoch,
+			     uint64_t submit_ps);
 	void propagate_reset(const SSTRequest &req);
 
 	// CompletionSink (I/O thread) and the local path (caller's thread).
 	void complete(const PendingInfo &info, SSTResponse &resp) override;
 	void event(const SSTEvent &ev) override;
-	void deliver(uint64_t cookie, uint64_t epoch, const SSTResponse &resp);
+	void deliver(uint64_t cookie, uint64_t epoch, const SSTResponse &resp, uint64_t complete_ps = 0);
 
 	std::string socket_path_;
 	uint32_t device_id_;
 	uint32_t protocol_;
+	bool timed_;
 	uint32_t max_inflight_;
 	Clock::duration request_timeout_;
 	uint32_t features_;

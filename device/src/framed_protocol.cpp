@@ -13,7 +13,7 @@ namespace vsst {
 namespace {
 
 constexpr uint32_t kMetaSize = sizeof(vsst_sim_resp_meta);
-constexpr uint32_t kHelloFeatureEvents = 1u << 0;
+constexpr uint32_t kHelloFeatureEvents = VSST_SIM_FEATURE_EVENTS;
 
 std::string tag_fault(const char *what, uint64_t tag)
 {
@@ -27,7 +27,7 @@ void FramedProtocol::link_up(LinkOps &ops)
 	hello_done_ = false;
 	vsst_sim_hello hello{};
 	hello.device_id = ops.device_id();
-	hello.features = kHelloFeatureEvents;
+	hello.features = kHelloFeatureEvents | (timed_ ? VSST_SIM_FEATURE_TIMED : 0u);
 	hello.clock_hz = 0;
 	encode_frame(ops.out(), VSST_SIM_HELLO, 0, {as_bytes(hello)});
 }
@@ -35,7 +35,10 @@ void FramedProtocol::link_up(LinkOps &ops)
 void FramedProtocol::send(LinkOps &ops, ForwardRequest &&req)
 {
 	const uint64_t tag = next_tag_++;
-	encode_frame(ops.out(), VSST_SIM_REQUEST, tag, {as_bytes(req.body.get(), req.wire_len)});
+	if (timed_)
+		encode_request_at(ops.out(), tag, req.info.submit_ps, as_bytes(req.body.get(), req.wire_len));
+	else
+		encode_frame(ops.out(), VSST_SIM_REQUEST, tag, {as_bytes(req.body.get(), req.wire_len)});
 	inflight_.emplace(tag, req.info);
 }
 
@@ -94,6 +97,22 @@ bool FramedProtocol::on_frame(LinkOps &ops, uint16_t type, uint64_t tag, const u
 		}
 		vsst_sim_hello h;
 		std::memcpy(&h, p, sizeof(h));
+		if (timed_) {
+			// Synchronized time cannot work with a simulator that ignores
+			// submit times: refuse the link rather than run unsynchronized.
+			if (!(h.features & VSST_SIM_FEATURE_TIMED)) {
+				fault = "the simulator does not support synchronized time (no TIMED "
+					"feature in its HELLO answer); use sst-sim or --timing free";
+				return false;
+			}
+			if (len < sizeof(vsst_sim_hello) + sizeof(vsst_sim_hello_timing)) {
+				fault = "HELLO answer grants TIMED without vsst_sim_hello_timing";
+				return false;
+			}
+			vsst_sim_hello_timing t;
+			std::memcpy(&t, p + sizeof(h), sizeof(t));
+			ops.set_min_latency(t.min_latency_ps);
+		}
 		hello_done_ = true;
 		VSST_LOG(ops.log(), info, "simulator greeted: device %u, clock %" PRIu64 " Hz", h.device_id,
 			 h.clock_hz);
@@ -146,11 +165,23 @@ bool FramedProtocol::on_response(LinkOps &ops, uint64_t tag, const uint8_t *p, u
 		fault = tag_fault("RESPONSE for a tag never sent", tag);
 		return false;
 	}
-	const PendingInfo info = it->second;
+	PendingInfo info = it->second;
 	inflight_.erase(it);
 
 	vsst_sim_resp_meta meta;
 	std::memcpy(&meta, p, kMetaSize);
+	if (timed_) {
+		// A completion before its submit time is a broken simulator; it is
+		// clamped (the guest never sees time run backwards) and logged.
+		if (meta.complete_ps < info.submit_ps) {
+			VSST_LOG(ops.log(), warn,
+				 "simulator answered tag %" PRIu64 " at %" PRIu64
+				 " ps, before its submit time %" PRIu64 " ps; clamped",
+				 tag, meta.complete_ps, info.submit_ps);
+			meta.complete_ps = info.submit_ps;
+		}
+		info.complete_ps = meta.complete_ps;
+	}
 	SSTResponse resp;
 	std::memset(&resp, 0, sizeof(resp));
 	std::memcpy(&resp, p + kMetaSize, len - kMetaSize);

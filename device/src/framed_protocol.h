@@ -16,6 +16,10 @@ public:
 	// Tags whose late replies are still recognised after a timeout/cancel.
 	static constexpr size_t kMaxRetiredTags = 65536;
 
+	// timed: offer VSST_SIM_FEATURE_TIMED, send REQUEST_AT, and fail the
+	// link when the simulator does not grant it (sim-wire.h).
+	explicit FramedProtocol(bool timed = false) : timed_(timed) {}
+
 	const char *name() const override { return "framed"; }
 	void link_up(LinkOps &ops) override;
 	void send(LinkOps &ops, ForwardRequest &&req) override;
@@ -41,6 +45,7 @@ private:
 	std::set<uint64_t> retired_;
 	uint64_t next_tag_ = 1;
 	bool hello_done_ = false;
+	bool timed_ = false;
 };
 
 } // namespace vsst

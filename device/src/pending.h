@@ -20,6 +20,11 @@ struct PendingInfo {
 	uint32_t type = 0;
 	uint32_t param = 0;    // CONFIGURE parameter, to refresh cached capacities
 	bool internal = false; // issued by the core itself (capacity probe): no completion
+	// Synchronized time (vsst_dev_submit_at): when the guest submitted it, and
+	// the simulated completion time the simulator answered (0: none, e.g. a
+	// local answer, NO_DEVICE or TIMEOUT).
+	uint64_t submit_ps = 0;
+	uint64_t complete_ps = 0;
 	Clock::time_point deadline{};
 };
 

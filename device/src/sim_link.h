@@ -12,8 +12,10 @@
 // ready:     they go to the protocol.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -56,6 +58,9 @@ public:
 	void cancel(uint64_t epoch);
 
 	SimCapacities capacities() const;
+	// Synchronized time: the minimum latency the simulator announced, or -1
+	// before a timed handshake completed.
+	int64_t min_latency_ps() const { return min_latency_ps_.load(std::memory_order_acquire); }
 
 	// Observer events (the `what` of vsst_dev_set_sim_observer).
 	static constexpr int kSimSent = 0, kSimReceived = 1, kSimConnected = 2, kSimClosed = 3;
@@ -95,6 +100,11 @@ private:
 	const Logger &log() const override { return log_; }
 	Clock::duration request_timeout() const override { return opts_.request_timeout; }
 	uint32_t device_id() const override { return opts_.device_id; }
+	void set_min_latency(uint64_t ps) override
+	{
+		min_latency_ps_.store(static_cast<int64_t>(std::min<uint64_t>(ps, INT64_MAX)),
+				      std::memory_order_release);
+	}
 
 	const LinkOptions opts_;
 	std::unique_ptr<SimProtocol> proto_;
@@ -111,6 +121,7 @@ private:
 	std::atomic<bool> ready_{false};
 	std::atomic<uint64_t> cap_units_{0};
 	std::atomic<uint64_t> cap_mem_{0};
+	std::atomic<int64_t> min_latency_ps_{-1};
 
 	// Stream observer and the start-up log (everything under obs_mu_). The
 	// log holds the current connection's events until the first request is

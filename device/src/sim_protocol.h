@@ -28,6 +28,8 @@ public:
 	virtual const Logger &log() const = 0;
 	virtual Clock::duration request_timeout() const = 0;
 	virtual uint32_t device_id() const = 0;
+	// The simulator granted synchronized time and announced its minimum latency.
+	virtual void set_min_latency(uint64_t ps) { (void)ps; }
 
 protected:
 	~LinkOps() = default;

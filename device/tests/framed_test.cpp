@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
+#include <thread>
 
 #include "fake_sim.h"
 #include "harness.h"
@@ -32,6 +34,39 @@ TEST_F(Framed, HelloCarriesDeviceIdAndEventFeature)
 	EXPECT_EQ(sim.hellos.load(), 1);
 	EXPECT_EQ(sim.hello_device_id.load(), 7u);
 	EXPECT_EQ(sim.hello_features.load() & 1u, 1u);
+}
+
+// Synchronized time: the core offers TIMED; a simulator that does not grant it
+// (this fake, like a simulator that predates the feature) is refused with a
+// clear reason, so the guest gets NO_DEVICE instead of unsynchronized answers.
+// With acalsim, which carries no time, the core is not even created.
+TEST_F(Framed, TimedCoreRefusesASimulatorWithoutTime)
+{
+	test::LogCapture log;
+	vsst_dev_config cfg{};
+	cfg.socket_path = sim.path().c_str();
+	cfg.device_id = 7;
+	cfg.protocol = VSST_DEV_PROTO_FRAMED;
+	cfg.timed = 1;
+	cfg.reconnect_max_ms = 50;
+	cfg.log = &test::LogCapture::sink;
+	cfg.log_opaque = &log;
+	char err[256] = "";
+	vsst_dev *dev = vsst_dev_new(&cfg, err, sizeof(err));
+	ASSERT_NE(dev, nullptr) << err;
+	const auto end = std::chrono::steady_clock::now() + 5s;
+	while (!log.contains("does not support synchronized time") && std::chrono::steady_clock::now() < end)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_TRUE(log.contains("does not support synchronized time"));
+	EXPECT_EQ(sim.hello_features.load() & VSST_SIM_FEATURE_TIMED, VSST_SIM_FEATURE_TIMED);
+	EXPECT_EQ(vsst_dev_min_latency_ns(dev), -1);
+	vsst_dev_free(dev);
+
+	cfg.protocol = VSST_DEV_PROTO_ACALSIM;
+	err[0] = 0;
+	EXPECT_EQ(vsst_dev_new(&cfg, err, sizeof(err)), nullptr);
+	EXPECT_NE(std::string(err).find("acalsim carries no submit or completion times"), std::string::npos)
+		<< err;
 }
 
 TEST_F(Framed, EveryForwardedTypeRoundTrips)

@@ -65,6 +65,25 @@ void encode_error(ByteBuffer &out, uint64_t tag, uint32_t code, std::string_view
 	encode_frame(out, VSST_SIM_ERROR, tag, {as_bytes(err), as_bytes(message.data(), message.size())});
 }
 
+void encode_request_at(ByteBuffer &out, uint64_t tag, uint64_t submit_ps, std::span<const uint8_t> request)
+{
+	vsst_sim_submit sub{};
+	sub.submit_ps = submit_ps;
+	encode_frame(out, VSST_SIM_REQUEST_AT, tag, {as_bytes(sub), request});
+}
+
+std::optional<TimedRequest> parse_request_at(std::span<const uint8_t> payload)
+{
+	if (payload.size() < sizeof(vsst_sim_submit))
+		return std::nullopt;
+	TimedRequest r;
+	vsst_sim_submit sub;
+	std::memcpy(&sub, payload.data(), sizeof sub);
+	r.submit_ps = sub.submit_ps;
+	r.request = payload.subspan(sizeof sub);
+	return r;
+}
+
 std::string_view frame_type_name(uint16_t type)
 {
 	switch (type) {
@@ -82,6 +101,8 @@ std::string_view frame_type_name(uint16_t type)
 		return "PING";
 	case VSST_SIM_PONG:
 		return "PONG";
+	case VSST_SIM_REQUEST_AT:
+		return "REQUEST_AT";
 	default:
 		return "UNKNOWN";
 	}

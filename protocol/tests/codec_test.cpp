@@ -51,6 +51,24 @@ TEST(Codec, RoundTrip)
 	EXPECT_EQ(0, std::memcmp(f.payload.data(), payload, 6));
 }
 
+TEST(Codec, RequestAtCarriesTheSubmitTime)
+{
+	ByteBuffer b;
+	const uint8_t req[24] = {1, 2, 3};
+	encode_request_at(b, 9, 123456789012ull, {req, sizeof req});
+	const ParsedFrame f = parse_frame(b.view());
+	ASSERT_EQ(f.status, Status::frame);
+	EXPECT_EQ(f.hdr.type, VSST_SIM_REQUEST_AT);
+	EXPECT_EQ(frame_type_name(f.hdr.type), "REQUEST_AT");
+	const auto t = parse_request_at(f.payload);
+	ASSERT_TRUE(t.has_value());
+	EXPECT_EQ(t->submit_ps, 123456789012ull);
+	ASSERT_EQ(t->request.size(), sizeof req);
+	EXPECT_EQ(std::memcmp(t->request.data(), req, sizeof req), 0);
+	// Too short for the submit time: refused, not read past the end.
+	EXPECT_FALSE(parse_request_at(f.payload.first(7)).has_value());
+}
+
 TEST(Codec, PartsAreConcatenated)
 {
 	ByteBuffer b;

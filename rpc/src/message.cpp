@@ -44,6 +44,8 @@ const char *to_string(DecodeError e)
 		return "PCI ids or class code too wide";
 	case DecodeError::NonZeroPayload:
 		return "unused word not zero";
+	case DecodeError::BadTimeAccess:
+		return "time space access that is not an 8-byte non-posted read";
 	}
 	return "unknown decode error";
 }
@@ -130,11 +132,14 @@ DecodeError validate_mmio(const Message &m, Ring ring)
 		return DecodeError::BadLength;
 	const unsigned as = m.as();
 	uint64_t limit = 0; // 0: whole 64-bit space
+	// Synchronized time: the address is a time, the read returns one.
+	if (as == kAsTime && (m.len() != 8 || m.is_write() || m.posted()))
+		return DecodeError::BadTimeAccess;
 	if (as == kAsIoPort)
 		limit = kIoPortSpace;
 	else if (as < kAsPciLimit)
 		limit = kPciConfigSpace;
-	else if (as != kAsGlobal)
+	else if (as != kAsGlobal && as != kAsTime)
 		return DecodeError::BadAddressSpace;
 	const uint64_t last = m.addr() + (m.len() - 1);
 	if (last < m.addr() || (limit && last >= limit))

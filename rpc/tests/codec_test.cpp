@@ -57,6 +57,10 @@ TEST(Codec, BuildersProduceValidMessagesOnTheirRing)
 		  DecodeError::None);
 	EXPECT_EQ(validate(mmio_request(0, 5, 0x10, 2, Dir::Write, 0xbeef, 1), Ring::Requests),
 		  DecodeError::None);
+	// Synchronized time: a read at the guest's time; the answer is a full 64-bit time.
+	const Message t = mmio_request(2, kAsTime, 123456789, 8, Dir::Read, 0, 9);
+	EXPECT_EQ(validate(t, Ring::Requests), DecodeError::None);
+	EXPECT_EQ(validate(mmio_completion(t, VSST_RPC_TIME_NONE), Ring::Completions), DecodeError::None);
 	for (const Message &ev :
 	     {set_irq(1, VSST_RPC_IRQ_PULSE), start_vm(), register_pci_dev(0, 0x1af4, 0x1053, 0xff0000),
 	      mmio_region_config(0xfe000000, 0x1000, VSST_RPC_REGION_POSTED), msi(0xfee00000, 0x4021, 0),
@@ -117,6 +121,18 @@ TEST(Codec, EachBadFieldHasItsOwnError)
 		 {make_mr0(Op::Mmio, 0, Dir::Read, 0xf0, 4), 0, 0, 0},
 		 Ring::Requests,
 		 DecodeError::BadAddressSpace},
+		{"time write",
+		 {make_mr0(Op::Mmio, 0, Dir::Write, kAsTime, 8), 1000, 0, 0},
+		 Ring::Requests,
+		 DecodeError::BadTimeAccess},
+		{"time read of 4 bytes",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsTime, 4), 1000, 0, 0},
+		 Ring::Requests,
+		 DecodeError::BadTimeAccess},
+		{"time beyond the end of time",
+		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsTime, 8), ~0ull - 2, 0, 0},
+		 Ring::Requests,
+		 DecodeError::AddressOutOfRange},
 		{"ioport past 64K",
 		 {make_mr0(Op::Mmio, 0, Dir::Read, kAsIoPort, 4), 0xfffe, 0, 0},
 		 Ring::Requests,

@@ -204,7 +204,7 @@ INSTANTIATE_TEST_SUITE_P(
 			  DecodeError::BadLength},
 		FieldCase{"cpl_as",
 			  Ring::Completions,
-			  {make_mr0(Op::Mmio, 0, Dir::Read, 0xfd, 4), 0, 0, 0},
+			  {make_mr0(Op::Mmio, 0, Dir::Read, 0xfc, 4), 0, 0, 0},
 			  DecodeError::BadAddressSpace},
 		FieldCase{"cpl_posted",
 			  Ring::Completions,

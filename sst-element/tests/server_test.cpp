@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "connection.h" // sst-element/server/src: backpressure test
@@ -155,6 +156,94 @@ TEST_F(ServerTest, FramedRequestsCarryTimingAndData)
 	ASSERT_TRUE(pong);
 	EXPECT_EQ(pong->hdr.type, VSST_SIM_PONG);
 	EXPECT_EQ(pong->hdr.tag, 31337u);
+}
+
+// Synchronized time: HELLO grants TIMED and announces the minimum latency;
+// REQUEST_AT starts each request at max(device time, submit time), so a
+// request submitted later completes later by the same amount, and 16 equal
+// COMPUTEs on 4 units form 4 waves. The same stream twice gives the same times.
+TEST_F(ServerTest, TimedRequestsStartAtTheirSubmitTime)
+{
+	RunningServer s(test_options(path_));
+	auto run = [&] {
+		std::vector<uint64_t> times;
+		SimClient c = connect();
+		vsst_sim_hello h{};
+		h.device_id = 3;
+		h.features = VSST_SIM_FEATURE_TIMED;
+		EXPECT_TRUE(c.send_frame(VSST_SIM_HELLO, 0, &h, sizeof h, kTimeout));
+		auto f = c.read_frame(kTimeout);
+		EXPECT_TRUE(f && f->hdr.type == VSST_SIM_HELLO);
+		if (!f || f->payload.size() != sizeof(vsst_sim_hello) + sizeof(vsst_sim_hello_timing))
+			return times;
+		std::memcpy(&h, f->payload.data(), sizeof h);
+		EXPECT_EQ(h.features & VSST_SIM_FEATURE_TIMED, VSST_SIM_FEATURE_TIMED);
+		auto call = [&](const SSTRequest &r, uint64_t tag, uint64_t submit_ps) -> uint64_t {
+			ByteBuffer b;
+			encode_request_at(b, tag, submit_ps,
+					  {reinterpret_cast<const uint8_t *>(&r), request_wire_size(r)});
+			// The frame as encoded, header included: send it raw.
+			EXPECT_TRUE(c.send_all(b.data(), b.size(), kTimeout));
+			return tag;
+		};
+		auto answer = [&](uint64_t tag) -> uint64_t {
+			auto a = c.read_frame(kTimeout);
+			EXPECT_TRUE(a && a->hdr.type == VSST_SIM_RESPONSE && a->hdr.tag == tag);
+			vsst_sim_resp_meta meta{};
+			if (a && a->payload.size() >= sizeof meta)
+				std::memcpy(&meta, a->payload.data(), sizeof meta);
+			return meta.complete_ps;
+		};
+		answer(call(test::config_req(SST_CFG_COMPUTE_UNITS, 4, 1), 1, 0));
+		// One COMPUTE at 1 us, one at 5 ms: the second is not queued behind
+		// the first (free mode would start it when the first ends).
+		const uint64_t a = answer(call(test::compute_req(10, SST_LATENCY_FIXED, 2), 2, 1'000'000));
+		const uint64_t b =
+			answer(call(test::compute_req(10, SST_LATENCY_FIXED, 3), 3, 5'000'000'000));
+		EXPECT_EQ(b - 5'000'000'000, a - 1'000'000);
+		times.push_back(a);
+		times.push_back(b);
+		// 16 equal COMPUTEs submitted together on 4 units: 4 waves.
+		for (uint64_t i = 0; i < 16; ++i)
+			call(test::compute_req(10, SST_LATENCY_FIXED, 10 + i), 10 + i, 6'000'000'000);
+		std::set<uint64_t> waves;
+		for (uint64_t i = 0; i < 16; ++i) {
+			const uint64_t t = answer(10 + i);
+			times.push_back(t);
+			waves.insert(t);
+		}
+		EXPECT_EQ(waves.size(), 4u);
+		// A request with a submit time in the device's past starts at its own time.
+		const uint64_t late = answer(call(test::compute_req(10, SST_LATENCY_FIXED, 40), 40, 0));
+		EXPECT_GE(late, *waves.begin());
+		// REQUEST_AT too short for its submit time: an ERROR frame, the link stays.
+		const uint8_t four[4] = {};
+		EXPECT_TRUE(c.send_frame(VSST_SIM_REQUEST_AT, 41, four, sizeof four, kTimeout));
+		auto e = c.read_frame(kTimeout);
+		EXPECT_TRUE(e && e->hdr.type == VSST_SIM_ERROR && e->hdr.tag == 41u);
+		return times;
+	};
+	const auto first = run();
+	ASSERT_EQ(first.size(), 18u);
+	EXPECT_EQ(run(), first);
+}
+
+// REQUEST_AT on a session that did not ask for TIMED is refused (ERROR frame).
+TEST_F(ServerTest, RequestAtNeedsTheTimedFeature)
+{
+	RunningServer s(test_options(path_));
+	SimClient c = connect();
+	auto hello = c.hello(9, false, kTimeout);
+	ASSERT_TRUE(hello);
+	EXPECT_EQ(hello->features & VSST_SIM_FEATURE_TIMED, 0u);
+	ByteBuffer b;
+	const SSTRequest r = test::make_req(SST_REQ_NOOP, 5);
+	encode_request_at(b, 5, 0, {reinterpret_cast<const uint8_t *>(&r), SST_REQUEST_HEADER_SIZE});
+	ASSERT_TRUE(c.send_all(b.data(), b.size(), kTimeout));
+	auto e = c.read_frame(kTimeout);
+	ASSERT_TRUE(e);
+	EXPECT_EQ(e->hdr.type, VSST_SIM_ERROR);
+	EXPECT_EQ(e->hdr.tag, 5u);
 }
 
 // --peer-uids: a peer of a uid not admitted is closed at accept (and counted

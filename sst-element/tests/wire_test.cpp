@@ -103,6 +103,45 @@ TEST(Session, HelloPingAndRequests)
 	EXPECT_TRUE(h.in.empty());
 }
 
+// TIMED is granted only by a host that applies submit times (sst-sim opts in; the
+// SST-core bridge does not yet): a plain session answers HELLO without it and refuses
+// REQUEST_AT with an ERROR frame.
+TEST(Session, TimedOnlyWhereSupported)
+{
+	for (bool supported : {false, true}) {
+		Harness h;
+		h.s.set_timing_supported(supported);
+		h.s.set_min_latency_ps(1234);
+		vsst_sim_hello hello{};
+		hello.features = VSST_SIM_FEATURE_TIMED;
+		put_frame(h.in, VSST_SIM_HELLO, 1, &hello, sizeof hello);
+		uint8_t at[8 + SST_REQUEST_HEADER_SIZE] = {};
+		const uint64_t submit = 777;
+		std::memcpy(at, &submit, sizeof submit);
+		put_frame(h.in, VSST_SIM_REQUEST_AT, 5, at, sizeof at);
+		EXPECT_EQ(h.feed(), supported ? 1u : 0u);
+		EXPECT_EQ(h.s.timed(), supported);
+		auto out = frames(h.out);
+		ASSERT_GE(out.size(), 1u);
+		EXPECT_EQ(out[0].hdr.type, VSST_SIM_HELLO);
+		vsst_sim_hello reply;
+		std::memcpy(&reply, out[0].payload.data(), sizeof reply);
+		EXPECT_EQ((reply.features & VSST_SIM_FEATURE_TIMED) != 0, supported);
+		if (supported) {
+			ASSERT_EQ(out[0].payload.size(), sizeof reply + sizeof(vsst_sim_hello_timing));
+			vsst_sim_hello_timing t;
+			std::memcpy(&t, out[0].payload.data() + sizeof reply, sizeof t);
+			EXPECT_EQ(t.min_latency_ps, 1234u);
+			EXPECT_EQ(h.s.submit_ps(), 777u);
+			ASSERT_EQ(h.reqs.size(), 1u);
+			EXPECT_EQ(h.reqs[0].second, size_t{SST_REQUEST_HEADER_SIZE});
+		} else {
+			ASSERT_EQ(out.size(), 2u);
+			EXPECT_EQ(out[1].hdr.type, VSST_SIM_ERROR);
+		}
+	}
+}
+
 TEST(Session, ResponseAndEventEncoding)
 {
 	Harness h;

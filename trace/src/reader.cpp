@@ -479,6 +479,8 @@ std::string as_name(unsigned as)
 		return "glob";
 	if (as == VSST_RPC_AS_IOPORT)
 		return "io";
+	if (as == VSST_RPC_AS_TIME)
+		return "time"; // synchronized time: addr = guest ns, data = next ns
 	return "cfg" + std::to_string(as);
 }
 

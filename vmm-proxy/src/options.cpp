@@ -272,6 +272,10 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
                            interrupt (0..1000, default 100; 0: the main loop delivers it)
   --rpc-spin-us N          how long both ends of a channel spin before sleeping
                            (0..1000, default 0: the rpc library's default)
+  --timing free|sync       free (default): the guest runs on the host's clock; sync: the
+                           guest's clock is its instruction count (-icount shift=0,sleep=off)
+                           and each virtio-sst answer reaches it at its simulated time
+                           (deterministic; framed simulator protocol, TCG, split only)
   --guest-arg ARG          extra raw argument for the guest QEMU (repeatable)
   --device-arg ARG         extra raw argument for the device VM QEMU (repeatable)
   --log-level LEVEL        trace, debug, info, warn, error (default info)
@@ -289,6 +293,34 @@ Exit status: 0 guest workload passed; 1 workload failed or reported no result;
   finished (the last log line says why).
 )";
 }
+
+namespace {
+
+// --timing sync: what it needs of the other options, and the property each virtio-sst
+// gets (timing=sync; x-timing-no-hold=on stays the user's, for tests). "" when fine.
+std::string apply_sync_timing(Options &o)
+{
+	if (o.monolithic)
+		return "needs the split (the time travels over the RPC channel); drop --monolithic";
+	if (o.accel != Accel::Tcg)
+		return "needs --accel tcg (the guest's clock is TCG's instruction count)";
+	for (DeviceSpec &d : o.devices) {
+		if (d.kind != DeviceKind::Sst)
+			continue;
+		for (const auto &[k, val] : d.extra) {
+			if (k == "protocol" && val == "acalsim")
+				return "device '" + d.text +
+				       "' uses protocol=acalsim, which carries no submit or completion "
+				       "times; use the framed protocol";
+			if (k == "timing")
+				return "device '" + d.text + "': timing is set by --timing";
+		}
+		d.extra.emplace_back("timing", "sync");
+	}
+	return {};
+}
+
+} // namespace
 
 ParseResult parse_options(const std::vector<std::string> &args)
 {
@@ -336,6 +368,15 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			return result;
 		} else if (arg == "--no-sandbox" && flag()) {
 			o.sandbox = false;
+		} else if (arg == "--timing") {
+			if (!need(v))
+				return fail("--timing needs a value");
+			if (v == "free")
+				o.timing = Timing::Free;
+			else if (v == "sync")
+				o.timing = Timing::Sync;
+			else
+				return fail("--timing: want free or sync");
 		} else if (arg == "--monolithic" && flag()) {
 			o.monolithic = true;
 		} else if (arg == "--dry-run" && flag()) {
@@ -501,12 +542,20 @@ ParseResult parse_options(const std::vector<std::string> &args)
 		if (!o.trace.empty())
 			return fail("--restart and --trace exclude each other (a trace covers one device "
 				    "VM's life)");
+		if (o.timing == Timing::Sync)
+			return fail("--restart and --timing sync exclude each other (requests taken "
+				    "again after a restart would change the simulated times)");
 		for (const auto &d : o.devices)
 			if (d.kind == DeviceKind::Net || d.kind == DeviceKind::Console ||
 			    d.kind == DeviceKind::NineP)
 				return fail("--restart: virtio-net, virtio-console and virtio-9p (--share) "
 					    "cannot be restarted (their host end or file-system session "
 					    "lives in the old device VM)");
+	}
+	if (o.timing == Timing::Sync) {
+		std::string why = apply_sync_timing(o);
+		if (!why.empty())
+			return fail("--timing sync: " + why);
 	}
 	result.options = std::move(o);
 	return result;

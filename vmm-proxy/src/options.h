@@ -21,6 +21,12 @@ using devvm::DeviceSpec;
 
 enum class Accel { Tcg, Kvm, Auto };
 enum class Isolation { Shared, PerDevice };
+// --timing: free = the guest runs on the host's clock (default); sync = synchronized
+// virtual time (README "Synchronized time"): the guest's clock is its instruction count
+// (-icount) and virtio-sst answers reach it at their simulated completion time.
+enum class Timing { Free, Sync };
+// -icount shift in sync mode: one guest instruction = 2^shift ns (README explains the choice).
+inline constexpr unsigned kSyncIcountShift = 0;
 
 struct Options {
 	std::string kernel;
@@ -32,6 +38,7 @@ struct Options {
 	std::string share_mode; // --share: "rw" or "ro" (its device is in devices)
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
+	Timing timing = Timing::Free;
 	std::string qemu;    // both roles use the same binary
 	std::string console; // "" -> stdout
 	std::string trace;   // --trace: RPC trace file (per device VM: trace_path())

@@ -24,6 +24,18 @@ void add_engine(Argv &a, bool use_kvm)
 		a.add({"-accel", "tcg"});
 }
 
+// Synchronized time: the guest's clock counts instructions; an idle guest jumps to its
+// next timer instead of sleeping (sleep=off), so waiting costs no wall time.
+void add_sync_timing(Argv &a, const Options &o)
+{
+	if (o.timing != Timing::Sync)
+		return;
+	a.add({"-icount", "shift=" + std::to_string(kSyncIcountShift) + ",sleep=off"});
+	// What else the host would feed the guest: RDRAND and friends from a fixed seed,
+	// and a real-time clock that starts at a fixed date and runs on the virtual clock.
+	a.add({"-seed", "1", "-rtc", "base=2026-01-01T00:00:00,clock=vm"});
+}
+
 void add_boot(Argv &a, const Options &o)
 {
 	a.add({"-kernel", o.kernel, "-initrd", o.initrd, "-append", kernel_cmdline(o)});
@@ -45,6 +57,11 @@ std::string kernel_cmdline(const Options &o)
 			n += d.kind == DeviceKind::Sst;
 		cmd += " vsst.ndev=" + std::to_string(n);
 	}
+	// Synchronized time: no address-space randomisation (it changes code paths and so
+	// instruction counts from run to run), and TCG's TSC counts virtual nanoseconds, so
+	// 1 GHz exactly: no calibration, whose rounding would differ between runs.
+	if (o.timing == Timing::Sync)
+		cmd += " nokaslr norandmaps tsc=reliable tsc_early_khz=1000000";
 	if (!o.append.empty())
 		cmd += " " + o.append;
 	if (!o.guest_command.empty())
@@ -193,6 +210,7 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 	std::string size = std::to_string(ram.size() >> 20) + "M";
 	a.add({"-machine", "pc,memory-backend=ram0", "-m", size});
 	add_engine(a, use_kvm);
+	add_sync_timing(a, o);
 	// Guest RAM is the launcher's memfd, mapped shared so the device VM sees it too.
 	a.add({"-object", "memory-backend-file,id=ram0,size=" + size + ",mem-path=/proc/self/fd/" +
 				  std::to_string(ram.fd()) + ",share=on"});
@@ -208,6 +226,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 			obj += ",doorbell-poll-us=" + std::to_string(o.doorbell_poll_us);
 		if (o.rpc_spin_us > 0)
 			obj += ",spin-us=" + std::to_string(o.rpc_spin_us);
+		if (o.timing == Timing::Sync)
+			obj += ",timing=sync";
 		a.inherit.insert(a.inherit.end(), {ch.region, ch.to_device, ch.to_proxy});
 		if (ch.peer_fd >= 0) {
 			obj += ",peer-fd=" + std::to_string(ch.peer_fd);

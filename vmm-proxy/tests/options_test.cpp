@@ -175,6 +175,7 @@ TEST(Options, Restart)
 		{"--device", "virtio-console,socket=/c", "--restart", "1"},
 		{"--share", "/tmp", "--restart", "1"},
 		{"--device", "virtio-rng", "--trace", "/t", "--restart", "1"},
+		{"--device", "virtio-sst,sim=/a", "--timing", "sync", "--restart", "1"},
 		{"--device", "virtio-rng", "--monolithic", "--restart", "1"},
 		{"--device", "virtio-rng", "--attach", "/s", "--restart", "1"},
 		{"--device", "virtio-rng", "--restart", "-1"},
@@ -271,6 +272,52 @@ TEST(Cmdline, DeviceVmIsIsolated)
 	EXPECT_NE(line.find("virtio-sst-pci,id=sst0,socket=/a"), std::string::npos);
 	EXPECT_NE(line.find("-add-fd fd=11,set=1"), std::string::npos);
 	EXPECT_EQ(line.find("/x"), std::string::npos) << "the image path must not reach the device VM";
+}
+
+// --timing sync: -icount for the guest, timing=sync on its channels and on every
+// virtio-sst; refused with what cannot carry time (acalsim, KVM, the monolithic baseline).
+TEST(Cmdline, SyncTimingReachesBothVms)
+{
+	auto a = base();
+	a.insert(a.end(), {"--timing", "sync", "--device", "virtio-sst,sim=/a", "--device", "virtio-rng"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->timing, Timing::Sync);
+	std::string err;
+	GuestRam ram = GuestRam::create(r.options->memory_bytes, err);
+	GuestChannel ch{20, 21, 22, 23, {0, 1}};
+	std::string guest = shell_quote(guest_vm_argv(*r.options, false, ram, {ch}).args);
+	EXPECT_NE(guest.find("-icount shift=0,sleep=off"), std::string::npos) << guest;
+	EXPECT_NE(guest.find(",timing=sync"), std::string::npos) << guest;
+	DeviceVmPlan plan;
+	for (const auto &d : r.options->devices)
+		plan.devices.push_back(&d);
+	plan.setup_fd = 9;
+	std::string dev = shell_quote(device_vm_argv(*r.options, plan, r.options->memory_bytes).args);
+	EXPECT_NE(dev.find("virtio-sst-pci,id=sst0,socket=/a,timing=sync"), std::string::npos) << dev;
+	EXPECT_EQ(dev.find("virtio-rng-pci,timing"), std::string::npos) << dev;
+
+	// Free (the default): none of it.
+	auto f = base();
+	f.insert(f.end(), {"--device", "virtio-sst,sim=/a"});
+	r = parse(f);
+	ASSERT_TRUE(r.options);
+	EXPECT_EQ(r.options->timing, Timing::Free);
+	guest = shell_quote(guest_vm_argv(*r.options, false, ram, {ch}).args);
+	EXPECT_EQ(guest.find("-icount"), std::string::npos);
+	EXPECT_EQ(guest.find("timing="), std::string::npos);
+
+	for (const std::vector<std::string> &bad :
+	     {std::vector<std::string>{"--timing", "sync", "--device", "virtio-sst,sim=/a,protocol=acalsim"},
+	      {"--timing", "sync", "--accel", "kvm", "--device", "virtio-sst,sim=/a"},
+	      {"--timing", "sync", "--monolithic", "--device", "virtio-sst,sim=/a"},
+	      {"--timing", "later", "--device", "virtio-sst,sim=/a"}}) {
+		auto b = base();
+		b.insert(b.end(), bad.begin(), bad.end());
+		auto e = parse(b);
+		EXPECT_FALSE(e.options) << bad[1];
+		EXPECT_NE(e.error.find("--timing"), std::string::npos) << e.error;
+	}
 }
 
 TEST(Cmdline, CommasInPathsAreEscaped)

@@ -38,6 +38,11 @@ struct vsst_dev_config {
 	/* Optional log sink (QEMU maps it to its own facilities). level: 0 err, 1 warn, 2 info, 3 debug. */
 	void (*log)(void *opaque, int level, const char *msg);
 	void *log_opaque;
+	/* Synchronized time (appended): 1 = offer VSST_SIM_FEATURE_TIMED, send
+	 * every request with its submit time (vsst_dev_submit_at) and refuse a
+	 * simulator that does not grant it. Framed protocol only: with acalsim,
+	 * vsst_dev_new fails. */
+	uint32_t timed;
 };
 
 typedef struct vsst_dev vsst_dev;
@@ -52,6 +57,15 @@ void vsst_dev_free(vsst_dev *dev); /* joins the I/O thread; NULL is fine */
  * -EBUSY if max_inflight requests are outstanding (nothing queued). */
 int vsst_dev_submit(vsst_dev *dev, const void *req, size_t len, uint64_t cookie);
 
+/* Synchronized time: like vsst_dev_submit, stamped with the guest's virtual
+ * time of submission (nanoseconds); the simulator starts the request no
+ * earlier than that. Without cfg.timed the stamp is ignored. */
+int vsst_dev_submit_at(vsst_dev *dev, const void *req, size_t len, uint64_t cookie, uint64_t submit_ns);
+
+/* The minimum latency (ns, rounded down) the simulator announced for timed
+ * requests, or -1 while no timed handshake has completed. */
+int64_t vsst_dev_min_latency_ns(vsst_dev *dev);
+
 /* Readable (eventfd) while completions or events wait to be reaped. */
 int vsst_dev_notify_fd(vsst_dev *dev);
 
@@ -61,6 +75,13 @@ typedef void (*vsst_dev_event_fn)(void *opaque, const struct SSTEvent *ev);
 /* Deliver queued completions and events on the calling thread. Returns how
  * many were delivered. */
 int vsst_dev_reap(vsst_dev *dev, vsst_dev_done_fn on_done, vsst_dev_event_fn on_event, void *opaque);
+
+/* vsst_dev_reap with the simulated completion time of each answer
+ * (nanoseconds, rounded up; 0 when the answer has none: answered by the core
+ * itself, NO_DEVICE, TIMEOUT). */
+typedef void (*vsst_dev_done_at_fn)(void *opaque, uint64_t cookie, const struct SSTResponse *resp,
+				    uint64_t complete_ns);
+int vsst_dev_reap_at(vsst_dev *dev, vsst_dev_done_at_fn on_done, vsst_dev_event_fn on_event, void *opaque);
 
 /* Device reset: every outstanding cookie is forgotten (no completion will
  * be delivered for it; late simulator replies are dropped). */

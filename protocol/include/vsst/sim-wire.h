@@ -36,7 +36,18 @@ enum vsst_sim_frame_type {
 	/* either side; no payload; answered with PONG, same tag. */
 	VSST_SIM_PING = 6,
 	VSST_SIM_PONG = 7,
+	/* client -> sim, only once the simulator granted VSST_SIM_FEATURE_TIMED;
+	 * payload: vsst_sim_submit, then the first 24..4104 bytes of an
+	 * SSTRequest. The simulator starts the request no earlier than
+	 * submit_ps (per device: start = max(own time, submit_ps)). */
+	VSST_SIM_REQUEST_AT = 8,
 };
+
+/* HELLO feature bits: the client offers, the simulator answers with those it
+ * grants. Unknown bits are ignored (a simulator that predates one simply
+ * does not grant it). */
+#define VSST_SIM_FEATURE_EVENTS (1u << 0) /* client accepts EVENT frames */
+#define VSST_SIM_FEATURE_TIMED (1u << 1)  /* REQUEST_AT + vsst_sim_hello_timing */
 
 struct vsst_sim_frame_hdr {
 	uint32_t magic;   /* VSST_SIM_MAGIC */
@@ -51,6 +62,19 @@ struct vsst_sim_hello {
 	uint32_t device_id;
 	uint32_t features; /* bit 0: client accepts EVENT frames */
 	uint64_t clock_hz; /* sim's answer: model clock; 0 from the client */
+} __attribute__((packed));
+
+/* Follows vsst_sim_hello in the simulator's HELLO answer when it grants
+ * VSST_SIM_FEATURE_TIMED: no request completes earlier than
+ * submit_ps + min_latency_ps (the client's conservative horizon). */
+struct vsst_sim_hello_timing {
+	uint64_t min_latency_ps;
+} __attribute__((packed));
+
+/* Prefix of a REQUEST_AT payload: the requester's time of submission
+ * (guest virtual time, picoseconds). */
+struct vsst_sim_submit {
+	uint64_t submit_ps;
 } __attribute__((packed));
 
 struct vsst_sim_resp_meta {
@@ -76,6 +100,8 @@ struct vsst_sim_error {
 #if defined(__cplusplus)
 static_assert(sizeof(struct vsst_sim_frame_hdr) == 24, "frame header");
 static_assert(sizeof(struct vsst_sim_resp_meta) == 16, "resp meta");
+static_assert(sizeof(struct vsst_sim_hello_timing) == 8, "hello timing");
+static_assert(sizeof(struct vsst_sim_submit) == 8, "submit prefix");
 #endif
 
 #endif /* VSST_SIM_WIRE_H */

@@ -47,6 +47,15 @@ enum vsst_rpc_op {
 #define VSST_RPC_AS_GLOBAL 0xffu
 #define VSST_RPC_AS_IOPORT 0xfeu
 #define VSST_RPC_AS_PCI_LIMIT 0xf0u
+/*
+ * Synchronized time (vmm-proxy --timing sync; appended, see rpc/README.md):
+ * an 8-byte, non-posted read whose address is the guest's virtual time in
+ * nanoseconds; the completion's data is the next virtual time at which the
+ * guest must ask again (VSST_RPC_TIME_NONE: nothing outstanding). Any other
+ * length, a write or a posted access in this space is invalid.
+ */
+#define VSST_RPC_AS_TIME 0xfdu
+#define VSST_RPC_TIME_NONE UINT64_MAX
 
 #define VSST_RPC_DIR_READ 0u
 #define VSST_RPC_DIR_WRITE 1u

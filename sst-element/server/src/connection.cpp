@@ -35,6 +35,11 @@ Connection::Connection(UniqueFd fd, const ServerOptions &opts, int64_t epoch_ns,
 	  epoch_ns_(epoch_ns), open_ns_(last_io_ns_)
 {
 	samples_.cap = opts.stats_samples;
+	// Synchronized time: process() starts timed requests at their submit time. Every
+	// request type the model serves completes no earlier than it starts, and CONFIGURE
+	// completes at once, so the minimum latency it announces is 0.
+	session_.set_timing_supported(true);
+	session_.set_min_latency_ps(0);
 	// Reserved, not touched: the pages become resident as samples arrive, and
 	// the vector never copies itself while it grows up to the default cap
 	// (growth by doubling cost ~50 ns per sample in copies and page faults).
@@ -109,6 +114,9 @@ void Connection::on_readable()
 void Connection::process(int64_t now_ns)
 {
 	auto submit = [this](uint64_t token, std::span<const uint8_t> req) {
+		// Synchronized time: the device's clock is max(own time, submit time).
+		if (session_.timed())
+			model_.advance_to(session_.submit_ps());
 		model_.submit(token, req, session_.events_enabled());
 	};
 	for (;;) {
@@ -116,8 +124,15 @@ void Connection::process(int64_t now_ns)
 		const size_t n = session_.feed(in_, out_, submit, kBatchRequests);
 		// Everything submitted in this batch arrived at the same simulated time;
 		// run the model until it is idle.
-		while (auto o = model_.pop())
+		// Free: run the model until idle (time moves to each completion).
+		// Timed: time moves only with the submit times the client sends, so
+		// a later request that arrives before an earlier one completes starts
+		// at its own submit time; answers leave at once with their times.
+		while (auto o = session_.timed() ? model_.pop_scheduled() : model_.pop()) {
+			// The device's time as reported: its last completion counts too.
+			horizon_ps_ = std::max(horizon_ps_, o->complete_ps);
 			deliver(std::move(*o), now_ns);
+		}
 		// The batch's responses are queued for the socket now: one clock read
 		// stamps them all (paced responses are stamped at their release).
 		if (record_ && !opts_.paced && unstamped_ < samples_.samples.size()) {
@@ -253,7 +268,7 @@ DeviceRecord Connection::take_record(int64_t now_ns, const char *why)
 	r.error_frames = session_.counters().errors_sent;
 	r.responses = session_.counters().responses;
 	r.events = session_.counters().events;
-	r.sim_time_ps = model_.now_ps();
+	r.sim_time_ps = std::max(model_.now_ps(), horizon_ps_);
 	r.wall_open_ns = open_ns_ - epoch_ns_;
 	r.wall_close_ns = now_ns - epoch_ns_;
 	// Held (paced) responses never released have no done time: they are

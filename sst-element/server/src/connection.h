@@ -88,6 +88,7 @@ private:
 	UniqueFd fd_;
 	const ServerOptions &opts_;
 	ServerSession session_;
+	uint64_t horizon_ps_ = 0; // latest completion handed out (timed sessions lag now_ps)
 	DeviceModel model_;
 	ByteBuffer in_;
 	ByteBuffer out_;

@@ -101,12 +101,42 @@ size_t ServerSession::feed_framed(ByteBuffer &in, ByteBuffer &out, const Request
 			std::memcpy(&hello, f.payload.data(), sizeof hello);
 			hello_done_ = true;
 			device_id_ = hello.device_id;
-			events_ = (hello.features & 1u) != 0;
+			events_ = (hello.features & VSST_SIM_FEATURE_EVENTS) != 0;
+			timed_ = timing_supported_ && (hello.features & VSST_SIM_FEATURE_TIMED) != 0;
 			vsst_sim_hello reply{};
 			reply.device_id = hello.device_id;
-			reply.features = events_ ? 1u : 0u;
+			reply.features = (events_ ? VSST_SIM_FEATURE_EVENTS : 0u) |
+					 (timed_ ? VSST_SIM_FEATURE_TIMED : 0u);
 			reply.clock_hz = clock_hz_;
-			encode_frame(out, VSST_SIM_HELLO, tag, {as_bytes(reply)});
+			vsst_sim_hello_timing timing{};
+			timing.min_latency_ps = min_latency_ps_;
+			if (timed_)
+				encode_frame(out, VSST_SIM_HELLO, tag, {as_bytes(reply), as_bytes(timing)});
+			else
+				encode_frame(out, VSST_SIM_HELLO, tag, {as_bytes(reply)});
+			break;
+		}
+		case VSST_SIM_REQUEST_AT: {
+			if (!hello_done_) {
+				error(out, tag, VSST_SIM_ERR_NO_HELLO, "REQUEST_AT before HELLO", true);
+				break;
+			}
+			if (!timed_) {
+				error(out, tag, VSST_SIM_ERR_BAD_TYPE,
+				      "REQUEST_AT without the TIMED feature granted in HELLO", false);
+				break;
+			}
+			const auto t = parse_request_at(f.payload);
+			if (!t || t->request.size() < kMinRequestPayload ||
+			    t->request.size() > kMaxRequestPayload) {
+				error(out, tag, VSST_SIM_ERR_BAD_LENGTH,
+				      "REQUEST_AT payload must be 8 + 24..4104 bytes", false);
+				break;
+			}
+			++counters_.requests;
+			submit_ps_ = t->submit_ps;
+			on_request(tag, t->request);
+			++n;
 			break;
 		}
 		case VSST_SIM_REQUEST:

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -51,6 +52,16 @@ void encode_frame(ByteBuffer &out, uint16_t type, uint64_t tag,
 void encode_error(ByteBuffer &out, uint64_t tag, uint32_t code, std::string_view message);
 
 std::string_view frame_type_name(uint16_t type);
+
+// REQUEST_AT (synchronized time, sim-wire.h): the submit time travels in
+// front of the request bytes.
+void encode_request_at(ByteBuffer &out, uint64_t tag, uint64_t submit_ps, std::span<const uint8_t> request);
+struct TimedRequest {
+	uint64_t submit_ps = 0;
+	std::span<const uint8_t> request; // the SSTRequest prefix (length unchecked)
+};
+// nullopt when the payload is too short for the submit time.
+std::optional<TimedRequest> parse_request_at(std::span<const uint8_t> payload);
 
 template <typename T> std::span<const uint8_t> as_bytes(const T &v)
 {

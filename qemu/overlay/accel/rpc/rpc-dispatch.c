@@ -23,6 +23,7 @@
 #include "exec/memory.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_host.h"
+#include "hw/vsst/timing.h"
 #include "rpc-internal.h"
 #include "trace.h"
 
@@ -39,6 +40,8 @@ static const char *const rpc_reject_names[RPC_REJECT__MAX] = {
     [RPC_REJECT_BAD_ADDR] = "address out of range or misaligned",
     [RPC_REJECT_POSTED_READ] = "posted read (a read always needs a completion)",
     [RPC_REJECT_MEMTX] = "nothing answers at this address",
+    [RPC_REJECT_BAD_TIME] = "TIME that is not an 8-byte read, or whose "
+                            "virtual time went backwards",
 };
 
 static void rpc_complete(RpcAccelState *s, const struct vsst_rpcmsg *req,
@@ -128,6 +131,36 @@ static RpcReject rpc_access_config(RpcAccelState *s, unsigned index,
     return RPC_REJECT__MAX;
 }
 
+/*
+ * Synchronized time (hw/vsst/timing.h): the guest is at virtual time
+ * req->mr1 and waits for the answer with its vCPU stopped there. The timed
+ * devices act at that time; the answer is when the guest must ask again.
+ * Their interrupts are sent (events ring) before this completion, so the
+ * guest injects them before its clock moves.
+ */
+static void rpc_handle_time(RpcAccelState *s, const struct vsst_rpcmsg *req)
+{
+    uint64_t now = req->mr1;
+    uint64_t next;
+
+    if (!s->hello_done) {
+        rpc_reject(s, req, RPC_REJECT_BEFORE_HELLO);
+        return;
+    }
+    if (vsst_rpc_mr0_len(req->mr0) != 8 ||
+        vsst_rpc_mr0_dir(req->mr0) != VSST_RPC_DIR_READ ||
+        vsst_rpc_mr0_posted(req->mr0) || now < s->guest_time_ns) {
+        rpc_reject(s, req, RPC_REJECT_BAD_TIME);
+        return;
+    }
+    s->guest_time_ns = now;
+    qemu_mutex_lock_iothread();
+    next = vsst_timing_sync(now);
+    qemu_mutex_unlock_iothread();
+    trace_rpc_accel_time(now, next);
+    rpc_complete(s, req, next);
+}
+
 static void rpc_handle_mmio(RpcAccelState *s, const struct vsst_rpcmsg *req)
 {
     unsigned as = vsst_rpc_mr0_as(req->mr0);
@@ -138,6 +171,10 @@ static void rpc_handle_mmio(RpcAccelState *s, const struct vsst_rpcmsg *req)
     uint64_t data = write ? req->mr2 : 0;
     RpcReject why;
 
+    if (as == VSST_RPC_AS_TIME) {
+        rpc_handle_time(s, req);
+        return;
+    }
     if (!s->hello_done) {
         rpc_reject(s, req, RPC_REJECT_BEFORE_HELLO);
         return;

@@ -52,6 +52,7 @@ typedef enum RpcReject {
     RPC_REJECT_BAD_ADDR,
     RPC_REJECT_POSTED_READ,
     RPC_REJECT_MEMTX,
+    RPC_REJECT_BAD_TIME,
     RPC_REJECT__MAX,
 } RpcReject;
 
@@ -87,6 +88,7 @@ struct RpcAccelState {
     uint64_t requests;
     uint64_t rejected[RPC_REJECT__MAX];
     uint64_t rejected_total;
+    uint64_t guest_time_ns;    /* last TIME (synchronized time); never goes back */
 
     RpcEventQueue events;
 

@@ -46,6 +46,7 @@
 #include "qapi/visitor.h"
 #include "hw/qdev-properties.h"
 #include "sysemu/sysemu.h"
+#include "sysemu/cpu-timers.h"
 #include "vsst-proxy.h"
 #include "vsst/rpc_restart.h"
 #include "trace.h"
@@ -55,6 +56,8 @@
 #define RPC_CHANNEL_DEFAULT_TIMEOUT_MS 2000
 #define RPC_CHANNEL_DEFAULT_RESTART_WAIT_MS 30000
 #define RPC_CHANNEL_ACCESS_RETRIES 3
+/* A TIME may wait for the simulator (each timed device up to 1 s). */
+#define RPC_CHANNEL_TIME_TIMEOUT_FACTOR 3
 
 static const char *const rpc_reject_names[RPC_REJECT__MAX] = {
     [RPC_REJECT_UNKNOWN_DEVICE] = "event for a device index nobody proxies",
@@ -784,6 +787,109 @@ static void rpc_channel_exit_notify(Notifier *n, void *data)
     }
 }
 
+/* ---- synchronized time (timing=sync; hw/vsst/timing.h in the device VM) ---- */
+
+bool rpc_channel_timed(RpcChannel *ch)
+{
+    return ch->timed;
+}
+
+/*
+ * Tell the device VM the guest's virtual time and wait for its answer with
+ * the BQL held, so no vCPU moves meanwhile. Called on the vCPU after a BAR
+ * write and by the time timer. The device VM takes the requests queued so
+ * far (stamped with this time), waits for the answers the guest must not
+ * run past, completes what is due now, sends those interrupts, and names the
+ * next time it needs us; the timer is set for it.
+ */
+void rpc_channel_time_sync(RpcChannel *ch)
+{
+    int64_t now;
+    uint64_t next = VSST_RPC_TIME_NONE;
+    struct vsst_rpcmsg ev;
+    int i, r;
+
+    if (!ch->timed || !rpc_channel_alive(ch)) {
+        return;
+    }
+    assert(qemu_mutex_iothread_locked());
+    now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    /*
+     * An expired virtual timer holds every vCPU at its deadline under
+     * -icount: keep one at `now` while the device VM works, since the timer
+     * callback runs on whichever thread found it due and the vCPU runs
+     * without the BQL.
+     */
+    timer_mod(ch->time_timer, now);
+    r = vsst_rpc_proxy_mmio(ch->rpc, VSST_RPC_AS_TIME, now, 8,
+                            VSST_RPC_DIR_READ, &next,
+                            ch->timeout_ms * RPC_CHANNEL_TIME_TIMEOUT_FACTOR);
+    ch->time_syncs++;
+    if (r < 0) {
+        g_autofree char *why = g_strdup_printf(
+            "synchronized time: TIME at %" PRId64 " ns failed: %s", now,
+            r == -EPIPE ? vsst_rpc_poison_reason(ch->rpc) :
+            r == -EIO ? "the device VM refused it (does it run timing=sync?)" :
+            strerror(-r));
+        timer_del(ch->time_timer);
+        rpc_channel_set_dead(ch, why);
+        return;
+    }
+    trace_rpc_channel_time(rpc_channel_name(ch), now, next);
+    /*
+     * The interrupts of what completed at `now` are already in the events
+     * ring (sent before the answer): inject them before the clock moves.
+     */
+    for (i = 0; i < RPC_CHANNEL_EVENT_BATCH; i++) {
+        r = vsst_rpc_proxy_recv_event(ch->rpc, &ev);
+        if (r <= 0) {
+            break;
+        }
+        rpc_channel_handle_event(ch, &ev);
+    }
+    if (r != 0) {
+        /* More, or an error: the main loop carries on (and re-arms the kick). */
+        qemu_bh_schedule(ch->drain_bh);
+    }
+    if (next == VSST_RPC_TIME_NONE) {
+        timer_del(ch->time_timer);
+    } else if (next <= (uint64_t)now || next > INT64_MAX) {
+        /* Would stop the guest's clock for good: a broken device VM. */
+        g_autofree char *why = g_strdup_printf(
+            "synchronized time: the device VM named %" PRIu64 " ns as the next "
+            "time at guest time %" PRId64 " ns", next, now);
+        timer_del(ch->time_timer);
+        rpc_channel_set_dead(ch, why);
+    } else {
+        timer_mod(ch->time_timer, (int64_t)next);
+    }
+}
+
+static void rpc_channel_time_timer(void *opaque)
+{
+    rpc_channel_time_sync(opaque);
+}
+
+static bool rpc_channel_time_setup(RpcChannel *ch, Error **errp)
+{
+    if (!ch->timing || !strcmp(ch->timing, "free")) {
+        return true;
+    }
+    if (strcmp(ch->timing, "sync")) {
+        error_setg(errp, "rpc-channel: timing must be 'free' or 'sync', not "
+                   "'%s'", ch->timing);
+        return false;
+    }
+    if (!icount_enabled()) {
+        error_setg(errp, "rpc-channel: timing=sync needs -icount (the guest's "
+                   "time must be its instruction count, not the host's clock)");
+        return false;
+    }
+    ch->timed = true;
+    ch->time_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, rpc_channel_time_timer, ch);
+    return true;
+}
+
 static void rpc_channel_realize(DeviceState *dev, Error **errp)
 {
     RpcChannel *ch = RPC_CHANNEL(dev);
@@ -817,6 +923,9 @@ static void rpc_channel_realize(DeviceState *dev, Error **errp)
     }
     if (ch->restart_wait_ms < 100 || ch->restart_wait_ms > 600000) {
         error_setg(errp, "rpc-channel: restart-wait must be 100..600000 ms");
+        return;
+    }
+    if (!rpc_channel_time_setup(ch, errp)) {
         return;
     }
     /*
@@ -929,6 +1038,9 @@ static void rpc_channel_instance_finalize(Object *obj)
     }
     g_ptr_array_free(ch->retired, true);
     g_free(ch->down_reason);
+    if (ch->time_timer) {
+        timer_free(ch->time_timer);
+    }
     vsst_rpc_close(ch->rpc);
     g_free(ch->dead_reason);
 }
@@ -944,6 +1056,8 @@ static Property rpc_channel_properties[] = {
                        RPC_CHANNEL_DEFAULT_RESTART_WAIT_MS),
     DEFINE_PROP_UINT32("doorbell-poll-us", RpcChannel, doorbell_poll_us, 0),
     DEFINE_PROP_UINT32("spin-us", RpcChannel, spin_us, VSST_RPC_DEFAULT_SPIN_US),
+    /* "free" (default) or "sync": synchronized time, needs -icount */
+    DEFINE_PROP_STRING("timing", RpcChannel, timing),
     DEFINE_PROP_END_OF_LIST(),
 };
 

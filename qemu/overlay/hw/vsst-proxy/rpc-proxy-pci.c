@@ -177,6 +177,8 @@ static void rpc_proxy_bar_write(void *opaque, hwaddr addr, uint64_t val,
     r = rpc_channel_access(dev->chan, as, where, size, true, posted, &val);
     if (r < 0) {
         rpc_proxy_note_error(dev, "BAR write", where, r);
+    } else if (rpc_channel_timed(dev->chan)) {
+        rpc_channel_time_sync(dev->chan);
     } else if (posted) {
         rpc_channel_poll_after_doorbell(dev->chan);
     }

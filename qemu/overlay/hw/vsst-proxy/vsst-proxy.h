@@ -125,6 +125,12 @@ struct RpcChannel {
     uint32_t restart_wait_ms; /* how long accesses wait for a new one */
     uint32_t doorbell_poll_us; /* after a doorbell, wait this long for events */
     uint32_t spin_us;          /* spin before blocking (ours, not the header's) */
+    char *timing;              /* "free" (default) or "sync" */
+
+    /* synchronized time (timing=sync) */
+    bool timed;
+    QEMUTimer *time_timer;     /* QEMU_CLOCK_VIRTUAL: the device VM's next time */
+    uint64_t time_syncs;
 
     vsst_rpc *rpc;
     QEMUBH *drain_bh;   /* continues a long event batch */
@@ -189,6 +195,14 @@ void rpc_proxy_state_bar_write(RpcProxyPci *dev, int nr, uint64_t off,
                                uint64_t val, unsigned size);
 /* Brings a fresh device VM's device to the recorded state; 0 or -errno. */
 int rpc_proxy_state_replay(RpcProxyPci *dev, vsst_rpc *rpc, unsigned *writes);
+
+/*
+ * Synchronized time (timing=sync): after a BAR write, tell the device VM the
+ * guest's virtual time and take the interrupts that are due at it (BQL
+ * held, bounded wait). No-op on a free channel.
+ */
+bool rpc_channel_timed(RpcChannel *ch);
+void rpc_channel_time_sync(RpcChannel *ch);
 
 /* rpc-proxy-pci.c */
 int rpc_proxy_config_read(RpcProxyPci *dev, uint32_t addr, int len,

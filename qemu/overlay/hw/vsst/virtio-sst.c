@@ -18,10 +18,12 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
@@ -37,6 +39,32 @@
 #define VIRTIO_SST_DEFAULT_QUEUE_SIZE 128
 /* Events/responses held while the driver has posted no buffer for them. */
 #define VIRTIO_SST_MAX_PENDING 256
+/*
+ * Synchronized time: how long one TIME waits (wall clock) for answers the
+ * guest must not run past. Below the guest's channel timeout, so a dead
+ * simulator ends in NO_DEVICE/TIMEOUT answers, never in a hung guest.
+ */
+#define VIRTIO_SST_TIME_WAIT_MS 2000
+/* ... and how far the guest may then go before the next try (virtual ns). */
+#define VIRTIO_SST_TIME_RETRY_NS 1000000
+
+/* A request in flight while answers are held for their completion time. */
+typedef struct VirtIOSSTTimedReq {
+    uint64_t cookie;
+    uint64_t submit_ns;
+    uint64_t grant_ns;  /* the guest may not pass this before the answer */
+    uint64_t due_ns;    /* answered: when the guest gets it */
+    bool answered;
+    struct SSTResponse *resp;
+} VirtIOSSTTimedReq;
+
+static void virtio_sst_timed_req_free(gpointer p)
+{
+    VirtIOSSTTimedReq *t = p;
+
+    g_free(t->resp);
+    g_free(t);
+}
 
 QEMU_BUILD_BUG_ON(sizeof(struct SSTConfig) != 16);
 
@@ -180,12 +208,39 @@ static void virtio_sst_answer_locally(VirtIOSST *s, VirtQueueElement *elem,
     virtio_sst_deliver(s, elem, &resp);
 }
 
+/*
+ * Synchronized time: remember when the guest submitted a request and how
+ * far it may run before the answer must be known. Requests the simulator
+ * prices get its announced minimum latency; the core answers the others
+ * itself at once, so the guest waits for them at their submit time.
+ */
+static void virtio_sst_timed_track(VirtIOSST *s, uint64_t cookie, uint32_t type)
+{
+    VirtIOSSTTimedReq *t = g_new0(VirtIOSSTTimedReq, 1);
+    int64_t min_ns = vsst_dev_min_latency_ns(s->core);
+    bool priced = type == SST_REQ_COMPUTE || type == SST_REQ_READ ||
+                  type == SST_REQ_WRITE || type == SST_REQ_CONFIGURE;
+
+    t->cookie = cookie;
+    t->submit_ns = s->now_ns;
+    t->grant_ns = s->now_ns + (priced && min_ns > 0 ? (uint64_t)min_ns : 0);
+    g_hash_table_insert(s->timed_reqs, cookie_key(cookie), t);
+}
+
 static void virtio_sst_handle_request(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOSST *s = VIRTIO_SST(vdev);
     struct SSTRequest req;
     bool answered = false;
 
+    /*
+     * Synchronized time: the doorbell is followed by the guest's TIME at the
+     * same virtual time, which takes the requests (virtio_sst_time_sync);
+     * taking them here would stamp them with the previous TIME.
+     */
+    if (s->timed && !s->in_time_sync) {
+        return;
+    }
     while (!s->throttled) {
         VirtQueueElement *elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
         uint64_t cookie;
@@ -207,7 +262,8 @@ static void virtio_sst_handle_request(VirtIODevice *vdev, VirtQueue *vq)
             ((uint8_t *)&req)[SST_REQUEST_HEADER_SIZE + s->debug_echo_flip] ^= 0x20;
         }
         cookie = ++s->next_cookie;
-        r = vsst_dev_submit(s->core, &req, len, cookie);
+        r = s->timed ? vsst_dev_submit_at(s->core, &req, len, cookie, s->now_ns)
+                     : vsst_dev_submit(s->core, &req, len, cookie);
         trace_virtio_sst_submit(cookie, le32_to_cpu(req.type), len, r);
         if (r == -EBUSY) {
             /* The core is full: leave the element in the ring and carry
@@ -224,6 +280,9 @@ static void virtio_sst_handle_request(VirtIODevice *vdev, VirtQueue *vq)
             continue;
         }
         g_hash_table_insert(s->inflight, cookie_key(cookie), elem);
+        if (s->timed_hold) {
+            virtio_sst_timed_track(s, cookie, le32_to_cpu(req.type));
+        }
     }
     if (answered) {
         virtio_notify(vdev, vq);
@@ -298,6 +357,190 @@ static void virtio_sst_notify_ready(void *opaque)
     }
 }
 
+/* ---- synchronized time (timing=sync, hw/vsst/timing.h) ---- */
+
+/* Reaped answer: held until the guest's time reaches its completion time. */
+static void virtio_sst_on_done_at(void *opaque, uint64_t cookie,
+                                  const struct SSTResponse *resp,
+                                  uint64_t complete_ns)
+{
+    VirtIOSSTReap *reap = opaque;
+    VirtIOSST *s = reap->s;
+    VirtIOSSTTimedReq *t = g_hash_table_lookup(s->timed_reqs,
+                                               cookie_key(cookie));
+
+    trace_virtio_sst_done(cookie, t != NULL);
+    if (!t || t->answered) {
+        s->stat_unknown_cookie++;
+        return;
+    }
+    t->answered = true;
+    t->resp = g_memdup2(resp, sizeof(*resp));
+    /*
+     * Never before the grant: the guest is certain to ask at the grant, so
+     * an answer that claims an earlier time (a simulator breaking its own
+     * minimum latency, a local answer) is still delivered at a time that
+     * does not depend on when it arrived.
+     */
+    t->due_ns = MAX(complete_ns, t->grant_ns);
+    reap->done++;
+}
+
+static gint virtio_sst_due_cmp(gconstpointer a, gconstpointer b)
+{
+    const VirtIOSSTTimedReq *x = *(VirtIOSSTTimedReq *const *)a;
+    const VirtIOSSTTimedReq *y = *(VirtIOSSTTimedReq *const *)b;
+
+    if (x->due_ns != y->due_ns) {
+        return x->due_ns < y->due_ns ? -1 : 1;
+    }
+    return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+/* Completes every held answer due by now, in (time, submission) order. */
+static unsigned virtio_sst_release_due(VirtIOSST *s, uint64_t now)
+{
+    g_autoptr(GPtrArray) due = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key, value;
+    unsigned i;
+
+    g_hash_table_iter_init(&it, s->timed_reqs);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        VirtIOSSTTimedReq *t = value;
+        if (t->answered && t->due_ns <= now) {
+            g_ptr_array_add(due, t);
+        }
+    }
+    g_ptr_array_sort(due, virtio_sst_due_cmp);
+    for (i = 0; i < due->len; i++) {
+        VirtIOSSTTimedReq *t = g_ptr_array_index(due, i);
+        VirtQueueElement *elem = g_hash_table_lookup(s->inflight,
+                                                     cookie_key(t->cookie));
+
+        if (elem) {
+            g_hash_table_remove(s->inflight, cookie_key(t->cookie));
+            virtio_sst_deliver(s, elem, t->resp);
+        }
+        g_hash_table_remove(s->timed_reqs, cookie_key(t->cookie));
+    }
+    return due->len;
+}
+
+/* Is an answer the guest must not run past (grant <= now) still missing? */
+static bool virtio_sst_must_wait(VirtIOSST *s, uint64_t now)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&it, s->timed_reqs);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        VirtIOSSTTimedReq *t = value;
+        if (!t->answered && t->grant_ns <= now) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t virtio_sst_next_time(VirtIOSST *s)
+{
+    GHashTableIter it;
+    gpointer key, value;
+    uint64_t next = VSST_TIMING_NONE;
+
+    g_hash_table_iter_init(&it, s->timed_reqs);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        VirtIOSSTTimedReq *t = value;
+        next = MIN(next, t->answered ? t->due_ns : t->grant_ns);
+    }
+    return next;
+}
+
+/* Late answers: let the guest go on a little, then ask again. */
+static void virtio_sst_extend_grants(VirtIOSST *s, uint64_t now)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    warn_report_once("virtio-sst: the simulator did not answer within %d ms "
+                     "in synchronized time; the guest's clock moves on in "
+                     "steps of %d ns until it does (or the request times "
+                     "out)", VIRTIO_SST_TIME_WAIT_MS, VIRTIO_SST_TIME_RETRY_NS);
+    g_hash_table_iter_init(&it, s->timed_reqs);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        VirtIOSSTTimedReq *t = value;
+        if (!t->answered && t->grant_ns <= now) {
+            t->grant_ns = now + VIRTIO_SST_TIME_RETRY_NS;
+        }
+    }
+}
+
+/*
+ * The guest is at virtual time now_ns (BQL held, the guest's vCPU stopped
+ * at that time): take what it queued, stamped now; complete what is due;
+ * wait (bounded) for the answers of requests whose grant has come.
+ */
+static uint64_t virtio_sst_time_sync(void *opaque, uint64_t now_ns)
+{
+    VirtIOSST *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    int64_t give_up = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                      VIRTIO_SST_TIME_WAIT_MS;
+    bool waited = false;
+
+    s->stat_time_syncs++;
+    s->now_ns = MAX(s->now_ns, now_ns);
+    if (!vdev->vm_running || !s->req_vq) {
+        return VSST_TIMING_NONE;
+    }
+    s->in_time_sync = true;
+    virtio_sst_handle_request(vdev, s->req_vq);
+    if (!s->timed_hold) {
+        /* x-timing-no-hold: stamped, but answered as they come (tests) */
+        s->in_time_sync = false;
+        return VSST_TIMING_NONE;
+    }
+    for (;;) {
+        VirtIOSSTReap reap = { .s = s };
+        struct pollfd pfd = { .fd = s->notify_fd, .events = POLLIN };
+        int64_t left;
+
+        vsst_dev_reap_at(s->core, virtio_sst_on_done_at, virtio_sst_on_event,
+                         &reap);
+        if (reap.events) {
+            virtio_sst_flush(s, s->event_vq, &s->pending_events,
+                             sizeof(struct SSTEvent));
+        }
+        if (virtio_sst_release_due(s, s->now_ns)) {
+            virtio_notify(vdev, s->req_vq);
+            if (s->throttled) {
+                /* Room again: take the rest, at this same time. */
+                s->throttled = false;
+                virtio_sst_handle_request(vdev, s->req_vq);
+            }
+            continue;
+        }
+        if (!virtio_sst_must_wait(s, s->now_ns)) {
+            break;
+        }
+        left = give_up - qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+        if (left <= 0) {
+            virtio_sst_extend_grants(s, s->now_ns);
+            break;
+        }
+        waited = true;
+        if (poll(&pfd, 1, left) < 0 && errno != EINTR) {
+            break;
+        }
+    }
+    if (waited) {
+        s->stat_time_waits++;
+    }
+    s->in_time_sync = false;
+    return virtio_sst_next_time(s);
+}
+
 static void virtio_sst_get_config(VirtIODevice *vdev, uint8_t *config)
 {
     VirtIOSST *s = VIRTIO_SST(vdev);
@@ -334,6 +577,9 @@ static void virtio_sst_drop_all(VirtIOSST *s)
         g_free(elem);
     }
     g_hash_table_remove_all(s->inflight);
+    if (s->timed_reqs) {
+        g_hash_table_remove_all(s->timed_reqs);
+    }
     while (!g_queue_is_empty(&s->pending_events)) {
         g_free(g_queue_pop_head(&s->pending_events));
     }
@@ -384,6 +630,20 @@ static void virtio_sst_realize(DeviceState *dev, Error **errp)
     cfg.max_inflight = s->max_inflight;
     cfg.log = virtio_sst_log;
     cfg.log_opaque = s;
+    if (s->timing && !strcmp(s->timing, "sync")) {
+        s->timed = true;
+        s->timed_hold = !s->timing_no_hold;
+        cfg.timed = 1;
+    } else if (s->timing && strcmp(s->timing, "free")) {
+        error_setg(errp, "virtio-sst: timing must be 'free' or 'sync', not "
+                   "'%s'", s->timing);
+        return;
+    }
+    if (s->timed && cfg.protocol != VSST_DEV_PROTO_FRAMED) {
+        error_setg(errp, "virtio-sst: timing=sync needs protocol=framed: the "
+                   "acalsim protocol carries no submit or completion times");
+        return;
+    }
     s->core = vsst_dev_new(&cfg, err, sizeof(err));
     if (!s->core) {
         error_setg(errp, "virtio-sst: %s", err[0] ? err : "device core failed");
@@ -413,7 +673,18 @@ static void virtio_sst_realize(DeviceState *dev, Error **errp)
     }
 
     s->notify_fd = vsst_dev_notify_fd(s->core);
-    qemu_set_fd_handler(s->notify_fd, virtio_sst_notify_ready, NULL, s);
+    if (s->timed_hold) {
+        /* Answers are taken only at the guest's TIME, never by the main loop. */
+        s->timed_reqs = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                              NULL, virtio_sst_timed_req_free);
+    } else {
+        qemu_set_fd_handler(s->notify_fd, virtio_sst_notify_ready, NULL, s);
+    }
+    if (s->timed) {
+        s->timed_dev.sync = virtio_sst_time_sync;
+        s->timed_dev.opaque = s;
+        vsst_timing_register(&s->timed_dev);
+    }
 }
 
 static void virtio_sst_unrealize(DeviceState *dev)
@@ -422,7 +693,14 @@ static void virtio_sst_unrealize(DeviceState *dev)
     VirtIOSST *s = VIRTIO_SST(dev);
 
     qemu_set_fd_handler(s->notify_fd, NULL, NULL, NULL);
+    if (s->timed) {
+        vsst_timing_unregister(&s->timed_dev);
+    }
     virtio_sst_drop_all(s);
+    if (s->timed_reqs) {
+        g_hash_table_destroy(s->timed_reqs);
+        s->timed_reqs = NULL;
+    }
     vsst_dev_set_sim_observer(s->core, NULL, NULL);
     vsst_dev_free(s->core);
     s->core = NULL;
@@ -449,6 +727,11 @@ static Property virtio_sst_properties[] = {
     /* Test only: flip one bit of ECHO data byte N (-1: off), to prove that
      * trace replay catches a device that answers differently. */
     DEFINE_PROP_INT32("x-debug-echo-flip", VirtIOSST, debug_echo_flip, -1),
+    /* Synchronized time (hw/vsst/timing.h): "free" or "sync". */
+    DEFINE_PROP_STRING("timing", VirtIOSST, timing),
+    /* Test only: with timing=sync, complete answers as they arrive instead
+     * of at their simulated time, to prove the determinism test fails. */
+    DEFINE_PROP_BOOL("x-timing-no-hold", VirtIOSST, timing_no_hold, false),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -466,6 +749,10 @@ static void virtio_sst_instance_init(Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add_uint64_ptr(obj, "stat-unknown-cookie",
                                    &s->stat_unknown_cookie, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "stat-time-syncs",
+                                   &s->stat_time_syncs, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "stat-time-waits",
+                                   &s->stat_time_waits, OBJ_PROP_FLAG_READ);
 }
 
 static void virtio_sst_class_init(ObjectClass *klass, void *data)

@@ -29,6 +29,7 @@ inline constexpr unsigned kMaxSlots = VSST_RPC_MAX_SLOTS;
 inline constexpr unsigned kAsGlobal = VSST_RPC_AS_GLOBAL;
 inline constexpr unsigned kAsIoPort = VSST_RPC_AS_IOPORT;
 inline constexpr unsigned kAsPciLimit = VSST_RPC_AS_PCI_LIMIT;
+inline constexpr unsigned kAsTime = VSST_RPC_AS_TIME;
 inline constexpr uint64_t kIoPortSpace = 0x10000; // x86 I/O port space size
 inline constexpr uint64_t kPciConfigSpace = 4096; // PCIe extended config space
 
@@ -154,6 +155,7 @@ enum class DecodeError : uint8_t {
 	BadMsiData,          // MSI data wider than 32 bits
 	BadPciIds,           // REGISTER_PCI_DEV ids wider than 32 bits or class code than 24
 	NonZeroPayload,      // a word documented as unused ("-") is not zero
+	BadTimeAccess,       // AS_TIME access that is not an 8-byte, non-posted read
 };
 
 const char *to_string(DecodeError e);

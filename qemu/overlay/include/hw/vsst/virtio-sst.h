@@ -11,6 +11,7 @@
 
 #include "hw/virtio/virtio.h"
 #include "qom/object.h"
+#include "hw/vsst/timing.h"
 
 #define TYPE_VIRTIO_SST "virtio-sst-device"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSST, VIRTIO_SST)
@@ -28,6 +29,8 @@ struct VirtIOSST {
     uint16_t virtio_id;
     uint32_t max_inflight;
     int32_t debug_echo_flip;   /* x-debug-echo-flip (tests only), -1 off */
+    char *timing;              /* "free" (default) or "sync" (hw/vsst/timing.h) */
+    bool timing_no_hold;       /* x-timing-no-hold (tests only): answers at once */
 
     VirtQueue *req_vq;
     VirtQueue *resp_vq;
@@ -42,6 +45,16 @@ struct VirtIOSST {
     GQueue pending_events;     /* SSTEvent waiting for an event buffer */
     GQueue pending_responses;  /* SSTResponse waiting for a response buffer */
     unsigned trace_sim_conn;   /* trace id of the simulator connection */
+
+    /* synchronized time (timing=sync) */
+    bool timed;                /* requests wait for the guest's TIME */
+    bool timed_hold;           /* answers wait for their completion time */
+    bool in_time_sync;         /* inside virtio_sst_time_sync: may pop */
+    uint64_t now_ns;           /* the guest's virtual time at the last TIME */
+    GHashTable *timed_reqs;    /* cookie -> VirtIOSSTTimedReq (timed_hold) */
+    VsstTimedDevice timed_dev;
+    uint64_t stat_time_syncs;
+    uint64_t stat_time_waits;  /* syncs that waited for the simulator */
 
     /* statistics (QOM read-only properties "stat-*") */
     uint64_t stat_requests;

@@ -75,6 +75,15 @@ public:
 	Protocol protocol() const { return protocol_; }
 	bool hello_done() const { return hello_done_; }
 	bool events_enabled() const { return events_; }
+	// Synchronized time (sim-wire.h VSST_SIM_FEATURE_TIMED): the client sends
+	// REQUEST_AT; during on_request, submit_ps() is that request's submit time.
+	bool timed() const { return timed_; }
+	uint64_t submit_ps() const { return submit_ps_; }
+	// Announced in the HELLO answer of a timed session.
+	void set_min_latency_ps(uint64_t ps) { min_latency_ps_ = ps; }
+	// Only a host that applies submit times may grant TIMED (sst-sim does; the
+	// SST-core bridge does not yet, so its clients are told so in HELLO).
+	void set_timing_supported(bool yes) { timing_supported_ = yes; }
 	uint32_t device_id() const { return device_id_; }
 	void set_clock_hz(uint64_t hz) { clock_hz_ = hz; }
 	const SessionCounters &counters() const { return counters_; }
@@ -88,6 +97,10 @@ private:
 	uint64_t clock_hz_;
 	bool hello_done_ = false;
 	bool events_ = false;
+	bool timed_ = false;
+	bool timing_supported_ = false;
+	uint64_t submit_ps_ = 0;
+	uint64_t min_latency_ps_ = 0;
 	uint32_t device_id_ = 0;
 	bool closing_ = false;
 	std::string close_reason_;
