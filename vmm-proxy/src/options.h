@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_arch.h"
 #include "run_identities.h"
 
 #include "vsst/devvm/command_line.h"
@@ -32,7 +33,10 @@ struct Options {
 	std::string share_mode; // --share: "rw" or "ro" (its device is in devices)
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
-	std::string qemu;    // both roles use the same binary
+	std::string qemu;    // the device VM's binary (and the guest's for x86_64)
+	// --arch: the guest's architecture; its QEMU is guest_qemu (default: beside qemu).
+	Arch arch = Arch::X86_64;
+	std::string guest_qemu;
 	std::string console; // "" -> stdout
 	std::string trace;   // --trace: RPC trace file (per device VM: trace_path())
 	std::string attach;  // control socket of a device VM already running
