@@ -400,7 +400,7 @@ build_initramfs() {
 	done <<<"$LOAD_ORDER"
 	# Debian's modules come without debug info; the project's module does not.
 	[ ! -f "$root/lib/modules/$KVER/extra/virtio_sst.ko" ] ||
-		strip --strip-debug "$root/lib/modules/$KVER/extra/virtio_sst.ko"
+		"$STRIP" --strip-debug "$root/lib/modules/$KVER/extra/virtio_sst.ko"
 	printf '%s\n' "$LOAD_ORDER" >"$root/etc/vsst/modules.order"
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		cp "$KROOT/lib/modules/$KVER/$f" "$root/lib/modules/$KVER/$f"

@@ -150,10 +150,11 @@ foreign_prepare() {
 
 	# Headers: the flavour's tree, -common (the source side) and the host's kbuild
 	# tools of the same kernel (amd64 binaries: they run here while cross-building).
-	common=$(apt_private apt-cache show --no-all-versions "linux-headers-$KVER=$IMG_VER" |
-		sed -n 's/^Depends:.*\(linux-headers-[^ ,]*-common[^ ,]*\).*/\1/p' | head -n 1)
-	kbuild=$(apt_private apt-cache show --no-all-versions "linux-headers-$KVER=$IMG_VER" |
-		sed -n 's/^Depends:.*\(linux-kbuild-[^ ,]*\) (= \([^)]*\)).*/\1/p' | head -n 1)
+	local deps
+	deps=$(apt_private apt-cache show --no-all-versions "linux-headers-$KVER=$IMG_VER" |
+		sed -n 's/^Depends: //p' | head -n 1 | tr ',' '\n')
+	common=$(sed -n 's/^ *\(linux-headers-[^ ]*-common[^ ]*\) .*/\1/p' <<<"$deps" | head -n 1)
+	kbuild=$(sed -n 's/^ *\(linux-kbuild-[^ ]*\) .*/\1/p' <<<"$deps" | head -n 1)
 	[ -n "$common" ] && [ -n "$kbuild" ] || vsst_die "images: cannot read linux-headers-$KVER's dependencies"
 	local hroot=$WORK/headers-$KVER
 	unpack_into "$(apt_fetch "linux-headers-$KVER=$IMG_VER")" "$hroot"
@@ -193,8 +194,10 @@ foreign_runtime_versions() { tr ' ' '\n' <<<"$RUNTIME_VERSIONS" | grep -v '^$'; 
 # paths, the loader included; iconv modules left out (as for amd64).
 install_foreign_runtime() {
 	local root=$1 n
-	(cd "$FOREIGN_ROOT" && find lib lib64 usr/lib -maxdepth 2 \( -type f -o -type l \) \
-		-regex '.*\.so\(\.[0-9.]+\)?$' 2>/dev/null) | while read -r f; do
+	local dirs=() d
+	for d in lib lib64 usr/lib; do [ -d "$FOREIGN_ROOT/$d" ] && dirs+=("$d"); done
+	(cd "$FOREIGN_ROOT" && find "${dirs[@]}" -maxdepth 2 \( -type f -o -type l \) \
+		-regex '.*\.so\(\.[0-9.]+\)?$') | while read -r f; do
 		mkdir -p "$root/$(dirname "$f")"
 		cp -a "$FOREIGN_ROOT/$f" "$root/$f"
 	done

@@ -5,6 +5,10 @@
 # configs/devices/aarch64-softmmu/vsst.mak. Kept minimal so that the extra
 # target costs little to build.
 
+# target/arm's TCG code calls the v7M NVIC and semihosting (QEMU's Kconfig
+# has them "default y if TCG", which --without-default-devices switches off).
+CONFIG_ARM_V7M=y
+
 # Board: virt (PCIe host, GICv3 with ITS, PL011 console).
 CONFIG_ARM_VIRT=y
 
