@@ -368,7 +368,7 @@ input_manifest() {
 	echo "busybox $(sha "$BUSYBOX")"
 	runtime_versions | sed 's/^/hostlib /'
 	echo "mke2fs $(mke2fs -V 2>&1 | head -n 1)"
-	for p in build-images.sh init.sh; do
+	for p in build-images.sh init.sh $([ "$ARCH" = x86_64 ] || echo foreign-arch.sh); do
 		echo "src $p $(sha "$IMAGES_SRC/$p")"
 	done
 }

@@ -133,7 +133,10 @@ foreign_prepare() {
 	[ -z "${VSST_KERNEL_VERSION:-}" ] || KVER=$VSST_KERNEL_VERSION
 	IMG_PKG=linux-image-$KVER
 	# arm64 also has a signed image; the unsigned one is the plain build.
-	if apt_private apt-cache show "$IMG_PKG-unsigned" >/dev/null 2>&1; then IMG_PKG=$IMG_PKG-unsigned; fi
+	# (riscv64 has no signing: there -unsigned is only a name the image provides.)
+	if apt_private apt-cache policy "$IMG_PKG-unsigned" 2>/dev/null | grep -q "Candidate: $IMG_VER\$"; then
+		IMG_PKG=$IMG_PKG-unsigned
+	fi
 	log "kernel $KVER ($IMG_PKG $IMG_VER, $SUITE/$DEB_ARCH)"
 
 	# Kernel image: the modules tree is KROOT (like the amd64 path).
@@ -144,6 +147,7 @@ foreign_prepare() {
 		log "unpacking $(basename "$img")"
 		rm -rf "$KROOT"
 		dpkg-deb -x "$img" "$KROOT"
+		normalise_kernel_tree
 		echo "$KDEB_SHA" >"$KROOT/.deb-sha256"
 	fi
 	[ -f "$KROOT/boot/vmlinuz-$KVER" ] || vsst_die "images: no vmlinuz in $img"
@@ -175,6 +179,27 @@ foreign_prepare() {
 	done
 	BUSYBOX=$FOREIGN_ROOT/bin/busybox
 	[ -x "$BUSYBOX" ] || vsst_die "images: busybox-static:$DEB_ARCH has no /bin/busybox"
+}
+
+# trixie's packages differ from bookworm's in ways the rest of build-images.sh
+# does not expect: modules under /usr/lib/modules (merged /usr), compressed
+# (.ko.xz: busybox's insmod reads plain ELF only), and riscv64's image named
+# vmlinux (an Image with an EFI stub, which QEMU loads as it is).
+normalise_kernel_tree() {
+	if [ ! -e "$KROOT/lib" ] && [ -d "$KROOT/usr/lib/modules" ]; then
+		ln -s usr/lib "$KROOT/lib"
+	fi
+	if [ ! -e "$KROOT/boot/vmlinuz-$KVER" ] && [ -f "$KROOT/boot/vmlinux-$KVER" ]; then
+		mv "$KROOT/boot/vmlinux-$KVER" "$KROOT/boot/vmlinuz-$KVER"
+	fi
+	local n
+	n=$(find "$KROOT/lib/modules/$KVER" -name '*.ko.xz' | wc -l)
+	if [ "$n" -gt 0 ]; then
+		log "decompressing $n modules (.ko.xz)"
+		find "$KROOT/lib/modules/$KVER" -name '*.ko.xz' -print0 | xargs -0 -r -n 200 xz -d
+		# modules.dep names the compressed files; depmod rewrites it later.
+		rm -f "$KROOT/lib/modules/$KVER"/modules.dep*
+	fi
 }
 
 # kbuild's host tools come from the kernel's own release: a newer release's

@@ -49,6 +49,8 @@ Options:
   --smp N               guest vCPUs (default 1)
   --isolate per-device  one device VM per device
   --accel tcg|kvm|auto  guest engine (default tcg)
+  --arch ARCH           guest architecture: x86_64 (default), riscv64 or aarch64 (TCG;
+                        their QEMU target and image are built on first use)
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
   --console FILE        keep the whole guest console in FILE
@@ -87,6 +89,7 @@ while [ $# -gt 0 ]; do
 	--smp) need_value "$@"; SMP=$2; shift ;;
 	--isolate) need_value "$@"; ISOLATE=$2; shift ;;
 	--accel) need_value "$@"; ACCEL=$2; shift ;;
+	--arch) need_value "$@"; export VSST_ARCH=$2; shift ;;
 	--trace) need_value "$@"; TRACE=$2; shift ;;
 	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
 	--console) need_value "$@"; CONSOLE_COPY=$2; shift ;;
@@ -100,6 +103,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ $SHELL_MODE = 1 ] && [ ${#CMD[@]} -gt 0 ] && die "--shell and -- CMD exclude each other"
+case "${VSST_ARCH:-x86_64}" in x86_64 | riscv64 | aarch64) ;; *) die "--arch: want x86_64, riscv64 or aarch64" ;; esac
 if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	# Options without a command: the demo with those of its options that apply.
 	[ -n "$SHARE$REPORT$REPORT_HTML$NET$CONTROL" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
@@ -227,7 +231,8 @@ start_sims() {
 start_sims
 
 # ---------------------------------------------------------------- vmm-proxy
-ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
+ARGS=(--qemu "$QEMU" --arch "$ARCH" --guest-qemu "$GUEST_QEMU"
+	--kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
 	--report "$WORK/launch.json" --device virtio-rng --id-range "$ID_RANGE")
 for s in "${SIM_SOCKS[@]}"; do ARGS+=(--device "virtio-sst,sim=$s${SIM_PROTOCOL:+,protocol=$SIM_PROTOCOL}"); done
 [ -n "$SHARE" ] && ARGS+=(--share "$SHARE")
