@@ -157,8 +157,8 @@ foreign_prepare() {
 	local deps
 	deps=$(apt_private apt-cache show --no-all-versions "linux-headers-$KVER=$IMG_VER" |
 		sed -n 's/^Depends: //p' | head -n 1 | tr ',' '\n')
-	common=$(sed -n 's/^ *\(linux-headers-[^ ]*-common[^ ]*\) .*/\1/p' <<<"$deps" | head -n 1)
-	kbuild=$(sed -n 's/^ *\(linux-kbuild-[^ ]*\) .*/\1/p' <<<"$deps" | head -n 1)
+	common=$(sed -n 's/^ *\(linux-headers-[^ ]*-common[^ ]*\).*/\1/p' <<<"$deps" | head -n 1)
+	kbuild=$(sed -n 's/^ *\(linux-kbuild-[^ ]*\).*/\1/p' <<<"$deps" | head -n 1)
 	[ -n "$common" ] && [ -n "$kbuild" ] || vsst_die "images: cannot read linux-headers-$KVER's dependencies"
 	local hroot=$WORK/headers-$KVER
 	unpack_into "$(apt_fetch "linux-headers-$KVER=$IMG_VER")" "$hroot"
