@@ -200,7 +200,9 @@ build_module() {
 	rm -rf "$out"; mkdir -p "$out"
 	local cross=()
 	if [ "$ARCH" != x86_64 ]; then
-		cross=(--make-arg "CROSS_COMPILE=$CROSS")
+		# No BTF for the module: it would need pahole (dwarves) on the host, and the
+		# guest needs no type information for virtio_sst.
+		cross=(--make-arg "CROSS_COMPILE=$CROSS" --make-arg "CONFIG_DEBUG_INFO_BTF_MODULES=")
 		# The kernel's build tree names its compiler (gcc-<major>); the machine's
 		# cross compiler may be older (trixie's kernels are built with gcc-14,
 		# bookworm cross-compiles with gcc-12): use the machine's.

@@ -167,7 +167,7 @@ foreign_prepare() {
 	KDIR=$hroot/usr/src/linux-headers-$KVER
 	# The tree names -common by absolute path: point it into the unpacked copy.
 	sed -i "s|^include /usr/src/|include $hroot/usr/src/|" "$KDIR/Makefile"
-	check_kbuild_runs "$hroot"
+	check_kbuild_runs "$hroot" "$kbuild"
 
 	# busybox and the shared libraries of the guest's programs.
 	rm -rf "$FOREIGN_ROOT"; mkdir -p "$FOREIGN_ROOT"
@@ -178,6 +178,8 @@ foreign_prepare() {
 		dpkg-deb -x "$(apt_fetch "$spec")" "$FOREIGN_ROOT"
 	done
 	BUSYBOX=$FOREIGN_ROOT/bin/busybox
+	# (trixie ships it under /usr/bin: merged /usr)
+	[ -x "$BUSYBOX" ] || BUSYBOX=$FOREIGN_ROOT/usr/bin/busybox
 	[ -x "$BUSYBOX" ] || vsst_die "images: busybox-static:$DEB_ARCH has no /bin/busybox"
 }
 
@@ -202,15 +204,37 @@ normalise_kernel_tree() {
 	fi
 }
 
-# kbuild's host tools come from the kernel's own release: a newer release's
-# binaries may need a newer C library than this machine's.
+# kbuild's host tools (fixdep, modpost) come from the kernel's release, built
+# against its C library; trixie's modpost needs glibc 2.38, newer than
+# bookworm's. Debian also builds the same upstream kernel for the machine's own
+# release (bookworm-security carries linux-<same version>+deb12): its amd64 kbuild
+# tools, downloaded with the host's apt (not installed), replace them.
+# $1 = the unpacked headers root, $2 = the kbuild package name.
 check_kbuild_runs() {
-	local tool
-	tool=$(find "$1/usr/lib" -path '*linux-kbuild*/scripts/basic/fixdep' | head -n 1)
-	[ -n "$tool" ] || vsst_die "images: no kbuild fixdep in the unpacked linux-kbuild package"
-	if ! "$tool" >/dev/null 2>&1 && "$tool" 2>&1 | grep -q 'GLIBC_'; then
-		vsst_die "images: $tool (from $SUITE) needs a newer C library than this machine's: $("$tool" 2>&1 | head -n 1)"
+	local hroot=$1 kbuild=$2 tool kdir=$1/usr/lib/$2 upstream alt deb
+	[ -L "$kdir" ] && return 0 # replaced on an earlier run
+	tool=$kdir/scripts/mod/modpost.real-lsb-64
+	[ -x "$tool" ] || tool=$kdir/scripts/mod/modpost
+	[ -x "$tool" ] || vsst_die "images: no modpost in $kbuild"
+	local out
+	out=$("$tool" 2>&1) || true
+	grep -q "version \`GLIBC_" <<<"$out" || return 0
+	upstream=${kbuild#linux-kbuild-}
+	upstream=${upstream%%+*}
+	alt=$(apt-cache search --names-only "^linux-kbuild-${upstream//./\\.}\\+" 2>/dev/null | awk '{ print $1 }' |
+		grep -v -x "$kbuild" | head -n 1)
+	[ -n "$alt" ] || vsst_die "images: $kbuild (from $SUITE) needs a newer C library than this machine's, and this machine's release has no linux-kbuild-$upstream"
+	log "$kbuild needs a newer glibc than this machine's; using $alt (the same kernel built for $HOST_SUITE) for the host tools"
+	mkdir -p "$WORK/debs-host"
+	deb=$(find "$WORK/debs-host" -name "${alt}_*.deb" | head -n 1)
+	if [ -z "$deb" ]; then
+		(cd "$WORK/debs-host" && apt-get download -q "$alt" 2>&1 | grep -v unsandboxed >&2) || true
+		deb=$(find "$WORK/debs-host" -name "${alt}_*.deb" | head -n 1)
+		[ -n "$deb" ] || vsst_die "images: apt-get download $alt failed"
 	fi
+	dpkg-deb -x "$deb" "$hroot"
+	rm -rf "$kdir"
+	ln -s "$alt" "$kdir"
 }
 
 foreign_runtime_versions() { tr ' ' '\n' <<<"$RUNTIME_VERSIONS" | grep -v '^$'; }
@@ -230,6 +254,11 @@ install_foreign_runtime() {
 	for f in "$FOREIGN_ROOT"/lib/ld-linux-*.so.*; do
 		[ -e "$f" ] || [ -L "$f" ] || continue
 		mkdir -p "$root/lib" && cp -a "$f" "$root/lib/"
+	done
+	# merged /usr (trixie): the loader is in /usr/lib; programs name /lib/ld-linux-*.
+	for f in "$FOREIGN_ROOT"/usr/lib/ld-linux-*.so.*; do
+		[ -e "$f" ] || continue
+		[ -e "$root/lib/$(basename "$f")" ] || { mkdir -p "$root/lib"; ln -s "/usr/lib/$(basename "$f")" "$root/lib/$(basename "$f")"; }
 	done
 	n=$(cd "$root" && find lib usr/lib -name '*.so*' 2>/dev/null | wc -l)
 	log "runtime ($DEB_ARCH): $n shared objects of libc6 libstdc++6 libgcc-s1 ($RUNTIME_VERSIONS)"

@@ -8,6 +8,8 @@
 # target/arm's TCG code calls the v7M NVIC and semihosting (QEMU's Kconfig
 # has them "default y if TCG", which --without-default-devices switches off).
 CONFIG_ARM_V7M=y
+# The GICv3 (and its ITS) emulation, "default y" too.
+CONFIG_ARM_GICV3_TCG=y
 
 # Board: virt (PCIe host, GICv3 with ITS, PL011 console).
 CONFIG_ARM_VIRT=y
