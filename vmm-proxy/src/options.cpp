@@ -249,7 +249,7 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --qemu PATH              QEMU binary of the device VM, and of the guest VM for x86_64
                            (default $VSST_QEMU)
   --arch ARCH              guest architecture: x86_64 (default; machine pc), riscv64
-                           (virt, AIA APLIC+IMSIC, OpenSBI) or aarch64 (virt, GICv3+ITS);
+                           (virt with PLIC, OpenSBI) or aarch64 (virt, GICv3+ITS);
                            riscv64/aarch64 run under TCG with qemu-system-ARCH
   --guest-qemu PATH        the guest VM's QEMU for --arch (default: qemu-system-ARCH in
                            --qemu's directory)
