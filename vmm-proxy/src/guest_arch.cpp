@@ -17,8 +17,8 @@ constexpr ArchInfo kArches[] = {
 	{Arch::Riscv64, "riscv64", "virt", "", "ttyS0",
 	 "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin", 0x80000000ull, 0x28000000ull,
 	 0x1000000ull},
-	{Arch::Aarch64, "aarch64", "virt,gic-version=3,its=on", "cortex-a57", "ttyAMA0", "",
-	 0x40000000ull, 0x08090000ull, 0x10000ull},
+	{Arch::Aarch64, "aarch64", "virt,gic-version=3,its=on", "cortex-a57", "ttyAMA0", "", 0x40000000ull,
+	 0x08090000ull, 0x10000ull},
 };
 
 } // namespace

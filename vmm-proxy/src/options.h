@@ -33,7 +33,7 @@ struct Options {
 	std::string share_mode; // --share: "rw" or "ro" (its device is in devices)
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
-	std::string qemu;    // the device VM's binary (and the guest's for x86_64)
+	std::string qemu; // the device VM's binary (and the guest's for x86_64)
 	// --arch: the guest's architecture; its QEMU is guest_qemu (default: beside qemu).
 	Arch arch = Arch::X86_64;
 	std::string guest_qemu;

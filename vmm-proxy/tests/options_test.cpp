@@ -225,8 +225,8 @@ TEST(Arch, DefaultsAndParsing)
 	EXPECT_EQ(r.options->arch, Arch::Aarch64);
 	EXPECT_EQ(r.options->guest_qemu, "/b/qemu-system-aarch64");
 	auto b = base();
-	b.insert(b.end(), {"--device", "virtio-rng", "--arch", "riscv64", "--guest-qemu", "/g", "--accel",
-			   "auto"});
+	b.insert(b.end(),
+		 {"--device", "virtio-rng", "--arch", "riscv64", "--guest-qemu", "/g", "--accel", "auto"});
 	r = parse(b);
 	ASSERT_TRUE(r.options) << r.error;
 	EXPECT_EQ(r.options->guest_qemu, "/g");
@@ -261,7 +261,8 @@ TEST(Arch, GuestAndDeviceVmCommandLines)
 		ASSERT_TRUE(r.options) << r.error;
 		const Options &o = *r.options;
 		std::string err;
-		GuestRam ram = GuestRam::create(o.memory_bytes, guest_ram_layout(o.arch, o.memory_bytes), err);
+		GuestRam ram =
+			GuestRam::create(o.memory_bytes, guest_ram_layout(o.arch, o.memory_bytes), err);
 		ASSERT_TRUE(ram.valid()) << err;
 		Argv g = guest_vm_argv(o, false, ram, {GuestChannel{20, 21, 22, 23, {0}}});
 		std::string gl = shell_quote(g.args);

@@ -95,9 +95,9 @@ struct DeviceVmArgs {
 	// more "key=value" for -machine rpc-backend (msi-base=, msi-size=: the guest
 	// platform's MSI doorbell region, qemu/README.md)
 	std::vector<std::string> machine_options;
-	uint64_t ram_bytes = 0;                 // -m (0: not given)
-	bool sandbox = true;                    // QEMU's seccomp filter, strict
-	std::vector<std::string> args;          // devices and anything else, at the end
+	uint64_t ram_bytes = 0;        // -m (0: not given)
+	bool sandbox = true;           // QEMU's seccomp filter, strict
+	std::vector<std::string> args; // devices and anything else, at the end
 };
 
 // The whole command line; inherit lists the handoff's fds (the caller adds those
