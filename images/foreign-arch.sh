@@ -24,13 +24,14 @@
 
 case "$ARCH" in
 aarch64) DEB_ARCH=arm64 SUITE=$(. /etc/os-release && echo "$VERSION_CODENAME") CROSS=aarch64-linux-gnu-
-	KFLAVOUR=arm64 KARCH=arm64 ;;
-riscv64) DEB_ARCH=riscv64 SUITE=trixie CROSS=riscv64-linux-gnu- KFLAVOUR=riscv64 KARCH=riscv ;;
+	KFLAVOUR=arm64 ;;
+riscv64) DEB_ARCH=riscv64 SUITE=trixie CROSS=riscv64-linux-gnu- KFLAVOUR=riscv64 ;;
 *) vsst_die "images: no foreign architecture '$ARCH'" ;;
 esac
 HOST_SUITE=$(. /etc/os-release && echo "$VERSION_CODENAME")
 APTDIR=$OUT/apt
 FOREIGN_ROOT=$WORK/root
+# shellcheck disable=SC2034 # used by build-images.sh
 STRIP=${CROSS}strip
 
 # ------------------------------------------------------------ private apt
@@ -88,25 +89,27 @@ apt_candidate() {
 }
 
 # Downloads PACKAGE=VERSION (once; kept in $WORK/debs) and prints the .deb's path.
+deb_in_cache() {
+	local name=$1 ver=$2 d
+	for d in "$WORK/debs/${name}"_*.deb; do
+		[ -f "$d" ] && [ "$(dpkg-deb -f "$d" Package)" = "$name" ] &&
+			[ "$(dpkg-deb -f "$d" Version)" = "$ver" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
 apt_fetch() {
 	local spec=$1 name ver deb
 	name=${spec%%=*} ver=${spec#*=}
+	name=${name%%:*}
 	mkdir -p "$WORK/debs"
-	deb=$(find "$WORK/debs" -maxdepth 1 -name "${name%%:*}_*.deb" | while read -r d; do
-		[ "$(dpkg-deb -f "$d" Version)" = "$ver" ] && [ "$(dpkg-deb -f "$d" Package)" = "${name%%:*}" ] &&
-			{ echo "$d"; break; }
-	done)
-	if [ -z "$deb" ]; then
-		log "downloading $name $ver ($SUITE)"
-		(cd "$WORK/debs" && apt_private apt-get download -q "$spec" >/dev/null 2>"$WORK/apt-download.log") || {
-			cat "$WORK/apt-download.log" >&2
-			vsst_die "images: apt-get download $spec failed"
-		}
-		deb=$(find "$WORK/debs" -maxdepth 1 -name "${name%%:*}_*.deb" -newer "$APTDIR/etc/apt.conf" |
-			while read -r d; do [ "$(dpkg-deb -f "$d" Version)" = "$ver" ] && { echo "$d"; break; }; done)
-		[ -n "$deb" ] || deb=$(ls -t "$WORK/debs/${name%%:*}"_*.deb | head -n 1)
-	fi
-	echo "$deb"
+	deb=$(deb_in_cache "$name" "$ver") && { echo "$deb"; return 0; }
+	log "downloading $name $ver ($SUITE)"
+	(cd "$WORK/debs" && apt_private apt-get download -q "$spec" >/dev/null 2>"$WORK/apt-download.log") || {
+		cat "$WORK/apt-download.log" >&2
+		vsst_die "images: apt-get download $spec failed"
+	}
+	deb_in_cache "$name" "$ver" || vsst_die "images: apt-get download $spec left no .deb"
 }
 
 # Unpacks a .deb into DIR unless DIR already holds that exact file's content.
@@ -281,5 +284,6 @@ build_cross_apps() {
 		tail -n 30 "$WORK/apps-build.log" >&2
 		vsst_die "images: cross-building the guest apps for $ARCH failed"
 	}
+	# shellcheck disable=SC2034 # where build-images.sh finds the apps
 	LIB_BUILD=$dir
 }
