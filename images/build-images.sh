@@ -14,9 +14,13 @@ source "$IMAGES_SRC/../scripts/lib.sh"
 
 usage() {
 	cat <<USAGE
-usage: images/build-images.sh [--force] [--out DIR]
+usage: images/build-images.sh [--force] [--out DIR] [--arch ARCH]
   --force     rebuild even when the input hash matches the stamp
-  --out DIR   output directory (default \$VSST_CACHE/images)
+  --out DIR   output directory (default \$VSST_CACHE/images, or
+              \$VSST_CACHE/images/ARCH for another architecture)
+  --arch ARCH x86_64 (default), aarch64 or riscv64: the guest architecture
+              (images/foreign-arch.sh: Debian packages of that architecture,
+              a private apt configuration, cross-built module and apps)
 Environment: VSST_CACHE, VSST_LIB_BUILD (CMake build dir whose bin/ holds
   sst-test and sst-bench), VSST_KERNEL_VERSION (override, e.g. 6.1.0-56-amd64).
 USAGE
@@ -24,16 +28,24 @@ USAGE
 
 ORIG_ARGS=("$@")
 FORCE=0
-OUT=$VSST_CACHE/images
+OUT=""
+ARCH=x86_64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--force) FORCE=1 ;;
 	--out) OUT=${2:?--out needs a directory}; shift ;;
+	--arch)
+		ARCH=${2:?--arch needs x86_64, aarch64 or riscv64}; shift
+		case "$ARCH" in x86_64 | aarch64 | riscv64) ;; *) usage >&2; exit 2 ;; esac ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
+if [ -z "$OUT" ]; then
+	OUT=$VSST_CACHE/images
+	[ "$ARCH" = x86_64 ] || OUT=$VSST_CACHE/images/$ARCH
+fi
 LIB_BUILD=${VSST_LIB_BUILD:-$VSST_BUILD_ROOT/default}
 WORK=$OUT/work
 APPS=(sst-test sst-bench sst-fault sst-offload vsst-io)
@@ -68,6 +80,7 @@ mkdir -p "$OUT" "$WORK"
 exec 9>"$OUT/.lock"
 flock -w 1800 9 || vsst_die "images: another build holds $OUT/.lock"
 
+if [ "$ARCH" = x86_64 ]; then
 # ------------------------------------------------------------ kernel version
 # "linux-headers-<ver>-amd64 <source version>" from the metapackage's
 # dependency. One apt-cache call: without apt's on-disk cache (as in Debian's
@@ -104,11 +117,13 @@ HDR_PKG=linux-headers-$KVER
 KDIR=/usr/src/linux-headers-$KVER
 log "kernel $KVER ($IMG_PKG $IMG_VER), headers $KDIR"
 
-# ------------------------------------------------------------------ headers
+	# ------------------------------------------------------------------ headers
 if [ "$(dpkg-query -W -f='${Status}' "$HDR_PKG" 2>/dev/null)" != "install ok installed" ]; then
 	vsst_progress "installing $HDR_PKG (to build virtio_sst.ko)"
 	vsst_as_root env DEBIAN_FRONTEND=noninteractive apt-get install "${APT_LOCK[@]}" -y -qq \
 		--no-install-recommends "$HDR_PKG" >/dev/null || vsst_die "apt-get install $HDR_PKG failed"
+fi
+
 fi
 
 # ----------------------------------------------------- kernel image package
@@ -159,8 +174,9 @@ fetch_kernel() {
 
 # Fails when the config disagrees with what /init expects to be built in.
 check_builtin_config() {
-	local cfg=$KROOT/boot/config-$KVER opt
-	for opt in PCI PCI_MSI DEVTMPFS BLK_DEV_INITRD RD_GZIP SERIAL_8250_CONSOLE HW_RANDOM; do
+	local cfg=$KROOT/boot/config-$KVER opt console=SERIAL_8250_CONSOLE
+	[ "$ARCH" != aarch64 ] || console=SERIAL_AMBA_PL011_CONSOLE
+	for opt in PCI PCI_MSI DEVTMPFS BLK_DEV_INITRD RD_GZIP $console HW_RANDOM; do
 		grep -q "^CONFIG_$opt=y" "$cfg" || vsst_die "images: $KVER lacks built-in CONFIG_$opt"
 	done
 }
@@ -182,7 +198,22 @@ build_module() {
 	fi
 	log "building virtio_sst.ko against $KDIR"
 	rm -rf "$out"; mkdir -p "$out"
-	if ! bash "$script" --kdir "$KDIR" --out "$out" >"$WORK/module-build.log" 2>&1; then
+	local cross=()
+	if [ "$ARCH" != x86_64 ]; then
+		# No BTF for the module: it would need pahole (dwarves) on the host, and the
+		# guest needs no type information for virtio_sst.
+		cross=(--make-arg "CROSS_COMPILE=$CROSS" --make-arg "CONFIG_DEBUG_INFO_BTF_MODULES=")
+		# The kernel's build tree names its compiler (gcc-<major>); the machine's
+		# cross compiler may be older (trixie's kernels are built with gcc-14,
+		# bookworm cross-compiles with gcc-12): use the machine's.
+		local kcc
+		kcc=$(sed -n 's/^CC = .*)gcc-\([0-9]*\).*/\1/p' "$KDIR/.kernelvariables" 2>/dev/null)
+		if [ -n "$kcc" ] && ! command -v "${CROSS}gcc-$kcc" >/dev/null; then
+			log "$KVER was built with gcc-$kcc; building virtio_sst.ko with $("${CROSS}gcc" -dumpfullversion) (${CROSS}gcc)"
+			cross+=(--make-arg "CC=${CROSS}gcc")
+		fi
+	fi
+	if ! bash "$script" --kdir "$KDIR" --out "$out" "${cross[@]}" >"$WORK/module-build.log" 2>&1; then
 		tail -n 30 "$WORK/module-build.log" >&2
 		MODULE_NOTE="guest-driver/linux/build.sh FAILED (log: $WORK/module-build.log)"
 		return
@@ -239,7 +270,7 @@ install_binary() {
 	local bin=$1 root=$2 lib
 	# Stripped: debug info would triple the initramfs the guest unpacks.
 	install -D -m 0755 "$bin" "$root/usr/bin/$(basename "$bin")"
-	strip "$root/usr/bin/$(basename "$bin")"
+	"$STRIP" "$root/usr/bin/$(basename "$bin")"
 	is_static "$bin" && return 0
 	log "warning: $bin is not static; copying its shared libraries"
 	for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
@@ -269,6 +300,10 @@ host_runtime_versions() {
 	for p in "${HOST_RUNTIME_PKGS[@]}"; do
 		printf '%s=%s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p:$arch" 2>/dev/null)"
 	done
+}
+
+runtime_versions() {
+	if [ "$ARCH" = x86_64 ]; then host_runtime_versions; else foreign_runtime_versions; fi
 }
 
 # Prints "path" lines: the package's shared objects (files and symlinks).
@@ -331,10 +366,11 @@ input_manifest() {
 		p=$(app_path "$a")
 		echo "app $a $([ -f "$p" ] && sha "$p")"
 	done
-	echo "busybox $(sha /bin/busybox)"
-	host_runtime_versions | sed 's/^/hostlib /'
+	echo "arch $ARCH"
+	echo "busybox $(sha "$BUSYBOX")"
+	runtime_versions | sed 's/^/hostlib /'
 	echo "mke2fs $(mke2fs -V 2>&1 | head -n 1)"
-	for p in build-images.sh init.sh; do
+	for p in build-images.sh init.sh $([ "$ARCH" = x86_64 ] || echo foreign-arch.sh); do
 		echo "src $p $(sha "$IMAGES_SRC/$p")"
 	done
 }
@@ -351,7 +387,9 @@ build_initramfs() {
 	local root=$1 dest=$2 rel applet a p f
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,mnt,root,etc/vsst}
-	install -m 0755 /bin/busybox "$root/bin/busybox"
+	install -m 0755 "$BUSYBOX" "$root/bin/busybox"
+	# The applet list of the host's busybox (another architecture's cannot run
+	# here); an applet a foreign busybox lacks would just say so.
 	for applet in $(/bin/busybox --list-full); do
 		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 	done
@@ -364,14 +402,14 @@ build_initramfs() {
 	done <<<"$LOAD_ORDER"
 	# Debian's modules come without debug info; the project's module does not.
 	[ ! -f "$root/lib/modules/$KVER/extra/virtio_sst.ko" ] ||
-		strip --strip-debug "$root/lib/modules/$KVER/extra/virtio_sst.ko"
+		"$STRIP" --strip-debug "$root/lib/modules/$KVER/extra/virtio_sst.ko"
 	printf '%s\n' "$LOAD_ORDER" >"$root/etc/vsst/modules.order"
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		cp "$KROOT/lib/modules/$KVER/$f" "$root/lib/modules/$KVER/$f"
 	done
 	depmod -b "$root" "$KVER"
 
-	install_host_runtime "$root"
+	if [ "$ARCH" = x86_64 ]; then install_host_runtime "$root"; else install_foreign_runtime "$root"; fi
 	for a in "${APPS[@]}"; do
 		p=$(app_path "$a")
 		[ -f "$p" ] && install_binary "$p" "$root"
@@ -383,7 +421,8 @@ kernel=$KVER
 kernel_package=$IMG_PKG $IMG_VER
 virtio_sst=$([ -n "$MODULE_KO" ] && echo present || echo absent)
 apps=$(for a in "${APPS[@]}"; do [ -f "$(app_path "$a")" ] && printf '%s ' "$a"; done)
-host_runtime=$(host_runtime_versions | tr '\n' ' ')
+arch=$ARCH
+host_runtime=$(runtime_versions | tr '\n' ' ')
 inputs=$INPUT_HASH
 INFO
 	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
@@ -405,7 +444,15 @@ build_disk() {
 }
 
 # -------------------------------------------------------------------- main
-fetch_kernel
+if [ "$ARCH" = x86_64 ]; then
+	BUSYBOX=/bin/busybox STRIP=strip
+	fetch_kernel
+else
+	# shellcheck source-path=SCRIPTDIR source=foreign-arch.sh
+	source "$IMAGES_SRC/foreign-arch.sh"
+	foreign_prepare
+	build_cross_apps
+fi
 check_builtin_config
 build_module
 # Resolving the load order runs depmod over the whole kernel: cache it per

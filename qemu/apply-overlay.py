@@ -166,8 +166,11 @@ trace_events_subdirs += [{", ".join(meson_str(d) for d in trace_dirs)}]
 """
     desired["vsst/meson.build"] = meson.encode()
 
-    with open(args.devices_mak, "rb") as f:
-        desired["configs/devices/x86_64-softmmu/vsst.mak"] = f.read()
+    # One device set per target: TARGET=FILE (x86_64=qemu/vsst-devices.mak, ...).
+    for spec in args.devices_mak:
+        target, path = spec.split("=", 1)
+        with open(path, "rb") as f:
+            desired[f"configs/devices/{target}-softmmu/vsst.mak"] = f.read()
 
 
 def collect_overlay(root, desired):
@@ -211,7 +214,8 @@ def main():
     p.add_argument("--pristine", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--overlay", required=True, help="qemu/overlay")
-    p.add_argument("--devices-mak", required=True)
+    p.add_argument("--devices-mak", required=True, action="append",
+                   help="TARGET=FILE, once per target (e.g. x86_64=qemu/vsst-devices.mak)")
     p.add_argument("--vsst-root", required=True)
     p.add_argument("--lib-build", required=True)
     args = p.parse_args()

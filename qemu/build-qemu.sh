@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# build-qemu.sh [--asan] - build qemu-system-x86_64 from Debian's QEMU source
-# package with the project's overlay (qemu/overlay). See qemu/README.md.
+# build-qemu.sh [--asan] [--arch ARCH]... - build the project's QEMU from
+# Debian's QEMU source package with the project's overlay (qemu/overlay). See
+# qemu/README.md.
+#
+# qemu-system-x86_64 is always built: it is the device VM (no CPU) for every
+# guest architecture, and the x86_64 guest VM. --arch aarch64 / --arch riscv64
+# (or all) add qemu-system-aarch64 / qemu-system-riscv64, the guest VM (and
+# monolithic baseline) of those architectures. One configure covers all three
+# targets, so adding an architecture later builds only that target's objects.
 #
 # Env: VSST_CACHE (cache root: the pristine source in $VSST_CACHE/qemu),
 #      VSST_QEMU_DIR (this checkout's work copy and builds, scripts/lib.sh),
 #      VSST_LIB_BUILD (CMake build dir holding rpc/libvsst_rpc.a,
 #      device/libvsst_device.a and trace/libvsst_trace_recorder.a),
 #      VSST_JOBS (ninja -j, default nproc).
-# Output: $VSST_QEMU_DIR/build/qemu-system-x86_64 (build-asan/ with --asan).
+# Output: $VSST_QEMU_DIR/build/qemu-system-<arch> (build-asan/ with --asan).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../scripts/lib.sh
@@ -17,11 +24,23 @@ source "$HERE/../scripts/lib.sh"
 flavour=build
 # No debug info by default: it makes the cold build markedly slower on 2 cores.
 extra_configure=(--disable-debug-info)
-case "${1:-}" in
-"") ;;
---asan) flavour=build-asan; extra_configure=(--enable-sanitizers --enable-debug-info) ;;
-*) vsst_die "build-qemu.sh: unknown flag '$1' (only --asan)" ;;
-esac
+arches=(x86_64)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--asan) flavour=build-asan; extra_configure=(--enable-sanitizers --enable-debug-info) ;;
+	--arch)
+		[ $# -ge 2 ] || vsst_die "build-qemu.sh: --arch needs x86_64, aarch64, riscv64 or all"
+		case "$2" in
+		all) arches+=(aarch64 riscv64) ;;
+		x86_64 | aarch64 | riscv64) arches+=("$2") ;;
+		*) vsst_die "build-qemu.sh: unknown architecture '$2' (x86_64, aarch64, riscv64, all)" ;;
+		esac
+		shift ;;
+	*) vsst_die "build-qemu.sh: unknown flag '$1' (--asan, --arch ARCH)" ;;
+	esac
+	shift
+done
+mapfile -t arches < <(printf '%s\n' "${arches[@]}" | awk '!seen[$0]++')
 
 VSST_LIB_BUILD=${VSST_LIB_BUILD:-$VSST_BUILD_ROOT/default}
 JOBS=${VSST_JOBS:-$(nproc)}
@@ -112,7 +131,9 @@ prepare_work_copy() {
 	python3 "$HERE/apply-overlay.py" \
 		--pristine "$PRISTINE" --work "$WORK" \
 		--overlay "$HERE/overlay" \
-		--devices-mak "$HERE/vsst-devices.mak" \
+		--devices-mak "x86_64=$HERE/vsst-devices.mak" \
+		--devices-mak "aarch64=$HERE/vsst-devices-aarch64.mak" \
+		--devices-mak "riscv64=$HERE/vsst-devices-riscv64.mak" \
 		--vsst-root "$VSST_ROOT" --lib-build "$VSST_LIB_BUILD" ||
 		vsst_die "qemu: applying the overlay failed"
 }
@@ -135,15 +156,18 @@ ensure_libs() {
 }
 
 configure_args() {
-	# Only what the project needs: x86_64 system emulation, TCG + KVM, the
-	# device set of vsst-devices.mak, seccomp for -sandbox, slirp for -nic user,
-	# virtfs for virtio-9p (--share; needs libcap-ng, and glibc's xattr calls
-	# for --enable-attr).
+	# Only what the project needs: x86_64, aarch64 and riscv64 system
+	# emulation (all three configured, only the asked-for ones built), TCG +
+	# KVM, the device sets of vsst-devices*.mak, seccomp for -sandbox, slirp
+	# for -nic user, virtfs for virtio-9p (--share; needs libcap-ng, and
+	# glibc's xattr calls for --enable-attr).
 	printf '%s\n' \
-		--target-list=x86_64-softmmu \
+		--target-list=x86_64-softmmu,aarch64-softmmu,riscv64-softmmu \
 		--without-default-features \
 		--without-default-devices \
 		--with-devices-x86_64=vsst \
+		--with-devices-aarch64=vsst \
+		--with-devices-riscv64=vsst \
 		--enable-tcg --enable-kvm --enable-seccomp --enable-slirp \
 		--enable-virtfs --enable-attr --enable-cap-ng \
 		--enable-fdt=system \
@@ -186,24 +210,35 @@ link_firmware() {
 main() {
 	# shellcheck disable=SC2046
 	vsst_need_pkgs $(sed 's/#.*//' "$HERE/deps.apt")
+	# riscv64 virt boots through OpenSBI, which Debian's QEMU source does not
+	# ship (dfsg): the architecture-independent opensbi package has it.
+	if printf '%s\n' "${arches[@]}" | grep -qx riscv64; then
+		vsst_need_pkgs opensbi
+	fi
 	ensure_libs
 	prune_gone_checkouts
 	(flock 7; fetch_source) 7>"$QDIR/.fetch-lock"
 	prepare_work_copy
 	configure_qemu
-	local t0=$SECONDS before
-	before=$(stat -c %.9Y "$BUILD/qemu-system-x86_64" 2>/dev/null || true)
-	ninja -C "$BUILD" -j "$JOBS" qemu-system-x86_64 >"$BUILD/ninja.log" 2>&1 || {
+	local t0=$SECONDS a bins=() before=() i changed=0
+	for a in "${arches[@]}"; do
+		bins+=("qemu-system-$a")
+		before+=("$(stat -c %.9Y "$BUILD/qemu-system-$a" 2>/dev/null || true)")
+	done
+	ninja -C "$BUILD" -j "$JOBS" "${bins[@]}" >"$BUILD/ninja.log" 2>&1 || {
 		grep -E -B2 -A12 'error|FAILED' "$BUILD/ninja.log" | head -n 80 >&2
 		vsst_die "qemu: build failed (full log: $BUILD/ninja.log)"
 	}
 	link_firmware
 	# (qemu-version.h is regenerated on every run, so ninja never says
-	# "no work to do"; the binary's mtime tells whether anything changed.)
-	if [ "$(stat -c %.9Y "$BUILD/qemu-system-x86_64")" = "$before" ]; then
-		vsst_progress "qemu: $BUILD/qemu-system-x86_64 is up to date"
+	# "no work to do"; the binaries' mtimes tell whether anything changed.)
+	for i in "${!bins[@]}"; do
+		[ "$(stat -c %.9Y "$BUILD/${bins[$i]}")" = "${before[$i]}" ] || changed=1
+	done
+	if [ $changed = 0 ]; then
+		vsst_progress "qemu: ${bins[*]} in $BUILD up to date"
 	else
-		vsst_progress "qemu: built $BUILD/qemu-system-x86_64 in $((SECONDS - t0)) s"
+		vsst_progress "qemu: built ${bins[*]} in $BUILD in $((SECONDS - t0)) s"
 	fi
 }
 

@@ -7,6 +7,7 @@
 # throughput >= 0.8x). Both runs use vmm-proxy, the same image, TCG, one sst-sim.
 # usage: bench-guest.sh [--type T] [--count-d1 N] [--count-d32 N] [--keep DIR]
 #                       [--split-arg ARG]...   (extra vmm-proxy argument, split run only)
+#                       [--arch x86_64|riscv64|aarch64]  (guest architecture, VSST_ARCH)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SPLIT_NAME="bench guest"
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
 	--count-d32) N32=$2; shift ;;
 	--keep) KEEP=$2; shift ;;
 	--split-arg) SPLIT_ARGS+=("$2"); shift ;;
-	-h | --help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--arch) export VSST_ARCH=$2; shift ;;
+	-h | --help) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-guest: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -64,9 +66,9 @@ bench_one mono
 bench_one split
 
 # shellcheck disable=SC2154 # set by bench_one through printf -v
-awk -v pm="$P50_mono" -v ps="$P50_split" -v rm="$RPS_mono" -v rs="$RPS_split" 'BEGIN {
+awk -v arch="$ARCH" -v pm="$P50_mono" -v ps="$P50_split" -v rm="$RPS_mono" -v rs="$RPS_split" 'BEGIN {
 	lr = pm > 0 ? ps / pm : 0; tr = rm > 0 ? rs / rm : 0
-	printf "\nguest sst-bench, TCG, monolithic vs split\n"
+	printf "\nguest sst-bench, TCG, %s guest, monolithic vs split\n", arch
 	printf "  %-30s %12s %12s %8s  %s\n", "", "monolithic", "split", "ratio", "target"
 	lmet = (lr <= 1.3) ? "met" : "NOT met"; tmet = (tr >= 0.8) ? "met" : "NOT met"
 	printf "  %-30s %12.1f %12.1f %8.2f  <= 1.30 %s\n", "p50 latency, depth 1 (us)", pm, ps, lr, lmet

@@ -53,6 +53,8 @@ Options:
                         guest's clock counts its instructions and each virtio-sst answer
                         arrives at its simulated time, the same in every run (README
                         "Synchronized time"; sst-sim, TCG)
+  --arch ARCH           guest architecture: x86_64 (default), riscv64 or aarch64 (TCG;
+                        their QEMU target and image are built on first use)
   --trace FILE          record the device VM's RPC trace (trace/TRACE.md)
   --timeout S           stop everything after S seconds (default: no bound)
   --restart N           a device VM that dies is replaced (up to N times a minute); the
@@ -95,6 +97,7 @@ while [ $# -gt 0 ]; do
 	--isolate) need_value "$@"; ISOLATE=$2; shift ;;
 	--accel) need_value "$@"; ACCEL=$2; shift ;;
 	--timing) need_value "$@"; TIMING=$2; shift ;;
+	--arch) need_value "$@"; export VSST_ARCH=$2; shift ;;
 	--trace) need_value "$@"; TRACE=$2; shift ;;
 	--timeout) need_value "$@"; TIMEOUT=$2; shift ;;
 	--restart) need_value "$@"; RESTART=$2; shift ;;
@@ -109,6 +112,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ $SHELL_MODE = 1 ] && [ ${#CMD[@]} -gt 0 ] && die "--shell and -- CMD exclude each other"
+case "${VSST_ARCH:-x86_64}" in x86_64 | riscv64 | aarch64) ;; *) die "--arch: want x86_64, riscv64 or aarch64" ;; esac
 if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 	# Options without a command: the demo with those of its options that apply.
 	[ -n "$SHARE$REPORT$REPORT_HTML$NET$CONTROL" ] || [ "$SIMSPEC" != sst-sim ] || [ "$NDEV" != 1 ] &&
@@ -245,7 +249,8 @@ start_sims() {
 start_sims
 
 # ---------------------------------------------------------------- vmm-proxy
-ARGS=(--qemu "$QEMU" --kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
+ARGS=(--qemu "$QEMU" --arch "$ARCH" --guest-qemu "$GUEST_QEMU"
+	--kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz"
 	--report "$WORK/launch.json" --id-range "$ID_RANGE")
 # virtio-rng answers on the host's clock: left out when the guest's time is synchronized,
 # so nothing but the program decides what the guest does when.

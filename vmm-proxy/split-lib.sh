@@ -37,17 +37,28 @@ split_need() {
 # Sets QEMU, IMAGES, BIN, VMM_PROXY, SIM from the environment ./vsst exports
 # (VSST_QEMU, VSST_IMAGES, VSST_BIN), falling back to VSST_DEFAULT_* (ctest)
 # and the usual places. $1 = "split" also checks the split pieces in QEMU.
+# VSST_ARCH (x86_64, riscv64, aarch64; default x86_64) picks the guest
+# architecture: its images (the ARCH subfolder of the images folder, as
+# images/build-images.sh --arch ARCH writes them) and its guest QEMU
+# (GUEST_QEMU: qemu-system-ARCH beside QEMU, which stays the device VM).
 split_find_pieces() {
 	local cache=${VSST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsst}
+	ARCH=${VSST_ARCH:-x86_64}
+	case "$ARCH" in x86_64 | riscv64 | aarch64) ;; *) split_fail "VSST_ARCH: want x86_64, riscv64 or aarch64, not '$ARCH'" ;; esac
 	QEMU=${VSST_QEMU:-${VSST_DEFAULT_QEMU:-$(vsst_qemu_bin)}}
+	GUEST_QEMU=$QEMU
+	[ "$ARCH" = x86_64 ] || GUEST_QEMU=$(dirname "$QEMU")/qemu-system-$ARCH
 	IMAGES=${VSST_IMAGES:-${VSST_DEFAULT_IMAGES:-$cache/images}}
+	local hint=""
+	[ "$ARCH" = x86_64 ] || { IMAGES=$IMAGES/$ARCH; hint=" --arch $ARCH"; }
 	BIN=${VSST_BIN:-${VSST_DEFAULT_BIN:-$SPLIT_ROOT/build/default/bin}}
 	VMM_PROXY=$BIN/vmm-proxy
 	SIM=$BIN/sst-sim
 	[ -x "$QEMU" ] || split_need "no QEMU at '$QEMU' (run ./vsst qemu)"
+	[ -x "$GUEST_QEMU" ] || split_need "no $ARCH guest QEMU at '$GUEST_QEMU' (run ./vsst qemu --arch $ARCH)"
 	local f
 	for f in vmlinuz initramfs.cpio.gz disk.img; do
-		[ -s "$IMAGES/$f" ] || split_need "no $IMAGES/$f (run ./vsst images)"
+		[ -s "$IMAGES/$f" ] || split_need "no $IMAGES/$f (run ./vsst images$hint)"
 	done
 	[ -x "$VMM_PROXY" ] || split_need "no vmm-proxy at '$VMM_PROXY' (run ./vsst build)"
 	[ -x "$SIM" ] || split_need "no sst-sim at '$SIM' (run ./vsst build)"
@@ -55,7 +66,8 @@ split_find_pieces() {
 	devices=$(timeout 30 "$QEMU" -device help 2>/dev/null)
 	grep -q '"virtio-sst-pci"' <<<"$devices" || split_need "$QEMU has no virtio-sst-pci device"
 	if [ "${1:-}" = split ]; then
-		grep -q '"rpc-proxy-pci"' <<<"$devices" || split_need "$QEMU has no rpc-proxy-pci device"
+		[ "$ARCH" = x86_64 ] || devices=$(timeout 30 "$GUEST_QEMU" -device help 2>/dev/null)
+		grep -q '"rpc-proxy-pci"' <<<"$devices" || split_need "$GUEST_QEMU has no rpc-proxy-pci device"
 		machines=$(timeout 30 "$QEMU" -machine help 2>/dev/null)
 		grep -q '^rpc-backend' <<<"$machines" || split_need "$QEMU has no rpc-backend machine"
 	fi
@@ -136,6 +148,7 @@ split_vmm_proxy() {
 	shift 2
 	SPLIT_TOKEN=vsst-split-$$-$RANDOM
 	timeout -k 5 "${SPLIT_CHILD_BOUND:-900}" "$VMM_PROXY" --qemu "$QEMU" \
+		--arch "${ARCH:-x86_64}" --guest-qemu "${GUEST_QEMU:-$QEMU}" \
 		--kernel "$IMAGES/vmlinuz" --initrd "$IMAGES/initramfs.cpio.gz" \
 		--console "$console" --guest-arg -name --guest-arg "guest,process=$SPLIT_TOKEN" \
 		--device-arg -name --device-arg "device,process=$SPLIT_TOKEN" \

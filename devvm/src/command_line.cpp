@@ -152,7 +152,10 @@ Argv device_vm_argv(const DeviceVmArgs &d)
 	}
 	for (const auto &o : d.accel_options)
 		accel += "," + o;
-	a.add({"-machine", "rpc-backend", "-accel", accel});
+	std::string machine = "rpc-backend";
+	for (const auto &o : d.machine_options)
+		machine += "," + o;
+	a.add({"-machine", machine, "-accel", accel});
 	if (d.ram_bytes)
 		a.add({"-m", std::to_string(d.ram_bytes >> 20) + "M"});
 	a.add({"-serial", "none", "-parallel", "none"});

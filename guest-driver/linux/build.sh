@@ -23,6 +23,8 @@ usage: $0 --kdir DIR --out DIR [--jobs N] [--no-werror] [--keep-build DIR]
   --no-werror       do not turn compiler warnings into errors
   --keep-build DIR  stage and build in DIR and keep it (default: a temp dir)
   --with-fake       also build tests/sst_fake.ko, the software test device
+  --make-arg VAR=V  passed to make (repeatable), e.g. CROSS_COMPILE=aarch64-linux-gnu-
+                    for a cross build against another architecture's headers
   --print-kdir      print the default --kdir and exit
 USAGE
 }
@@ -41,7 +43,7 @@ default_kdir() {
 	echo "/usr/src/$dep"
 }
 
-kdir="" out="" jobs=2 werror=1 keep="" fake=0
+kdir="" out="" jobs=2 werror=1 keep="" fake=0 make_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=${2:?--kdir needs a value}; shift 2 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--jobs) jobs=${2:?--jobs needs a value}; shift 2 ;;
 	--no-werror) werror=0; shift ;;
 	--with-fake) fake=1; shift ;;
+	--make-arg) make_args+=("${2:?--make-arg needs VAR=VALUE}"); shift 2 ;;
 	--keep-build) keep=${2:?--keep-build needs a value}; shift 2 ;;
 	--print-kdir) default_kdir || die "linux-headers-amd64 is not installed"; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -88,7 +91,7 @@ extra=""
 [ "$werror" = 1 ] && extra="-Werror"
 
 echo "build.sh: building virtio_sst.ko against $kdir" >&2
-make -C "$kdir" M="$stage" VSST_EXTRA_CFLAGS="$extra" -j "$jobs" modules >&2 ||
+make -C "$kdir" M="$stage" VSST_EXTRA_CFLAGS="$extra" "${make_args[@]}" -j "$jobs" modules >&2 ||
 	die "kbuild failed for $kdir"
 
 [ -f "$stage/virtio_sst.ko" ] || die "kbuild produced no virtio_sst.ko"

@@ -179,6 +179,51 @@ class AptSources(unittest.TestCase):
              -----END PGP PUBLIC KEY BLOCK-----
             """])
 
+    def test_binary_entries_of_another_suite(self):
+        # images/foreign-arch.sh: the same repositories as `deb`, codename renamed;
+        # suites of other releases (bullseye here) are dropped.
+        self.write("etc/apt/sources.list.d/debian.sources", f"""
+            Types: deb
+            URIs: http://deb.debian.org/debian
+            Suites: bookworm bookworm-updates bullseye
+            Components: main
+            Signed-By: {KEYRING}
+
+            Types: deb
+            URIs: http://deb.debian.org/debian-security
+            Suites: bookworm-security
+            Components: main
+            Signed-By: {KEYRING}
+
+            Types: deb
+            URIs: http://deb.debian.org/debian
+            Suites: bullseye
+            Components: main
+            """)
+        r = subprocess.run(
+            [sys.executable, HELPER, "--etc", self.etc, "--lists", self.lists,
+             "--skip", self.out, "--types", "deb", "--suite", "bookworm=trixie"],
+            capture_output=True, text=True, check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        body = r.stdout.split("\n\n", 1)[1]
+        self.assertEqual(body, textwrap.dedent(f"""
+            Types: deb
+            URIs: http://deb.debian.org/debian
+            Suites: trixie trixie-updates
+            Components: main
+            Signed-By: {KEYRING}
+
+            Types: deb
+            URIs: http://deb.debian.org/debian-security
+            Suites: trixie-security
+            Components: main
+            Signed-By: {KEYRING}
+            """).lstrip("\n"))
+        bad = subprocess.run([sys.executable, HELPER, "--etc", self.etc, "--lists", self.lists,
+                              "--skip", self.out, "--suite", "trixie"],
+                             capture_output=True, text=True, check=False)
+        self.assertNotEqual(bad.returncode, 0)
+
     def test_no_debian_repository_fails(self):
         self.write("etc/apt/sources.list", """
             deb https://apt.vendor.example.com/debian bookworm stable

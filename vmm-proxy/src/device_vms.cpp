@@ -107,7 +107,7 @@ void DeviceVms::plan()
 bool DeviceVms::start(const std::function<bool()> &interrupted)
 {
 	std::string error;
-	ram_ = GuestRam::create(o_.memory_bytes, error);
+	ram_ = GuestRam::create(o_.memory_bytes, guest_ram_layout(o_.arch, o_.memory_bytes), error);
 	if (!ram_.valid()) {
 		out().fail(kExitDied, "guest RAM: " + error);
 		return false;
@@ -536,7 +536,7 @@ std::vector<GuestChannel> DeviceVms::print_dry_run()
 		channels.push_back(c);
 	}
 	std::string error;
-	ram_ = GuestRam::create(o_.memory_bytes, error);
+	ram_ = GuestRam::create(o_.memory_bytes, guest_ram_layout(o_.arch, o_.memory_bytes), error);
 	return channels;
 }
 

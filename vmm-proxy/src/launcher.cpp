@@ -146,6 +146,13 @@ struct Launcher::Impl {
 							 " (set --qemu or VSST_QEMU)");
 			return false;
 		}
+		if (o.guest_qemu != o.qemu && o.guest_qemu.find('/') != std::string::npos &&
+		    access(o.guest_qemu.c_str(), X_OK) != 0) {
+			outcome.fail(kExitUsage, "guest QEMU " + o.guest_qemu + ": " + strerror(errno) +
+							 " (build it: ./vsst qemu --arch " +
+							 arch_info(o.arch).name + ", or set --guest-qemu)");
+			return false;
+		}
 		if (!o.console.empty()) {
 			UniqueFd file(open(o.console.c_str(),
 					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));

@@ -226,7 +226,8 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
 
   --kernel FILE            guest kernel (bzImage)
   --initrd FILE            guest initramfs
-  --append TEXT            extra kernel command line (console=ttyS0 is always added)
+  --append TEXT            extra kernel command line (console=ttyS0, or ttyAMA0 on aarch64,
+                           is always added)
   --memory SIZE            guest RAM, e.g. 512M, 2G (default 512M)
   --smp N                  guest vCPUs (default 1)
   --device SPEC            a device served by the device VM:
@@ -245,7 +246,13 @@ connected by a shared-memory RPC channel; supervises both and tears everything d
   --isolate per-device     one device VM per device (default: one for all)
   --accel tcg|kvm|auto     guest engine (default tcg; auto = KVM only if a short probe
                            shows near-native speed)
-  --qemu PATH              QEMU binary for both roles (default $VSST_QEMU)
+  --qemu PATH              QEMU binary of the device VM, and of the guest VM for x86_64
+                           (default $VSST_QEMU)
+  --arch ARCH              guest architecture: x86_64 (default; machine pc), riscv64
+                           (virt with PLIC, OpenSBI) or aarch64 (virt, GICv3+ITS);
+                           riscv64/aarch64 run under TCG with qemu-system-ARCH
+  --guest-qemu PATH        the guest VM's QEMU for --arch (default: qemu-system-ARCH in
+                           --qemu's directory)
   --console FILE           guest serial console to FILE (default stdout)
   --quiet-console          do not echo the console (it is still parsed)
   --trace FILE             record the device VM's RPC trace into FILE (trace/TRACE.md); with
@@ -304,6 +311,9 @@ std::string apply_sync_timing(Options &o)
 		return "needs the split (the time travels over the RPC channel); drop --monolithic";
 	if (o.accel != Accel::Tcg)
 		return "needs --accel tcg (the guest's clock is TCG's instruction count)";
+	if (o.arch != Arch::X86_64)
+		return "works with the x86_64 guest only for now (its TSC and RTC are pinned to "
+		       "the virtual clock; the virt machines' timers are not yet)";
 	for (DeviceSpec &d : o.devices) {
 		if (d.kind != DeviceKind::Sst)
 			continue;
@@ -393,7 +403,7 @@ ParseResult parse_options(const std::vector<std::string> &args)
 			   arg == "--doorbell-poll-us" || arg == "--rpc-spin-us" || arg == "--device-arg" ||
 			   arg == "--log-level" || arg == "--report" || arg == "--share" ||
 			   arg == "--id-range" || arg == "--restart" || arg == "--restart-window" ||
-			   arg == "--restart-wait") {
+			   arg == "--restart-wait" || arg == "--arch" || arg == "--guest-qemu") {
 			if (!need(v))
 				return fail(arg + " needs a value");
 			if (arg == "--kernel")
@@ -447,6 +457,13 @@ ParseResult parse_options(const std::vector<std::string> &args)
 					return fail("--accel: want tcg, kvm or auto");
 			} else if (arg == "--qemu")
 				o.qemu = v;
+			else if (arg == "--arch") {
+				auto a = parse_arch(v);
+				if (!a)
+					return fail("--arch: want x86_64, riscv64 or aarch64");
+				o.arch = *a;
+			} else if (arg == "--guest-qemu")
+				o.guest_qemu = v;
 			else if (arg == "--console")
 				o.console = v;
 			else if (arg == "--trace")
@@ -529,6 +546,15 @@ ParseResult parse_options(const std::vector<std::string> &args)
 	}
 	if (o.qemu.empty())
 		o.qemu = "qemu-system-x86_64";
+	if (o.guest_qemu.empty())
+		o.guest_qemu = guest_qemu_for(o.arch, o.qemu);
+	if (o.arch != Arch::X86_64) {
+		// A foreign guest runs under TCG on this host, whatever the probe would say.
+		if (o.accel == Accel::Kvm)
+			return fail(std::string("--accel kvm: an ") + arch_info(o.arch).name +
+				    " guest runs under TCG only");
+		o.accel = Accel::Tcg;
+	}
 	if (o.monolithic && !o.attach.empty())
 		return fail("--monolithic and --attach exclude each other");
 	if (o.monolithic && o.isolate == Isolation::PerDevice)

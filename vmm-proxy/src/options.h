@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_arch.h"
 #include "run_identities.h"
 
 #include "vsst/devvm/command_line.h"
@@ -39,7 +40,10 @@ struct Options {
 	Isolation isolate = Isolation::Shared;
 	Accel accel = Accel::Tcg;
 	Timing timing = Timing::Free;
-	std::string qemu;    // both roles use the same binary
+	std::string qemu; // the device VM's binary (and the guest's for x86_64)
+	// --arch: the guest's architecture; its QEMU is guest_qemu (default: beside qemu).
+	Arch arch = Arch::X86_64;
+	std::string guest_qemu;
 	std::string console; // "" -> stdout
 	std::string trace;   // --trace: RPC trace file (per device VM: trace_path())
 	std::string attach;  // control socket of a device VM already running

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "qemu_cmdline.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "guest_command.h"
@@ -9,19 +10,33 @@ namespace vsst {
 
 namespace {
 
-// Common front of both roles: nothing QEMU would add by itself.
+// Common front of the guest VM and the baseline: nothing QEMU would add by itself.
 void add_common(Argv &a, const Options &o)
 {
-	a.args.push_back(o.qemu);
+	a.args.push_back(o.guest_qemu);
 	a.add({"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-nic", "none"});
 }
 
-void add_engine(Argv &a, bool use_kvm)
+void add_engine(Argv &a, const Options &o, bool use_kvm)
 {
+	const ArchInfo &arch = arch_info(o.arch);
 	if (use_kvm)
 		a.add({"-accel", "kvm", "-cpu", "host"});
 	else
 		a.add({"-accel", "tcg"});
+	if (!use_kvm && *arch.cpu)
+		a.add({"-cpu", arch.cpu});
+	if (*arch.bios)
+		a.add({"-bios", arch.bios});
+}
+
+// The architecture's machine; memory_backend names the shared RAM object (split).
+std::string machine_option(const Options &o, const char *memory_backend)
+{
+	std::string m = arch_info(o.arch).machine;
+	if (memory_backend)
+		m += std::string(",memory-backend=") + memory_backend;
+	return m;
 }
 
 // Synchronized time: the guest's clock counts instructions; an idle guest jumps to its
@@ -50,7 +65,7 @@ void add_boot(Argv &a, const Options &o)
 
 std::string kernel_cmdline(const Options &o)
 {
-	std::string cmd = "console=ttyS0 panic=-1";
+	std::string cmd = std::string("console=") + arch_info(o.arch).console + " panic=-1";
 	if (o.append.find("vsst.ndev=") == std::string::npos) {
 		size_t n = 0;
 		for (const auto &d : o.devices)
@@ -96,6 +111,14 @@ DeviceVmCommand device_vm_command(const Options &o, const DeviceVmPlan &plan, ui
 		c.inherit.insert(c.inherit.end(), plan.trace_image_fds.begin(), plan.trace_image_fds.end());
 	}
 	d.ram_bytes = ram_bytes;
+	if (o.arch != Arch::X86_64) {
+		// Devices write MSIs to the guest platform's doorbell: the window goes there.
+		char window[80];
+		snprintf(window, sizeof window, "msi-base=0x%llx,msi-size=0x%llx",
+			 static_cast<unsigned long long>(arch_info(o.arch).msi_base),
+			 static_cast<unsigned long long>(arch_info(o.arch).msi_size));
+		d.machine_options.push_back(window);
+	}
 	d.sandbox = o.sandbox;
 	Argv devices;
 	devvm::add_devices(devices, plan.devices, plan.blk_fds, plan.share_fds, plan.socket_fds,
@@ -208,8 +231,8 @@ Argv guest_vm_argv(const Options &o, bool use_kvm, const GuestRam &ram,
 	Argv a;
 	add_common(a, o);
 	std::string size = std::to_string(ram.size() >> 20) + "M";
-	a.add({"-machine", "pc,memory-backend=ram0", "-m", size});
-	add_engine(a, use_kvm);
+	a.add({"-machine", machine_option(o, "ram0"), "-m", size});
+	add_engine(a, o, use_kvm);
 	add_sync_timing(a, o);
 	// Guest RAM is the launcher's memfd, mapped shared so the device VM sees it too.
 	a.add({"-object", "memory-backend-file,id=ram0,size=" + size + ",mem-path=/proc/self/fd/" +
@@ -254,8 +277,8 @@ Argv monolithic_argv(const Options &o, bool use_kvm, const std::vector<int> &blk
 {
 	Argv a;
 	add_common(a, o);
-	a.add({"-machine", "pc", "-m", std::to_string(o.memory_bytes >> 20) + "M"});
-	add_engine(a, use_kvm);
+	a.add({"-machine", machine_option(o, nullptr), "-m", std::to_string(o.memory_bytes >> 20) + "M"});
+	add_engine(a, o, use_kvm);
 	add_boot(a, o);
 	std::vector<const DeviceSpec *> devices;
 	for (const auto &d : o.devices)

@@ -320,6 +320,89 @@ TEST(Cmdline, SyncTimingReachesBothVms)
 	}
 }
 
+// --arch: the guest QEMU, machine, console and RAM base per architecture; the device VM
+// stays the --qemu binary with its MSI window on the platform's doorbell.
+TEST(Arch, DefaultsAndParsing)
+{
+	auto a = base();
+	a.insert(a.end(), {"--device", "virtio-rng"});
+	auto r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->arch, Arch::X86_64);
+	EXPECT_EQ(r.options->guest_qemu, "/q");
+	a.insert(a.end(), {"--arch", "aarch64", "--qemu", "/b/qemu-system-x86_64"});
+	r = parse(a);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->arch, Arch::Aarch64);
+	EXPECT_EQ(r.options->guest_qemu, "/b/qemu-system-aarch64");
+	auto b = base();
+	b.insert(b.end(),
+		 {"--device", "virtio-rng", "--arch", "riscv64", "--guest-qemu", "/g", "--accel", "auto"});
+	r = parse(b);
+	ASSERT_TRUE(r.options) << r.error;
+	EXPECT_EQ(r.options->guest_qemu, "/g");
+	EXPECT_EQ(r.options->accel, Accel::Tcg) << "a foreign guest never probes KVM";
+	b.insert(b.end(), {"--accel", "kvm"});
+	EXPECT_FALSE(parse(b).options);
+	auto c = base();
+	c.insert(c.end(), {"--device", "virtio-rng", "--arch", "mips"});
+	EXPECT_FALSE(parse(c).options);
+}
+
+TEST(Arch, RamLayouts)
+{
+	auto x86 = guest_ram_layout(Arch::X86_64, 4ull << 30);
+	ASSERT_EQ(x86.size(), 2u); // pc: below and above 4 GiB
+	auto rv = guest_ram_layout(Arch::Riscv64, 1ull << 30);
+	ASSERT_EQ(rv.size(), 1u);
+	EXPECT_EQ(rv[0].gpa, 0x80000000ull);
+	EXPECT_EQ(rv[0].size, 1ull << 30);
+	EXPECT_EQ(rv[0].fd_offset, 0u);
+	auto arm = guest_ram_layout(Arch::Aarch64, 4ull << 30);
+	ASSERT_EQ(arm.size(), 1u);
+	EXPECT_EQ(arm[0].gpa, 0x40000000ull);
+}
+
+TEST(Arch, GuestAndDeviceVmCommandLines)
+{
+	for (const char *arch : {"riscv64", "aarch64"}) {
+		auto a = base();
+		a.insert(a.end(), {"--arch", arch, "--device", "virtio-sst,sim=/a"});
+		auto r = parse(a);
+		ASSERT_TRUE(r.options) << r.error;
+		const Options &o = *r.options;
+		std::string err;
+		GuestRam ram =
+			GuestRam::create(o.memory_bytes, guest_ram_layout(o.arch, o.memory_bytes), err);
+		ASSERT_TRUE(ram.valid()) << err;
+		Argv g = guest_vm_argv(o, false, ram, {GuestChannel{20, 21, 22, 23, {0}}});
+		std::string gl = shell_quote(g.args);
+		EXPECT_EQ(g.args[0], std::string("/qemu-system-") + arch) << "beside --qemu /q";
+		DeviceVmPlan plan;
+		plan.devices.push_back(&o.devices[0]);
+		plan.setup_fd = 9;
+		std::string dl = shell_quote(device_vm_argv(o, plan, o.memory_bytes).args);
+		EXPECT_EQ(dl.rfind("/q ", 0), 0u) << "the device VM is always --qemu";
+		if (std::string(arch) == "riscv64") {
+			EXPECT_NE(gl.find("-machine virt,memory-backend=ram0"), std::string::npos);
+			EXPECT_NE(gl.find("-bios /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"),
+				  std::string::npos);
+			EXPECT_NE(gl.find("console=ttyS0"), std::string::npos);
+			EXPECT_NE(dl.find("-machine rpc-backend,msi-base=0x28000000,msi-size=0x1000000"),
+				  std::string::npos);
+		} else {
+			EXPECT_NE(gl.find("-machine virt,gic-version=3,its=on,memory-backend=ram0"),
+				  std::string::npos);
+			EXPECT_NE(gl.find("-cpu cortex-a57"), std::string::npos);
+			EXPECT_NE(gl.find("console=ttyAMA0"), std::string::npos);
+			EXPECT_NE(dl.find("-machine rpc-backend,msi-base=0x8090000,msi-size=0x10000"),
+				  std::string::npos);
+		}
+		Argv m = monolithic_argv(o, false, {});
+		EXPECT_EQ(m.args[0], std::string("/qemu-system-") + arch);
+	}
+}
+
 TEST(Cmdline, CommasInPathsAreEscaped)
 {
 	auto a = base();

@@ -92,9 +92,12 @@ struct DeviceVmArgs {
 	std::vector<RamRegion> ram_layout;      // InheritFds
 	std::string control_path;               // ControlSocket
 	std::vector<std::string> accel_options; // more "key=value" for -accel rpc
-	uint64_t ram_bytes = 0;                 // -m (0: not given)
-	bool sandbox = true;                    // QEMU's seccomp filter, strict
-	std::vector<std::string> args;          // devices and anything else, at the end
+	// more "key=value" for -machine rpc-backend (msi-base=, msi-size=: the guest
+	// platform's MSI doorbell region, qemu/README.md)
+	std::vector<std::string> machine_options;
+	uint64_t ram_bytes = 0;        // -m (0: not given)
+	bool sandbox = true;           // QEMU's seccomp filter, strict
+	std::vector<std::string> args; // devices and anything else, at the end
 };
 
 // The whole command line; inherit lists the handoff's fds (the caller adds those

@@ -15,12 +15,10 @@
 #include "qemu/error-report.h"
 #include "qemu/sockets.h"
 #include "qemu/timer.h"
+#include "hw/vsst/rpc-backend.h"
 #include "rpc-internal.h"
 #include "trace.h"
 
-/* The interrupt window of x86 (MSI writes); guest RAM must not cover it. */
-#define RPC_MSI_WINDOW_BASE 0xfee00000ULL
-#define RPC_MSI_WINDOW_SIZE 0x00100000ULL
 
 static bool parse_fd(const char *str, int *fd, const char *what, Error **errp)
 {
@@ -102,6 +100,29 @@ bad:
 }
 
 /* Peer-supplied layout: check it before anything is mapped. */
+
+/*
+ * Guest RAM must not cover the machine's MSI window (interrupt writes land
+ * there; rpc-backend's msi-base/msi-size, x86's window by default).
+ */
+static bool rpc_setup_ram_clear_of_msi(const struct vsst_ram_region *r,
+                                       unsigned i, Error **errp)
+{
+    uint64_t base, size;
+
+    if (!rpc_backend_msi_window(&base, &size)) {
+        error_setg(errp, "accel rpc: no MSI window (machine rpc-backend "
+                   "needed, msi-base + msi-size must not wrap)");
+        return false;
+    }
+    if (ranges_overlap(r->gpa, r->size, base, size)) {
+        error_setg(errp, "accel rpc: guest RAM region %u overlaps the "
+                   "MSI window at 0x%" PRIx64, i, base);
+        return false;
+    }
+    return true;
+}
+
 static bool check_ram_layout(const struct vsst_ram_layout *ram, Error **errp)
 {
     uint64_t page = qemu_real_host_page_size();
@@ -137,10 +158,7 @@ static bool check_ram_layout(const struct vsst_ram_layout *ram, Error **errp)
                        (uint64_t)st.st_size);
             return false;
         }
-        if (ranges_overlap(r->gpa, r->size, RPC_MSI_WINDOW_BASE,
-                           RPC_MSI_WINDOW_SIZE)) {
-            error_setg(errp, "accel rpc: guest RAM region %u overlaps the "
-                       "MSI window at 0x%llx", i, RPC_MSI_WINDOW_BASE);
+        if (!rpc_setup_ram_clear_of_msi(r, i, errp)) {
             return false;
         }
         for (unsigned j = 0; j < i; j++) {

@@ -355,6 +355,7 @@ static void rpc_channel_handle_event(RpcChannel *ch,
 {
     unsigned op = vsst_rpc_mr0_op(ev->mr0);
     RpcProxyPci *dev;
+    RpcReject reject;
 
     ch->events++;
     trace_rpc_channel_event(rpc_channel_name(ch), op, ev->mr1, ev->mr2,
@@ -376,19 +377,10 @@ static void rpc_channel_handle_event(RpcChannel *ch,
               rpc_channel_find_device(ch, ev->mr3) : NULL;
         if (!dev) {
             rpc_channel_reject(ch, RPC_REJECT_UNKNOWN_DEVICE, ev);
-        } else if ((ev->mr1 & ~0xfffffULL) != 0xfee00000ULL ||
-                   (ev->mr1 & 3) || ev->mr2 > UINT32_MAX) {
-            /* x86: MSIs are dword writes into the local APIC window only */
-            rpc_channel_reject(ch, RPC_REJECT_BAD_MSI, ev);
-        } else if (ev->mr1 & 0xff0) {
-            /*
-             * Not an MSI address but a local APIC register: delivered on the
-             * vCPU thread it would write the current vCPU's APIC.
-             */
-            rpc_channel_reject(ch, RPC_REJECT_MSI_RESERVED, ev);
-        } else if (((ev->mr2 >> 8) & 7) > 1) {
-            /* SMI, NMI, INIT, SIPI, ExtINT: never a device's interrupt */
-            rpc_channel_reject(ch, RPC_REJECT_MSI_DELIVERY, ev);
+        } else if ((reject = rpc_proxy_msi_check(ev->mr1, ev->mr2)) !=
+                   RPC_REJECT__MAX) {
+            /* not this platform's MSI doorbell (rpc-proxy-msi.c) */
+            rpc_channel_reject(ch, reject, ev);
         } else {
             rpc_proxy_pci_msi(dev, ev->mr1, ev->mr2);
         }

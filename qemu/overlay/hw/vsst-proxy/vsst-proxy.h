@@ -210,6 +210,12 @@ int rpc_proxy_config_read(RpcProxyPci *dev, uint32_t addr, int len,
 uint64_t rpc_proxy_programmed_base(RpcProxyPci *dev, int nr);
 void rpc_proxy_pci_set_irq(RpcProxyPci *dev, unsigned level);
 void rpc_proxy_pci_msi(RpcProxyPci *dev, uint64_t addr, uint32_t data);
+/*
+ * RPC_REJECT__MAX when (addr, data) is an MSI this guest platform's
+ * interrupt controller takes, else the reason to refuse it
+ * (rpc-proxy-msi.c).
+ */
+RpcReject rpc_proxy_msi_check(uint64_t addr, uint64_t data);
 /* Records a posted range if [addr, addr + size) lies inside one of the
  * device's programmed memory BARs; false otherwise. */
 bool rpc_proxy_pci_add_posted(RpcProxyPci *dev, uint64_t addr, uint64_t size);

@@ -14,6 +14,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "exec/address-spaces.h"
@@ -30,7 +31,13 @@
 #include "sysemu/sysemu.h"
 #include "trace.h"
 
-/* x86 MSI window: device writes here are interrupts, not memory. */
+/*
+ * Default MSI window, x86's: device writes here are interrupts, not memory.
+ * Guest VMs of other architectures program their interrupt controller's
+ * doorbell into the devices (aarch64 virt: the GICv3 ITS translation frame,
+ * riscv64 virt: the S-level IMSIC pages), so the launcher moves the window
+ * there with the machine's msi-base/msi-size properties.
+ */
 #define RPC_BACKEND_MSI_BASE 0xfee00000ULL
 #define RPC_BACKEND_MSI_SIZE 0x00100000ULL
 /* One INTx line per registered device, plus one for unregistered ones. */
@@ -49,6 +56,8 @@ struct RpcBackendMachineState {
     MemoryRegion ram[RPC_ACCEL_MAX_RAM_REGIONS];
     unsigned n_ram;
     MemoryRegion msi_window;
+    uint64_t msi_base;
+    uint64_t msi_size;
     Notifier machine_done;
     uint64_t msi_rejected;
 };
@@ -137,7 +146,7 @@ static MemTxResult rpc_backend_msi_write(void *opaque, hwaddr addr,
                       attrs.requester_id);
         return MEMTX_DECODE_ERROR;
     }
-    rpc_accel_msi(index, RPC_BACKEND_MSI_BASE + addr, (uint32_t)data);
+    rpc_accel_msi(index, s->msi_base + addr, (uint32_t)data);
     return MEMTX_OK;
 }
 
@@ -211,8 +220,8 @@ static void rpc_backend_machine_init(MachineState *ms)
     rpc_backend_map_ram(s);
 
     memory_region_init_io(&s->msi_window, OBJECT(s), &rpc_backend_msi_ops, s,
-                          "rpc-backend.msi", RPC_BACKEND_MSI_SIZE);
-    memory_region_add_subregion(get_system_memory(), RPC_BACKEND_MSI_BASE,
+                          "rpc-backend.msi", s->msi_size);
+    memory_region_add_subregion(get_system_memory(), s->msi_base,
                                 &s->msi_window);
     /* There is no interrupt controller, but MSI writes reach the window
      * above and become MSI events, so MSI/MSI-X do work. */
@@ -224,6 +233,71 @@ static void rpc_backend_machine_init(MachineState *ms)
 
     s->machine_done.notify = rpc_backend_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);
+}
+
+/* ---- MSI window placement (per guest architecture) ---- */
+
+static void rpc_backend_get_msi(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    uint64_t *field = opaque == (void *)1 ? &RPC_BACKEND_MACHINE(obj)->msi_size
+                                          : &RPC_BACKEND_MACHINE(obj)->msi_base;
+
+    visit_type_uint64(v, name, field, errp);
+}
+
+static void rpc_backend_set_msi(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    RpcBackendMachineState *s = RPC_BACKEND_MACHINE(obj);
+    uint64_t value;
+
+    if (!visit_type_uint64(v, name, &value, errp)) {
+        return;
+    }
+    if (opaque == (void *)1) {
+        /* Page-sized at least, so that RAM (page aligned) cannot share a
+         * page with it, and a power of two like every doorbell region. */
+        if (value < qemu_real_host_page_size() || !is_power_of_2(value)) {
+            error_setg(errp, "rpc-backend: msi-size 0x%" PRIx64 " is not a "
+                       "power of two of at least one page", value);
+            return;
+        }
+        s->msi_size = value;
+    } else {
+        if (value & (qemu_real_host_page_size() - 1)) {
+            error_setg(errp, "rpc-backend: msi-base 0x%" PRIx64 " is not "
+                       "page aligned", value);
+            return;
+        }
+        s->msi_base = value;
+    }
+}
+
+static void rpc_backend_instance_init(Object *obj)
+{
+    RpcBackendMachineState *s = RPC_BACKEND_MACHINE(obj);
+
+    s->msi_base = RPC_BACKEND_MSI_BASE;
+    s->msi_size = RPC_BACKEND_MSI_SIZE;
+}
+
+bool rpc_backend_msi_window(uint64_t *base, uint64_t *size)
+{
+    Object *m = qdev_get_machine();
+    RpcBackendMachineState *s =
+        (RpcBackendMachineState *)object_dynamic_cast(m,
+                                                      TYPE_RPC_BACKEND_MACHINE);
+
+    if (!s) {
+        return false;
+    }
+    if (s->msi_base + s->msi_size < s->msi_base) {
+        return false; /* wraps: refused by the caller */
+    }
+    *base = s->msi_base;
+    *size = s->msi_size;
+    return true;
 }
 
 /* No firmware runs here: devices get no option ROM (and no ROM BAR). */
@@ -248,12 +322,22 @@ static void rpc_backend_machine_class_init(ObjectClass *oc, void *data)
     mc->default_display = "none";
     compat_props_add(mc->compat_props, rpc_backend_compat,
                      G_N_ELEMENTS(rpc_backend_compat));
+    object_class_property_add(oc, "msi-base", "uint64", rpc_backend_get_msi,
+                              rpc_backend_set_msi, NULL, (void *)0);
+    object_class_property_set_description(oc, "msi-base",
+        "guest-physical base of the MSI window (the guest platform's MSI "
+        "doorbell region; default 0xfee00000, x86)");
+    object_class_property_add(oc, "msi-size", "uint64", rpc_backend_get_msi,
+                              rpc_backend_set_msi, NULL, (void *)1);
+    object_class_property_set_description(oc, "msi-size",
+        "size of the MSI window (power of two, default 0x100000)");
 }
 
 static const TypeInfo rpc_backend_machine_info = {
     .name = TYPE_RPC_BACKEND_MACHINE,
     .parent = TYPE_MACHINE,
     .instance_size = sizeof(RpcBackendMachineState),
+    .instance_init = rpc_backend_instance_init,
     .class_init = rpc_backend_machine_class_init,
 };
 
