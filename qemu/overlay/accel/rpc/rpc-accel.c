@@ -303,48 +303,30 @@ RPC_STR_PROP(control)
 RPC_STR_PROP(trace)
 RPC_STR_PROP(trace_args)
 
-static void rpc_get_trace_fd(Object *obj, Visitor *v, const char *name,
-                             void *opaque, Error **errp)
-{
-    visit_type_int64(v, name, &RPC_ACCEL(obj)->trace_fd, errp);
-}
-
-static void rpc_set_trace_fd(Object *obj, Visitor *v, const char *name,
-                             void *opaque, Error **errp)
-{
-    int64_t fd;
-
-    if (!visit_type_int64(v, name, &fd, errp)) {
-        return;
+/* An inherited descriptor the accelerator uses (it must be open). */
+#define RPC_OPEN_FD_PROP(field)                                              \
+    static void rpc_get_##field(Object *obj, Visitor *v, const char *name,   \
+                                void *opaque, Error **errp)                  \
+    {                                                                        \
+        visit_type_int64(v, name, &RPC_ACCEL(obj)->field, errp);             \
+    }                                                                        \
+    static void rpc_set_##field(Object *obj, Visitor *v, const char *name,   \
+                                void *opaque, Error **errp)                  \
+    {                                                                        \
+        int64_t fd;                                                          \
+                                                                             \
+        if (!visit_type_int64(v, name, &fd, errp)) {                         \
+            return;                                                          \
+        }                                                                    \
+        if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFL) < 0) {         \
+            error_setg(errp, "accel rpc: %s must be an open file "           \
+                       "descriptor", name);                                  \
+            return;                                                          \
+        }                                                                    \
+        RPC_ACCEL(obj)->field = fd;                                          \
     }
-    if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFL) < 0) {
-        error_setg(errp, "accel rpc: trace-fd must be an open file descriptor");
-        return;
-    }
-    RPC_ACCEL(obj)->trace_fd = fd;
-}
-
-static void rpc_get_inflight_fd(Object *obj, Visitor *v, const char *name,
-                                void *opaque, Error **errp)
-{
-    visit_type_int64(v, name, &RPC_ACCEL(obj)->inflight_fd, errp);
-}
-
-static void rpc_set_inflight_fd(Object *obj, Visitor *v, const char *name,
-                                void *opaque, Error **errp)
-{
-    int64_t fd;
-
-    if (!visit_type_int64(v, name, &fd, errp)) {
-        return;
-    }
-    if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFL) < 0) {
-        error_setg(errp, "accel rpc: inflight-fd must be an open file "
-                   "descriptor");
-        return;
-    }
-    RPC_ACCEL(obj)->inflight_fd = fd;
-}
+RPC_OPEN_FD_PROP(trace_fd)
+RPC_OPEN_FD_PROP(inflight_fd)
 
 static void rpc_get_setup_fd(Object *obj, Visitor *v, const char *name,
                              void *opaque, Error **errp)
