@@ -38,7 +38,10 @@ D1=${VSST_RUN_BENCH_D1:---type noop --depth 1 --count 2000}
 D32=${VSST_RUN_BENCH_D32:---type noop --depth 32 --count 20000}
 
 split_progress "starting sst-sim"
-split_start_sim 0
+# --restart: a new device VM finds its device memory in the simulator.
+RESUME=""
+for a in "${EXTRA[@]}"; do [ "${prev:-}" = --restart ] && [ "$a" != 0 ] && RESUME="--resume-window 60"; prev=$a; done
+VSST_SIM_ARGS="${VSST_SIM_ARGS:-} $RESUME" split_start_sim 0
 
 split_progress "booting: vmm-proxy starts the device VM (virtio-sst, virtio-rng, virtio-blk) and the guest VM"
 split_vmm_proxy "$CON" "$LOG" --timeout "$TIMEOUT" \

@@ -218,6 +218,8 @@ start_sims() {
 			# Statistics for the report: written by sst-sim when it stops.
 			local stats=""
 			[ -n "$REPORT$REPORT_HTML" ] && stats="--stats-out $WORK/sim$i.stats.json"
+			# --restart: a new device VM finds its device memory in the simulator.
+			[ -n "$RESTART" ] && [ "$RESTART" != 0 ] && stats+=" --resume-window 60"
 			VSST_SIM_ARGS="--status-interval 0 --peer-uids $PEER_UIDS $stats ${opts[*]}" \
 				SPLIT_CHILD_BOUND=${TIMEOUT:-2592000} split_start_sim "$i"
 			SIM_SOCKS+=("$WORK/sim$i.sock")

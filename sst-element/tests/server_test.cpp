@@ -248,6 +248,52 @@ TEST_F(ServerTest, RequestAtNeedsTheTimedFeature)
 
 // --peer-uids: a peer of a uid not admitted is closed at accept (and counted
 // as refused); one of an admitted uid is served.
+// --resume-window: a device whose connection closed is kept for the next connection
+// naming the same device id (a restarted device VM); others, and everyone after the
+// window, start afresh. Off by default.
+TEST_F(ServerTest, ResumeWindowKeepsAClosedDevicesMemory)
+{
+	const uint8_t data[4] = {0xde, 0xad, 0xbe, 0xef};
+	auto wait_closed = [&](RunningServer &s, uint64_t connections) {
+		for (int i = 0; i < 200 && s.server().totals().connections < connections; i++)
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	};
+	auto read_back = [&](SimClient &c, uint64_t tag) {
+		auto r = roundtrip(c, test::read_req(8192, 4, tag), tag);
+		return r && r->status == SST_STATUS_OK ? std::memcmp(r->payload.data, data, 4) == 0 : false;
+	};
+	for (bool on : {false, true}) {
+		ServerOptions o = test_options(path_);
+		o.resume_window_s = on ? 0.5 : 0;
+		RunningServer s(o);
+		{
+			SimClient c = connect();
+			ASSERT_TRUE(c.hello(7, false, kTimeout));
+			ASSERT_EQ(roundtrip(c, test::write_req(8192, data, 1), 1)->status, SST_STATUS_OK);
+		} // closed: a device VM killed
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		{
+			SimClient other = connect();
+			ASSERT_TRUE(other.hello(8, false, kTimeout));
+			EXPECT_FALSE(read_back(other, 2)) << "another device id never gets it";
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		{
+			SimClient again = connect();
+			ASSERT_TRUE(again.hello(7, false, kTimeout));
+			EXPECT_EQ(read_back(again, 3), on) << (on ? "resumed" : "off by default: afresh");
+		}
+		wait_closed(s, 3);
+		if (on) {
+			// Kept again at that close, then dropped after the window.
+			std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+			SimClient late = connect();
+			ASSERT_TRUE(late.hello(7, false, kTimeout));
+			EXPECT_FALSE(read_back(late, 4)) << "kept only for the window";
+		}
+	}
+}
+
 TEST_F(ServerTest, PeerUidsRefuseOthers)
 {
 	ServerOptions o = test_options(path_);

@@ -114,6 +114,15 @@ void Connection::on_readable()
 void Connection::process(int64_t now_ns)
 {
 	auto submit = [this](uint64_t token, std::span<const uint8_t> req) {
+		// The first request comes after HELLO, which named the device.
+		if (!source_asked_) {
+			source_asked_ = true;
+			if (model_source_)
+				if (std::optional<DeviceModel> m = model_source_(session_.device_id())) {
+					model_ = std::move(*m);
+					resumed_ = true;
+				}
+		}
 		// Synchronized time: the device's clock is max(own time, submit time).
 		if (session_.timed())
 			model_.advance_to(session_.submit_ps());
@@ -153,6 +162,13 @@ void Connection::process(int64_t now_ns)
 			     "holds {} bytes); later refusals on this connection are only counted",
 			     session_.device_id(), opts_.memory_budget, model_.memory().committed_bytes());
 	}
+}
+
+DeviceModel Connection::take_model()
+{
+	model_.drop_pending();
+	model_.clear_stats();
+	return std::move(model_);
 }
 
 std::string Connection::idle_reason(int64_t now_ns, int64_t timeout_ns) const

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,14 @@ public:
 	std::string idle_reason(int64_t now_ns, int64_t timeout_ns) const;
 
 	const DeviceModel &model() const { return model_; }
+	// --resume-window: asked once, at this connection's first request, for the model a
+	// closed connection of the same device left (nullopt: start afresh).
+	using ModelSource = std::function<std::optional<DeviceModel>(uint32_t device_id)>;
+	void set_model_source(ModelSource source) { model_source_ = std::move(source); }
+	// The model, for a later connection of the same device; the outputs still owed to
+	// this one are dropped. Only for a connection that is being closed.
+	DeviceModel take_model();
+	bool resumed() const { return resumed_; }
 	const ServerSession &session() const { return session_; }
 	bool closed_for_protocol_error() const { return session_.closing(); }
 	// The epoll mask last registered for this socket (the server skips
@@ -99,6 +109,9 @@ private:
 	int64_t linger_deadline_ns_ = 0; // set once no more input is accepted
 	int64_t last_io_ns_;             // last byte received or sent (--idle-timeout)
 	bool budget_logged_ = false;     // the first memory-budget refusal was logged
+	ModelSource model_source_;
+	bool source_asked_ = false;
+	bool resumed_ = false;
 	std::string reason_;
 	// --stats-out bookkeeping; with it off, record_ is false and nothing is kept.
 	const bool record_;

@@ -277,6 +277,8 @@ void Server::accept_all()
 			continue;
 		}
 		conn->registered_events = EPOLLIN | EPOLLRDHUP;
+		if (opts_.resume_window_s > 0)
+			conn->set_model_source([this](uint32_t device) { return unpark(device); });
 		++totals_.connections;
 		spdlog::info("connection {} accepted ({} open)", id, conns_.size() + 1);
 		conns_.emplace(id, std::move(conn));
@@ -351,11 +353,50 @@ void Server::close_connection(uint64_t id, const char *why)
 					   c.model().stats().memory_refused)
 			     : "");
 	::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c.fd(), nullptr);
+	park(c);
 	conns_.erase(it);
+}
+
+void Server::park(Connection &c)
+{
+	// A session that never said HELLO or broke the protocol has no device to keep.
+	if (opts_.resume_window_s <= 0 || !c.session().hello_done() || c.closed_for_protocol_error())
+		return;
+	const uint32_t device = c.session().device_id();
+	const auto window = static_cast<int64_t>(opts_.resume_window_s * 1e9);
+	parked_.insert_or_assign(device, Parked{c.take_model(), monotonic_ns() + window});
+	spdlog::info("device {}: kept {} s for a connection that resumes it ({} bytes of device memory)",
+		     device, opts_.resume_window_s, parked_.at(device).model.memory().committed_bytes());
+}
+
+std::optional<DeviceModel> Server::unpark(uint32_t device_id)
+{
+	auto it = parked_.find(device_id);
+	if (it == parked_.end() || it->second.until_ns < monotonic_ns())
+		return std::nullopt;
+	std::optional<DeviceModel> m(std::move(it->second.model));
+	parked_.erase(it);
+	spdlog::info("device {}: resumed by a new connection (device memory, parameters and time kept)",
+		     device_id);
+	return m;
+}
+
+void Server::expire_parked(int64_t now_ns)
+{
+	for (auto it = parked_.begin(); it != parked_.end();) {
+		if (it->second.until_ns < now_ns) {
+			spdlog::info("device {}: nobody resumed it within {} s; dropped", it->first,
+				     opts_.resume_window_s);
+			it = parked_.erase(it);
+		} else {
+			++it;
+		}
+	}
 }
 
 void Server::close_idle(int64_t now_ns)
 {
+	expire_parked(now_ns);
 	if (opts_.idle_timeout_s <= 0)
 		return;
 	const auto timeout = static_cast<int64_t>(opts_.idle_timeout_s * 1e9);

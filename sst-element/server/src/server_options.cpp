@@ -163,6 +163,13 @@ bool apply_option(ServerOptions &opts, std::string_view raw_key, std::string_vie
 		opts.idle_timeout_s = d;
 		return true;
 	}
+	if (key == "resume-window") {
+		double d;
+		if (!parse_double(value, d) || d < 0 || d > 86400)
+			return bad("expected seconds 0..86400 (0 = never), got");
+		opts.resume_window_s = d;
+		return true;
+	}
 	if (key == "peer-uids") {
 		std::string why;
 		auto p = PeerPolicy::parse(value, why);
@@ -334,6 +341,10 @@ std::string usage_text()
 	     "  --idle-timeout SEC       close a connection that moved no byte either way for SEC\n"
 	     "                           seconds and has no response held back (--paced); checked about\n"
 	     "                           once a second; 0 = never (default 300).\n"
+	     "  --resume-window SEC      keep the device of a closed connection (memory, parameters,\n"
+	     "                           time) SEC seconds for the next connection whose HELLO names\n"
+	     "                           the same device id: a restarted device VM finds its device\n"
+	     "                           memory (vmm-proxy --restart); 0 = never (default).\n"
 	     "  --peer-uids LIST         admit only peers whose uid (SO_PEERCRED) is in LIST (uids\n"
 	     "                           and FIRST-LAST ranges separated by commas); others are\n"
 	     "                           closed at accept and\n"

@@ -94,6 +94,13 @@ public:
 			now_ps_ = ps;
 	}
 
+	// Outputs owed to a client that is gone (its connection closed): dropped, so that
+	// a later client of the same device (sst-sim --resume-window) never gets them.
+	void drop_pending() { heap_.clear(); }
+	// Counted already (the closed connection's statistics): a resuming client's
+	// statistics start from zero while memory, parameters and time go on.
+	void clear_stats() { stats_ = {}; }
+
 	uint64_t now_ps() const { return now_ps_; }
 	const ModelParams &params() const { return params_; }
 	const ModelStats &stats() const { return stats_; }

@@ -20,9 +20,25 @@ class SparseMemory {
 public:
 	explicit SparseMemory(uint64_t size, MemoryBudget *budget = nullptr) : size_(size), budget_(budget) {}
 	~SparseMemory() { clear(); }
-	// One owner per page charge: not copyable.
+	// One owner per page charge: not copyable; a move hands the pages and their charge over.
 	SparseMemory(const SparseMemory &) = delete;
 	SparseMemory &operator=(const SparseMemory &) = delete;
+	SparseMemory(SparseMemory &&o) noexcept
+		: size_(o.size_), budget_(o.budget_), pages_(std::move(o.pages_))
+	{
+		o.pages_.clear();
+	}
+	SparseMemory &operator=(SparseMemory &&o) noexcept
+	{
+		if (this != &o) {
+			clear();
+			size_ = o.size_;
+			budget_ = o.budget_;
+			pages_ = std::move(o.pages_);
+			o.pages_.clear();
+		}
+		return *this;
+	}
 
 	uint64_t size() const { return size_; }
 	size_t resident_pages() const { return pages_.size(); }

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "vsst/posix/unique_fd.h"
+#include "vsst/sim/device_model.h"
 #include "vsst/sim/memory_budget.h"
 #include "vsst/sim/server_options.h"
 #include "vsst/sim/socket_place.h"
@@ -69,6 +71,10 @@ private:
 	void log_status();
 	void log_totals();
 	void collect(Connection &c, const char *why);
+	// --resume-window: a closed connection's device, kept for the next one.
+	void park(Connection &c);
+	std::optional<DeviceModel> unpark(uint32_t device_id);
+	void expire_parked(int64_t now_ns);
 	bool write_stats();
 
 	ServerOptions opts_;
@@ -83,6 +89,13 @@ private:
 	UniqueFd pace_timer_;
 	uint64_t next_id_ = 100;
 	std::map<uint64_t, std::unique_ptr<Connection>> conns_;
+	// --resume-window: devices of closed connections by device id, until their deadline
+	// (after budget_: their memories give pages back to it).
+	struct Parked {
+		DeviceModel model;
+		int64_t until_ns;
+	};
+	std::map<uint32_t, Parked> parked_;
 	ServerTotals totals_;
 	// status line bookkeeping
 	uint64_t last_status_requests_ = 0;

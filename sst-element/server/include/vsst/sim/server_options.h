@@ -30,6 +30,10 @@ struct ServerOptions {
 	// A connection that moved no byte in either direction for this long, with
 	// no response held back, is closed (0 = never).
 	double idle_timeout_s = 300.0;
+	// --resume-window: when a device's connection closes, its model (memory, parameters,
+	// time) is kept this long for the next connection that names the same device id in
+	// its HELLO (a restarted device VM); 0 = never (each connection starts afresh).
+	double resume_window_s = 0.0;
 	// Who may connect (SO_PEERCRED uid). Any by default: the default socket's
 	// directory is private already, and the launcher's device VM runs as
 	// another user; --peer-uids narrows it where the socket is reachable.
