@@ -21,8 +21,7 @@ uint32_t Device::offered_features()
 
 Device::Device(const vsst_dev_config &cfg)
 	: socket_path_(cfg.socket_path ? cfg.socket_path : ""), device_id_(cfg.device_id),
-	  protocol_(cfg.protocol), timed_(cfg.timed != 0),
-	  max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
+	  protocol_(cfg.protocol), max_inflight_(cfg.max_inflight ? cfg.max_inflight : kDefaultMaxInflight),
 	  request_timeout_(std::chrono::milliseconds(cfg.request_timeout_ms ? cfg.request_timeout_ms
 									    : kDefaultTimeoutMs)),
 	  features_(offered_features()), log_(cfg.log, cfg.log_opaque, "virtio-sst: "),

@@ -65,7 +65,6 @@ private:
 	std::string socket_path_;
 	uint32_t device_id_;
 	uint32_t protocol_;
-	bool timed_;
 	uint32_t max_inflight_;
 	Clock::duration request_timeout_;
 	uint32_t features_;
