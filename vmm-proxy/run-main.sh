@@ -15,10 +15,11 @@ SPLIT_NAME="vsst run"
 # shellcheck source=split-lib.sh
 source "$HERE/split-lib.sh"
 
-EXTRA=() CONSOLE_COPY="" TIMEOUT=900
+EXTRA=() CONSOLE_COPY="" TIMEOUT=900 RESUME=""
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--isolate | --accel | --restart) EXTRA+=("$1" "$2"); shift ;;
+	--isolate | --accel) EXTRA+=("$1" "$2"); shift ;;
+	--restart) EXTRA+=("$1" "$2"); [ "$2" != 0 ] && RESUME="--resume-window 60"; shift ;;
 	--console) CONSOLE_COPY=$2; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--) shift; EXTRA+=("$@"); break ;;
@@ -39,8 +40,6 @@ D32=${VSST_RUN_BENCH_D32:---type noop --depth 32 --count 20000}
 
 split_progress "starting sst-sim"
 # --restart: a new device VM finds its device memory in the simulator.
-RESUME=""
-for a in "${EXTRA[@]}"; do [ "${prev:-}" = --restart ] && [ "$a" != 0 ] && RESUME="--resume-window 60"; prev=$a; done
 VSST_SIM_ARGS="${VSST_SIM_ARGS:-} $RESUME" split_start_sim 0
 
 split_progress "booting: vmm-proxy starts the device VM (virtio-sst, virtio-rng, virtio-blk) and the guest VM"

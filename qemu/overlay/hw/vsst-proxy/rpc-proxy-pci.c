@@ -446,7 +446,10 @@ static void rpc_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     dev->posted = g_new0(RpcPostedTable, 1);
-    rpc_proxy_state_init(dev);
+    /* Only a channel that can be restarted needs the guest's set-up kept. */
+    if (dev->chan->restart_fd >= 0) {
+        rpc_proxy_state_init(dev);
+    }
     rpc_channel_attach_device(dev->chan, dev);
 }
 

@@ -31,7 +31,6 @@
 /* Capabilities come from the device VM: bounded walk, checked values. */
 static void rpc_proxy_state_find_caps(RpcProxyPci *dev, RpcProxyState *st)
 {
-    PCIDevice *pdev = PCI_DEVICE(dev);
     uint32_t status = 0, ptr = 0, v;
     int hops;
 
@@ -89,7 +88,6 @@ static void rpc_proxy_state_find_caps(RpcProxyPci *dev, RpcProxyState *st)
             st->msix_written = bitmap_new(bytes);
         }
     }
-    (void)pdev;
 }
 
 void rpc_proxy_state_init(RpcProxyPci *dev)
@@ -328,9 +326,6 @@ int rpc_proxy_state_replay(RpcProxyPci *dev, vsst_rpc *rpc, unsigned *writes)
 {
     RpcProxyState *st = dev->state;
     Replay r = { .dev = dev, .rpc = rpc };
-    uint32_t cmd_mask = PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
-                        PCI_COMMAND_MASTER;
-
     if (!st) {
         return 0;
     }
@@ -343,7 +338,7 @@ int rpc_proxy_state_replay(RpcProxyPci *dev, vsst_rpc *rpc, unsigned *writes)
         replay_config(&r, PCI_COMMAND, lduw_le_p(st->cfg + PCI_COMMAND), 2);
     }
     /* The table and the queues need memory decoding in the device VM. */
-    if (lduw_le_p(st->cfg + PCI_COMMAND) & cmd_mask & PCI_COMMAND_MEMORY) {
+    if (lduw_le_p(st->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) {
         for (unsigned o = 0; st->msix_bar >= 0 &&
              o < st->msix_entries * PCI_MSIX_ENTRY_SIZE; o += 4) {
             if (test_bit(o, st->msix_written)) {
