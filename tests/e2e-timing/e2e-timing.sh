@@ -10,6 +10,9 @@
 #                the runs must differ, i.e. the determinism check can fail
 #   isolate      two devices, one device VM each (--isolate per-device), twice: identical
 #   contention   16 equal COMPUTEs in flight on 4 compute units: 4 waves in guest time
+#   trace        a synchronized run recorded with --trace (depth 1 and 16) replays to a full
+#                match twice, TIME answers and REQUEST_AT stamps compared; replayed with
+#                answers not held (test switch) it must diverge
 # Figures go to stdout (and to $VSST_TIMING_FIGURES when set, one JSON object per case).
 # usage: e2e-timing.sh <case>
 set -uo pipefail
@@ -184,6 +187,28 @@ isolate)
 	cmp -s "$T/iso1.out" "$T/iso2.out" || { diff "$T/iso1.out" "$T/iso2.out" | head; fail "two runs differ"; }
 	grep '^VSST-BENCH' "$T/iso1.out"
 	split_say "PASS: two synchronized runs with one device VM per device are identical"
+	;;
+trace)
+	bench='sst-bench -t compute -u 100 -n 20 -w 2 -L && sst-bench -t compute -u 100 -q 16 -n 48 -w 16 -L'
+	run_guest rec --timing sync --trace "$T/sync.vtrace" -- sh -c "$bench"
+	[ "$(grep -c '^VSST-LAT' "$T/rec.out")" = 68 ] || fail "expected 68 latencies: $(cat "$T/rec.out")"
+	"$BIN/vsst-trace" dump "$T/sync.vtrace" --no-header --op MMIO >"$T/mmio.txt" || fail "vsst-trace dump"
+	times=$(grep -c 'req MMIO R as=time' "$T/mmio.txt")
+	[ "$times" -gt 68 ] || fail "the trace has $times TIME requests, fewer than the requests it made"
+	"$BIN/vsst-trace" replay "$T/sync.vtrace" --qemu "$QEMU" --repeat 2 >"$T/replay.out" 2>&1
+	rc=$?
+	cat "$T/replay.out"
+	[ $rc = 0 ] && [ "$(grep -c ': MATCH:' "$T/replay.out")" = 2 ] || fail "the synchronized trace did not replay (exit $rc)"
+	# The replay compares each TIME answer (the next virtual time the device needs) and
+	# the simulator bytes (REQUEST_AT carries the submit time): a device VM that answers
+	# without waiting for the guest's clock must be caught.
+	"$BIN/vsst-trace" replay "$T/sync.vtrace" --qemu "$QEMU" \
+		--qemu-arg -global --qemu-arg virtio-sst-pci.x-timing-no-hold=on >"$T/nohold.out" 2>&1
+	rc=$?
+	cat "$T/nohold.out"
+	[ $rc = 1 ] && grep -q 'DIVERGED' "$T/nohold.out" ||
+		fail "a device VM that does not hold answers replayed the trace (exit $rc): timestamps not checked"
+	split_say "PASS: a synchronized trace ($times TIME requests) replays to a full match; without the hold it diverges"
 	;;
 contention)
 	# sst-sim's default: 4 compute units. 16 equal COMPUTEs submitted at once.

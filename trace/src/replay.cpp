@@ -15,11 +15,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -91,6 +94,8 @@ private:
 	void step(const Record &r);
 	void request(const Record &r, const vsst_rpcmsg &m);
 	void completion(const vsst_rpcmsg &m);
+	void settle_pending();
+	static void observe(void *opaque, int dir, int ring, const vsst_rpcmsg *m);
 	void event(const vsst_rpcmsg &m);
 	void take_event(const vsst_rpcmsg &ev);
 	void drain_events();
@@ -116,11 +121,21 @@ private:
 	std::map<unsigned, int> sim_fd_;
 	std::map<unsigned, std::vector<uint8_t>> sim_rx_;
 	std::map<unsigned, size_t> sim_used_;
+	struct MmioResult {
+		int rc;
+		uint64_t data;
+	};
 	struct Pending {
 		unsigned as, len, dir;
-		uint64_t addr, data;
-		bool err;
+		uint64_t addr;
+		std::future<MmioResult> result; // the access runs on its own thread
 	};
+	// Requests the replay has put on the ring (the observer counts them), so
+	// that a synchronous access started on its own thread is known to be
+	// sent before the next record's message: the ring keeps the order.
+	std::mutex sent_mtx_;
+	std::condition_variable sent_cv_;
+	uint64_t requests_sent_ = 0;
 	std::deque<Pending> pending_;
 	std::deque<vsst_rpcmsg> events_;
 	std::set<std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>> irqs_; // every recorded interrupt
@@ -292,6 +307,7 @@ void Replayer::setup()
 	if (!ep_)
 		error(err);
 	ch_ = ep_.get();
+	vsst_rpc_set_observer(ch_, &Replayer::observe, this);
 	check_args(t_.header.qemu_args);
 	devvm::DeviceVmSpec spec;
 	spec.command.qemu = o_.qemu;
@@ -333,14 +349,32 @@ void Replayer::request(const Record &r, const vsst_rpcmsg &m)
 				error("posting the write failed: " + std::string(std::strerror(-rc)));
 			return;
 		}
-		uint64_t data = m.mr2;
-		const int rc = vsst_rpc_proxy_mmio(ch_, as, m.mr1, len, dir, &data, o_.timeout_ms);
-		if (rc < 0 && rc != -EIO) {
-			check_alive();
-			diverge("the device did not complete the request: " +
-				std::string(std::strerror(-rc)));
+		// Not waited for here but at its completion record: what the
+		// recording has in between may be what the device waits for
+		// before it answers (a synchronized-time TIME request is answered
+		// once the simulator has answered, and those SIM bytes come next).
+		uint64_t sent;
+		{
+			std::lock_guard<std::mutex> lk(sent_mtx_);
+			sent = requests_sent_;
 		}
-		pending_.push_back({as, len, dir, m.mr1, rc == -EIO ? 0 : data, rc == -EIO});
+		vsst_rpc *ch = ch_;
+		const uint64_t addr = m.mr1, data = m.mr2;
+		const int timeout_ms = o_.timeout_ms;
+		auto result = std::async(std::launch::async, [=] {
+			uint64_t d = data;
+			const int rc = vsst_rpc_proxy_mmio(ch, as, addr, len, dir, &d, timeout_ms);
+			return MmioResult{rc, d};
+		});
+		std::unique_lock<std::mutex> lk(sent_mtx_);
+		const bool on_ring = sent_cv_.wait_for(lk, timeout(), [&] { return requests_sent_ > sent; });
+		lk.unlock();
+		pending_.push_back({as, len, dir, addr, std::move(result)});
+		if (!on_ring) {
+			check_alive();
+			diverge("the request could not be sent within " + std::to_string(o_.timeout_ms) +
+				" ms");
+		}
 		return;
 	}
 	if (op == VSST_RPC_OP_STOP)
@@ -358,18 +392,52 @@ void Replayer::completion(const vsst_rpcmsg &m)
 	for (auto it = pending_.begin(); it != pending_.end(); ++it) {
 		if (it->as != as || it->addr != m.mr1 || it->len != len || it->dir != dir)
 			continue;
-		const Pending p = *it;
+		// vsst_rpc_proxy_mmio is bounded by the same timeout.
+		const MmioResult got = it->result.get();
 		pending_.erase(it);
+		if (got.rc < 0 && got.rc != -EIO) {
+			check_alive();
+			diverge("the device did not complete the request: " +
+				std::string(std::strerror(-got.rc)));
+		}
+		const bool err = got.rc == -EIO;
 		const bool rec_err = (m.mr0 & VSST_RPC_MR0_ERROR) != 0;
-		if (rec_err != p.err)
+		if (rec_err != err)
 			diverge(std::string("completion status: recorded ") + (rec_err ? "error" : "ok") +
-				", replayed " + (p.err ? "error" : "ok"));
-		if (dir == VSST_RPC_DIR_READ && !rec_err && p.data != m.mr2)
+				", replayed " + (err ? "error" : "ok"));
+		if (dir == VSST_RPC_DIR_READ && !rec_err && got.data != m.mr2)
 			diverge("completion data (mr2): recorded " + hex(m.mr2) + ", replayed " +
-				hex(p.data));
+				hex(got.data));
 		return;
 	}
 	diverge("a completion was recorded for a request the replay did not make");
+}
+
+// Accesses whose completion the recording does not have (it ended first):
+// the device must still have completed them.
+void Replayer::settle_pending()
+{
+	while (!pending_.empty()) {
+		const MmioResult got = pending_.front().result.get();
+		pending_.pop_front();
+		if (got.rc < 0 && got.rc != -EIO) {
+			check_alive();
+			diverge("the device did not complete a request: " +
+				std::string(std::strerror(-got.rc)));
+		}
+	}
+}
+
+void Replayer::observe(void *opaque, int dir, int ring, const vsst_rpcmsg *)
+{
+	if (dir != 0 || ring != 0)
+		return;
+	auto *self = static_cast<Replayer *>(opaque);
+	{
+		std::lock_guard<std::mutex> lk(self->sent_mtx_);
+		self->requests_sent_++;
+	}
+	self->sent_cv_.notify_all();
 }
 
 // Interrupts the replay receives are checked against every interrupt the
@@ -695,6 +763,7 @@ ReplayResult Replayer::run()
 			res_.records++;
 		}
 		res_.record = -1;
+		settle_pending();
 		drain_events();
 		res_.status = ReplayStatus::Match;
 		res_.record = -1;
