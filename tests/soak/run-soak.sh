@@ -13,6 +13,9 @@
 # in turn is either killed and restarted or stalled (SIGSTOP for --stall
 # seconds, then SIGCONT); the load then also accepts NO_DEVICE, TIMEOUT and
 # ERROR answers, but still no request may be lost, duplicated or unanswered.
+# With --kill-every S, a guest process with requests in flight is SIGKILLed
+# every S seconds beside the load (sst-fault load -k): nobody else may notice,
+# and at the end the driver must have every request back exactly once.
 # See tests/soak/README.md.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +44,8 @@ usage: run-soak.sh [--minutes N] [--devices D] [--procs P] [--depth Q] [--interv
   --fault-every S  seconds between faults (default 60)
   --stall S        how long a stalled sst-sim stays stopped (default 15: longer than
                    the device's 10 s request timeout)
+  --kill-every S   every S seconds, a guest process with requests in flight is killed
+                   (SIGKILL) beside the load (default: 20 with --faults, else never)
 Environment: VSST_QEMU, VSST_IMAGES, VSST_BIN (as exported by ./vsst),
   VSST_E2E_KEEP=1 keeps the work directory, VSST_REQUIRE_ALL=1.
 Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
@@ -48,7 +53,7 @@ USAGE
 }
 
 SECONDS_RUN=600 NDEV=2 PROCS=4 DEPTH=8 INTERVAL=10 CSV="" MAX_SLOPE=1024 MIN_GROWTH=0
-FAULTS=0 FAULT_EVERY=60 STALL=15
+FAULTS=0 FAULT_EVERY=60 STALL=15 KILL_EVERY=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--minutes) SECONDS_RUN=$(awk -v m="${2:-x}" 'BEGIN { if (m + 0 > 0) printf "%d", m * 60; else print "x" }'); shift ;;
@@ -63,12 +68,14 @@ while [ $# -gt 0 ]; do
 	--faults) FAULTS=1 ;;
 	--fault-every) FAULT_EVERY=$2; shift ;;
 	--stall) STALL=$2; shift ;;
+	--kill-every) KILL_EVERY=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run-soak: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
 	shift
 done
-for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$MIN_GROWTH" "$FAULT_EVERY" "$STALL"; do
+[ -z "$KILL_EVERY" ] && [ $FAULTS = 1 ] && KILL_EVERY=20
+for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$MIN_GROWTH" "$FAULT_EVERY" "$STALL" ${KILL_EVERY:+"$KILL_EVERY"}; do
 	case "$n" in '' | *[!0-9]* | 0) echo "run-soak: '$n' is not a positive number" >&2; exit 2 ;; esac
 done
 [ "$NDEV" -le 8 ] || { echo "run-soak: at most 8 devices" >&2; exit 2; }
@@ -95,6 +102,7 @@ for ((i = 0; i < NDEV; i++)); do
 	dargs+=("-d /dev/sst$i")
 done
 load="load ${dargs[*]} -p $PROCS -q $DEPTH -t $SECONDS_RUN -r $INTERVAL"
+[ -n "$KILL_EVERY" ] && load+=" -k $KILL_EVERY"
 # Under faults a request may fail, but only with a status: lost, duplicated,
 # unknown and unanswered requests still fail the run (and READs are still
 # compared with the last WRITE that was answered OK).
@@ -202,6 +210,11 @@ if [ $FAULTS = 1 ]; then
 	[ $((kills + stalls)) -gt 0 ] || { split_say "no fault was injected (run longer than --fault-every)"; bad=1; }
 	# A fault that the guest never noticed did not test anything.
 	[ $((${nd:-0} + ${to:-0} + ${er:-0})) -gt 0 ] || { split_say "no request failed under faults"; bad=1; }
+fi
+if [ -n "$KILL_EVERY" ]; then
+	# sst-fault load has checked that the driver got every request back once.
+	split_say "killed guest processes: $(split_field " $result" killed) of $(split_field " $result" victims) (abandoned requests $(split_field " $result" abandoned)); driver: submitted $(split_field " $result" drv_submitted), completed $(split_field " $result" drv_completed)"
+	[ "$(split_field " $result" killed)" -gt 0 ] 2>/dev/null || { split_say "no guest process was killed mid-request"; bad=1; }
 fi
 rows=$(($(wc -l <"$CSV") - 1))
 [ "$rows" -ge 4 ] || { split_say "only $rows samples"; bad=1; }

@@ -32,6 +32,7 @@
 #include "load_check.h"
 #include "requests.h"
 #include "sst_channel.h"
+#include "victims.h"
 
 namespace {
 
@@ -43,7 +44,7 @@ void usage(FILE *out)
 		"usage: sst-fault hostile [-d DEV] [-c CASE]... [-s SEED] [-n N] [-l]\n"
 		"       sst-fault load [-d DEV]... [-p PROCS] [-q DEPTH] [-t SECONDS] [-r SECONDS]\n"
 		"                      [-a STATUS,...] [-m MIN_OK] [-z BYTES] [-u UNITS] [-N REQUESTS]\n"
-		"                      [-T MS] [--no-verify]\n"
+		"                      [-T MS] [-k SECONDS] [--no-verify]\n"
 		"hostile: malformed use of the device; the device must survive.\n"
 		"  -d, --device PATH   device node (default /dev/sst0)\n"
 		"  -c, --case NAME     run only this case (repeatable); -l lists them\n"
@@ -62,6 +63,9 @@ void usage(FILE *out)
 		"  -u, --units N       COMPUTE work items, 1..N (default 64)\n"
 		"  -T, --timeout-ms MS per-fd request timeout (SST_IOC_SET_TIMEOUT; default: driver's)\n"
 		"      --no-verify     do not compare READ data (a restarted simulator forgets memory)\n"
+		"  -k, --kill-every S  every S seconds a victim process with requests in flight is\n"
+		"                      SIGKILLed; at the end the driver must have nothing in flight\n"
+		"                      and every request it sent must have come back once\n"
 		"Output: VSST-RESULT lines and a summary; exit 0 iff nothing failed.\n");
 }
 
@@ -201,6 +205,7 @@ int load_main(int argc, char **argv)
 	unsigned long long min_ok = 1, v;
 	LoadWorkerParams wp;
 	uint32_t timeout_ms = 0;
+	double kill_every = 0;
 	enum { kNoVerify = 1000 };
 	static const option opts[] = {{"device", required_argument, nullptr, 'd'},
 				      {"procs", required_argument, nullptr, 'p'},
@@ -214,9 +219,10 @@ int load_main(int argc, char **argv)
 				      {"units", required_argument, nullptr, 'u'},
 				      {"timeout-ms", required_argument, nullptr, 'T'},
 				      {"no-verify", no_argument, nullptr, kNoVerify},
+				      {"kill-every", required_argument, nullptr, 'k'},
 				      {"help", no_argument, nullptr, 'h'},
 				      {}};
-	for (int c; (c = getopt_long(argc, argv, "d:p:q:t:N:r:a:m:z:u:T:h", opts, nullptr)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, "d:p:q:t:N:r:a:m:z:u:T:k:h", opts, nullptr)) != -1;) {
 		switch (c) {
 		case 'd':
 			devices.push_back(optarg);
@@ -291,6 +297,11 @@ int load_main(int argc, char **argv)
 		case kNoVerify:
 			wp.verify = false;
 			break;
+		case 'k':
+			if (!parse_uint(optarg, 3600, &v) || v == 0)
+				return usage(stderr), 2;
+			kill_every = double(v);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -356,10 +367,33 @@ int load_main(int argc, char **argv)
 	const double drain_bound = std::max(60.0, 3.0 * (timeout_ms ? timeout_ms : 10000) / 1000.0);
 	bool workers_ok = true, killed = false;
 	size_t reaped = 0;
+	// Victims (--kill-every): killed is how many had requests in flight at
+	// the kill, abandoned those requests; a miss (no answer in time, e.g.
+	// while a fault stalls the simulator) is reported, not failed.
+	double next_victim = t0 + kill_every;
+	unsigned victims = 0, victims_killed = 0, victim_misses = 0;
+	uint64_t abandoned = 0;
+	std::string victim_miss;
 	while (reaped < kids.size()) {
-		const double t = now_s();
+		double t = now_s();
 		if (by_time && t - t0 >= seconds)
 			sh->stop = true;
+		if (kill_every > 0 && !sh->stop && t >= next_victim) {
+			const std::string &dev = devices[victims % devices.size()];
+			// Killed at a varying moment of its exchange: 0..19 ms after it runs.
+			const VictimResult vr =
+				kill_one_victim(dev, 16, wp.compute_units, (victims * 7) % 20, 10.0);
+			victims++;
+			if (vr.killed) {
+				victims_killed++;
+				abandoned += vr.in_flight;
+			} else {
+				victim_misses++;
+				victim_miss = vr.error;
+			}
+			next_victim += kill_every;
+			t = now_s();
+		}
 		if (report > 0 && t >= next_report) {
 			printf("VSST-LOAD t=%.0f %s\n", t - t0, describe(sh->counters).c_str());
 			fflush(stdout);
@@ -384,7 +418,44 @@ int load_main(int argc, char **argv)
 		usleep(100000);
 	}
 	const LoadCounters &c = sh->counters;
-	std::string why;
+	std::string why, victim_detail;
+	if (kill_every > 0) {
+		// Each device once: the driver reclaimed what the victims left.
+		std::set<std::string> seen;
+		uint64_t drv_submitted = 0, drv_completed = 0;
+		std::string drv_why;
+		for (const std::string &dev : devices) {
+			if (!seen.insert(dev).second)
+				continue;
+			int err = 0;
+			auto ch = open_device(dev, &err);
+			if (!ch) {
+				drv_why = dev + ":open:" + strerror(-err);
+				continue;
+			}
+			sst_ioc_stats st{};
+			const std::string w = wait_driver_quiet(*ch, drain_bound, &st);
+			drv_submitted += st.submitted;
+			drv_completed += st.completed;
+			if (!w.empty())
+				drv_why = dev + ":" + w;
+		}
+		char b[384];
+		snprintf(b, sizeof b,
+			 " victims=%u killed=%u abandoned=%llu victim_misses=%u drv_submitted=%llu "
+			 "drv_completed=%llu",
+			 victims, victims_killed, (unsigned long long)abandoned, victim_misses,
+			 (unsigned long long)drv_submitted, (unsigned long long)drv_completed);
+		victim_detail = b;
+		if (!victim_miss.empty())
+			fprintf(stderr, "sst-fault load: last victim miss: %s\n", victim_miss.c_str());
+		if (victims_killed == 0)
+			why += std::string(why.empty() ? "" : ",") + "no-victim-killed";
+		if (!drv_why.empty()) {
+			fprintf(stderr, "sst-fault load: driver check: %s\n", drv_why.c_str());
+			why += std::string(why.empty() ? "" : ",") + "driver-unbalanced";
+		}
+	}
 	auto need = [&](bool cond, const char *what) {
 		if (!cond)
 			why += std::string(why.empty() ? "" : ",") + what;
@@ -404,8 +475,8 @@ int load_main(int argc, char **argv)
 	need(!killed, "workers-stuck");
 	const bool pass = why.empty();
 	char detail[768];
-	snprintf(detail, sizeof detail, "%s procs=%u depth=%u secs=%.1f%s%s", describe(c).c_str(), procs,
-		 depth, now_s() - t0, pass ? "" : " reason=", why.c_str());
+	snprintf(detail, sizeof detail, "%s procs=%u depth=%u secs=%.1f%s%s%s", describe(c).c_str(), procs,
+		 depth, now_s() - t0, victim_detail.c_str(), pass ? "" : " reason=", why.c_str());
 	result("load", pass, detail);
 	printf("VSST-RESULT summary pass=%d fail=%d skip=0\n", pass ? 1 : 0, pass ? 0 : 1);
 	return pass ? 0 : 1;
