@@ -380,9 +380,13 @@ int load_main(int argc, char **argv)
 			sh->stop = true;
 		if (kill_every > 0 && !sh->stop && t >= next_victim) {
 			const std::string &dev = devices[victims % devices.size()];
-			// Killed at a varying moment of its exchange: 0..19 ms after it runs.
+			// Every other one dies right after writing 96 (under TCG its exit
+			// takes longer than the device needs for a few: so many that most
+			// are still in the device); the others at a varying moment of
+			// their exchange, 16 in flight.
+			const bool at_once = victims % 2 == 0;
 			const VictimResult vr =
-				kill_one_victim(dev, 16, wp.compute_units, (victims * 7) % 20, 10.0);
+				kill_one_victim(dev, at_once ? 96 : 16, at_once, (victims * 7) % 20, 10.0);
 			victims++;
 			if (vr.killed) {
 				victims_killed++;

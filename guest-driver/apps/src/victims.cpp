@@ -58,7 +58,7 @@ private:
 	VictimShared *p_ = nullptr;
 };
 
-[[noreturn]] void run_victim(const std::string &device, unsigned depth, uint64_t units, VictimShared &sh)
+[[noreturn]] void run_victim(const std::string &device, unsigned depth, bool at_once, VictimShared &sh)
 {
 	int err = 0;
 	auto ch = open_device(device, &err);
@@ -67,12 +67,14 @@ private:
 		_exit(1);
 	}
 	// Distinct from the load's user_data, so a stray answer would show up
-	// there as unknown.
+	// there as unknown. READs of the largest size at device address 0 (the
+	// load's lanes use their own pages): the answers that keep the device
+	// busiest, so that more are still in the device when the victim dies.
 	uint64_t seq = 0xdead000000000000ull;
 	auto send = [&](unsigned n) {
 		std::vector<SSTRequest> reqs;
 		for (unsigned i = 0; i < n; i++)
-			reqs.push_back(make_compute(seq++, units, SST_LATENCY_DEFAULT));
+			reqs.push_back(make_read(seq++, 0, SST_MAX_DATA_SIZE));
 		// Counted before the write: at a kill inside it the count is high,
 		// never low, and the killer only needs "some are outstanding".
 		sh.in_flight += n;
@@ -84,6 +86,8 @@ private:
 		sh.in_flight -= n - unsigned(size_t(w) / sizeof(SSTRequest));
 	};
 	send(depth);
+	if (at_once)
+		raise(SIGKILL);
 	for (;;) {
 		SSTResponse r;
 		const ssize_t n = ch->read_raw(&r, sizeof r);
@@ -99,8 +103,8 @@ private:
 
 } // namespace
 
-VictimResult kill_one_victim(const std::string &device, unsigned depth, uint64_t units,
-			     unsigned delay_ms, double bound_s)
+VictimResult kill_one_victim(const std::string &device, unsigned depth, bool at_once, unsigned delay_ms,
+			     double bound_s)
 {
 	VictimResult res;
 	SharedPage page;
@@ -115,24 +119,32 @@ VictimResult kill_one_victim(const std::string &device, unsigned depth, uint64_t
 		return res;
 	}
 	if (pid == 0)
-		run_victim(device, depth, units, *sh);
+		run_victim(device, depth, at_once, *sh);
 	const double deadline = now_s() + bound_s;
-	while (!(sh->answered > 0 && sh->in_flight > 0) && !sh->failed && now_s() < deadline)
-		usleep(1000);
-	if (sh->answered > 0 && !sh->failed)
-		usleep(delay_ms * 1000u);
-	kill(pid, SIGKILL);
 	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	bool reaped = false;
+	if (at_once) {
+		while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && now_s() < deadline)
+			usleep(1000);
+	} else {
+		while (!(sh->answered > 0 && sh->in_flight > 0) && !sh->failed && now_s() < deadline)
+			usleep(1000);
+		if (sh->answered > 0 && !sh->failed)
+			usleep(delay_ms * 1000u);
+	}
+	if (!reaped) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	res.in_flight = sh->in_flight;
 	res.answered = sh->answered;
 	if (sh->failed)
 		res.error = std::string("the victim failed: ") + strerror(sh->failed);
-	else if (res.answered == 0)
+	else if (!at_once && res.answered == 0)
 		res.error = "the victim got no answer in time";
 	else
-		res.killed = res.in_flight > 0;
+		res.killed = res.in_flight > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
 	if (!res.killed && res.error.empty())
 		res.error = "nothing was in flight at the kill";
 	return res;

@@ -14,17 +14,21 @@
 namespace vsst::guest {
 
 struct VictimResult {
-	bool killed = false;          // SIGKILLed while it had requests in flight
-	uint64_t in_flight = 0;       // requests written and not read back at the kill
-	uint64_t answered = 0;        // answers it had read before
-	std::string error;            // why no victim could be killed ("" if killed)
+	bool killed = false;    // SIGKILLed while it had requests in flight
+	uint64_t in_flight = 0; // requests written and not read back at the kill
+	uint64_t answered = 0;  // answers it had read before
+	std::string error;      // why no victim could be killed ("" if killed)
 };
 
-// Forks a victim on `device` that keeps `depth` COMPUTEs of `units` in
-// flight, waits (at most bound_s) until it has answers flowing and requests
-// outstanding, lets it run delay_ms more, then SIGKILLs and reaps it.
-VictimResult kill_one_victim(const std::string &device, unsigned depth, uint64_t units,
-			     unsigned delay_ms, double bound_s);
+// Forks a victim on `device` that writes `depth` 4 KiB READs.
+// at_once: it SIGKILLs itself as soon as the write returns, so its requests
+// may still be in the device (the driver frees those when they come back).
+// Otherwise it keeps `depth` in flight (read one answer, write one more) and
+// is SIGKILLed delay_ms after its first answer: some of its requests are
+// then in the device, some answered and unread (freed at its close).
+// Waits at most bound_s for the victim; reaps it.
+VictimResult kill_one_victim(const std::string &device, unsigned depth, bool at_once, unsigned delay_ms,
+			     double bound_s);
 
 // Waits (at most bound_s) until the driver has nothing in flight on the
 // channel's device, then checks that the driver's totals balance
