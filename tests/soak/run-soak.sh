@@ -75,9 +75,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -z "$KILL_EVERY" ] && [ $FAULTS = 1 ] && KILL_EVERY=20
-for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$MIN_GROWTH" "$FAULT_EVERY" "$STALL" ${KILL_EVERY:+"$KILL_EVERY"}; do
+for n in "$SECONDS_RUN" "$NDEV" "$PROCS" "$DEPTH" "$INTERVAL" "$MAX_SLOPE" "$FAULT_EVERY" "$STALL" ${KILL_EVERY:+"$KILL_EVERY"}; do
 	case "$n" in '' | *[!0-9]* | 0) echo "run-soak: '$n' is not a positive number" >&2; exit 2 ;; esac
 done
+case "$MIN_GROWTH" in '' | *[!0-9]*) echo "run-soak: --min-growth '$MIN_GROWTH' is not a number" >&2; exit 2 ;; esac
 [ "$NDEV" -le 8 ] || { echo "run-soak: at most 8 devices" >&2; exit 2; }
 # Default: under the build root when run by ./vsst (keeps the source tree clean).
 if [ -z "$CSV" ]; then
