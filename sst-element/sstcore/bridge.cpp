@@ -336,8 +336,10 @@ void Bridge::check_horizon()
 	if (held_at_ == h)
 		return;
 	// Known while SST was not past it, yet passed unheld: the contract is broken.
-	if (now > h && horizon_seen_ps_ <= h)
+	if (now > h && horizon_seen_ps_ <= h && unheld_counted_ != h) {
+		unheld_counted_ = h;
 		++unheld_passes_;
+	}
 	hold(h);
 }
 

@@ -183,6 +183,7 @@ private:
 	uint64_t on_time_ = 0, late_ = 0, max_late_ps_ = 0;
 	uint64_t holds_ = 0, hold_wall_ns_ = 0, max_hold_wall_ns_ = 0;
 	uint64_t unheld_passes_ = 0; // SST passed a known horizon with requests outstanding, unheld
+	std::optional<uint64_t> unheld_counted_;
 	ClockTc clock_tc_{};
 	SST::Clock::HandlerBase *clock_handler_ = nullptr;
 	bool clock_stopped_ = false;
