@@ -121,6 +121,20 @@ if command -v mpirun >/dev/null 2>&1 &&
 	if wait $pid; then echo "ok: compute_on_rank1.py on 2 ranks"; else
 		echo "FAIL: multi-rank sst run"; cat "$work/mpi.log"; rc=1
 	fi
+	# The timed session across ranks: the 10 ns links each way add 20 ns.
+	rm -f "$work"/*.sock
+	VSST_SYNC_WAIT_US=100000 VSST_SOCKET_DIR=$work timeout 120 mpirun --allow-run-as-root -np 2 \
+		sst --add-lib-path "$libdir" "$configs/compute_on_rank1.py" >"$work/mpi-timed.log" 2>&1 &
+	pid=$!
+	if ! "$smoke" "$work/sst0.sock" timed 20000 >"$work/timed-smoke.log" 2>&1; then
+		echo "FAIL: multi-rank timed session"; cat "$work/timed-smoke.log"; rc=1
+		kill "$pid" 2>/dev/null || true
+	fi
+	if wait $pid && grep -q ', 1 late .*, 0 horizon passes unheld$' "$work/mpi-timed.log"; then
+		echo "ok: compute_on_rank1.py on 2 ranks, timed"
+	else
+		echo "FAIL: multi-rank timed sst run"; cat "$work/mpi-timed.log"; rc=1
+	fi
 else
 	echo "note: no mpirun or SST-core built without MPI: compute_on_rank1.py not run on 2 ranks"
 	if VSST_SOCKET_DIR=$work timeout 60 sst --add-lib-path "$libdir" "$configs/compute_on_rank1.py" \
