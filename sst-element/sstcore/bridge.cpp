@@ -270,6 +270,12 @@ void Bridge::on_request(uint64_t wire_token, std::span<const uint8_t> request)
 		++late_;
 		max_late_ps_ = std::max(max_late_ps_, at - submit);
 		stat_late_->addData(1);
+		SSTRequest head{};
+		std::memcpy(&head, request.data(), std::min(request.size(), sizeof head));
+		out_.verbose(CALL_INFO, 1, 0,
+			     "vsst.Bridge %u: late request (type %u, submit %llu ps) enters at %llu ps\n",
+			     device_id_, head.type, static_cast<unsigned long long>(submit),
+			     static_cast<unsigned long long>(at));
 	} else {
 		++on_time_;
 	}
