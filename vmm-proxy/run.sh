@@ -127,9 +127,7 @@ if [ $SHELL_MODE = 0 ] && [ ${#CMD[@]} -eq 0 ]; then
 fi
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 case "$TIMING" in
-'' | free) ;;
-sync) [[ $SIMSPEC == sst:* ]] &&
-	die "--timing sync: the SST-core bridge does not implement synchronized time yet (sst-element/README.md); use sst-sim" ;;
+'' | free | sync) ;;
 *) die "--timing: want free or sync, not '$TIMING'" ;;
 esac
 is_uint "$NDEV" && [ "$NDEV" -le 8 ] || die "--devices: want 0..8, not '$NDEV'"

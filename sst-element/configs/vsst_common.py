@@ -28,12 +28,17 @@ def socket_params(index):
     launcher's run directory), else the bridge's default, sst<index>.sock in
     its private directory ($XDG_RUNTIME_DIR/vsst or /tmp/vsst-<uid>, 0700).
     $VSST_PEER_UIDS (uids and FIRST-LAST ranges, comma-separated, or "any") admits peers besides
-    our own uid and root, e.g. a device VM that runs as another user."""
+    our own uid and root, e.g. a device VM that runs as another user. $VSST_SYNC_WAIT_US sets
+    the bridges' sync_wait_us."""
     p = {}
     if os.environ.get("VSST_SOCKET_DIR"):
         p["socket_path"] = "%s/sst%d.sock" % (os.environ["VSST_SOCKET_DIR"], index)
     if os.environ.get("VSST_PEER_UIDS"):
         p["peer_uids"] = os.environ["VSST_PEER_UIDS"]
+    # Synchronized time: how long (wall us) the bridge waits at its horizon
+    # for the client's frames of that time (tests raise it to prove the hold).
+    if os.environ.get("VSST_SYNC_WAIT_US"):
+        p["sync_wait_us"] = os.environ["VSST_SYNC_WAIT_US"]
     return p
 
 

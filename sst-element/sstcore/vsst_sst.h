@@ -39,6 +39,15 @@
 
 namespace vsst::sstcore {
 
+// What registerClock() gives back, to reregisterClock() a stopped clock: 16
+// returns a TimeConverter by value; 15 still returns a pointer but converts
+// it and deprecates the pointer forms; 14 has the pointer only.
+#if VSST_SST_MAJOR >= 15
+using ClockTc = SST::TimeConverter;
+#else
+using ClockTc = SST::TimeConverter *;
+#endif
+
 // Bridge -> Compute/Memory: one SSTRequest (its first 24..4104 bytes).
 class RequestEvent : public SST::Event {
 public:

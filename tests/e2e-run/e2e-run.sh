@@ -79,7 +79,7 @@ bad_input)
 	check_bad 125 "want sst-sim" --sim bogus -- true
 	check_bad 125 "not a Unix socket" --sim "socket:$T/none.sock" -- true
 	check_bad 125 "want free or sync" --timing later -- true
-	check_bad 125 "does not implement synchronized time" --timing sync --sim sst:x.py -- true
+	check_bad 125 "no such file" --timing sync --sim "sst:$T/none.py" -- true
 	check_bad 125 "no such file" --sim "sst:$T/none.py" -- true
 	check_bad 125 "want 0..8" --devices 99 -- true
 	check_bad 125 "exclude each other" --shell -- true
