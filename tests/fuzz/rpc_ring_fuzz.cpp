@@ -362,14 +362,16 @@ private:
 			Message bogus = mmio_request(pick % kMaxSlots, kAsGlobal, data & 0xfff0, 4, Dir::Read,
 						     0, data);
 			const vsst_rpcmsg c = bogus.to_c();
-			bool known = false;
-			for (const Message &m : inflight_)
-				known |= m == bogus;
+			const auto known = std::find(inflight_.begin(), inflight_.end(), bogus);
 			const int r = (mode & 1) ? vsst_rpc_dev_complete_error(dev_, &c, 0)
 						 : vsst_rpc_dev_complete(dev_, &c, data, 0);
-			if (!known)
+			if (known == inflight_.end())
 				FUZZ_CHECK(r == -EINVAL || r == -EPIPE,
 					   "completing a request never received returned %d", r);
+			else if (r == 0 || r == -EPIPE)
+				// The made-up message is one the device holds: it
+				// was completed like any other.
+				forget(known);
 			return;
 		}
 		const size_t i = pick % inflight_.size();
@@ -377,18 +379,23 @@ private:
 		const int r = (mode & 1) ? vsst_rpc_dev_complete_error(dev_, &c, 0)
 					 : vsst_rpc_dev_complete(dev_, &c, data, 0);
 		FUZZ_CHECK(r == 0 || r == -ETIMEDOUT || r == -EPIPE, "dev_complete returned %d", r);
-		if (r == 0 || r == -EPIPE) {
-			auto o = outstanding_.find(inflight_[i].slot());
-			if (o != outstanding_.end() && o->second == inflight_[i])
-				outstanding_.erase(o);
-			inflight_.erase(inflight_.begin() + static_cast<ptrdiff_t>(i));
-		}
+		if (r == 0 || r == -EPIPE)
+			forget(inflight_.begin() + static_cast<ptrdiff_t>(i));
 		if (r == 0) {
 			// A second completion of the same request must be refused.
 			const int again = vsst_rpc_dev_complete(dev_, &c, data, 0);
 			FUZZ_CHECK(again == -EINVAL || again == -EPIPE,
 				   "second completion of one request returned %d", again);
 		}
+	}
+
+	// A request the device has completed (or can no longer complete).
+	void forget(std::vector<Message>::iterator it)
+	{
+		auto o = outstanding_.find(it->slot());
+		if (o != outstanding_.end() && o->second == *it)
+			outstanding_.erase(o);
+		inflight_.erase(it);
 	}
 
 	void proxy_recv_event(bool wait)
