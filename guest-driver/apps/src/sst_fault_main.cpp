@@ -80,13 +80,6 @@ bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 	return true;
 }
 
-double now_s()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
 void result(const std::string &name, bool pass, const std::string &detail)
 {
 	printf("VSST-RESULT %s %s %s\n", name.c_str(), pass ? "PASS" : "FAIL", detail.c_str());

@@ -18,14 +18,14 @@
 
 namespace vsst::guest {
 
-namespace {
-
 double now_s()
 {
 	timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
+
+namespace {
 
 // What the victim tells its killer, in memory both processes see.
 struct VictimShared {

@@ -36,4 +36,7 @@ VictimResult kill_one_victim(const std::string &device, unsigned depth, bool at_
 // Returns "" when they do, else the reason. *out gets the last statistics.
 std::string wait_driver_quiet(Channel &ch, double bound_s, sst_ioc_stats *out);
 
+// Seconds on CLOCK_MONOTONIC (the load's and the victims' one clock).
+double now_s();
+
 } // namespace vsst::guest
