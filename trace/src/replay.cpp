@@ -95,6 +95,9 @@ private:
 	void request(const Record &r, const vsst_rpcmsg &m);
 	void completion(const vsst_rpcmsg &m);
 	void settle_pending();
+	struct Pending;
+	struct MmioResult;
+	MmioResult await(Pending &p);
 	static void observe(void *opaque, int dir, int ring, const vsst_rpcmsg *m);
 	void event(const vsst_rpcmsg &m);
 	void take_event(const vsst_rpcmsg &ev);
@@ -392,14 +395,8 @@ void Replayer::completion(const vsst_rpcmsg &m)
 	for (auto it = pending_.begin(); it != pending_.end(); ++it) {
 		if (it->as != as || it->addr != m.mr1 || it->len != len || it->dir != dir)
 			continue;
-		// vsst_rpc_proxy_mmio is bounded by the same timeout.
-		const MmioResult got = it->result.get();
+		const MmioResult got = await(*it);
 		pending_.erase(it);
-		if (got.rc < 0 && got.rc != -EIO) {
-			check_alive();
-			diverge("the device did not complete the request: " +
-				std::string(std::strerror(-got.rc)));
-		}
 		const bool err = got.rc == -EIO;
 		const bool rec_err = (m.mr0 & VSST_RPC_MR0_ERROR) != 0;
 		if (rec_err != err)
@@ -418,14 +415,22 @@ void Replayer::completion(const vsst_rpcmsg &m)
 void Replayer::settle_pending()
 {
 	while (!pending_.empty()) {
-		const MmioResult got = pending_.front().result.get();
+		await(pending_.front());
 		pending_.pop_front();
-		if (got.rc < 0 && got.rc != -EIO) {
-			check_alive();
-			diverge("the device did not complete a request: " +
-				std::string(std::strerror(-got.rc)));
-		}
 	}
+}
+
+// The access's result; one the device never completed (-EIO is its own
+// error answer) is a divergence. vsst_rpc_proxy_mmio is bounded by the
+// replay's timeout, so this wait is too.
+Replayer::MmioResult Replayer::await(Pending &p)
+{
+	const MmioResult got = p.result.get();
+	if (got.rc < 0 && got.rc != -EIO) {
+		check_alive();
+		diverge("the device did not complete the request: " + std::string(std::strerror(-got.rc)));
+	}
+	return got;
 }
 
 void Replayer::observe(void *opaque, int dir, int ring, const vsst_rpcmsg *)
